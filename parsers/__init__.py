@@ -1,0 +1,76 @@
+"""Input formats roofprof reads. One module per format; each exposes ``FORMAT``.
+
+A format sniffs the first bytes of a file and reads it into a :class:`roofprof.derive.RawKernels`
+(identity columns + raw metrics in canonical units); ``roofprof.derive.build_table`` turns that
+into the kernel table. Adding a format is adding one module and one entry to ``FORMATS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from roofprof.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from roofprof.derive import RawKernels
+
+SNIFF_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    suffixes: tuple[str, ...]
+    #: True if the file's first bytes look like this format
+    sniff: Callable[[bytes], bool]
+    read: Callable[[Path], RawKernels]
+    description: str
+
+
+def _formats() -> tuple[Format, ...]:
+    from parsers import ncu_csv, ncu_rep
+
+    return (ncu_rep.FORMAT, ncu_csv.FORMAT)
+
+
+def names() -> list[str]:
+    return [f.name for f in _formats()]
+
+
+def detect(path: Path, override: str | None = None) -> Format:
+    """Pick the format of ``path``: ``override`` if given, else by content (suffix as a hint)."""
+    formats = _formats()
+    if override:
+        for f in formats:
+            if f.name == override:
+                return f
+        raise UsageError(f"unknown format {override!r}; known: {', '.join(names())}")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(SNIFF_BYTES)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, not a report or export") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+    if not head:
+        raise InputError(f"{path}: the file is empty; re-export or re-record it")
+    matches = [f for f in formats if f.sniff(head)]
+    if len(matches) > 1:  # content is ambiguous: let the suffix decide
+        by_suffix = [f for f in matches if path.name.endswith(f.suffixes)]
+        matches = by_suffix or matches
+    if not matches:
+        hint = ""
+        for f in formats:
+            if path.name.endswith(f.suffixes):
+                hint = f" although its name says {f.description}; it is damaged or of another kind"
+        raise InputError(
+            f"{path}: not a format roofprof reads{hint}. roofprof reads Nsight Compute reports "
+            "(.ncu-rep) and their CSV exports (ncu --import R --csv --page raw "
+            "--print-units base); --format overrides the detection"
+        )
+    return matches[0]

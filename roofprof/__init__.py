@@ -1,0 +1,29 @@
+"""roofprof: measured rooflines of GPU kernels from Nsight Compute counters.
+
+``import roofprof`` stays light: pandas, pyarrow, matplotlib and NVIDIA's report reader load only
+when a function that needs them is called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+from roofprof.annotate import mark, range
+from roofprof.errors import RoofprofError, RoofprofWarning
+
+if TYPE_CHECKING:
+    from roofprof.trace import Trace, load
+
+__all__ = ["RoofprofError", "RoofprofWarning", "Trace", "__version__", "load", "mark", "range"]
+
+_LAZY = {"Trace": "roofprof.trace", "load": "roofprof.trace"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'roofprof' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from roofprof.cli import main
+
+main(prog_name="roofprof")

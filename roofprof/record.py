@@ -1,0 +1,392 @@
+"""Run a program under Nsight Compute with roofprof's metric set.
+
+This module wraps the ``ncu`` binary: it finds it, builds its argv as a list from the metric
+table and the user's options, runs it with ``LC_ALL=C`` (numbers never localised), forwards the
+program's own output, turns ncu's ``==PROF==`` lines into progress events, and maps ncu's
+failures to :class:`~roofprof.errors.NcuError` with the fix. It never prints: output goes through
+the callbacks the caller passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Literal
+
+from roofprof.errors import NcuError, NcuNotFoundError, UsageError
+from roofprof.metrics import LAUNCH_METRICS, record_metrics
+
+#: NCCL kernels wait for their peers while ncu serialises launches: they can hang under ncu.
+NCCL_PATTERN = "nccl"
+
+_PROFILING = re.compile(r'==PROF== Profiling "(?P<name>[^"]*)"')
+_PASSES = re.compile(r"(?P<passes>\d+) pass(?:es)?\s*$")
+_APP_ERROR = re.compile(r"application returned an error code \((?P<code>-?\d+)\)")
+_METRIC_LINE = re.compile(r"^([a-z0-9]+__[A-Za-z0-9_]+)\s")
+
+
+@dataclass
+class RecordOptions:
+    """What ``roofprof record`` was asked to do (mirrors its CLI options)."""
+
+    command: Sequence[str]
+    output: Path
+    ncu: str | None = None
+    ranges: Sequence[str] = ()
+    exclude_ranges: Sequence[str] = ()
+    kernel: str | None = None
+    skip: int | None = None
+    count: int | None = None
+    per_config: int | None = None
+    device: str | None = None
+    nvtx_scope: Literal["thread", "process"] = "thread"
+    clock_control: Literal["none", "base"] = "none"
+    cache_control: Literal["all", "none"] = "all"
+    replay_mode: Literal["kernel", "application", "range", "app-range"] = "kernel"
+    include_nccl: bool = False
+    #: embed kernel binaries (SASS) in the report: ~4 MB per cuBLAS kernel, not needed for rooflines
+    import_sass: bool = False
+    force: bool = False
+    chip: str | None = None
+    ncu_args: Sequence[str] = ()
+
+
+@dataclass
+class Progress:
+    """Live state of a recording, updated from ncu's ``==PROF==`` lines."""
+
+    started: float = field(default_factory=time.monotonic)
+    kernels: int = 0
+    passes: int = 0
+    current: str = ""
+    processes: int = 0
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+
+@dataclass
+class RecordResult:
+    report: Path
+    returncode: int
+    kernels: int
+    interrupted: bool
+    argv: list[str]
+    ncu_messages: list[str]
+
+
+def _output_stem(output: Path) -> Path:
+    name = output.name
+    for suffix in (".ncu-rep", ".parquet"):
+        if name.endswith(suffix):
+            return output.with_name(name[: -len(suffix)])
+    return output
+
+
+def report_path(output: Path) -> Path:
+    stem = _output_stem(output)
+    return stem.with_name(stem.name + ".ncu-rep")
+
+
+def parquet_path(output: Path) -> Path:
+    stem = _output_stem(output)
+    return stem.with_name(stem.name + ".parquet")
+
+
+def find_ncu(explicit: str | None = None) -> str:
+    """Locate ncu: ``--ncu``, ``$ROOFPROF_NCU``, PATH, /usr/local/cuda/bin, /opt/nvidia/..."""
+    looked: list[str] = []
+    env = os.environ.get("ROOFPROF_NCU")
+    for label, candidate in (("--ncu", explicit), ("$ROOFPROF_NCU", env)):
+        if candidate:
+            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+                return candidate
+            raise NcuNotFoundError(
+                f"{label} names {candidate!r}, which is not an executable file; "
+                "point it at the ncu binary of an Nsight Compute install"
+            )
+    found = shutil.which("ncu")
+    if found:
+        return found
+    looked.append("PATH")
+    fixed = ["/usr/local/cuda/bin/ncu"]
+    installs = sorted(glob.glob("/opt/nvidia/nsight-compute/*/ncu"), key=_version_key, reverse=True)
+    for candidate in fixed + installs:
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    looked += [*fixed, "/opt/nvidia/nsight-compute/*/ncu"]
+    raise NcuNotFoundError(
+        "could not find Nsight Compute's ncu (looked in " + ", ".join(looked) + "); install "
+        "Nsight Compute (it ships with the CUDA toolkit) and put ncu on PATH, or pass "
+        "--ncu PATH or set ROOFPROF_NCU"
+    )
+
+
+def _version_key(path: str) -> tuple[int, ...]:
+    version = Path(path).parent.name
+    return tuple(int(p) for p in re.findall(r"\d+", version))
+
+
+def available_metrics(ncu: str, chip: str | None = None, device: str | None = None) -> set[str]:
+    """Base metric names the target GPU (or ``chip``) supports, from ``ncu --query-metrics``."""
+    argv = [ncu, "--query-metrics"]
+    if chip:
+        argv += ["--chip", chip]
+    elif device:
+        argv += ["--devices", device.split(",")[0]]
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, env=_ncu_env(), timeout=120,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise NcuError(f"could not run {' '.join(argv)}: {exc}") from exc
+    names = {m.group(1) for line in done.stdout.splitlines() if (m := _METRIC_LINE.match(line))}
+    if done.returncode != 0 or not names:
+        tail = _tail(done.stdout + done.stderr)
+        raise NcuError(
+            f"`{' '.join(argv)}` could not list the GPU's metrics (exit {done.returncode}): "
+            f"{tail or 'no output'}. Pass --chip NAME (see `ncu --list-chips`) to record for a "
+            "named chip"
+        )
+    return names
+
+
+def kernel_filter(user_regex: str | None, include_nccl: bool) -> str | None:
+    """The ``--kernel-name`` value: the user's regex, with NCCL kernels left out by default."""
+    if include_nccl:
+        return f"regex:{user_regex}" if user_regex else None
+    if not user_regex:
+        return f"regex:^(?!{NCCL_PATTERN})"
+    inner = user_regex[1:] if user_regex.startswith("^") else f".*(?:{user_regex})"
+    return f"regex:^(?!{NCCL_PATTERN})(?={inner})"
+
+
+def _nvtx_filter(name: str) -> str:
+    # ncu's syntax: a trailing "/" selects push/pop ranges; "domain@range/" a non-default domain
+    return name if name.endswith("/") else name + "/"
+
+
+def build_ncu_command(opts: RecordOptions, ncu: str, metrics: Sequence[str]) -> list[str]:
+    """The full ncu argv for a recording (what ``--dry-run`` prints)."""
+    if not opts.command:
+        raise UsageError("no program to record: put it after --, e.g. roofprof record -o t -- "
+                         "python serve.py")
+    argv = [
+        ncu,
+        "--metrics", ",".join([*metrics, *LAUNCH_METRICS]),
+        "--nvtx",
+        "--nvtx-push-pop-scope", opts.nvtx_scope,
+        "--target-processes", "all",
+        "--clock-control", opts.clock_control,
+        "--cache-control", opts.cache_control,
+        "--replay-mode", opts.replay_mode,
+        "--print-summary", "none",
+        "--import-sass", "yes" if opts.import_sass else "no",
+        "-o", str(_output_stem(opts.output)),
+    ]
+    if opts.force:
+        argv.append("-f")
+    for name in opts.ranges:
+        argv += ["--nvtx-include", _nvtx_filter(name)]
+    for name in opts.exclude_ranges:
+        argv += ["--nvtx-exclude", _nvtx_filter(name)]
+    kfilter = kernel_filter(opts.kernel, opts.include_nccl)
+    if kfilter:
+        argv += ["--kernel-name", kfilter]
+    if opts.skip is not None:
+        argv += ["--launch-skip", str(opts.skip)]
+    if opts.per_config is not None:
+        if opts.count is not None:
+            raise UsageError("--per-config N already limits how often each launch configuration "
+                             "is profiled; drop --count or --per-config")
+        argv += ["--filter-mode", "per-launch-config", "--launch-count", str(opts.per_config)]
+    elif opts.count is not None:
+        argv += ["--launch-count", str(opts.count)]
+    if opts.device is not None:
+        argv += ["--devices", opts.device]
+    argv += list(opts.ncu_args)
+    argv += list(opts.command)
+    return argv
+
+
+def _ncu_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["LC_ALL"] = "C"  # ncu localises numbers otherwise ("27.595.520")
+    return env
+
+
+def _tail(text: str, lines: int = 6) -> str:
+    kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return " | ".join(kept[-lines:])
+
+
+Forward = Callable[[str, bool], None]
+OnProgress = Callable[[Progress], None]
+
+
+class _Pump:
+    """Splits ncu's streams into the program's output and ncu's own messages."""
+
+    def __init__(self, forward: Forward, on_progress: OnProgress | None) -> None:
+        self.forward = forward
+        self.on_progress = on_progress
+        self.progress = Progress()
+        self.ncu_lines: deque[str] = deque(maxlen=200)
+        self.lock = threading.Lock()
+
+    def run(self, stream: IO[bytes], is_err: bool) -> None:
+        pending = b""
+        while True:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for raw in lines:
+                self.line(raw.decode("utf-8", "replace") + "\n", is_err)
+            # ncu writes 'Profiling "k": 0%....100% - 9 passes' piecewise: show the kernel now
+            if pending.startswith(b"==PROF== Profiling"):
+                m = _PROFILING.search(pending.decode("utf-8", "replace"))
+                if m and m.group("name") != self.progress.current:
+                    with self.lock:
+                        self.progress.current = m.group("name")
+                    self._notify()
+        if pending:
+            self.line(pending.decode("utf-8", "replace"), is_err)
+
+    def line(self, line: str, is_err: bool) -> None:
+        if not line.startswith(("==PROF==", "==WARNING==", "==ERROR==")):
+            self.forward(line, is_err)
+            return
+        text = line.rstrip("\n")
+        with self.lock:
+            self.ncu_lines.append(text)
+            m = _PROFILING.search(text)
+            if m:
+                self.progress.current = m.group("name")
+                p = _PASSES.search(text)
+                if p:
+                    self.progress.kernels += 1
+                    self.progress.passes += int(p.group("passes"))
+            elif text.startswith("==PROF== Connected to process"):
+                self.progress.processes += 1
+        self._notify()
+        if text.startswith(("==WARNING==", "==ERROR==")):
+            self.forward(text + "\n", True)
+
+    def _notify(self) -> None:
+        if self.on_progress:
+            self.on_progress(self.progress)
+
+
+def _default_forward(text: str, is_err: bool) -> None:
+    stream = sys.stderr if is_err else sys.stdout
+    stream.write(text)
+    stream.flush()
+
+
+def run_ncu(argv: list[str], report: Path, forward: Forward | None = None,
+            on_progress: OnProgress | None = None) -> RecordResult:
+    """Run ncu, forward the program's output, and report how it ended.
+
+    Ctrl-C (KeyboardInterrupt) sends SIGINT to ncu's process group once; ncu then stops the
+    program and writes what it profiled, which the caller may still convert. A second Ctrl-C
+    terminates ncu.
+    """
+    pump = _Pump(forward or _default_forward, on_progress)
+    try:
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=_ncu_env(), process_group=0)  # own group: one SIGINT on Ctrl-C
+    except OSError as exc:
+        raise NcuError(f"could not start {argv[0]}: {exc}") from exc
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    threads = [threading.Thread(target=pump.run, args=(s, err), daemon=True)
+               for s, err in ((proc.stdout, False), (proc.stderr, True))]
+    for t in threads:
+        t.start()
+    interrupted = False
+    signals = iter((signal.SIGINT, signal.SIGTERM, signal.SIGKILL))
+    while True:
+        try:
+            returncode = proc.wait()
+            break
+        except KeyboardInterrupt:
+            interrupted = True
+            sig = next(signals, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)
+    for t in threads:
+        t.join(timeout=10)
+    proc.stdout.close()
+    proc.stderr.close()
+    messages = list(pump.ncu_lines)
+    for line in messages:
+        m = _APP_ERROR.search(line)
+        if m and returncode == 0:
+            returncode = int(m.group("code"))
+    return RecordResult(report=report, returncode=returncode, kernels=pump.progress.kernels,
+                        interrupted=interrupted, argv=argv, ncu_messages=messages)
+
+
+def diagnose(result: RecordResult, opts: RecordOptions) -> NcuError | None:
+    """Turn ncu's messages into one clear error, or None when a report was written."""
+    text = "\n".join(result.ncu_messages)
+    if "ERR_NVGPUCTRPERM" in text:
+        return NcuError(
+            "ncu may not read the GPU's performance counters (ERR_NVGPUCTRPERM): run as root, or "
+            "allow all users with the nvidia driver option NVreg_RestrictProfilingToAdminUsers=0 "
+            "(see https://developer.nvidia.com/ERR_NVGPUCTRPERM)"
+        )
+    if result.report.exists() and result.kernels > 0:
+        return None
+    if result.kernels == 0 and not result.interrupted:
+        filters = describe_filters(opts)
+        return NcuError(
+            "ncu profiled no kernels"
+            + (f" with these filters: {filters}; check them against the program's NVTX ranges "
+               "and kernel names" if filters else "; did the program launch any GPU kernel?")
+            + (f" (ncu said: {_tail(text, 3)})" if text else "")
+        )
+    if not result.report.exists():
+        return NcuError(f"ncu wrote no report {result.report} (exit {result.returncode}): "
+                        f"{_tail(text) or 'no message'}")
+    return None
+
+
+def describe_filters(opts: RecordOptions) -> str:
+    parts = [f"--range {r}" for r in opts.ranges]
+    parts += [f"--exclude-range {r}" for r in opts.exclude_ranges]
+    if opts.kernel:
+        parts.append(f"--kernel {opts.kernel}")
+    if opts.skip is not None:
+        parts.append(f"--skip {opts.skip}")
+    if opts.count is not None:
+        parts.append(f"--count {opts.count}")
+    if opts.per_config is not None:
+        parts.append(f"--per-config {opts.per_config}")
+    if opts.device is not None:
+        parts.append(f"--device {opts.device}")
+    return " ".join(parts)
+
+
+def prepare(opts: RecordOptions) -> tuple[str, list[str]]:
+    """Find ncu, ask it which metrics the GPU has, and build the command line."""
+    ncu = find_ncu(opts.ncu)
+    report = report_path(opts.output)
+    if report.exists() and not opts.force:
+        raise UsageError(f"{report} exists; pass --force to overwrite it or choose another -o")
+    metrics = record_metrics(available_metrics(ncu, opts.chip, opts.device))
+    return ncu, build_ncu_command(opts, ncu, metrics)

@@ -1,0 +1,77 @@
+"""The kernel table, schema v1: the one contract between parsers, analysis and users.
+
+One row per profiled kernel launch. Units live in column names. A quantity the input cannot give
+is null (NaN / None), never 0. Identity and attribution columns come first, then the measured
+columns of the metric table (``roofprof.metrics``) in its order, then ``flop``.
+
+Parquet files carry key-value metadata under ``roofprof.*`` keys (see ``META_KEYS``); readers of
+older schema versions fill what is missing with the defaults in ``upgrade``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from roofprof.metrics import FLOP_COLUMNS, QUANTITIES
+
+SCHEMA_VERSION = 1
+
+#: identity and attribution columns -> pandas dtype
+IDENTITY: dict[str, str] = {
+    "id": "int64",              # ncu's result id within its report
+    "source": "string",         # the input file the row came from
+    "kernel": "string",         # function name (ncu's default name base)
+    "kernel_demangled": "string",
+    "process_id": "Int64",
+    "process_name": "string",
+    "host": "string",
+    "device": "Int64",          # CUDA device ordinal
+    "device_name": "string",
+    "cc": "string",             # compute capability "9.0"
+    "context": "Int64",
+    "stream": "Int64",
+    "grid": "string",           # "(x, y, z)"
+    "block": "string",
+    "nvtx": "object",           # list[str]: push/pop ranges, outermost first
+    "range": "string",          # nvtx joined with "/", "" when none
+}
+
+MEASURED: tuple[str, ...] = tuple(q.column for q in QUANTITIES)
+COLUMNS: tuple[str, ...] = (*IDENTITY, *MEASURED, "flop")
+
+#: metadata keys stored in Parquet (values are JSON strings)
+META_KEYS: tuple[str, ...] = (
+    "schema_version", "roofprof_version", "sources", "formats", "ncu_version", "gpu",
+    "command", "record_argv", "clock_control", "cache_control", "created", "derivations",
+    "missing",
+)
+
+
+def empty_meta() -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "roofprof_version": "",
+        "sources": [],
+        "formats": [],
+        "ncu_version": None,
+        "gpu": [],
+        "command": None,
+        "record_argv": None,
+        "clock_control": None,
+        "cache_control": None,
+        "created": None,
+        "derivations": {},
+        "missing": [],
+    }
+
+
+def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
+    """Fill metadata keys an older writer did not know with explicit defaults."""
+    out = empty_meta()
+    out.update(meta)
+    return out
+
+
+def total_flop_columns() -> tuple[str, ...]:
+    """Columns summed into ``flop`` (floating point only; INT8 tensor ops stay out)."""
+    return FLOP_COLUMNS

@@ -1,0 +1,36 @@
+"""Shared fixtures: the real captures in fixtures/ (see fixtures/MANIFEST.md)."""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import pytest
+
+import roofprof
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
+
+REPORTS = sorted(FIXTURES.glob("*.ncu-rep"))
+CSVS = sorted(FIXTURES.glob("*.csv"))
+
+
+@functools.cache
+def _load(name: str) -> roofprof.Trace:
+    return roofprof.load(FIXTURES / name)
+
+
+def load_fixture(name: str) -> roofprof.Trace:
+    """A fixture's trace (cached: treat it as read-only; copy before changing)."""
+    return _load(name)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("ROOFPROF_GPU_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="needs a GPU and ncu: set ROOFPROF_GPU_TESTS=1 on a GPU host")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
