@@ -14,11 +14,15 @@ from roofprof.annotate import mark, range
 from roofprof.errors import RoofprofError, RoofprofWarning
 
 if TYPE_CHECKING:
+    from roofprof.chart import plot
+    from roofprof.roofline import summary, top_kernels
     from roofprof.trace import Trace, load
 
-__all__ = ["RoofprofError", "RoofprofWarning", "Trace", "__version__", "load", "mark", "range"]
+__all__ = ["RoofprofError", "RoofprofWarning", "Trace", "__version__", "load", "mark", "plot",
+           "range", "summary", "top_kernels"]
 
-_LAZY = {"Trace": "roofprof.trace", "load": "roofprof.trace"}
+_LAZY = {"plot": "roofprof.chart", "Trace": "roofprof.trace", "load": "roofprof.trace",
+         "summary": "roofprof.roofline", "top_kernels": "roofprof.roofline"}
 
 
 def __getattr__(name: str) -> Any:

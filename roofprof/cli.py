@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from roofprof import __version__
-from roofprof.errors import RoofprofError, UsageError
+from roofprof.errors import OutputError, RoofprofError, UsageError
 
 # NVIDIA's SWIG-generated ncu_report module makes Python warn at interpreter exit
 warnings.filterwarnings("ignore", message="builtin type swigvarlink", category=DeprecationWarning)
@@ -225,3 +225,85 @@ def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None) -> None:
         formats = ", ".join(sorted(set(trace.meta["formats"])))
         click.echo(f"roofprof: wrote {output}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s) ({formats})", err=True)
+
+
+# ----------------------------------------------------------------------------- summary
+
+_GROUPS = ["range", "kernel", "device", "phase", "category", "op"]
+
+
+@main.command()
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option("--by", default="range", show_default=True, metavar="|".join(_GROUPS),
+              help="Group kernels by NVTX range, kernel name, device, phase/category/op (once "
+                   "attributed) or any column of the trace.")
+@click.option("--level", type=click.Choice(["dram", "l2", "l1"]), default="dram",
+              show_default=True, help="Memory level whose traffic and bandwidth set the roof.")
+@click.option("--depth", type=click.IntRange(min=1), metavar="N",
+              help="With --by range: group by the first N levels of the NVTX path.")
+@click.option("--top", type=click.IntRange(min=1), metavar="N",
+              help="Show only the N groups with the most GPU time.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format (default: table, or from the -o suffix).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Write to FILE instead of stdout (.json/.csv pick the format).")
+def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None,
+            fmt: str | None, output: Path | None) -> None:
+    """Measured roofline numbers per group: AI, FLOP/s, % of roof, bound, headroom.
+
+    \b
+    Example:  roofprof summary run.parquet --by range --depth 2 --top 10
+    """
+    with _errors():
+        from roofprof import roofline
+        from roofprof.trace import load
+
+        if fmt is None:
+            fmt = {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table") \
+                if output else "table"
+        table = roofline.summarize(load(trace), by=by, level=level, depth=depth, top=top)
+        text = {"table": roofline.format_table, "json": roofline.to_json,
+                "csv": roofline.to_csv}[fmt](table)
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            try:
+                output.write_text(text)
+            except OSError as exc:
+                raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+            click.echo(f"roofprof: wrote {output} ({len(table)} groups)", err=True)
+
+
+# -------------------------------------------------------------------------------- plot
+
+
+@main.command()
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="OUT.png, OUT.svg, OUT.pdf (static) or OUT.html (interactive, offline).")
+@click.option("--by", default="range", show_default=True, metavar="|".join(_GROUPS),
+              help="Colour kernels by this group.")
+@click.option("--levels", default="dram", show_default=True, metavar="dram,l2,l1",
+              help="Memory levels to draw; several draw each kernel at each level, joined.")
+@click.option("--depth", type=click.IntRange(min=1), metavar="N",
+              help="With --by range: colour by the first N levels of the NVTX path.")
+@click.option("--filter", "filter_", metavar="REGEX",
+              help="Keep kernels whose name or NVTX range matches REGEX.")
+@click.option("--title", help="Title (default: GPU name and source).")
+@click.option("--labels", "label_top", type=click.IntRange(min=0), default=5,
+              show_default=True, help="Label the N kernel names with the most GPU time.")
+def plot(trace: Path, output: Path, by: str, levels: str, depth: int | None,
+         filter_: str | None, title: str | None, label_top: int) -> None:
+    """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
+
+    \b
+    Example:  roofprof plot run.parquet -o roofline.png --levels dram,l2,l1
+    """
+    with _errors():
+        from roofprof.chart import write as write_plot
+        from roofprof.trace import load
+
+        names = tuple(v.strip().lower() for v in levels.split(",") if v.strip())
+        out = write_plot(load(trace), output, by=by, levels=names, depth=depth,
+                             filter=filter_, title=title, label_top=label_top)
+        click.echo(f"roofprof: wrote {out}", err=True)

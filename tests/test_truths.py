@@ -116,3 +116,15 @@ def test_compute_peaks_use_each_kernels_own_clock() -> None:
     ratio = k["peak_flop_per_s_fp32"] / k["sm_clock_hz"]
     assert ratio.round().eq(2 * 16896).all()
     assert not math.isclose(k["peak_flop_per_s_fp32"].min(), k["peak_flop_per_s_fp32"].max())
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_simt_fp32_square_gemm_within_a_tenth_of_a_percent(source: str) -> None:
+    """2048^3 fp32 with TF32 off ran as cuBLAS's SIMT `Kernel2` (no split-K): 2*N^3 FLOPs of
+    FFMAs plus one FMUL per output for alpha, 0.024% over 2*N^3."""
+    k = by_range(source).loc["gemm_fp32_square"]
+    n = 2048
+    assert k["kernel"] == "Kernel2"
+    assert k["flop_fp32"] == pytest.approx(2 * n**3, rel=1e-3)
+    assert k["flop_fp32"] == 2 * n**3 + n**2
+    assert k["flop_tensor_tf32"] == 0

@@ -1,0 +1,60 @@
+"""Benchmark (issue 4): summary and PNG roofline of a synthetic 1,000,000-kernel trace.
+
+Run from the repository root:  python bench/bench_summary_plot.py [--kernels N] [-o DIR]
+Targets: summary < 3 s, PNG < 10 s, peak RSS < 2 GB (2-core CI machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+import _synth
+
+from roofprof import chart as plot
+from roofprof import roofline
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernels", type=int, default=1_000_000)
+    ap.add_argument("-o", "--out", type=Path, default=None)
+    args = ap.parse_args()
+    out = args.out or Path(tempfile.mkdtemp())
+    t0 = time.perf_counter()
+    table = _synth.replicate(_synth.h100_table(), args.kernels)
+    build = time.perf_counter() - t0
+    print(f"machine: {platform.processor() or platform.machine()}, python "
+          f"{platform.python_version()}; built {len(table):,} kernels in {build:.2f} s, "
+          f"RSS {rss_mb():.0f} MB")
+    results = []
+    for name, fn in [
+        ("summary --by range", lambda: roofline.summarize(table, by="range")),
+        ("summary --by range --depth 1", lambda: roofline.summarize(table, depth=1)),
+        ("summary --by kernel", lambda: roofline.summarize(table, by="kernel")),
+        ("top_kernels 20", lambda: roofline.top_kernels(table, 20)),
+        ("plot PNG (dram)", lambda: plot.write(table, out / "bench.png")),
+        ("plot PNG (dram,l2,l1)", lambda: plot.write(table, out / "bench_h.png",
+                                                     levels=("dram", "l2", "l1"))),
+        ("plot HTML", lambda: plot.write(table, out / "bench.html")),
+    ]:
+        t0 = time.perf_counter()
+        fn()
+        results.append((name, time.perf_counter() - t0))
+        print(f"{name:32s} {results[-1][1]:6.2f} s   peak RSS {rss_mb():6.0f} MB")
+    print(f"peak RSS {rss_mb():.0f} MB; outputs in {out}")
+
+
+if __name__ == "__main__":
+    main()
