@@ -44,66 +44,62 @@ class Derivation:
 _NAN = np.nan
 
 
-def _column(metrics: pd.DataFrame, name: str) -> pd.Series | None:
-    return metrics[name] if name in metrics.columns else None
+Columns = dict[str, np.ndarray]
 
 
-def _term_total(metrics: pd.DataFrame, term: Term,
-                duration_ns: pd.Series) -> tuple[pd.Series, str]:
+def _term_total(cols: Columns, term: Term, duration_ns: np.ndarray) -> tuple[np.ndarray, str]:
     """A counter's total in whatever form the input holds it: sum, rate x time, per-cycle x cycles.
 
     Returns the values (NaN where no form is present) and a description of the forms used.
     """
-    out = pd.Series(_NAN, index=metrics.index, dtype="float64")
+    out = np.full_like(duration_ns, _NAN)
     forms: list[str] = []
-    direct = _column(metrics, term.metric)
+    direct = cols.get(term.metric)
     if direct is not None:
-        out = direct.astype("float64")
+        out = direct.copy()
         forms.append(term.metric)
-    if out.isna().any():
-        rate = _column(metrics, term.metric + ".per_second")
-        if rate is not None:
-            alt = rate * duration_ns * 1e-9
-            if alt.notna().any():
-                out = out.fillna(alt)
-                forms.append(f"{term.metric}.per_second x gpu__time_duration.sum")
-    if out.isna().any():
-        per_cycle = _column(metrics, term.metric + ".per_cycle_elapsed")
-        if per_cycle is not None:
-            unit = term.unit
-            cycles = _elapsed_cycles(metrics, unit, duration_ns)
-            if cycles is not None:
-                alt = per_cycle * cycles
-                if alt.notna().any():
-                    out = out.fillna(alt)
-                    forms.append(f"{term.metric}.per_cycle_elapsed x {unit}__cycles_elapsed.avg")
+    missing = np.isnan(out)
+    rate = cols.get(term.metric + ".per_second")
+    if missing.any() and rate is not None:
+        alt = rate * duration_ns * 1e-9
+        if (missing & ~np.isnan(alt)).any():
+            out = np.where(missing, alt, out)
+            forms.append(f"{term.metric}.per_second x gpu__time_duration.sum")
+            missing = np.isnan(out)
+    per_cycle = cols.get(term.metric + ".per_cycle_elapsed")
+    if missing.any() and per_cycle is not None:
+        cycles = _elapsed_cycles(cols, term.unit, duration_ns)
+        if cycles is not None:
+            alt = per_cycle * cycles
+            if (missing & ~np.isnan(alt)).any():
+                out = np.where(missing, alt, out)
+                forms.append(f"{term.metric}.per_cycle_elapsed x {term.unit}__cycles_elapsed.avg")
     return out, " | ".join(forms)
 
 
-def _elapsed_cycles(metrics: pd.DataFrame, unit: str,
-                    duration_ns: pd.Series) -> pd.Series | None:
+def _elapsed_cycles(cols: Columns, unit: str, duration_ns: np.ndarray) -> np.ndarray | None:
     """Elapsed cycles of a unit: counted, or its clock x duration (SMSP runs on the SM clock)."""
     for u in (unit, "sm") if unit == "smsp" else (unit,):
-        cycles = _column(metrics, f"{u}__cycles_elapsed.avg")
+        cycles: np.ndarray | None = cols.get(f"{u}__cycles_elapsed.avg")
         if cycles is not None:
             return cycles
-        clock = _column(metrics, f"{u}__cycles_elapsed.avg.per_second")
+        clock = cols.get(f"{u}__cycles_elapsed.avg.per_second")
         if clock is not None:
-            return clock * duration_ns * 1e-9
+            elapsed: np.ndarray = clock * duration_ns * 1e-9
+            return elapsed
     return None
 
 
-def _evaluate(metrics: pd.DataFrame, q: Quantity, formula: Formula, duration_ns: pd.Series,
-              clocks: dict[str, pd.Series]) -> tuple[pd.Series, str]:
-    total = pd.Series(0.0, index=metrics.index)
+def _evaluate(cols: Columns, q: Quantity, formula: Formula, duration_ns: np.ndarray,
+              clocks: Columns) -> tuple[np.ndarray, str]:
+    total = np.zeros_like(duration_ns)
     how: list[str] = []
     for term in formula.terms:
-        if q.kind in ("count",):
-            values, form = _term_total(metrics, term, duration_ns)
+        if q.kind == "count":
+            values, form = _term_total(cols, term, duration_ns)
         else:
-            col = _column(metrics, term.metric)
-            values = (pd.Series(_NAN, index=metrics.index) if col is None
-                      else col.astype("float64"))
+            col = cols.get(term.metric)
+            values = np.full_like(duration_ns, _NAN) if col is None else col
             form = term.metric if col is not None else ""
         total = total + term.weight * values  # NaN if any term is missing: formula incomplete
         how.append(form)
@@ -116,7 +112,7 @@ def _evaluate(metrics: pd.DataFrame, q: Quantity, formula: Formula, duration_ns:
     return total, desc
 
 
-def _applies(formula: Formula, cc: pd.Series) -> pd.Series:
+def _applies(formula: Formula, cc: np.ndarray) -> np.ndarray:
     return (cc >= formula.min_cc) & (cc <= formula.max_cc)
 
 
@@ -135,20 +131,23 @@ def build_table(raw: RawKernels) -> tuple[pd.DataFrame, Derivation]:
     n = len(ident)
     cc = _cc_number(ident["cc"]) if "cc" in ident else pd.Series(0, index=ident.index)
     derivation = Derivation()
-    out: dict[str, pd.Series] = {}
-    duration = pd.Series(_NAN, index=metrics.index, dtype="float64")
-    clocks: dict[str, pd.Series] = {}
+    cols: Columns = {c: metrics[c].to_numpy(dtype="float64") for c in metrics.columns}
+    cc_num = cc.to_numpy()
+    out: Columns = {}
+    duration = np.full(n, _NAN)
+    clocks: Columns = {}
     for q in QUANTITIES:  # the table lists time and clocks before the quantities needing them
-        value = pd.Series(_NAN, index=metrics.index, dtype="float64")
+        value = np.full(n, _NAN)
         used: Counter[str] = Counter()
         for formula in q.formulas:
-            if not value.isna().any():
+            missing = np.isnan(value)
+            if not missing.any():
                 break
-            candidate, desc = _evaluate(metrics, q, formula, duration, clocks)
-            candidate = candidate.where(_applies(formula, cc))
-            fill = value.isna() & candidate.notna()
+            candidate, desc = _evaluate(cols, q, formula, duration, clocks)
+            candidate = np.where(_applies(formula, cc_num), candidate, _NAN)
+            fill = missing & ~np.isnan(candidate)
             if fill.any():
-                value = value.where(~fill, candidate)
+                value = np.where(fill, candidate, value)
                 label = desc + (f"  ({formula.derived})" if formula.derived else "")
                 label += "" if formula.verified else "  (unverified)"
                 used[label] += int(fill.sum())
@@ -159,13 +158,14 @@ def build_table(raw: RawKernels) -> tuple[pd.DataFrame, Derivation]:
             clocks[q.column] = value
         if used:
             derivation.used[q.column] = dict(used)
-        if n and value.isna().all():
+        nulls = np.isnan(value)
+        if n and nulls.all():
             derivation.missing.append(q.column)
-        elif value.isna().any():
+        elif nulls.any():
             derivation.partial.append(q.column)
-    flop_parts = pd.DataFrame({c: out[c] for c in FLOP_COLUMNS})
     # total FLOPs: null only when no precision could be measured at all
-    out["flop"] = flop_parts.sum(axis=1, min_count=1)
+    parts = np.vstack([out[c] for c in FLOP_COLUMNS])
+    out["flop"] = np.where(np.isnan(parts).all(axis=0), _NAN, np.nansum(parts, axis=0))
     table = pd.DataFrame(index=ident.index)
     for col, dtype in IDENTITY.items():
         if col in ident:
@@ -177,5 +177,5 @@ def build_table(raw: RawKernels) -> tuple[pd.DataFrame, Derivation]:
         else:
             table[col] = pd.Series([None] * n, dtype=pandas_dtype(dtype))
     for col in COLUMNS[len(IDENTITY):]:
-        table[col] = out[col].astype("float64")
+        table[col] = out[col]
     return table, derivation

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,9 @@ import roofprof
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
+
+# NVIDIA's SWIG-generated ncu_report module makes Python warn at interpreter exit
+warnings.filterwarnings("ignore", message="builtin type swigvarlink", category=DeprecationWarning)
 
 REPORTS = sorted(FIXTURES.glob("*.ncu-rep"))
 CSVS = sorted(FIXTURES.glob("*.csv"))

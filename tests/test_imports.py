@@ -1,0 +1,36 @@
+"""`import roofprof` and `roofprof --help` stay light; click lives only in roofprof/cli.py."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HEAVY = ("pandas", "pyarrow", "matplotlib", "plotly", "ncu_report", "numpy", "click")
+
+
+def _loaded(code: str) -> list[str]:
+    probe = code + ("\nimport sys\nprint('LOADED:', "
+                    f"' '.join(m for m in {HEAVY!r} if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("LOADED:"))
+    return line.split()[1:]
+
+
+def test_import_roofprof_loads_nothing_heavy() -> None:
+    assert _loaded("import roofprof") == []
+
+
+def test_help_loads_no_analysis_or_reader_libraries() -> None:
+    code = ("from roofprof.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass")
+    assert _loaded(code) == ["click"]
+
+
+def test_only_the_cli_imports_click() -> None:
+    root = Path(__file__).resolve().parent.parent
+    offenders = [str(p.relative_to(root)) for d in ("roofprof", "parsers")
+                 for p in (root / d).rglob("*.py")
+                 if p.name != "cli.py" and "import click" in p.read_text()]
+    assert offenders == []
