@@ -19,6 +19,7 @@ process, which pandas does; ``tests/test_ncu_rep.py`` reads every fixture after 
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import subprocess
@@ -80,6 +81,7 @@ def read(path: Path) -> RawKernels:
         # SWIG-generated module: "builtin type swigvarlink has no __module__ attribute"
         warnings.simplefilter("ignore", DeprecationWarning)
         import ncu_report
+    atexit.register(_quiet_swig_at_exit)  # the same warning again at interpreter exit
 
     size = path.stat().st_size
     ctx = ncu_report.load_report(str(path))
@@ -123,6 +125,11 @@ def read(path: Path) -> RawKernels:
     metrics = pd.DataFrame(metric_rows, columns=wanted)
     metrics = metrics.loc[:, metrics.notna().any(axis=0)]
     return RawKernels(identity=identity, metrics=metrics, meta={"format": "ncu-rep"})
+
+
+def _quiet_swig_at_exit() -> None:
+    warnings.filterwarnings("ignore", message="builtin type swigvarlink",
+                            category=DeprecationWarning)
 
 
 def _starts_with_magic(path: Path) -> bool:

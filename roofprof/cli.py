@@ -105,7 +105,9 @@ def _width() -> int:
     return max(20, shutil.get_terminal_size((100, 20)).columns - 1)
 
 
-@main.command(context_settings={"ignore_unknown_options": False})
+# options end at the program's name: in `record -o t python train.py -f x`, -f is train.py's
+@main.command(context_settings={"ignore_unknown_options": False,
+                                "allow_interspersed_args": False})
 @click.option("-o", "--output", "output", required=True, type=click.Path(path_type=Path),
               help="Name of the outputs: NAME.ncu-rep (kept) and NAME.parquet.")
 @click.option("--range", "ranges", multiple=True, metavar="NAME",
@@ -165,7 +167,7 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
         ncu_args=shlex.split(ncu_args),
     )
     with _errors():
-        _ncu, argv = rec.prepare(opts)
+        _ncu, argv = rec.prepare(opts, dry_run=dry_run)
         if dry_run:
             click.echo(shlex.join(argv))
             return
@@ -183,7 +185,7 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
         status.clear()
         problem = rec.diagnose(result, opts)
         if problem is not None:
-            if result.returncode not in (0, None) and not result.report.exists():
+            if result.program_failed and not result.report.exists():
                 click.echo(f"roofprof: the program exited with code {result.returncode}",
                            err=True)
             raise problem
@@ -198,7 +200,8 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
         if result.interrupted:
             _fail("interrupted; kept what ncu profiled before the interrupt", 130)
         if result.returncode:
-            _fail(f"the program exited with code {result.returncode}", result.returncode)
+            who = "the program" if result.program_failed else "ncu"
+            _fail(f"{who} exited with code {result.returncode}", result.returncode)
 
 
 # ---------------------------------------------------------------------------------- convert

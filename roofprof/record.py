@@ -86,6 +86,8 @@ class RecordResult:
     interrupted: bool
     argv: list[str]
     ncu_messages: list[str]
+    #: ncu said the program returned an error code (else a non-zero returncode is ncu's own)
+    program_failed: bool = False
 
 
 def _output_stem(output: Path) -> Path:
@@ -183,19 +185,21 @@ def build_ncu_command(opts: RecordOptions, ncu: str, metrics: Sequence[str]) -> 
     if not opts.command:
         raise UsageError("no program to record: put it after --, e.g. roofprof record -o t -- "
                          "python serve.py")
-    argv = [
-        ncu,
-        "--metrics", ",".join([*metrics, *LAUNCH_METRICS]),
-        "--nvtx",
-        "--nvtx-push-pop-scope", opts.nvtx_scope,
-        "--target-processes", "all",
-        "--clock-control", opts.clock_control,
-        "--cache-control", opts.cache_control,
-        "--replay-mode", opts.replay_mode,
-        "--print-summary", "none",
-        "--import-sass", "yes" if opts.import_sass else "no",
-        "-o", str(_output_stem(opts.output)),
-    ]
+    settings = {
+        "--nvtx-push-pop-scope": opts.nvtx_scope,
+        "--target-processes": "all",
+        "--clock-control": opts.clock_control,
+        "--cache-control": opts.cache_control,
+        "--replay-mode": opts.replay_mode,
+        "--print-summary": "none",
+        "--import-sass": "yes" if opts.import_sass else "no",
+    }
+    argv = [ncu, "--metrics", ",".join([*metrics, *LAUNCH_METRICS]), "--nvtx"]
+    for option, value in settings.items():
+        # one the user passes in --ncu-args wins: ncu is not known to accept an option twice
+        if not any(a == option or a.startswith(option + "=") for a in opts.ncu_args):
+            argv += [option, value]
+    argv += ["-o", str(_output_stem(opts.output))]
     if opts.force:
         argv.append("-f")
     for name in opts.ranges:
@@ -333,12 +337,16 @@ def run_ncu(argv: list[str], report: Path, forward: Forward | None = None,
     proc.stdout.close()
     proc.stderr.close()
     messages = list(pump.ncu_lines)
+    program_failed = False
     for line in messages:
         m = _APP_ERROR.search(line)
-        if m and returncode == 0:
-            returncode = int(m.group("code"))
+        if m:
+            program_failed = True
+            if returncode == 0:
+                returncode = int(m.group("code"))
     return RecordResult(report=report, returncode=returncode, kernels=pump.progress.kernels,
-                        interrupted=interrupted, argv=argv, ncu_messages=messages)
+                        interrupted=interrupted, argv=argv, ncu_messages=messages,
+                        program_failed=program_failed)
 
 
 def diagnose(result: RecordResult, opts: RecordOptions) -> NcuError | None:
@@ -382,11 +390,11 @@ def describe_filters(opts: RecordOptions) -> str:
     return " ".join(parts)
 
 
-def prepare(opts: RecordOptions) -> tuple[str, list[str]]:
+def prepare(opts: RecordOptions, dry_run: bool = False) -> tuple[str, list[str]]:
     """Find ncu, ask it which metrics the GPU has, and build the command line."""
     ncu = find_ncu(opts.ncu)
-    report = report_path(opts.output)
-    if report.exists() and not opts.force:
-        raise UsageError(f"{report} exists; pass --force to overwrite it or choose another -o")
+    for out in (report_path(opts.output), parquet_path(opts.output)):
+        if out.exists() and not opts.force and not dry_run:
+            raise UsageError(f"{out} exists; pass --force to overwrite it or choose another -o")
     metrics = record_metrics(available_metrics(ncu, opts.chip, opts.device))
     return ncu, build_ncu_command(opts, ncu, metrics)
