@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import os
+import re
 import subprocess
 import tempfile
 import warnings
@@ -124,7 +125,27 @@ def read(path: Path) -> RawKernels:
     identity["range"] = identity["nvtx"].map("/".join)
     metrics = pd.DataFrame(metric_rows, columns=wanted)
     metrics = metrics.loc[:, metrics.notna().any(axis=0)]
-    return RawKernels(identity=identity, metrics=metrics, meta={"format": "ncu-rep"})
+    return RawKernels(identity=identity, metrics=metrics,
+                      meta={"format": "ncu-rep", "ncu_version": ncu_version(path)})
+
+
+_TARGET = re.compile(rb"Nsight Compute Target\x12(?P<n>[\x01-\x7f])")
+
+
+def ncu_version(path: Path) -> str | None:
+    """The ncu version that wrote the report, from its header record ("2025.3.1.0 (build ...)").
+
+    ``IContext.get_version()`` would say it but crashes next to pyarrow (see above); the header
+    holds it as a length-prefixed string after "Nsight Compute Target".
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(4 << 20)
+    m = _TARGET.search(head)
+    if m is None:
+        return None
+    start = m.end()
+    text = head[start:start + m.group("n")[0]].decode("utf-8", "replace")
+    return text.split(" (")[0] or None
 
 
 def _quiet_swig_at_exit() -> None:

@@ -40,6 +40,7 @@ def test_convert_concatenates_inputs_with_a_source_column(tmp_path: Path) -> Non
                 "derivations", "command"):
         assert meta[key], key
     assert meta["gpu"] == ["NVIDIA H100 80GB HBM3"]
+    assert meta["ncu_version"] == "2025.3.1.0"  # read from the report's header
     assert set(meta["formats"]) == {"ncu-rep", "ncu-csv-raw"}
     # a trace can be an input too
     with pytest.warns(roofprof.RoofprofWarning, match="l2_bytes"):  # --set full lacks them
