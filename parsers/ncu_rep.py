@@ -85,6 +85,7 @@ def read(path: Path) -> RawKernels:
     atexit.register(_quiet_swig_at_exit)  # the same warning again at interpreter exit
 
     size = path.stat().st_size
+    check_complete(path)
     ctx = ncu_report.load_report(str(path))
     wanted = wanted_metrics()
     ident_rows: list[dict[str, Any]] = []
@@ -127,6 +128,36 @@ def read(path: Path) -> RawKernels:
     metrics = metrics.loc[:, metrics.notna().any(axis=0)]
     return RawKernels(identity=identity, metrics=metrics,
                       meta={"format": "ncu-rep", "ncu_version": ncu_version(path)})
+
+
+#: the first record of every report seen (ncu 2025.3.1): a 2-byte file header, protobuf "\x08\x07"
+_FILE_HEADER = b"\x02\x00\x00\x00\x08\x07"
+
+
+def check_complete(path: Path) -> None:
+    """Refuse a report that ends inside a record.
+
+    A report is ``NVR\0`` followed by records, each a little-endian uint32 length and that many
+    bytes. NVIDIA's reader does not check this: ncu-report 2025.3.1 reads a cut report as empty,
+    2026.3.1 reads the kernels before the cut and drops the rest without a word. Walking the
+    lengths (one seek per record) catches both. Reports of a header layout not seen yet are not
+    walked.
+    """
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        if fh.read(4) != MAGIC or fh.read(6) != _FILE_HEADER:
+            return
+        pos = 4
+        while pos < size:
+            fh.seek(pos)
+            raw = fh.read(4)
+            length = int.from_bytes(raw, "little") if len(raw) == 4 else -1
+            if length < 0 or pos + 4 + length > size:
+                raise InputError(
+                    f"{path}: the report is truncated: it ends inside a record at byte {pos:,} "
+                    f"of {size:,} (a copy or recording cut short); record or copy it again"
+                )
+            pos += 4 + length
 
 
 _TARGET = re.compile(rb"Nsight Compute Target\x12(?P<n>[\x01-\x7f])")
