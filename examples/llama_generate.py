@@ -3,7 +3,8 @@
 Needs torch with CUDA and transformers; downloads nothing (the config is built here, the weights
 are random). Under roofprof:
 
-    roofprof record -o llama -- python examples/llama_generate.py
+    roofprof record -o llama --range prefill --range decode -- python examples/llama_generate.py
+    roofprof summary llama.parquet
     roofprof record -o decode --range decode --per-config 1 -- python examples/llama_generate.py \
         --new-tokens 33
 
@@ -55,16 +56,16 @@ def generate(model: LlamaForCausalLM, batch: int, prompt: int, new_tokens: int) 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=1024)
-    p.add_argument("--heads", type=int, default=16)
-    p.add_argument("--kv-heads", type=int, default=4)
-    p.add_argument("--vocab", type=int, default=32000)
+    p.add_argument("--hidden", type=int, default=512)
+    p.add_argument("--heads", type=int, default=8)
+    p.add_argument("--kv-heads", type=int, default=2)
+    p.add_argument("--vocab", type=int, default=8000)
     p.add_argument("--batch", type=int, default=4)
-    p.add_argument("--prompt", type=int, default=256)
-    p.add_argument("--new-tokens", type=int, default=5,
+    p.add_argument("--prompt", type=int, default=128)
+    p.add_argument("--new-tokens", type=int, default=3,
                    help="tokens generated: 1 from prefill, the rest one decode step each")
-    p.add_argument("--warmup", type=int, default=1, help="unprofiled-looking runs first "
-                   "(outside any range) so one-time setup kernels stay out of the ranges")
+    p.add_argument("--warmup", type=int, default=1, help="forward passes first, outside any "
+                   "range, so one-time setup kernels stay out of the ranges")
     args = p.parse_args()
     model = build(args.layers, args.hidden, args.heads, args.kv_heads, args.vocab)
     for _ in range(args.warmup):

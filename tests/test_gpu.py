@@ -96,3 +96,21 @@ def test_dry_run_prints_the_command_and_runs_nothing(tmp_path: Path) -> None:
     assert "sm__ops_path_tensor_op_hgmma_src_bf16_dst_fp32_sparsity_off.sum.peak_sustained" \
         in done.stdout or "sparsity_off" in done.stdout
     assert not (tmp_path / "x.ncu-rep").exists()
+
+
+def test_the_readmes_record_example_works_as_shown(tmp_path: Path) -> None:
+    import shlex
+
+    readme = (ROOT / "README.md").read_text()
+    lines = [ln.strip() for ln in readme.splitlines()
+             if ln.strip().startswith(("roofprof record -o llama", "roofprof summary llama"))]
+    assert len(lines) == 2, lines
+    for line in lines:
+        argv = shlex.split(line)[1:]
+        argv = [str(ROOT / a) if a.startswith("examples/") else a for a in argv]
+        argv = [sys.executable if a == "python" else a for a in argv]
+        done = subprocess.run(roofprof_cmd(*argv), capture_output=True, text=True, timeout=400,
+                              cwd=tmp_path, check=False)
+        assert done.returncode == 0, done.stderr
+    assert "prefill" in done.stdout
+    assert "decode" in done.stdout
