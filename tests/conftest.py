@@ -14,9 +14,6 @@ import roofprof
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 
-# NVIDIA's SWIG-generated ncu_report module makes Python warn at interpreter exit
-warnings.filterwarnings("ignore", message="builtin type swigvarlink", category=DeprecationWarning)
-
 REPORTS = sorted(FIXTURES.glob("*.ncu-rep"))
 CSVS = sorted(FIXTURES.glob("*.csv"))
 
@@ -38,3 +35,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # pytest restores the warning filters at the end of the session; ncu_report's SWIG types
+    # warn once more when the interpreter exits
+    warnings.filterwarnings("ignore", message="builtin type swigvarlink",
+                            category=DeprecationWarning)
