@@ -547,3 +547,24 @@ def test_without_ncu_report_the_report_is_read_through_ncus_csv_export(
     trace = roofprof.load(tmp_path / "run.parquet")
     assert trace.meta["formats"] == ["ncu-rep (via ncu --csv)"]
     assert trace.kernels["process_id"].notna().all()  # the CSV export carries it
+
+
+def test_status_line_stays_below_the_programs_output(capsys: pytest.CaptureFixture[str]) -> None:
+    from roofprof.cli import _StatusLine
+
+    status = _StatusLine(enabled=True)
+    status.show("roofprof: 1 kernels profiled, 9 passes, 3 s | gemm")
+    status.forward("program line\n", False)
+    status.forward("program warning\n", True)
+    status.clear()
+    out, err = capsys.readouterr()
+    assert out == "program line\n"
+    # the status is erased before each program line on stderr and drawn again after it
+    assert err.count("\r\x1b[K") == 4
+    assert err.endswith("\r\x1b[K")
+    assert "program warning\n" in err
+    assert err.count("gemm") == 3
+    quiet = _StatusLine(enabled=False)
+    quiet.show("x")
+    quiet.forward("y\n", True)
+    assert capsys.readouterr().err == "y\n"
