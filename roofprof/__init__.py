@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from roofprof.annotate import mark, range
+from roofprof.annotate import mark, phase, range
 from roofprof.errors import RoofprofError, RoofprofWarning
 
 if TYPE_CHECKING:
@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from roofprof.roofline import summary, top_kernels
     from roofprof.trace import Trace, load
 
-__all__ = ["RoofprofError", "RoofprofWarning", "Trace", "__version__", "load", "mark", "plot",
-           "range", "summary", "top_kernels"]
+__all__ = ["RoofprofError", "RoofprofWarning", "Trace", "__version__", "load", "mark", "phase",
+           "plot", "range", "summary", "top_kernels"]
 
 _LAZY = {"plot": "roofprof.chart", "Trace": "roofprof.trace", "load": "roofprof.trace",
          "summary": "roofprof.roofline", "top_kernels": "roofprof.roofline"}

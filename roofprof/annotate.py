@@ -4,6 +4,10 @@
 inside it to ``decode`` (nested ranges join with "/" in the trace's ``range`` column).
 ``torch.cuda.nvtx.range_push/range_pop`` and ``torch.cuda.nvtx.range`` produce the same push/pop
 ranges, so code already annotated for PyTorch needs no change.
+
+``roofprof.phase("prefill")`` is the same range, named by an inference phase (prefill, decode,
+mixed, spec, other) and checked: kernels inside it get that ``phase`` in the trace, and
+``roofprof record --range prefill`` selects them.
 """
 
 from __future__ import annotations
@@ -59,6 +63,24 @@ class range:
                 return func(*args, **kwargs)
 
         return wrapper
+
+
+#: the phases ``roofprof.phase`` accepts (the ``phase`` column's values)
+PHASES: tuple[str, ...] = ("prefill", "decode", "mixed", "spec", "other")
+
+
+class phase(range):
+    """A push/pop NVTX range named by an inference phase: ``with roofprof.phase("decode"):``.
+
+    The range's name is the phase itself, so the built-in attribution rules give its kernels
+    that phase (innermost phase range wins) and ``record --range decode`` selects them.
+    """
+
+    def __init__(self, name: str, *, domain: str | None = None, color: Color = None,
+                 payload: int | float | None = None) -> None:
+        if name not in PHASES:
+            raise ValueError(f"unknown phase {name!r}; choose one of {', '.join(PHASES)}")
+        super().__init__(name, domain=domain, color=color, payload=payload)
 
 
 def mark(message: str, *, domain: str | None = None, color: Color = None,

@@ -16,6 +16,7 @@ can re-export :func:`plot` without slowing ``import roofprof``. :func:`plot` nev
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -545,7 +546,7 @@ def _legends(ax: Axes, d: _Data, by: str, density: bool) -> None:
         share = 1 - sum(d.group_time[g] for g in shown) / d.total_ns if d.total_ns else 0.0
         handles.append(Line2D([], [], marker="s", linestyle="", markersize=8, color=OTHER,
                               label=f"{rest} other groups  {100 * share:.1f}%"))
-    title = {"range": "NVTX range", "kernel": "kernel"}.get(by, by)
+    title = {"range": "NVTX range", "kernel": "kernel"}.get(by, by.replace(",", " × "))
     first = ax.legend(handles=handles, title=f"{title} · % of GPU time", loc="upper left",
                       bbox_to_anchor=(1.02, 1.0), fontsize=8, title_fontsize=8.5,
                       frameon=False, borderaxespad=0.0, handletextpad=0.4)
@@ -668,6 +669,175 @@ def _factorize(values: Any) -> tuple[Any, Any]:
 
     codes, uniques = pd.factorize(values)
     return codes, uniques
+
+
+def sweep_label(source: str | os.PathLike[str]) -> str:
+    """A trace's label in a sweep: its file name without the suffix (``batch_16``)."""
+    name = os.path.basename(os.fspath(source))
+    for suffix in (".parquet", ".ncu-rep", ".csv"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
+               labels: Sequence[str] | None = None, by: str = "phase",
+               levels: Sequence[str] = ("dram",), filter: str | None = None,
+               title: str | None = None, depth: int | None = None,
+               figsize: tuple[float, float] = (12.0, 6.8)) -> Axes:
+    """Several traces (a batch or candidate-count sweep) on one measured roofline.
+
+    Each group (``by``: phase by default) is one coloured series; each trace adds one aggregate
+    point to every series (AI = sum(work) / sum(bytes), y = sum(work) / sum(time) of that
+    group's kernels in that trace), labelled with the trace's name and joined to the next
+    trace's point by an arrow, in the order given, so the movement toward the ridge shows. The
+    kernels themselves are drawn faintly behind. Roofs are the measured peaks over all traces.
+    """
+    import numpy as np
+    import pandas as pd
+    from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
+    from matplotlib.transforms import Bbox
+
+    from roofprof import roofline as rl
+
+    if len(traces) < 2:
+        raise UsageError("a sweep needs at least two traces")
+    names = list(labels) if labels is not None else [
+        sweep_label(getattr(t, "meta", {}).get("sources", ["trace"])[0])
+        if not isinstance(t, (str, os.PathLike)) else sweep_label(t) for t in traces]
+    if len(names) != len(traces):
+        raise UsageError(f"{len(names)} labels for {len(traces)} traces")
+    if len(set(names)) != len(names):
+        names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
+    tables = []
+    for name, obj in zip(names, traces, strict=True):
+        t = rl.table_of(obj).copy()
+        t["_sweep"] = name
+        tables.append(t)
+    combined = pd.concat(tables, ignore_index=True)
+    d, table = _prepare(combined, by, levels, filter, depth)
+    if ax is None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+        fig = Figure(figsize=figsize)
+        FigureCanvasAgg(fig)
+        fig.subplots_adjust(left=0.075, right=0.70, bottom=0.1, top=0.88)
+        ax = fig.add_subplot()
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    (x0, x1), (y0, y1) = _limits(d)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    _axes_style(ax, d)
+    k = d.kernels
+    lvl = d.levels[0]
+    sweep = table.loc[k.index, "_sweep"].to_numpy(dtype=object)
+    step = np.asarray([names.index(s) for s in sweep], dtype=np.int64)
+    x = k[f"ai_{lvl}"].to_numpy(dtype=np.float64)
+    y = k["work_per_s"].to_numpy(dtype=np.float64)
+    colours = np.asarray(d.colours, dtype=object)[d.group_codes]
+    ax.scatter(x, y, s=_sizes(k["duration_ns"].to_numpy(dtype=np.float64), d.total_ns) * 0.5,
+               c=list(colours), alpha=0.16, linewidths=0, zorder=3)
+    obstacles: list[Bbox] = []
+    points: list[tuple[int, Bbox]] = []
+    renderer = _renderer(ax)
+    n_groups = len(d.group_names)
+    work = np.nan_to_num(k["work"].to_numpy(np.float64))
+    nbytes = np.nan_to_num(k[f"{lvl}_bytes"].to_numpy(np.float64))
+    time_s = np.nan_to_num(k["duration_ns"].to_numpy(np.float64)) * 1e-9
+    key = d.group_codes * len(names) + step
+    size = n_groups * len(names)
+    sw = np.bincount(key, weights=work, minlength=size).reshape(n_groups, len(names))
+    sb = np.bincount(key, weights=nbytes, minlength=size).reshape(n_groups, len(names))
+    st = np.bincount(key, weights=time_s, minlength=size).reshape(n_groups, len(names))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        gx, gy = sw / sb, sw / st
+    shown = [g for g in np.argsort(-d.group_time, kind="stable") if d.colours[g] != OTHER]
+    scale = ax.figure.dpi / 72.0
+    for g in shown:
+        ok = [i for i in range(len(names)) if np.isfinite(gx[g, i]) and np.isfinite(gy[g, i])
+              and gx[g, i] > 0 and gy[g, i] > 0]
+        pts = [(float(gx[g, i]), float(gy[g, i])) for i in ok]
+        for (ax0, ay0), (ax1, ay1) in itertools.pairwise(pts):
+            ax.annotate("", (ax1, ay1), xytext=(ax0, ay0), zorder=6,
+                        arrowprops={"arrowstyle": "-|>", "color": d.colours[g], "lw": 1.6,
+                                    "shrinkA": 6, "shrinkB": 6, "mutation_scale": 12})
+        if pts:
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=90, marker="D",
+                       c=d.colours[g], edgecolors="black", linewidths=1.2, zorder=7)
+        for (px, py) in pts:
+            sx, sy = ax.transData.transform((px, py))
+            r = 6 * scale
+            points.append((-1, Bbox.from_bounds(sx - r, sy - r, 2 * r, 2 * r)))
+        for i, (px, py) in zip(ok, pts, strict=True):
+            _place_text(ax, names[i], (px, py), d.colours[g], renderer, obstacles, points)
+    _draw_roofs(ax, d, obstacles, points)
+    handles = [Line2D([], [], marker="D", linestyle="-", markersize=7, color=d.colours[g],
+                      markeredgecolor="black",
+                      label=f"{_short(d.group_names[g], 30)}  "
+                            f"{100 * d.group_time[g] / d.total_ns:.1f}%")
+               for g in shown]
+    rest = n_groups - len(shown)
+    if rest > 0:
+        handles.append(Line2D([], [], marker="s", linestyle="", color=OTHER,
+                              label=f"{rest} other groups (kernels only)"))
+    legend_title = {"range": "NVTX range", "kernel": "kernel"}.get(by, by.replace(",", " × "))
+    first = ax.legend(handles=handles, title=f"{legend_title} · % of GPU time (all traces)",
+                      loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8,
+                      title_fontsize=8.5, frameon=False, borderaxespad=0.0)
+    first._legend_box.align = "left"  # type: ignore[attr-defined]
+    ax.add_artist(first)
+    order = "  →  ".join(names)
+    notes = [Line2D([], [], linestyle="", label=f"sweep order: {order}"),
+             Line2D([], [], marker="D", linestyle="", markersize=7, color=OTHER,
+                    markeredgecolor="black", label="group aggregate of one trace"),
+             Line2D([], [], marker="o", linestyle="", markersize=6, color=OTHER, alpha=0.4,
+                    label="kernels (faint; area ∝ GPU time)")]
+    ax.legend(handles=notes, loc="lower left", bbox_to_anchor=(1.02, 0.0), fontsize=8,
+              frameon=False, borderaxespad=0.0)
+    if title is None:
+        gpus = sorted({str(g) for g in table["device_name"].dropna().unique()}) \
+            if "device_name" in table.columns else []
+        title = f"{', '.join(gpus) or 'unknown GPU'} · sweep of {len(names)} traces"
+    _title(ax, d, None, table, title, filter=filter)
+    return ax
+
+
+def _place_text(ax: Axes, text: str, xy: tuple[float, float], colour: str, renderer: Any,
+                obstacles: list[Bbox], points: list[tuple[int, Bbox]]) -> None:
+    """A small label next to a point, at the first nearby spot covering nothing else."""
+    axbox = ax.get_window_extent(renderer)
+    fallback = None
+    for dx, dy in ((8, -13), (-8, 5), (8, 5), (-8, -13), (0, 10), (0, -18), (14, -24),
+                   (-14, 16)):
+        ann = ax.annotate(text, xy, xytext=(dx, dy), textcoords="offset points",
+                          ha="left" if dx > 0 else ("right" if dx < 0 else "center"),
+                          fontsize=7.5, color=colour, zorder=8, fontweight="bold")
+        box = ann.get_window_extent(renderer)
+        inside = axbox.x0 <= box.x0 and box.x1 <= axbox.x1 and axbox.y0 <= box.y0 and \
+            box.y1 <= axbox.y1
+        if inside and not any(box.overlaps(o) for o in obstacles) and not any(
+                box.overlaps(b) for _i, b in points):
+            obstacles.append(box)
+            if fallback is not None:
+                fallback.remove()
+            return
+        if fallback is None:
+            fallback = ann
+        else:
+            ann.remove()
+    if fallback is not None:
+        obstacles.append(fallback.get_window_extent(renderer))
+
+
+def write_sweep(traces: Sequence[Any], path: str | os.PathLike[str], **options: Any) -> Path:
+    """:func:`plot_sweep` written as PNG, SVG or PDF (chosen by the suffix)."""
+    out = Path(path)
+    if out.suffix.lower() not in FORMATS:
+        raise UsageError(f"cannot write a sweep plot as {out.name}: use a .png, .svg or .pdf "
+                         "suffix (sweep plots are static)")
+    return save(plot_sweep(traces, **options), out)
 
 
 def save(fig_or_ax: Any, path: str | os.PathLike[str], dpi: int = 150) -> Path:

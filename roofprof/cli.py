@@ -213,7 +213,11 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
               help="The Parquet trace to write (.parquet).")
 @click.option("--format", "fmt", type=click.Choice(["ncu-rep", "ncu-csv"]),
               help="Read every input as this format instead of detecting it.")
-def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None) -> None:
+@click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
+              help="A TOML file of attribution rules (phase, category, op) tried before the "
+                   "built-in ones; the trace stores what they give.")
+def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None,
+            rules: Path | None) -> None:
     """Convert Nsight Compute reports or CSV exports into one Parquet trace.
 
     \b
@@ -224,7 +228,7 @@ def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None) -> None:
     with _errors():
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
-        trace = convert_files(list(inputs), output, format=fmt)
+        trace = convert_files(list(inputs), output, format=fmt, rules=rules)
         formats = ", ".join(sorted(set(trace.meta["formats"])))
         click.echo(f"roofprof: wrote {output}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s) ({formats})", err=True)
@@ -238,8 +242,9 @@ _GROUPS = ["range", "kernel", "device", "phase", "category", "op"]
 @main.command()
 @click.argument("trace", type=click.Path(path_type=Path))
 @click.option("--by", default="range", show_default=True, metavar="|".join(_GROUPS),
-              help="Group kernels by NVTX range, kernel name, device, phase/category/op (once "
-                   "attributed) or any column of the trace.")
+              help="Group kernels by NVTX range, kernel name, device, LLM phase, operator "
+                   "category, model op, or any column; several joined by commas "
+                   "(op,phase) group by each combination.")
 @click.option("--level", type=click.Choice(["dram", "l2", "l1"]), default="dram",
               show_default=True, help="Memory level whose traffic and bandwidth set the roof.")
 @click.option("--depth", type=click.IntRange(min=1), metavar="N",
@@ -250,12 +255,18 @@ _GROUPS = ["range", "kernel", "device", "phase", "category", "op"]
               help="Output format (default: table, or from the -o suffix).")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Write to FILE instead of stdout (.json/.csv pick the format).")
+@click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
+              help="A TOML file of attribution rules (phase, category, op) tried before the "
+                   "built-in ones.")
 def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None,
-            fmt: str | None, output: Path | None) -> None:
-    """Measured roofline numbers per group: AI, FLOP/s, % of roof, bound, headroom.
+            fmt: str | None, output: Path | None, rules: Path | None) -> None:
+    """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
+    bandwidth, % of roof, bound, headroom.
 
     \b
-    Example:  roofprof summary run.parquet --by range --depth 2 --top 10
+    Examples:  roofprof summary run.parquet --by range --depth 2 --top 10
+               roofprof summary run.parquet --by phase
+               roofprof summary run.parquet --by op,phase
     """
     with _errors():
         from roofprof import roofline
@@ -264,7 +275,8 @@ def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None
         if fmt is None:
             fmt = {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table") \
                 if output else "table"
-        table = roofline.summarize(load(trace), by=by, level=level, depth=depth, top=top)
+        table = roofline.summarize(load(trace, rules=rules), by=by, level=level, depth=depth,
+                                   top=top)
         text = {"table": roofline.format_table, "json": roofline.to_json,
                 "csv": roofline.to_csv}[fmt](table)
         if output is None:
@@ -281,11 +293,17 @@ def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None
 
 
 @main.command()
-@click.argument("trace", type=click.Path(path_type=Path))
+@click.argument("traces", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="OUT.png, OUT.svg, OUT.pdf (static) or OUT.html (interactive, offline).")
-@click.option("--by", default="range", show_default=True, metavar="|".join(_GROUPS),
-              help="Colour kernels by this group.")
+@click.option("--by", default=None, metavar="|".join(_GROUPS),
+              help="Colour kernels by this group; several joined by commas (op,phase) colour "
+                   "each combination. [default: range; phase with --sweep]")
+@click.option("--sweep", is_flag=True,
+              help="Several traces (e.g. batch sizes) on one roofline: one aggregate point "
+                   "per trace and group, joined by arrows in the order given.")
+@click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
+              help="A TOML file of attribution rules tried before the built-in ones.")
 @click.option("--levels", default="dram", show_default=True, metavar="dram,l2,l1",
               help="Memory levels to draw; several draw each kernel at each level, joined.")
 @click.option("--depth", type=click.IntRange(min=1), metavar="N",
@@ -295,18 +313,33 @@ def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None
 @click.option("--title", help="Title (default: GPU name and source).")
 @click.option("--labels", "label_top", type=click.IntRange(min=0), default=5,
               show_default=True, help="Label the N kernel names with the most GPU time.")
-def plot(trace: Path, output: Path, by: str, levels: str, depth: int | None,
-         filter_: str | None, title: str | None, label_top: int) -> None:
+def plot(traces: tuple[Path, ...], output: Path, by: str | None, sweep: bool,
+         rules: Path | None, levels: str, depth: int | None, filter_: str | None,
+         title: str | None, label_top: int) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
 
     \b
-    Example:  roofprof plot run.parquet -o roofline.png --levels dram,l2,l1
+    Examples:  roofprof plot run.parquet -o roofline.png --levels dram,l2,l1
+               roofprof plot run.parquet -o ops.png --by op,phase
+               roofprof plot --sweep b1.parquet b4.parquet b16.parquet -o sweep.png
     """
     with _errors():
         from roofprof.chart import write as write_plot
+        from roofprof.chart import write_sweep
         from roofprof.trace import load
 
         names = tuple(v.strip().lower() for v in levels.split(",") if v.strip())
-        out = write_plot(load(trace), output, by=by, levels=names, depth=depth,
-                             filter=filter_, title=title, label_top=label_top)
+        if sweep:
+            if len(traces) < 2:
+                raise UsageError("--sweep needs at least two traces")
+            loaded = [load(t, rules=rules) for t in traces]
+            out = write_sweep(loaded, output, labels=None, by=by or "phase", levels=names,
+                              depth=depth, filter=filter_, title=title)
+        else:
+            if len(traces) > 1:
+                raise UsageError(f"{len(traces)} traces given: plot one, or several with "
+                                 "--sweep")
+            out = write_plot(load(traces[0], rules=rules), output, by=by or "range",
+                             levels=names, depth=depth, filter=filter_, title=title,
+                             label_top=label_top)
         click.echo(f"roofprof: wrote {out}", err=True)

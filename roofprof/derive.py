@@ -18,7 +18,7 @@ import pandas as pd
 from pandas.api.types import pandas_dtype
 
 from roofprof.metrics import FLOP_COLUMNS, QUANTITIES, Formula, Quantity, Term
-from roofprof.schema import COLUMNS, IDENTITY
+from roofprof.schema import IDENTITY, MEASURED
 
 
 @dataclass
@@ -176,6 +176,6 @@ def build_table(raw: RawKernels) -> tuple[pd.DataFrame, Derivation]:
             table[col] = pd.Series([[] for _ in range(n)], dtype="object")
         else:
             table[col] = pd.Series([None] * n, dtype=pandas_dtype(dtype))
-    for col in COLUMNS[len(IDENTITY):]:
+    for col in (*MEASURED, "flop"):
         table[col] = out[col]
     return table, derivation

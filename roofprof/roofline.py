@@ -84,7 +84,8 @@ SUMMARY_COLUMNS: tuple[str, ...] = (
     "group", "kernels", "time_ns", "time_share", "flop", "ops_int8", "dram_bytes", "l2_bytes",
     "l1_bytes", "ai_dram", "ai_l2", "ai_l1", "flop_per_s", "work_per_s", "precision",
     "judged_by", "level", "peak_compute_per_s", "peak_bytes_per_s", "ridge", "roof_flop_per_s",
-    "pct_of_roof", "bound", "headroom_ns", "headroom_share",
+    "pct_of_roof", "pct_of_peak_compute", "bytes_per_s", "pct_of_peak_bandwidth", "bound",
+    "headroom_ns", "headroom_share",
 )
 
 FloatArray = npt.NDArray[np.float64]
@@ -236,9 +237,22 @@ def per_kernel(table: TableLike, levels: Sequence[str] = LEVELS) -> pd.DataFrame
     return pd.DataFrame(out, index=t.index)
 
 
+#: joins the parts of a group named by several columns (``--by op,phase``)
+GROUP_JOIN = " · "
+
+
 def _group_codes(t: pd.DataFrame, by: str,
                  depth: int | None) -> tuple[npt.NDArray[np.intp], list[str]]:
-    """Group number of every kernel and the group names (labels computed once per value)."""
+    """Group number of every kernel and the group names (labels computed once per value).
+
+    ``by`` may name several columns separated by commas (``op,phase``): one group per
+    combination, named by the parts joined with " · ".
+    """
+    if "," in by:
+        parts = [b.strip() for b in by.split(",") if b.strip()]
+        if len(parts) > 1:
+            return _combined_codes(t, parts, depth)
+        by = parts[0] if parts else by
     if by not in t.columns:
         groupable = [g for g in GROUPS if g in t.columns] + [
             c for c in t.columns if c not in GROUPS and c not in ("id", "nvtx")
@@ -262,6 +276,28 @@ def _group_codes(t: pd.DataFrame, by: str,
     # different values may share a name ("" and null ranges; prefixes): merge them
     merged, labels = pd.factorize(pd.Series(names, dtype=object))
     return merged[codes], [str(x) for x in labels]
+
+
+def _combined_codes(t: pd.DataFrame, parts: list[str],
+                    depth: int | None) -> tuple[npt.NDArray[np.intp], list[str]]:
+    if depth is not None and "range" not in parts:
+        raise UsageError("--depth applies only to grouping by range")
+    combined = np.zeros(len(t), dtype=np.int64)
+    names_per: list[list[str]] = []
+    for part in parts:
+        codes, names = _group_codes(t, part, depth if part == "range" else None)
+        combined = combined * max(len(names), 1) + codes
+        names_per.append(names)
+    merged, firsts = pd.factorize(combined)
+    labels: list[str] = []
+    for value in firsts:
+        pieces: list[str] = []
+        rest = int(value)
+        for names in reversed(names_per):
+            rest, code = divmod(rest, max(len(names), 1))
+            pieces.append(names[code])
+        labels.append(GROUP_JOIN.join(reversed(pieces)))
+    return merged.astype(np.intp), labels
 
 
 def _name(value: Any, by: str) -> str:
@@ -365,6 +401,9 @@ def summarize(table: TableLike, by: str = "range", level: str = "dram", depth: i
     out["roof_flop_per_s"] = roof
     out["pct_of_roof"] = np.where(roofline, _div(out["work_per_s"], roof),
                                   _div(_div(bytes_[level], time_s), peak_bw))
+    out["pct_of_peak_compute"] = np.where(roofline, _div(out["work_per_s"], peak_c), np.nan)
+    out["bytes_per_s"] = _div(bytes_[level], time_s)
+    out["pct_of_peak_bandwidth"] = _div(out["bytes_per_s"], peak_bw)
     out["bound"] = np.asarray(_labels(_bound_codes(ai, out["ridge"], ~roofline), BOUNDS),
                               dtype=object)
     headroom = _gsum(codes, n, _kernel_arrays(t, (level,))[f"headroom_ns_{level}"])
@@ -475,30 +514,37 @@ def _bytes_per_s(r: dict[str, Any], level: str) -> float | None:
 
 
 def format_table(df: pd.DataFrame, width: int = 44) -> str:
-    """A terminal table of :func:`summarize`'s result (a pure function returning text)."""
+    """A terminal table of :func:`summarize`'s result (a pure function returning text).
+
+    Per group: kernels, GPU time and its share, arithmetic intensity at the level, achieved
+    FLOP/s and % of the peak compute of its precision, achieved bytes/s at the level and % of
+    that level's peak bandwidth, % of the roof at its intensity, bound, precision, headroom.
+    """
     level = str(df["level"].iloc[0]) if len(df) and "level" in df.columns else "dram"
     lvl = LEVEL_LABELS.get(level, level)
-    head = ["group", "kernels", "time", "share", f"AI {lvl}", "achieved", "roof", "% roof",
-            "bound", "precision", "headroom"]
+    head = ["group", "kernels", "time", "share", f"AI {lvl}", "achieved", "% peak",
+            f"{lvl} BW", "% peak", "% roof", "bound", "precision", "headroom"]
     rows: list[list[str]] = []
     for r in records(df):
-        pct = r["pct_of_roof"]
         bw = r["judged_by"] == "bandwidth"
         unit = "OP/s" if r["precision"] == INT8 else "FLOP/s"
+        bytes_per_s = r.get("bytes_per_s", _bytes_per_s(r, level))
         rows.append([
             _cut(str(r["group"]), width),
             str(r["kernels"]),
             duration(r["time_ns"]),
-            "-" if r["time_share"] is None else f"{100 * r['time_share']:.1f}%",
+            _pct(r["time_share"]),
             _ai(r[f"ai_{level}"]),
-            si(r["work_per_s"], unit) if not bw else si(_bytes_per_s(r, level), "B/s"),
-            si(r["roof_flop_per_s"], unit) if not bw else si(r["peak_bytes_per_s"], "B/s"),
-            "-" if pct is None else f"{100 * pct:.1f}%",
+            "-" if bw else si(r["work_per_s"], unit),
+            "-" if bw else _pct(r.get("pct_of_peak_compute")),
+            si(bytes_per_s, "B/s"),
+            _pct(r.get("pct_of_peak_bandwidth")),
+            _pct(r["pct_of_roof"]),
             (r["bound"] or "-") + (" (bw)" if bw else ""),
             PRECISION_LABELS.get(r["precision"] or "", "-"),
             duration(r["headroom_ns"]),
         ])
-    right = {1, 2, 3, 4, 5, 6, 7, 10}
+    right = {1, 2, 3, 4, 5, 6, 7, 8, 9, 12}
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
               for i, h in enumerate(head)]
 
@@ -507,9 +553,13 @@ def format_table(df: pd.DataFrame, width: int = 44) -> str:
                          for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip()
 
     lines = [line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)]
-    if any(r[8].endswith("(bw)") for r in rows):
-        lines.append("(bw): no FLOPs, judged by bandwidth: achieved and roof are bytes/s")
+    if any(r[10].endswith("(bw)") for r in rows):
+        lines.append("(bw): no FLOPs, judged by bandwidth: % roof is % of peak bandwidth")
     return "\n".join(lines) + "\n"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
 
 
 #: the name ``roofprof.summary`` re-exports (the Python API mirrors ``roofprof summary``)

@@ -1,8 +1,9 @@
 """The kernel table, schema v1: the one contract between parsers, analysis and users.
 
 One row per profiled kernel launch. Units live in column names. A quantity the input cannot give
-is null (NaN / None), never 0. Identity and attribution columns come first, then the measured
-columns of the metric table (``roofprof.metrics``) in its order, then ``flop``.
+is null (NaN / None), never 0. Identity and attribution columns come first, then the LLM
+attribution columns (``phase``, ``category``, ``op``: see ``roofprof.attribution``), then the
+measured columns of the metric table (``roofprof.metrics``) in its order, then ``flop``.
 
 Parquet files carry key-value metadata under ``roofprof.*`` keys (see ``META_KEYS``); readers of
 older schema versions fill what is missing with the defaults in ``upgrade``.
@@ -36,14 +37,27 @@ IDENTITY: dict[str, str] = {
     "range": "string",          # nvtx joined with "/", "" when none
 }
 
+#: LLM attribution columns -> pandas dtype, filled by rules (``roofprof.attribution``) when a
+#: trace is built, and on load for traces written before they existed
+ATTRIBUTION: dict[str, str] = {
+    "phase": "string",          # prefill | decode | mixed | spec | other, from the NVTX stack
+    "category": "string",       # gemm | attention | norm | ... | other, from the kernel names
+    "op": "string",             # qkv_proj | o_proj | ... from module-path ranges; null without
+}
+
 MEASURED: tuple[str, ...] = tuple(q.column for q in QUANTITIES)
-COLUMNS: tuple[str, ...] = (*IDENTITY, *MEASURED, "flop")
+COLUMNS: tuple[str, ...] = (*IDENTITY, *ATTRIBUTION, *MEASURED, "flop")
+
+
+def dtype_of(column: str) -> str:
+    """The pandas dtype of a schema column."""
+    return IDENTITY.get(column) or ATTRIBUTION.get(column) or "float64"
 
 #: metadata keys stored in Parquet (values are JSON strings)
 META_KEYS: tuple[str, ...] = (
     "schema_version", "roofprof_version", "sources", "formats", "ncu_version", "gpu",
     "command", "record_argv", "clock_control", "cache_control", "created", "derivations",
-    "missing",
+    "missing", "attribution_rules",
 )
 
 
@@ -62,6 +76,7 @@ def empty_meta() -> dict[str, Any]:
         "created": None,
         "derivations": {},
         "missing": [],
+        "attribution_rules": [],
     }
 
 

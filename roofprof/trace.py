@@ -3,6 +3,11 @@
 ``load(path)`` accepts a roofprof Parquet trace, an Nsight Compute report or a CSV export alike;
 ``convert(inputs, output)`` concatenates several inputs (with a ``source`` column) and writes
 one Parquet file atomically: the file appears complete or not at all, also on Ctrl-C.
+
+The LLM attribution columns (``phase``, ``category``, ``op``) are filled by the built-in rules
+when a trace is built and stored with it; a trace written before they existed is attributed on
+load. Giving ``rules`` (a user's TOML file, see ``roofprof.attribution``) attributes again with
+those rules, whatever the input.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import pandas as pd
 
 from roofprof import __version__
 from roofprof.errors import InputError, OutputError, RoofprofWarning
-from roofprof.schema import COLUMNS, SCHEMA_VERSION, empty_meta, upgrade
+from roofprof.schema import ATTRIBUTION, COLUMNS, SCHEMA_VERSION, empty_meta, upgrade
 
 META_KEY = b"roofprof"
 PARQUET_MAGIC = b"PAR1"
@@ -47,18 +52,43 @@ def _is_parquet(path: Path) -> bool:
         return False
 
 
-def load(path: str | os.PathLike[str], format: str | None = None) -> Trace:
-    """Read a trace from a .parquet trace, a .ncu-rep report or a CSV export."""
+RulesArg = str | os.PathLike[str] | None
+
+
+def load(path: str | os.PathLike[str], format: str | None = None,
+         rules: RulesArg = None) -> Trace:
+    """Read a trace from a .parquet trace, a .ncu-rep report or a CSV export.
+
+    ``rules``: a TOML rules file extending the built-in attribution rules; the trace's
+    ``phase``, ``category`` and ``op`` are then computed again with them.
+    """
+    from roofprof.attribution import load_rules
+
     p = Path(path)
+    ruleset = load_rules(rules) if rules is not None else None  # a bad file fails first
     if format in (None, "parquet") and _is_parquet(p):
-        return read_parquet(p)
-    return read_inputs([p], format=format)
+        trace = read_parquet(p)
+        if ruleset is not None:
+            _attribute(trace, ruleset)
+        return trace
+    return read_inputs([p], format=format, rules=rules)
 
 
-def read_inputs(paths: Sequence[Path], format: str | None = None) -> Trace:
+def _attribute(trace: Trace, rules: Any) -> None:
+    from roofprof.attribution import attribute
+
+    attribute(trace.kernels, rules)
+    trace.meta["attribution_rules"] = list(rules.sources)
+
+
+def read_inputs(paths: Sequence[Path], format: str | None = None,
+                rules: RulesArg = None) -> Trace:
     """Parse one or more reports/exports into one trace (rows in input order)."""
     import parsers
+    from roofprof.attribution import load_rules
     from roofprof.derive import build_table
+
+    ruleset = load_rules(rules)
 
     tables: list[pd.DataFrame] = []
     meta = empty_meta()
@@ -83,7 +113,10 @@ def read_inputs(paths: Sequence[Path], format: str | None = None) -> Trace:
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
     meta["roofprof_version"] = __version__
     _warn_missing(meta["missing"], paths)
-    return Trace(kernels=kernels[list(COLUMNS)], meta=meta)
+    trace = Trace(kernels=kernels, meta=meta)
+    _attribute(trace, ruleset)
+    trace.kernels = trace.kernels[list(COLUMNS)]
+    return trace
 
 
 def _warn_missing(missing: list[str], paths: Sequence[Path]) -> None:
@@ -155,25 +188,39 @@ def read_parquet(path: Path) -> Trace:
         raise InputError(f"{path}: written with trace schema v{meta['schema_version']}, newer "
                          f"than this roofprof reads (v{SCHEMA_VERSION}); upgrade roofprof")
     df = table.to_pandas()
+    unattributed = any(c not in df for c in ATTRIBUTION)
     for col in COLUMNS:
         if col not in df:
             df[col] = pd.NA if col != "nvtx" else [[] for _ in range(len(df))]
     df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
-    return Trace(kernels=df[list(COLUMNS)], meta=meta)
+    trace = Trace(kernels=df[list(COLUMNS)], meta=meta)
+    if unattributed:  # written before attribution existed: use the built-in rules
+        from roofprof.attribution import builtin_rules
+
+        _attribute(trace, builtin_rules())
+    return trace
 
 
 def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
             format: str | None = None, command: list[str] | None = None,
-            record_argv: list[str] | None = None) -> Trace:
-    """Parse ``inputs`` (reports, exports or traces) and write one Parquet trace."""
+            record_argv: list[str] | None = None, rules: RulesArg = None) -> Trace:
+    """Parse ``inputs`` (reports, exports or traces) and write one Parquet trace.
+
+    ``rules``: a TOML file extending the built-in attribution rules (stored columns follow it).
+    """
+    from roofprof.attribution import load_rules
+
     paths = [Path(p) for p in inputs]
     if not paths:
         raise InputError("no input given")
+    ruleset = load_rules(rules) if rules is not None else None
     traces = [read_parquet(p) for p in paths if _is_parquet(p)]
     others = [p for p in paths if not _is_parquet(p)]
     if others:
-        traces.append(read_inputs(others, format=format))
+        traces.append(read_inputs(others, format=format, rules=rules))
     trace = traces[0] if len(traces) == 1 else _concat(traces)
+    if ruleset is not None:
+        _attribute(trace, ruleset)
     trace.meta["command"] = command
     trace.meta["record_argv"] = record_argv
     if record_argv:

@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from roofprof.attribution import attribute
 from roofprof.metrics import FLOP_COLUMNS
-from roofprof.schema import COLUMNS, IDENTITY
+from roofprof.schema import COLUMNS, dtype_of
 
 GPU = "NVIDIA H100 80GB HBM3"
 
@@ -71,15 +72,16 @@ def row(kernel: str, rng: str, duration_ns: float, *, sm_clock: float = 1.755e9,
 
 
 def table(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    """Rows -> a kernel table with every schema column and its dtype."""
+    """Rows -> a kernel table with every schema column and its dtype, attributed by the
+    built-in rules (phase, category, op)."""
     df = pd.DataFrame(rows, columns=list(COLUMNS))
     df["id"] = np.arange(len(df), dtype=np.int64)
     for col in COLUMNS:
-        dtype = IDENTITY.get(col, "float64")
+        dtype = dtype_of(col)
         if dtype == "object":
             continue
         df[col] = df[col].astype(dtype)  # type: ignore[call-overload]
-    return df
+    return attribute(df)
 
 
 def _at(pct: float, work: float, peak: float) -> float:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("pandas", "pyarrow", "matplotlib", "plotly", "ncu_report", "numpy", "click")
+HEAVY = ("pandas", "pyarrow", "matplotlib", "plotly", "ncu_report", "numpy", "click", "torch")
 
 
 def _loaded(code: str) -> list[str]:

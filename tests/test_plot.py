@@ -149,7 +149,7 @@ def test_empty_trace_and_bad_levels(table: pd.DataFrame) -> None:
     with pytest.raises(UsageError, match="memory level"):
         P.plot(table, levels=("dram", "hbm"))
     with pytest.raises(UsageError, match="no such column"):
-        P.plot(table, by="phase")
+        P.plot(table, by="phase_of_the_moon")
 
 
 def test_import_roofprof_plot_stays_light() -> None:
