@@ -20,13 +20,13 @@ import itertools
 import math
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from roofprof.errors import OutputError, UsageError
+from roofprof.atomic import atomic_output
+from roofprof.errors import UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -851,32 +851,17 @@ def save(fig_or_ax: Any, path: str | os.PathLike[str], dpi: int = 150) -> Path:
         raise UsageError(f"cannot tell the image format of {out}: use a .png, .svg, .pdf or "
                          ".html suffix")
     fig: Figure = fig_or_ax if hasattr(fig_or_ax, "savefig") else fig_or_ax.figure
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {out}: directory {parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{out.name}.", suffix=out.suffix)
-    except OSError as exc:
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            meta: dict[str, Any] = {"Software": "roofprof"} if fmt == "png" else {}
-            if fmt == "svg":
-                meta = {"Date": None}
-            elif fmt == "pdf":
-                meta = {"CreationDate": None}
-            # legends placed outside the axes: make the tight box include every one of them
-            extra = [a for axes in fig.axes for a in [*axes.artists, axes.get_legend()]
-                     if a is not None]
-            fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight", metadata=meta,
-                        bbox_extra_artists=extra)
-        os.replace(tmp, out)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(out) as fh:
+        meta: dict[str, Any] = {"Software": "roofprof"} if fmt == "png" else {}
+        if fmt == "svg":
+            meta = {"Date": None}
+        elif fmt == "pdf":
+            meta = {"CreationDate": None}
+        # legends placed outside the axes: make the tight box include every one of them
+        extra = [a for axes in fig.axes for a in [*axes.artists, axes.get_legend()]
+                 if a is not None]
+        fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight", metadata=meta,
+                    bbox_extra_artists=extra)
     return out
 
 

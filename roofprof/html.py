@@ -11,12 +11,12 @@ the file stays small enough for a browser. plotly is imported only when a page i
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from roofprof.errors import OutputError, UsageError
+from roofprof.atomic import atomic_output
+from roofprof.errors import UsageError
 
 MAX_POINTS = 20_000
 
@@ -202,18 +202,6 @@ def write_html(table_or_trace: Any, path: str | os.PathLike[str], **options: Any
     options.pop("label_top", None)  # static-plot options that have no meaning here
     options.pop("figsize", None)
     text = to_html(table_or_trace, **options)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {out}: directory {parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{out.name}.", suffix=".html")
-    except OSError as exc:
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
+    with atomic_output(out) as fh:
+        fh.write(text.encode("utf-8"))
     return out

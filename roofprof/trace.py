@@ -12,11 +12,9 @@ those rules, whatever the input.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +24,8 @@ from typing import Any
 import pandas as pd
 
 from roofprof import __version__
-from roofprof.errors import InputError, OutputError, RoofprofWarning
+from roofprof.atomic import atomic_output
+from roofprof.errors import InputError, RoofprofWarning
 from roofprof.schema import ATTRIBUTION, COLUMNS, SCHEMA_VERSION, empty_meta, upgrade
 
 META_KEY = b"roofprof"
@@ -146,28 +145,12 @@ def write_parquet(trace: Trace, path: str | os.PathLike[str]) -> None:
     """Write atomically: a temporary file in the same folder, renamed over ``path`` when done."""
     import pyarrow.parquet as pq
 
-    out = Path(path)
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{out}: folder {folder} does not exist; create it or choose another -o")
     trace.meta["schema_version"] = SCHEMA_VERSION
     trace.meta["created"] = trace.meta.get("created") or _dt.datetime.now(
         _dt.UTC).isoformat(timespec="seconds")
     table = _arrow_table(trace)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise OutputError(f"{out}: cannot write in {folder} ({exc.strerror})") from None
-    os.close(fd)
-    try:
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, out)
-    except BaseException as exc:  # Ctrl-C included: never leave a half-written trace
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise OutputError(f"{out}: cannot be written ({exc.strerror})") from None
-        raise
+    with atomic_output(path) as fh:
+        pq.write_table(table, fh, compression="zstd")
 
 
 def read_parquet(path: Path) -> Trace:

@@ -105,3 +105,20 @@ def test_parquet_round_trip_property(values: list[float], stack: list[str]) -> N
         back = roofprof.load(Path(tmp) / "p.parquet").kernels
     assert back["flop"].tolist() == values
     assert back["nvtx"].tolist() == [list(stack)] * len(values)
+
+
+def test_outputs_get_the_usual_permissions(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    mask = os.umask(0o022)
+    try:
+        convert([FIXTURES / "known_work.ncu-rep"], tmp_path / "t.parquet")
+        roofprof.plot(roofprof.load(tmp_path / "t.parquet")).figure.savefig(tmp_path / "x.png")
+        from roofprof.chart import write
+
+        write(roofprof.load(tmp_path / "t.parquet"), tmp_path / "t.png")
+    finally:
+        os.umask(mask)
+    for name in ("t.parquet", "t.png"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o644, name  # not mkstemp's 0600
