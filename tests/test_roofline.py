@@ -355,3 +355,37 @@ def test_missing_columns_are_an_input_error(table: pd.DataFrame) -> None:
 
 def test_synthetic_tables_carry_every_schema_column(table: pd.DataFrame) -> None:
     assert list(table.columns) == list(COLUMNS)
+
+
+def test_summary_by_range_matches_hand_calculations_on_the_real_fixture() -> None:
+    """known_work: each range holds one kernel of known work (2*M*N*K, one FMUL per element)."""
+    from tests.conftest import load_fixture
+
+    trace = load_fixture("known_work.ncu-rep")
+    by = rl.summarize(trace, by="range").set_index("group")
+    k = trace.kernels.set_index("range")
+
+    gemm = 2 * 1024 * 2048 * 4096
+    row = k.loc["gemm_bf16"]
+    ai = gemm / row["dram_bytes"]
+    achieved = gemm / (row["duration_ns"] * 1e-9)
+    roof = min(row["peak_flop_per_s_tensor_bf16"], ai * row["peak_dram_bytes_per_s"])
+    g = by.loc["gemm_bf16"]
+    assert g["flop"] == gemm
+    assert g["ai_dram"] == pytest.approx(ai)
+    assert g["flop_per_s"] == pytest.approx(achieved)
+    assert g["roof_flop_per_s"] == pytest.approx(roof)
+    assert g["pct_of_roof"] == pytest.approx(achieved / roof)
+    assert g["bound"] == "compute"  # AI ~650 FLOP/B, past the ~275 FLOP/B BF16 ridge
+
+    row = k.loc["mul_fp32"]
+    ai = 2**26 / row["dram_bytes"]  # ~0.13 FLOP/B
+    g = by.loc["mul_fp32"]
+    assert g["ai_dram"] == pytest.approx(ai)
+    assert g["bound"] == "memory"
+    bw_roof = ai * row["peak_dram_bytes_per_s"]
+    assert g["roof_flop_per_s"] == pytest.approx(bw_roof)
+    # a streaming kernel: % of roof is achieved bandwidth over peak bandwidth
+    assert g["pct_of_roof"] == pytest.approx(
+        row["dram_bytes"] / (row["duration_ns"] * 1e-9) / row["peak_dram_bytes_per_s"])
+    assert 0.7 < g["pct_of_roof"] <= 1.0
