@@ -235,17 +235,10 @@ def plot(table_or_trace: Any, ax: Axes | None = None, *, by: str = "range",
     2-D histogram weighted by GPU time.
     """
     import numpy as np
-    from matplotlib.figure import Figure
 
     d, table = _prepare(table_or_trace, by, levels, filter, depth)
     if ax is None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        fig = Figure(figsize=figsize)
-        FigureCanvasAgg(fig)
-        # fixed margins (no layout engine) so label placement below is final; legends on the right
-        fig.subplots_adjust(left=0.075, right=0.70, bottom=0.1, top=0.88)
-        ax = fig.add_subplot()
+        ax = _new_axes(figsize)
     fig_any: Any = ax.figure
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -695,7 +688,6 @@ def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
     """
     import numpy as np
     import pandas as pd
-    from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.transforms import Bbox
 
@@ -718,12 +710,7 @@ def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
     combined = pd.concat(tables, ignore_index=True)
     d, table = _prepare(combined, by, levels, filter, depth)
     if ax is None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-
-        fig = Figure(figsize=figsize)
-        FigureCanvasAgg(fig)
-        fig.subplots_adjust(left=0.075, right=0.70, bottom=0.1, top=0.88)
-        ax = fig.add_subplot()
+        ax = _new_axes(figsize)
     ax.set_xscale("log")
     ax.set_yscale("log")
     (x0, x1), (y0, y1) = _limits(d)
@@ -838,6 +825,18 @@ def write_sweep(traces: Sequence[Any], path: str | os.PathLike[str], **options: 
         raise UsageError(f"cannot write a sweep plot as {out.name}: use a .png, .svg or .pdf "
                          "suffix (sweep plots are static)")
     return save(plot_sweep(traces, **options), out)
+
+
+def _new_axes(figsize: tuple[float, float]) -> Axes:
+    """A figure of its own (no pyplot state), with room on the right for the legends."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    FigureCanvasAgg(fig)
+    # fixed margins (no layout engine) so label placement is final; legends on the right
+    fig.subplots_adjust(left=0.075, right=0.70, bottom=0.1, top=0.88)
+    return fig.add_subplot()
 
 
 def save(fig_or_ax: Any, path: str | os.PathLike[str], dpi: int = 150) -> Path:
