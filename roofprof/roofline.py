@@ -522,8 +522,8 @@ def format_table(df: pd.DataFrame, width: int = 44) -> str:
     """
     level = str(df["level"].iloc[0]) if len(df) and "level" in df.columns else "dram"
     lvl = LEVEL_LABELS.get(level, level)
-    head = ["group", "kernels", "time", "share", f"AI {lvl}", "achieved", "% peak",
-            f"{lvl} BW", "% peak", "% roof", "bound", "precision", "headroom"]
+    head = ["group", "kernels", "time", "share", f"AI {lvl}", "achieved", "% peak compute",
+            f"{lvl} BW", "% peak BW", "% roof", "bound", "precision", "headroom"]
     rows: list[list[str]] = []
     for r in records(df):
         bw = r["judged_by"] == "bandwidth"
