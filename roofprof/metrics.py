@@ -273,8 +273,3 @@ def record_metrics(available: set[str] | None) -> list[str]:
                 out.extend(t.metric for t in formula.terms)
                 break
     return list(dict.fromkeys(out))
-
-
-def all_metric_names() -> list[str]:
-    """Every metric any formula mentions (for the parsers' column lookups and docs)."""
-    return list(dict.fromkeys(t.metric for q in QUANTITIES for f in q.formulas for t in f.terms))

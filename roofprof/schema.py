@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from roofprof.metrics import FLOP_COLUMNS, QUANTITIES
+from roofprof.metrics import QUANTITIES
 
 SCHEMA_VERSION = 1
 
@@ -85,8 +85,3 @@ def upgrade(meta: dict[str, Any]) -> dict[str, Any]:
     out = empty_meta()
     out.update(meta)
     return out
-
-
-def total_flop_columns() -> tuple[str, ...]:
-    """Columns summed into ``flop`` (floating point only; INT8 tensor ops stay out)."""
-    return FLOP_COLUMNS
