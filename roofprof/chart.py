@@ -237,15 +237,8 @@ def plot(table_or_trace: Any, ax: Axes | None = None, *, by: str = "range",
     import numpy as np
 
     d, table = _prepare(table_or_trace, by, levels, filter, depth)
-    if ax is None:
-        ax = _new_axes(figsize)
+    ax = _roofline_axes(ax, d, figsize)
     fig_any: Any = ax.figure
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    (x0, x1), (y0, y1) = _limits(d)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    _axes_style(ax, d)
     density = len(d.kernels) * len(d.levels) > max_points
     if density:
         _draw_density(ax, d)
@@ -709,14 +702,7 @@ def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
         tables.append(t)
     combined = pd.concat(tables, ignore_index=True)
     d, table = _prepare(combined, by, levels, filter, depth)
-    if ax is None:
-        ax = _new_axes(figsize)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    (x0, x1), (y0, y1) = _limits(d)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
-    _axes_style(ax, d)
+    ax = _roofline_axes(ax, d, figsize)
     k = d.kernels
     lvl = d.levels[0]
     sweep = table.loc[k.index, "_sweep"].to_numpy(dtype=object)
@@ -825,6 +811,19 @@ def write_sweep(traces: Sequence[Any], path: str | os.PathLike[str], **options: 
         raise UsageError(f"cannot write a sweep plot as {out.name}: use a .png, .svg or .pdf "
                          "suffix (sweep plots are static)")
     return save(plot_sweep(traces, **options), out)
+
+
+def _roofline_axes(ax: Axes | None, d: _Data, figsize: tuple[float, float]) -> Axes:
+    """Log-log axes with limits that hold every point and roof, styled; new ones if None."""
+    if ax is None:
+        ax = _new_axes(figsize)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    (x0, x1), (y0, y1) = _limits(d)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    _axes_style(ax, d)
+    return ax
 
 
 def _new_axes(figsize: tuple[float, float]) -> Axes:
