@@ -27,7 +27,7 @@ have not yet been checked against a capture of known work.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 Kind = Literal["time", "clock", "count", "peak"]
@@ -82,12 +82,13 @@ class Quantity:
     clock: str = ""
     #: precision label for FLOP and peak columns (``tensor_bf16``, ``fp32``...)
     precision: str = ""
-    unit: str = field(default="")
+    unit: str = ""
 
 
-def _f(*metrics: str | tuple[str, float], **kw: object) -> Formula:
+def _f(*metrics: str | tuple[str, float], scale: float = 1.0, verified: bool = True,
+       derived: str = "", min_cc: int = 0) -> Formula:
     terms = tuple(Term(m) if isinstance(m, str) else Term(m[0], m[1]) for m in metrics)
-    return Formula(terms, **kw)  # type: ignore[arg-type]
+    return Formula(terms, scale=scale, verified=verified, derived=derived, min_cc=min_cc)
 
 
 def _sass(prefix: str, op: str) -> str:
