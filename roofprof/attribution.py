@@ -52,7 +52,7 @@ _COUNT_GROUPS = ("prefill", "decode", "decode_tokens")
 _KEYS = {
     "phase": {"match", "phase", "name", "note"},
     "category": {"match", "category", "field", "name", "note"},
-    "op": {"match", "op", "gemm_sequence", "name", "note"},
+    "op": {"match", "op", "gemm_sequence", "by_category", "name", "note"},
 }
 
 
@@ -66,6 +66,8 @@ class Rule:
     name: str = ""
     field: str = "any"              # category rules: which kernel name to search
     gemm_sequence: tuple[str, ...] = ()
+    #: op rules: (category, op) pairs renaming the kernels a rule decides by their category
+    by_category: tuple[tuple[str, str], ...] = ()
     origin: str = ""                # "FILE entry N", for messages
 
     def phase_of(self, m: re.Match[str]) -> str:
@@ -164,8 +166,17 @@ def _rule(kind: str, entry: Any, origin: str) -> Rule:
             raise InputError(f"{label}: gemm_sequence must be a list of op names, "
                              f"got {seq!r}")
         sequence = tuple(seq)
+    by_category: tuple[tuple[str, str], ...] = ()
+    if kind == "op" and "by_category" in entry:
+        table = entry["by_category"]
+        if not isinstance(table, dict) or not table or not all(
+                isinstance(v, str) and v for v in table.values()):
+            raise InputError(f"{label}: by_category must be a table of category = 'op name', "
+                             f"e.g. by_category = {{ reduce = 'attention_softmax' }}; "
+                             f"got {table!r}")
+        by_category = tuple((str(k), str(v)) for k, v in table.items())
     return Rule(kind=kind, pattern=pattern, value=value, name=str(entry.get("name", "")),
-                field=field, gemm_sequence=sequence, origin=label)
+                field=field, gemm_sequence=sequence, by_category=by_category, origin=label)
 
 
 @functools.cache
@@ -282,6 +293,7 @@ def attribute(table: pd.DataFrame,
     phases = np.asarray([phase_of(s, r) for s in ustacks], dtype=object)
     op_matches = [_op_match(s, r) for s in ustacks]
     ops = np.asarray([m[0] for m in op_matches], dtype=object)
+    op_rules = [m[2] for m in op_matches]
 
     def names(col: str) -> list[str]:
         if col not in table.columns:
@@ -301,6 +313,7 @@ def attribute(table: pd.DataFrame,
     op = ops[codes] if n else np.asarray([], dtype=object)
     if n:
         op = _split_gemm_sequences(table, codes, r, ustacks, category, op.copy())
+        op = _rename_by_category(codes, op_rules, category, op)
     table["phase"] = pd.Series(phases[codes] if n else [], index=table.index, dtype="string")
     table["category"] = pd.Series(category, index=table.index, dtype="string")
     table["op"] = pd.Series(op, index=table.index, dtype="string")
@@ -350,6 +363,24 @@ def _split_gemm_sequences(table: pd.DataFrame, codes: Any, rules: Rules,
             if seen < len(rule.gemm_sequence):
                 op[row] = rule.gemm_sequence[seen]
             seen += 1
+    return op
+
+
+def _rename_by_category(codes: Any, op_rules: list[Rule | None], category: Any, op: Any) -> Any:
+    """Apply each op rule's ``by_category`` to the kernels it decided (GEMMs a
+    ``gemm_sequence`` named keep their names). Vectorised per rule, not per stack."""
+    import numpy as np
+
+    renaming = [rl for rl in dict.fromkeys(op_rules) if rl is not None and rl.by_category]
+    if not renaming:
+        return op
+    rule_of_stack = np.asarray([renaming.index(rl) if rl in renaming else -1
+                                for rl in op_rules], dtype=np.int64)
+    rule_of_row = rule_of_stack[codes]
+    for i, rule in enumerate(renaming):
+        decided = (rule_of_row == i) & (op == rule.value)
+        for cat, name in rule.by_category:
+            op[decided & (category == cat)] = name
     return op
 
 

@@ -125,6 +125,9 @@ FIXTURE_CATEGORIES = [
     ("xmma_gemm", "gemm"),
     ("Kernel2", "gemm"),  # cutlass::Kernel2<cutlass_80_simt_sgemm_...> / ..._i161616gemm_...
     ("cudnn_generated_fort_native_sdpa", "attention"),
+    ("lean_reduction_kernel", "attention"),  # cuDNN's split-KV combine at decode
+    ("splitKreduce_kernel", "gemm"),
+    ("softmax_warp_forward", "reduce"),  # eager attention
     ("CatArrayBatchedCopy", "copy"),
     ("indexSelectSmallIndex", "embedding"),
     ("vectorized_gather_kernel", "embedding"),
@@ -135,7 +138,8 @@ FIXTURE_CATEGORIES = [
 
 def _fixture_kernels() -> pd.DataFrame:
     rows = []
-    for name in ("known_work.ncu-rep", "llama_small.ncu-rep"):
+    for name in ("known_work.ncu-rep", "llama_small.ncu-rep", "llama_annotated.ncu-rep",
+                 "llama_eager.ncu-rep", "spec_verify.ncu-rep"):
         k = load_fixture(name).kernels
         rows.append(k[["kernel", "kernel_demangled", "category"]])
     return pd.concat(rows, ignore_index=True).drop_duplicates()
@@ -148,7 +152,7 @@ def _expected(kernel: str, demangled: str) -> str:
     # PyTorch TensorIterator kernels: the functor in the demangled name decides
     if "silu_kernel" in demangled:
         return "activation"
-    if "copy_kernel" in demangled:
+    if "copy_kernel" in demangled or "FillFunctor" in demangled:
         return "copy"
     assert "elementwise_kernel" in kernel, kernel
     return "elementwise"
@@ -248,6 +252,7 @@ LLAMA_PATHS = [
     ("model.norm", "norm"),
     ("model.rotary_emb", "rope"),
     ("lm_head", "lm_head"),
+    ("model", "model"),  # masks and position ids built once per forward
     # GPT-2 / OPT / Falcon names
     ("transformer.h.0.attn.c_attn", "qkv_proj"),
     ("transformer.h.0.attn.c_proj", "o_proj"),
@@ -295,14 +300,32 @@ def _eager_attention_table() -> pd.DataFrame:
 def test_eager_attention_gemms_are_qk_then_pv_in_each_call() -> None:
     t = _eager_attention_table()
     ops = t["op"].tolist()
-    one = ["qkv_proj", "qkv_proj", "attention", "attention_qk", "attention", "attention_pv",
-           "o_proj", "layer"]
+    one = ["qkv_proj", "qkv_proj", "attention_other", "attention_qk", "attention_softmax",
+           "attention_pv", "o_proj", "layer"]
     assert ops == one + one
     assert t["category"].tolist()[:7] == ["gemm", "gemm", "elementwise", "gemm", "reduce",
                                           "gemm", "gemm"]
     s = rl.summarize(t, by="op").set_index("group")
     assert s.loc["attention_qk", "kernels"] == 2
     assert s.loc["attention_pv", "kernels"] == 2
+
+
+def test_by_category_renames_only_the_kernels_its_rule_decides(tmp_path: Path) -> None:
+    rules = tmp_path / "mine.toml"
+    rules.write_text("""
+[[op]]
+match = '\\.mixer$'
+op = "ssm"
+by_category = { copy = "ssm_state_copy" }
+""")
+    r = A.load_rules(rules)
+    t = _synth.table([
+        _synth.row("CatArrayBatchedCopy", "prefill/model.layers.0.mixer", 1000.0, dram=1e6),
+        _synth.row("selective_scan_fwd", "prefill/model.layers.0.mixer", 1000.0, dram=1e6),
+        _synth.row("CatArrayBatchedCopy", "prefill/model.layers.0", 1000.0, dram=1e6),
+    ])
+    A.attribute(t, r)
+    assert t["op"].tolist() == ["ssm_state_copy", "ssm", "layer"]
 
 
 # ------------------------------------------------------------------------------ user rules
@@ -378,6 +401,9 @@ BAD_RULES = [
     ("[[category]]\nmatch = 'a'\n", ["[[category]] entry 1", "needs category"]),
     ("[[category]]\nmatch = 'a'\ncategory = 'x'\nfield = 'name'\n", ["field must be one of"]),
     ("[[op]]\nmatch = 'a'\nop = 'x'\ngemm_sequence = 'qk'\n", ["gemm_sequence must be a list"]),
+    ("[[op]]\nmatch = 'a'\nop = 'x'\nby_category = ['copy']\n", ["by_category must be a table"]),
+    ("[[op]]\nmatch = 'a'\nop = 'x'\nby_category = { copy = 1 }\n",
+     ["by_category must be a table"]),
     ("[phase]\nmatch = 'a'\n", ["phase must be an array of tables"]),
     ("[[phases]]\nmatch = 'a'\n", ["unknown table or key 'phases'"]),
     ("replace = ['everything']\n", ["replace must be a list"]),
