@@ -83,10 +83,12 @@ class _Data:
 
 def _short(name: str, width: int = 38) -> str:
     """A kernel or group name short enough for a label (templates and arguments cut)."""
+    from roofprof.roofline import elide
+
     base = re.sub(r"\(.*$", "", name) if "(" in name and not name.startswith("(") else name
     if "<" in base and len(base) > width:
         base = base.split("<", 1)[0] + "<…>"
-    return base if len(base) <= width else base[: width - 1] + "…"
+    return elide(base, width)
 
 
 def _prepare(obj: Any, by: str, levels: Sequence[str], filter: str | None,

@@ -139,7 +139,9 @@ def _esc(text: str) -> str:
 
 
 def _cut(text: str, width: int = 40) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    from roofprof.roofline import elide
+
+    return elide(text, width)
 
 
 def to_html(table_or_trace: Any, **options: Any) -> str:

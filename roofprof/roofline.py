@@ -498,8 +498,25 @@ def duration(ns: float | None) -> str:
     return si(ns * 1e-9, "s")
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+def elide(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters, keeping what tells groups apart.
+
+    An NVTX path keeps its first range and its innermost ones
+    (``prefill/…/model.layers.0.mlp.up_proj``), since siblings differ at the leaf; other
+    names (kernels, ``op · phase``) keep their start.
+    """
+    if len(text) <= width:
+        return text
+    if "/" in text:
+        head, tail = text.split("/", 1)[0] + "/…/", text.rsplit("/", 1)[1]
+        if len(head) + len(tail) <= width:
+            parts = text.split("/")[1:]
+            kept: list[str] = []
+            while parts and len(head) + len("/".join([parts[-1], *kept])) <= width:
+                kept.insert(0, parts.pop())
+            return head + "/".join(kept)
+        return "…/" + tail if len(tail) + 2 <= width else "…" + tail[-(width - 1):]
+    return text[: width - 1] + "…"
 
 
 def _ai(value: float | None) -> str:
@@ -530,7 +547,7 @@ def format_table(df: pd.DataFrame, width: int = 44) -> str:
         unit = "OP/s" if r["precision"] == INT8 else "FLOP/s"
         bytes_per_s = r.get("bytes_per_s", _bytes_per_s(r, level))
         rows.append([
-            _cut(str(r["group"]), width),
+            elide(str(r["group"]), width),
             str(r["kernels"]),
             duration(r["time_ns"]),
             _pct(r["time_share"]),

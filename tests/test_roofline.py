@@ -389,3 +389,20 @@ def test_summary_by_range_matches_hand_calculations_on_the_real_fixture() -> Non
     assert g["pct_of_roof"] == pytest.approx(
         row["dram_bytes"] / (row["duration_ns"] * 1e-9) / row["peak_dram_bytes_per_s"])
     assert 0.7 < g["pct_of_roof"] <= 1.0
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("prefill/LlamaForCausalLM/model/model.layers.0/model.layers.0.mlp/"
+     "model.layers.0.mlp.gate_proj", "prefill/…/model.layers.0.mlp.gate_proj"),
+    ("prefill/LlamaForCausalLM/model/model.layers.0/"
+     "model.layers.0.post_attention_layernorm", "…/model.layers.0.post_attention_layernorm"),
+    ("decode/a/b", "decode/a/b"),
+    ("prefill/" + "y" * 60, "…" + "y" * 43),
+    ("void at::native::vectorized_elementwise_kernel<4, at::native::FillFunctor<float>>",
+     "void at::native::vectorized_elementwise_ker…"),
+])
+def test_elide_keeps_the_leaf_of_nvtx_paths_and_the_start_of_names(text: str,
+                                                                   want: str) -> None:
+    got = rl.elide(text, 44)
+    assert got == want
+    assert len(got) <= 44
