@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 MAX_POINTS = 20_000
 #: groups that get a colour of their own; the rest are drawn grey as "other"
 MAX_GROUPS = 9
+#: combined groups (op · phase): legend entries at most, and shades of one hue at most
+MAX_FAMILY_ENTRIES = 20
+MAX_SHADES = 4
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 
 MARKERS = {
@@ -73,12 +76,15 @@ class _Data:
     group_names: list[str]
     group_time: npt.NDArray[np.float64]   # total GPU time per group (all kernels)
     colours: list[str]                    # per group
+    shown: list[int]                      # groups with a colour of their own, legend order
     roofs: list[_Roof]
     bandwidth: dict[str, float]
     total_ns: float
     n_all: int
     left_out: list[str] = field(default_factory=list)
     not_drawn: pd.DataFrame | None = None  # kernels without FLOPs, bytes or time
+    all_kernels: pd.DataFrame | None = None  # every kernel (placed or not), for aggregates
+    all_codes: npt.NDArray[np.intp] | None = None  # their groups
 
 
 def _short(name: str, width: int = 38) -> str:
@@ -88,12 +94,22 @@ def _short(name: str, width: int = 38) -> str:
     base = re.sub(r"\(.*$", "", name) if "(" in name and not name.startswith("(") else name
     if "<" in base and len(base) > width:
         base = base.split("<", 1)[0] + "<…>"
-    return elide(base, width)
+    return _plain(elide(base, width))
+
+
+def _plain(text: str) -> str:
+    """Text drawn as written: matplotlib reads ``$...$`` as math (a --filter regex has them)."""
+    return text.replace("$", r"\$")
+
+
+#: what ``filter`` searches: a kernel is kept when any of these matches
+FILTER_COLUMNS: tuple[str, ...] = ("kernel", "range", "phase", "category", "op")
 
 
 def _prepare(obj: Any, by: str, levels: Sequence[str], filter: str | None,
              depth: int | None) -> tuple[_Data, pd.DataFrame]:
     import numpy as np
+    import pandas as pd
 
     from roofprof import roofline as rl
 
@@ -113,22 +129,23 @@ def _prepare(obj: Any, by: str, levels: Sequence[str], filter: str | None,
         except re.error as exc:
             raise UsageError(f"--filter {filter!r} is not a valid regular expression: "
                              f"{exc}") from None
-        names = t["kernel"].astype(object).fillna("").astype(str)
-        ranges = t["range"].astype(object).fillna("").astype(str)
-        keep = names.map(lambda s: rx.search(s) is not None) | \
-            ranges.map(lambda s: rx.search(s) is not None)
-        t = t[keep.to_numpy(dtype=bool)]
+        keep = np.zeros(len(t), dtype=bool)
+        for col in FILTER_COLUMNS:
+            if col in t.columns:
+                codes, uniques = pd.factorize(t[col].astype(object), use_na_sentinel=True)
+                hit = np.asarray([rx.search(str(u)) is not None for u in uniques] + [False])
+                keep |= hit[codes]  # code -1 (null) picks the trailing False
+        t = t[keep]
         if len(t) == 0:
-            raise UsageError(f"no kernel or range matches --filter {filter!r}")
+            raise UsageError(f"no kernel, range, phase, category or op matches --filter "
+                             f"{filter!r}")
     rl._check(t)
     codes, group_names = rl._group_codes(t, by, depth)
     k = rl.per_kernel(t, levels)
     dur = k["duration_ns"].to_numpy(dtype=np.float64, na_value=np.nan)
     group_time = np.bincount(codes, weights=np.nan_to_num(dur), minlength=len(group_names))
-    order = np.argsort(-group_time, kind="stable")
-    colours = [OTHER] * len(group_names)
-    for rank, g in enumerate(order[:MAX_GROUPS]):
-        colours[g] = PALETTE[rank]
+    colours, shown = _group_colours(group_names, group_time.astype(np.float64),
+                                    combined="," in by)
 
     work = k["work_per_s"].to_numpy(dtype=np.float64, na_value=np.nan)
     placed = (k["judged_by"] == "roofline").to_numpy() & (work > 0) & (dur > 0)
@@ -174,9 +191,52 @@ def _prepare(obj: Any, by: str, levels: Sequence[str], filter: str | None,
         vals = vals[np.isfinite(vals)]
         if len(vals):
             bandwidth[lvl] = float(np.median(vals))
-    data = _Data(kp, levels, gcodes, group_names, group_time.astype(np.float64), colours, roofs,
-                 bandwidth, total, len(t), left_out, k[~placed])
+    data = _Data(kp, levels, gcodes, group_names, group_time.astype(np.float64), colours, shown,
+                 roofs, bandwidth, total, len(t), left_out, k[~placed], k, codes)
     return data, t
+
+
+def _group_colours(names: list[str], time: npt.NDArray[np.float64],
+                   combined: bool) -> tuple[list[str], list[int]]:
+    """A colour per group and the groups shown in the legend, in legend order.
+
+    Single groups: the :data:`MAX_GROUPS` with the most GPU time get a palette colour. Combined
+    groups (``op · phase``) are drawn as families: one hue per first part (by GPU time), one
+    shade per second part (darkest first, in order of appearance), so ``qkv_proj · prefill`` and
+    ``qkv_proj · decode`` are two shades of one colour, for as many families as fit
+    :data:`MAX_FAMILY_ENTRIES` legend entries. The rest are grey ("other").
+    """
+    import numpy as np
+
+    colours = [OTHER] * len(names)
+    parts = [n.split(" · ", 1) for n in names]
+    if combined and all(len(p) == 2 for p in parts):
+        family_time: dict[str, float] = {}
+        for (first, _), t in zip(parts, time, strict=True):
+            family_time[first] = family_time.get(first, 0.0) + float(t)
+        seconds = list(dict.fromkeys(p[1] for p in parts))  # groups are in order of appearance
+        if 1 < len(seconds) <= MAX_SHADES:
+            families = sorted(family_time, key=lambda f: -family_time[f])
+            families = families[:min(len(PALETTE), MAX_FAMILY_ENTRIES // len(seconds))]
+            index = {n: i for i, n in enumerate(names)}
+            shown = []
+            for hue, family in enumerate(families):
+                for shade, second in enumerate(seconds):
+                    g = index.get(f"{family} · {second}")
+                    if g is not None:
+                        colours[g] = _lighter(PALETTE[hue], 0.6 * shade / (len(seconds) - 1))
+                        shown.append(g)
+            return colours, shown
+    order = [int(g) for g in np.argsort(-time, kind="stable")[:MAX_GROUPS]]
+    for rank, g in enumerate(order):
+        colours[g] = PALETTE[rank]
+    return colours, order
+
+
+def _lighter(colour: str, amount: float) -> str:
+    """``colour`` mixed with white (amount 0: unchanged, 1: white)."""
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * amount):02x}" for c in rgb)
 
 
 def _roof_label(roof: _Roof) -> str:
@@ -232,9 +292,9 @@ def plot(table_or_trace: Any, ax: Axes | None = None, *, by: str = "range",
 
     ``by`` colours kernels by group (see :func:`roofprof.roofline.summarize`); ``levels``
     ``("dram", "l2", "l1")`` draws each kernel at each level, joined by a thin line;
-    ``filter`` keeps kernels whose name or range matches the regex; ``label_top`` labels the
-    heaviest kernel names. With more than ``max_points`` points the kernels are drawn as a
-    2-D histogram weighted by GPU time.
+    ``filter`` keeps kernels whose name, range, phase, category or op matches the regex;
+    ``label_top`` labels the heaviest kernel names. With more than ``max_points`` points the
+    kernels are drawn as a 2-D histogram weighted by GPU time.
     """
     import numpy as np
 
@@ -466,20 +526,28 @@ def _draw_density(ax: Axes, d: _Data) -> None:
     bar.ax.tick_params(labelsize=7)
 
 
-def _group_points(d: _Data, lvl: str) -> tuple[Any, Any, Any]:
-    """Aggregate point of each coloured group: AI = sum(work)/sum(bytes), y = sum(work)/time."""
+def _group_points(d: _Data, lvl: str, split: Any = None,
+                  parts: int = 1) -> tuple[Any, Any, Any]:
+    """Aggregate point of each group, as :func:`roofprof.roofline.summarize` computes it:
+    AI = sum(work) / sum(bytes) and y = sum(work) / sum(time) over ALL the group's kernels,
+    those without FLOPs included (their bytes and time are the group's too).
+
+    With ``split`` (an integer per kernel of ``d.all_kernels``, < ``parts``) the result has one
+    column per part: a sweep's traces.
+    """
     import numpy as np
 
-    k = d.kernels
+    k = d.all_kernels if d.all_kernels is not None else d.kernels
+    codes = d.all_codes if d.all_codes is not None else d.group_codes
     n = len(d.group_names)
-    work = np.bincount(d.group_codes, weights=np.nan_to_num(k["work"].to_numpy(np.float64)),
-                       minlength=n)
-    nbytes = np.bincount(d.group_codes,
-                         weights=np.nan_to_num(k[f"{lvl}_bytes"].to_numpy(np.float64)),
-                         minlength=n)
-    time_s = np.bincount(d.group_codes,
-                         weights=np.nan_to_num(k["duration_ns"].to_numpy(np.float64)),
-                         minlength=n) * 1e-9
+    key = codes if split is None else codes * parts + split
+
+    def total(col: str) -> Any:
+        sums = np.bincount(key, weights=np.nan_to_num(k[col].to_numpy(np.float64)),
+                           minlength=n * parts)
+        return sums if split is None else sums.reshape(n, parts)
+
+    work, nbytes, time_s = total("work"), total(f"{lvl}_bytes"), total("duration_ns") * 1e-9
     with np.errstate(divide="ignore", invalid="ignore"):
         return work / nbytes, work / time_s, time_s
 
@@ -521,8 +589,7 @@ def _legends(ax: Axes, d: _Data, by: str, density: bool) -> None:
 
     from roofprof.roofline import PRECISION_LABELS
 
-    shown = sorted((g for g, c in enumerate(d.colours) if c != OTHER),
-                   key=lambda g: -d.group_time[g])
+    shown = d.shown
     handles: list[Any] = []
     for g in shown:
         share = d.group_time[g] / d.total_ns if d.total_ns else 0.0
@@ -587,9 +654,9 @@ def _title(ax: Axes, d: _Data, obj: Any, table: pd.DataFrame, title: str | None,
     if filter:
         sub.append(f"filter {filter!r}")
     sub += d.left_out
-    ax.set_title(f"{title}\n", loc="left", fontsize=12, fontweight="bold")
-    ax.text(0.0, 1.015, " · ".join(sub), transform=ax.transAxes, fontsize=8.5, color="#555555",
-            ha="left", va="bottom")
+    ax.set_title(f"{_plain(title)}\n", loc="left", fontsize=12, fontweight="bold")
+    ax.text(0.0, 1.015, _plain(" · ".join(sub)), transform=ax.transAxes, fontsize=8.5,
+            color="#555555", ha="left", va="bottom")
 
 
 def _label_heaviest(ax: Axes, d: _Data, n: int, obstacles: list[Bbox],
@@ -707,8 +774,6 @@ def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
     ax = _roofline_axes(ax, d, figsize)
     k = d.kernels
     lvl = d.levels[0]
-    sweep = table.loc[k.index, "_sweep"].to_numpy(dtype=object)
-    step = np.asarray([names.index(s) for s in sweep], dtype=np.int64)
     x = k[f"ai_{lvl}"].to_numpy(dtype=np.float64)
     y = k["work_per_s"].to_numpy(dtype=np.float64)
     colours = np.asarray(d.colours, dtype=object)[d.group_codes]
@@ -718,17 +783,11 @@ def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
     points: list[tuple[int, Bbox]] = []
     renderer = _renderer(ax)
     n_groups = len(d.group_names)
-    work = np.nan_to_num(k["work"].to_numpy(np.float64))
-    nbytes = np.nan_to_num(k[f"{lvl}_bytes"].to_numpy(np.float64))
-    time_s = np.nan_to_num(k["duration_ns"].to_numpy(np.float64)) * 1e-9
-    key = d.group_codes * len(names) + step
-    size = n_groups * len(names)
-    sw = np.bincount(key, weights=work, minlength=size).reshape(n_groups, len(names))
-    sb = np.bincount(key, weights=nbytes, minlength=size).reshape(n_groups, len(names))
-    st = np.bincount(key, weights=time_s, minlength=size).reshape(n_groups, len(names))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gx, gy = sw / sb, sw / st
-    shown = [g for g in np.argsort(-d.group_time, kind="stable") if d.colours[g] != OTHER]
+    every = d.all_kernels if d.all_kernels is not None else k
+    trace_of = table.loc[every.index, "_sweep"].to_numpy(dtype=object)
+    split = np.asarray([names.index(s) for s in trace_of], dtype=np.int64)
+    gx, gy, _ = _group_points(d, lvl, split, len(names))
+    shown = d.shown
     scale = ax.figure.dpi / 72.0
     for g in shown:
         ok = [i for i in range(len(names)) if np.isfinite(gx[g, i]) and np.isfinite(gy[g, i])
@@ -746,7 +805,7 @@ def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
             r = 6 * scale
             points.append((-1, Bbox.from_bounds(sx - r, sy - r, 2 * r, 2 * r)))
         for i, (px, py) in zip(ok, pts, strict=True):
-            _place_text(ax, names[i], (px, py), d.colours[g], renderer, obstacles, points)
+            _place_text(ax, _plain(names[i]), (px, py), d.colours[g], renderer, obstacles, points)
     _draw_roofs(ax, d, obstacles, points)
     handles = [Line2D([], [], marker="D", linestyle="-", markersize=7, color=d.colours[g],
                       markeredgecolor="black",
@@ -764,7 +823,7 @@ def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
     first._legend_box.align = "left"  # type: ignore[attr-defined]
     ax.add_artist(first)
     order = "  →  ".join(names)
-    notes = [Line2D([], [], linestyle="", label=f"sweep order: {order}"),
+    notes = [Line2D([], [], linestyle="", label=_plain(f"sweep order: {order}")),
              Line2D([], [], marker="D", linestyle="", markersize=7, color=OTHER,
                     markeredgecolor="black", label="group aggregate of one trace"),
              Line2D([], [], marker="o", linestyle="", markersize=6, color=OTHER, alpha=0.4,

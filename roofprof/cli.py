@@ -309,7 +309,8 @@ def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None
 @click.option("--depth", type=click.IntRange(min=1), metavar="N",
               help="With --by range: colour by the first N levels of the NVTX path.")
 @click.option("--filter", "filter_", metavar="REGEX",
-              help="Keep kernels whose name or NVTX range matches REGEX.")
+              help="Keep kernels whose name, NVTX range, phase, category or op matches "
+                   "REGEX (e.g. '^(qkv|o|gate|up|down)_proj$|^attention$').")
 @click.option("--title", help="Title (default: GPU name and source).")
 @click.option("--labels", "label_top", type=click.IntRange(min=0), default=5,
               show_default=True, help="Label the N kernel names with the most GPU time.")

@@ -154,3 +154,44 @@ def test_speculative_candidates_move_the_gemms_toward_the_ridge() -> None:
     k = _spec_kernels()
     attn = k[k["op"] == "attention"].set_index("count")["flop_tensor_bf16"]
     assert attn[16] == attn[64] == attn[112] == 4 * 16 * 128 * (9 * 128) * 128
+
+
+def test_plot_by_op_and_phase_draws_families_as_shades_of_one_hue(
+        annotated: roofprof.Trace) -> None:
+    import colorsys
+
+    from matplotlib.colors import to_rgb
+
+    from roofprof import chart
+
+    classic = "^(qkv|o|gate|up|down)_proj$|^attention$|^lm_head$"
+    d, kept = chart._prepare(annotated, "op,phase", ("dram",), classic, None)
+    assert set(kept["op"]) == {*PROJECTIONS, "attention"}
+    shown = [d.group_names[g] for g in d.shown]
+    assert len(shown) == 14  # 7 families x 2 phases, every one with a colour of its own
+    for family in (*PROJECTIONS, "attention"):
+        pre, dec = (d.group_names.index(f"{family} · {p}") for p in ("prefill", "decode"))
+        assert shown.index(f"{family} · decode") == shown.index(f"{family} · prefill") + 1
+        h_pre = colorsys.rgb_to_hls(*to_rgb(d.colours[pre]))[0]
+        h_dec = colorsys.rgb_to_hls(*to_rgb(d.colours[dec]))[0]
+        assert min(abs(h_pre - h_dec), 1 - abs(h_pre - h_dec)) < 0.02  # one hue per family
+        assert d.colours[pre] != d.colours[dec]           # a shade per phase
+    ax = chart.plot(annotated, by="op,phase", filter=classic)
+    assert any("filter '^(qkv|o|gate|up|down)_proj\\$" in t.get_text() for t in ax.texts)
+
+
+def test_sweep_plot_of_the_batch_fixtures_moves_decode_right() -> None:
+    from roofprof import chart
+
+    batches = (1, 4, 16, 64)
+    traces = [load_fixture(f"batch_{b}.ncu-rep") for b in batches]
+    ax = chart.plot_sweep(traces, by="phase", labels=[f"batch {b}" for b in batches])
+    diamonds = [c for c in ax.collections if len(c.get_offsets()) == len(batches)]
+    assert len(diamonds) == 1  # decode: one aggregate point per trace, in sweep order
+    x = [float(p[0]) for p in diamonds[0].get_offsets()]
+    want = [roofprof.summary(t, by="phase").set_index("group").loc["decode", "ai_dram"]
+            for t in traces]
+    assert x == pytest.approx(want)
+    assert x[-1] > 1.8 * x[0]
+    assert [t.get_text() for t in ax.texts if t.get_text().startswith("batch ")] == [
+        f"batch {b}" for b in batches]

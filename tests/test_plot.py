@@ -79,7 +79,7 @@ def test_filter_and_depth(table: pd.DataFrame, tmp_path: Path) -> None:
     ax = P.plot(table, filter="^decode", depth=1)
     assert "filter" in ax.texts[-1].get_text() or any("filter" in t.get_text()
                                                        for t in ax.texts)
-    with pytest.raises(UsageError, match="no kernel or range matches"):
+    with pytest.raises(UsageError, match="no kernel, range, phase, category or op matches"):
         P.plot(table, filter="nothing-like-this")
     with pytest.raises(UsageError, match="regular expression"):
         P.plot(table, filter="(")
