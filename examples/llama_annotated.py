@@ -14,8 +14,13 @@ attention, lm_head, ...):
     roofprof plot llama_annotated.parquet --by op,phase -o llama_ops.png
 
 ``--attn eager`` runs attention as two GEMMs (Q.K^T, P.V) around a softmax, so the ops
-``attention_qk`` and ``attention_pv`` appear; ``sdpa`` (default) runs one fused kernel
-(``attention``). The model runs eagerly: NVTX ranges do not exist inside CUDA graph replays.
+``attention_qk``, ``attention_softmax`` and ``attention_pv`` appear; ``sdpa`` (default) runs one
+fused kernel (``attention``). Rotary embedding applied to q and k and the KV-cache writes are
+``attention_other``. The model runs eagerly: NVTX ranges do not exist inside CUDA graph replays.
+
+Prefill passes the BF16 ridge (~300 FLOP/B on an H100) only with enough work per weight byte,
+e.g. ``--layers 1 --hidden 2048 --heads 16 --kv-heads 4 --batch 2 --prompt 1024`` (how
+``fixtures/llama_annotated.ncu-rep`` was recorded); the small defaults are launch-bound.
 """
 
 from __future__ import annotations

@@ -48,3 +48,13 @@ def test_the_readmes_sample_output_is_what_summary_prints() -> None:
     assert sample is not None
     result = CliRunner().invoke(main, ["summary", str(ROOT / "fixtures/llama_small.ncu-rep")])
     assert result.output.strip() == sample.group(1).strip()
+
+
+def test_the_readmes_phase_table_is_what_summary_prints() -> None:
+    sample = re.search(r"    roofprof summary (fixtures/llama_annotated\.ncu-rep --by phase)\n\n"
+                       r"```\n(group .*?)```", README, re.S)
+    assert sample is not None
+    path, *rest = sample.group(1).split()
+    result = CliRunner().invoke(main, ["summary", str(ROOT / path), *rest])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == sample.group(2).strip()
