@@ -100,8 +100,11 @@ def figure(table_or_trace: Any, *, by: str = "range", levels: Sequence[str] = ("
         ]
         groups = k["group"].astype(object).to_numpy()
         marker_symbols = [symbols[P.MARKERS.get(str(p), "o")] for p in k["precision"]]
-        for g in dict.fromkeys(groups):
+        legend_order = [d.group_names[i] for i in d.shown]
+        for g in dict.fromkeys([*legend_order, *dict.fromkeys(groups)]):
             sel = np.flatnonzero(groups == g)
+            if not len(sel):
+                continue
             hollow = len(d.levels) > 1 and P.LEVEL_STYLE[lvl]["hollow"]
             fig.add_trace(go.Scattergl(
                 x=k[f"ai_{lvl}"].to_numpy(dtype=np.float64)[sel],
@@ -120,6 +123,8 @@ def figure(table_or_trace: Any, *, by: str = "range", levels: Sequence[str] = ("
             gpus = [str(g) for g in table["device_name"].dropna().unique()[:3]]
         title = ", ".join(gpus) or "unknown GPU"
     sub = f"measured roofline · {d.n_all:,} kernels, {duration(d.total_ns)} GPU time"
+    if filter:
+        sub += f" · filter {filter!r}"
     if collapsed:
         sub += " · one point per (kernel, range)"
     sub += "".join(f" · {x}" for x in d.left_out)
