@@ -57,6 +57,29 @@ def test_record_llama_example_prefill_and_decode(tmp_path: Path) -> None:
     assert k["flop_tensor_bf16"].sum() > 0
 
 
+def test_record_annotated_llama_attributes_phases_and_ops(tmp_path: Path) -> None:
+    """roofprof.torch.annotate + mark_phases on CUDA, eager attention: every kernel gets its
+    phase and op, and the eager attention GEMMs come out as Q.K^T then P.V per call."""
+    out = tmp_path / "ann"
+    done = run("record", "-q", "-o", str(out), "--range", "prefill", "--range", "decode", "--",
+               sys.executable, str(ROOT / "examples" / "llama_annotated.py"), "--layers", "1",
+               "--hidden", "256", "--heads", "4", "--kv-heads", "2", "--vocab", "1000",
+               "--batch", "2", "--prompt", "64", "--new-tokens", "2", "--attn", "eager")
+    assert done.returncode == 0, done.stderr
+    k = roofprof.load(tmp_path / "ann.parquet").kernels
+    assert set(k["phase"]) == {"prefill", "decode"}
+    assert not k["op"].isna().any()
+    for phase, part in k.groupby("phase"):
+        ops = part["op"].tolist()
+        assert {"qkv_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head",
+                "attention_softmax"} <= set(ops), phase
+        assert ops.count("attention_qk") == ops.count("attention_pv") == 1, phase
+        assert ops.index("attention_qk") < ops.index("attention_softmax") < \
+            ops.index("attention_pv")
+    qk = k[(k["op"] == "attention_qk") & (k["phase"] == "prefill")]["flop"].item()
+    assert qk == 2 * 2 * 4 * 64 * 64 * 64  # 2·batch·heads·S²·head_dim
+
+
 def test_program_exit_code_is_roofprofs(tmp_path: Path) -> None:
     prog = ("import torch; x = torch.ones(8, device='cuda'); x.add_(1); "
             "torch.cuda.synchronize(); raise SystemExit(3)")
