@@ -83,7 +83,7 @@ class _Data:
     n_all: int
     left_out: list[str] = field(default_factory=list)
     not_drawn: pd.DataFrame | None = None  # kernels without FLOPs, bytes or time
-    all_kernels: pd.DataFrame | None = None  # every kernel (placed or not), for aggregates
+    all_kernels: pd.DataFrame | None = None  # every kernel's work, time, bytes: aggregates
     all_codes: npt.NDArray[np.intp] | None = None  # their groups
 
 
@@ -192,7 +192,8 @@ def _prepare(obj: Any, by: str, levels: Sequence[str], filter: str | None,
         if len(vals):
             bandwidth[lvl] = float(np.median(vals))
     data = _Data(kp, levels, gcodes, group_names, group_time.astype(np.float64), colours, shown,
-                 roofs, bandwidth, total, len(t), left_out, k[~placed], k, codes)
+                 roofs, bandwidth, total, len(t), left_out, k[~placed],
+                 k[["work", "duration_ns", *(f"{lvl}_bytes" for lvl in levels)]], codes)
     return data, t
 
 
