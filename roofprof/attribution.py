@@ -371,13 +371,13 @@ def _rename_by_category(codes: Any, op_rules: list[Rule | None], category: Any, 
     ``gemm_sequence`` named keep their names). Vectorised per rule, not per stack."""
     import numpy as np
 
-    renaming = [rl for rl in dict.fromkeys(op_rules) if rl is not None and rl.by_category]
+    renaming = {rl: i for i, rl in enumerate(
+        dict.fromkeys(rl for rl in op_rules if rl is not None and rl.by_category))}
     if not renaming:
         return op
-    rule_of_stack = np.asarray([renaming.index(rl) if rl in renaming else -1
-                                for rl in op_rules], dtype=np.int64)
-    rule_of_row = rule_of_stack[codes]
-    for i, rule in enumerate(renaming):
+    rule_of_row = np.asarray([renaming.get(rl, -1) if rl is not None else -1
+                              for rl in op_rules], dtype=np.int64)[codes]
+    for rule, i in renaming.items():
         decided = (rule_of_row == i) & (op == rule.value)
         for cat, name in rule.by_category:
             op[decided & (category == cat)] = name

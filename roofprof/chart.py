@@ -81,10 +81,10 @@ class _Data:
     bandwidth: dict[str, float]
     total_ns: float
     n_all: int
+    all_kernels: pd.DataFrame             # every kernel's work, time and bytes: aggregates
+    all_codes: npt.NDArray[np.intp]       # their groups
     left_out: list[str] = field(default_factory=list)
     not_drawn: pd.DataFrame | None = None  # kernels without FLOPs, bytes or time
-    all_kernels: pd.DataFrame | None = None  # every kernel's work, time, bytes: aggregates
-    all_codes: npt.NDArray[np.intp] | None = None  # their groups
 
 
 def _short(name: str, width: int = 38) -> str:
@@ -192,8 +192,9 @@ def _prepare(obj: Any, by: str, levels: Sequence[str], filter: str | None,
         if len(vals):
             bandwidth[lvl] = float(np.median(vals))
     data = _Data(kp, levels, gcodes, group_names, group_time.astype(np.float64), colours, shown,
-                 roofs, bandwidth, total, len(t), left_out, k[~placed],
-                 k[["work", "duration_ns", *(f"{lvl}_bytes" for lvl in levels)]], codes)
+                 roofs, bandwidth, total, len(t),
+                 k[["work", "duration_ns", *(f"{lvl}_bytes" for lvl in levels)]], codes,
+                 left_out, k[~placed])
     return data, t
 
 
@@ -538,13 +539,11 @@ def _group_points(d: _Data, lvl: str, split: Any = None,
     """
     import numpy as np
 
-    k = d.all_kernels if d.all_kernels is not None else d.kernels
-    codes = d.all_codes if d.all_codes is not None else d.group_codes
     n = len(d.group_names)
-    key = codes if split is None else codes * parts + split
+    key = d.all_codes if split is None else d.all_codes * parts + split
 
     def total(col: str) -> Any:
-        sums = np.bincount(key, weights=np.nan_to_num(k[col].to_numpy(np.float64)),
+        sums = np.bincount(key, weights=np.nan_to_num(d.all_kernels[col].to_numpy(np.float64)),
                            minlength=n * parts)
         return sums if split is None else sums.reshape(n, parts)
 
@@ -784,8 +783,7 @@ def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
     points: list[tuple[int, Bbox]] = []
     renderer = _renderer(ax)
     n_groups = len(d.group_names)
-    every = d.all_kernels if d.all_kernels is not None else k
-    trace_of = table.loc[every.index, "_sweep"].to_numpy(dtype=object)
+    trace_of = table.loc[d.all_kernels.index, "_sweep"].to_numpy(dtype=object)
     split = np.asarray([names.index(s) for s in trace_of], dtype=np.int64)
     gx, gy, _ = _group_points(d, lvl, split, len(names))
     shown = d.shown

@@ -53,7 +53,7 @@ def figure(table_or_trace: Any, *, by: str = "range", levels: Sequence[str] = ("
     import plotly.graph_objects as go
 
     from roofprof import chart as P
-    from roofprof.roofline import PRECISION_LABELS, duration, si
+    from roofprof.roofline import PRECISION_LABELS, duration, elide, si
 
     d, table = P._prepare(table_or_trace, by, levels, filter, depth)
     k = d.kernels.copy()
@@ -101,7 +101,7 @@ def figure(table_or_trace: Any, *, by: str = "range", levels: Sequence[str] = ("
         groups = k["group"].astype(object).to_numpy()
         marker_symbols = [symbols[P.MARKERS.get(str(p), "o")] for p in k["precision"]]
         legend_order = [d.group_names[i] for i in d.shown]
-        for g in dict.fromkeys([*legend_order, *dict.fromkeys(groups)]):
+        for g in dict.fromkeys([*legend_order, *groups]):
             sel = np.flatnonzero(groups == g)
             if not len(sel):
                 continue
@@ -109,7 +109,7 @@ def figure(table_or_trace: Any, *, by: str = "range", levels: Sequence[str] = ("
             fig.add_trace(go.Scattergl(
                 x=k[f"ai_{lvl}"].to_numpy(dtype=np.float64)[sel],
                 y=k["work_per_s"].to_numpy(dtype=np.float64)[sel],
-                mode="markers", name=f"{_cut(str(g))}" + (f" ({P._level_name(lvl)})"
+                mode="markers", name=f"{elide(str(g), 40)}" + (f" ({P._level_name(lvl)})"
                                                             if len(d.levels) > 1 else ""),
                 legendgroup=str(g),
                 marker={"size": sizes[sel], "color": colour_of.get(g, P.OTHER),
@@ -141,12 +141,6 @@ def figure(table_or_trace: Any, *, by: str = "range", levels: Sequence[str] = ("
 
 def _esc(text: str) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _cut(text: str, width: int = 40) -> str:
-    from roofprof.roofline import elide
-
-    return elide(text, width)
 
 
 def to_html(table_or_trace: Any, **options: Any) -> str:
