@@ -23,7 +23,7 @@ import copy
 from typing import Any
 
 import torch
-from llama_annotated import build
+from _llama import add_model_options, build
 
 import roofprof
 import roofprof.torch as rt
@@ -66,17 +66,12 @@ def main() -> None:
                    help="candidate tokens verified per pass (comma-separated)")
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--prompt", type=int, default=512, help="context tokens in the KV cache")
-    p.add_argument("--layers", type=int, default=2)
-    p.add_argument("--hidden", type=int, default=1024)
-    p.add_argument("--heads", type=int, default=16)
-    p.add_argument("--kv-heads", type=int, default=4)
-    p.add_argument("--vocab", type=int, default=32000)
-    p.add_argument("--attn", choices=["sdpa", "eager"], default="sdpa")
+    add_model_options(p)
     p.add_argument("--annotate", action="store_true", help="an NVTX range per module call")
     p.add_argument("--no-warmup", action="store_true")
     args = p.parse_args()
     counts = [int(c) for c in args.counts.split(",") if c.strip()]
-    model = build(args.layers, args.hidden, args.heads, args.kv_heads, args.vocab, args.attn)
+    model = build(args)
     hooks = rt.annotate(model) if args.annotate else contextlib.nullcontext()
     with hooks:
         sweep(model, args.batch, args.prompt, counts, warmup=not args.no_warmup)
