@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from roofprof import __version__
-from roofprof.errors import OutputError, RoofprofError, UsageError
+from roofprof.errors import RoofprofError, UsageError
 
 # NVIDIA's SWIG-generated ncu_report module makes Python warn at interpreter exit
 warnings.filterwarnings("ignore", message="builtin type swigvarlink", category=DeprecationWarning)
@@ -206,17 +206,22 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
 
 # ---------------------------------------------------------------------------------- convert
 
+_INPUT_FORMAT = click.option(
+    "--input-format", "input_format", type=click.Choice(["ncu-rep", "ncu-csv"]),
+    help="Read every input as this format instead of detecting it from its content.")
+_RULES = click.option(
+    "--rules", type=click.Path(path_type=Path), metavar="FILE",
+    help="A TOML file of attribution rules (phase, category, op) tried before the built-in "
+         "ones.")
+
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="The Parquet trace to write (.parquet).")
-@click.option("--format", "fmt", type=click.Choice(["ncu-rep", "ncu-csv"]),
-              help="Read every input as this format instead of detecting it.")
-@click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
-              help="A TOML file of attribution rules (phase, category, op) tried before the "
-                   "built-in ones; the trace stores what they give.")
-def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None,
+@_INPUT_FORMAT
+@_RULES
+def convert(inputs: tuple[Path, ...], output: Path, input_format: str | None,
             rules: Path | None) -> None:
     """Convert Nsight Compute reports or CSV exports into one Parquet trace.
 
@@ -228,119 +233,146 @@ def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None,
     with _errors():
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
-        trace = convert_files(list(inputs), output, format=fmt, rules=rules)
+        trace = convert_files(list(inputs), output, format=input_format, rules=rules)
         formats = ", ".join(sorted(set(trace.meta["formats"])))
         click.echo(f"roofprof: wrote {output}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s) ({formats})", err=True)
 
 
+def _load_all(paths: tuple[Path, ...], input_format: str | None, rules: Path | None) -> Any:
+    """One trace from one or several inputs (several: a ``trace`` column tells them apart)."""
+    from roofprof.trace import combine, load
+
+    return combine([load(p, format=input_format, rules=rules) for p in paths]) \
+        if len(paths) > 1 else load(paths[0], format=input_format, rules=rules)
+
+
 # ----------------------------------------------------------------------------- summary
 
-_GROUPS = ["range", "kernel", "device", "phase", "category", "op"]
+_GROUPS = ["range", "kernel", "device", "phase", "category", "op", "trace"]
+_BY_HELP = ("Group kernels by NVTX range, kernel, device, LLM phase, operator category, model "
+            "op, trace (several inputs) or any column; several joined by commas (op,phase) "
+            "group by each combination.")
+_FILTER = click.option(
+    "--filter", "filter_", metavar="REGEX",
+    help="Keep kernels whose name, NVTX range, phase, category or op matches REGEX "
+         "(e.g. '^(qkv|o|gate|up|down)_proj$|^attention$').")
+_DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
+                      help="With --by range: group by the first N levels of the NVTX path.")
 
 
 @main.command()
-@click.argument("trace", type=click.Path(path_type=Path))
+@click.argument("traces", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--by", default="range", show_default=True, metavar="|".join(_GROUPS),
-              help="Group kernels by NVTX range, kernel name, device, LLM phase, operator "
-                   "category, model op, or any column; several joined by commas "
-                   "(op,phase) group by each combination.")
+              help=_BY_HELP)
 @click.option("--level", type=click.Choice(["dram", "l2", "l1"]), default="dram",
               show_default=True, help="Memory level whose traffic and bandwidth set the roof.")
-@click.option("--depth", type=click.IntRange(min=1), metavar="N",
-              help="With --by range: group by the first N levels of the NVTX path.")
+@_DEPTH
+@_FILTER
 @click.option("--top", type=click.IntRange(min=1), metavar="N",
               help="Show only the N groups with the most GPU time.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format (default: table, or from the -o suffix).")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Write to FILE instead of stdout (.json/.csv pick the format).")
-@click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
-              help="A TOML file of attribution rules (phase, category, op) tried before the "
-                   "built-in ones.")
-def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None,
-            fmt: str | None, output: Path | None, rules: Path | None) -> None:
+@click.option("--wide", is_flag=True, help="Every column and whole group names, whatever the "
+                                           "terminal's width.")
+@_INPUT_FORMAT
+@_RULES
+def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
+            filter_: str | None, top: int | None, fmt: str | None, output: Path | None,
+            wide: bool, input_format: str | None, rules: Path | None) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
-    bandwidth, % of roof, bound, headroom.
+    bandwidth, % of roof, bound, headroom. Several traces are summarised together.
 
     \b
     Examples:  roofprof summary run.parquet --by range --depth 2 --top 10
-               roofprof summary run.parquet --by phase
-               roofprof summary run.parquet --by op,phase
+               roofprof summary run.parquet --by op,phase --filter decode
+               roofprof summary b1.parquet b16.parquet --by trace,phase
     """
     with _errors():
-        from roofprof import roofline
-        from roofprof.trace import load
+        from roofprof import roofline, table
 
         if fmt is None:
             fmt = {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table") \
                 if output else "table"
-        table = roofline.summarize(load(trace, rules=rules), by=by, level=level, depth=depth,
-                                   top=top)
-        text = {"table": roofline.format_table, "json": roofline.to_json,
-                "csv": roofline.to_csv}[fmt](table)
+        trace = _load_all(traces, input_format, rules)
+        result = roofline.summarize(trace, by=by, level=level, depth=depth, top=top,
+                                    filter=filter_)
+        if fmt == "table":
+            # a terminal gets a table that fits it; a pipe or file gets every column
+            tty = output is None and sys.stdout.isatty()
+            text = table.format_table(result, wide=wide, width=None if tty else 10_000)
+        else:
+            text = table.to_json(result) if fmt == "json" else table.to_csv(result)
         if output is None:
             click.echo(text, nl=False)
         else:
-            try:
-                output.write_text(text)
-            except OSError as exc:
-                raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
-            click.echo(f"roofprof: wrote {output} ({len(table)} groups)", err=True)
+            from roofprof.atomic import atomic_output
+
+            with atomic_output(output) as fh:
+                fh.write(text.encode("utf-8"))
+            click.echo(f"roofprof: wrote {output} ({len(result)} groups)", err=True)
 
 
 # -------------------------------------------------------------------------------- plot
 
 
+def _levels(text: str) -> tuple[str, ...]:
+    names = tuple(v.strip().lower() for v in text.split(",") if v.strip())
+    if not names:
+        raise UsageError("--level needs at least one of dram, l2, l1")
+    return names
+
+
 @main.command()
 @click.argument("traces", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
-              help="OUT.png, OUT.svg, OUT.pdf (static) or OUT.html (interactive, offline).")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="OUT.png, OUT.svg, OUT.pdf (static) or OUT.html (interactive, offline). "
+                   "[default: NAME_roofline.png beside the first trace's name, here]")
 @click.option("--by", default=None, metavar="|".join(_GROUPS),
               help="Colour kernels by this group; several joined by commas (op,phase) colour "
                    "each combination. [default: range; phase with --sweep]")
 @click.option("--sweep", is_flag=True,
               help="Several traces (e.g. batch sizes) on one roofline: one aggregate point "
                    "per trace and group, joined by arrows in the order given.")
-@click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
-              help="A TOML file of attribution rules tried before the built-in ones.")
-@click.option("--levels", default="dram", show_default=True, metavar="dram,l2,l1",
-              help="Memory levels to draw; several draw each kernel at each level, joined.")
-@click.option("--depth", type=click.IntRange(min=1), metavar="N",
-              help="With --by range: colour by the first N levels of the NVTX path.")
-@click.option("--filter", "filter_", metavar="REGEX",
-              help="Keep kernels whose name, NVTX range, phase, category or op matches "
-                   "REGEX (e.g. '^(qkv|o|gate|up|down)_proj$|^attention$').")
+@click.option("--level", "--levels", "levels", default="dram", show_default=True,
+              metavar="dram[,l2,l1]",
+              help="Memory level(s) to draw; several draw each kernel at each level, joined.")
+@_DEPTH
+@_FILTER
 @click.option("--title", help="Title (default: GPU name and source).")
 @click.option("--labels", "label_top", type=click.IntRange(min=0), default=5,
               show_default=True, help="Label the N kernel names with the most GPU time.")
-def plot(traces: tuple[Path, ...], output: Path, by: str | None, sweep: bool,
-         rules: Path | None, levels: str, depth: int | None, filter_: str | None,
-         title: str | None, label_top: int) -> None:
+@_INPUT_FORMAT
+@_RULES
+def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: bool,
+         levels: str, depth: int | None, filter_: str | None, title: str | None,
+         label_top: int, input_format: str | None, rules: Path | None) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
 
     \b
-    Examples:  roofprof plot run.parquet -o roofline.png --levels dram,l2,l1
+    Examples:  roofprof plot run.parquet                  (writes run_roofline.png)
+               roofprof plot run.parquet -o roofline.html --level dram,l2,l1
                roofprof plot run.parquet -o ops.png --by op,phase
                roofprof plot --sweep b1.parquet b4.parquet b16.parquet -o sweep.png
     """
     with _errors():
-        from roofprof.chart import write as write_plot
-        from roofprof.chart import write_sweep
-        from roofprof.trace import load
+        from roofprof.chart import write
+        from roofprof.trace import label_of, load
 
-        names = tuple(v.strip().lower() for v in levels.split(",") if v.strip())
+        if output is None:
+            output = Path(f"{label_of(traces[0])}{'_sweep' if sweep else ''}_roofline.png")
+        names = _levels(levels)
         if sweep:
             if len(traces) < 2:
                 raise UsageError("--sweep needs at least two traces")
-            loaded = [load(t, rules=rules) for t in traces]
-            out = write_sweep(loaded, output, labels=None, by=by or "phase", levels=names,
-                              depth=depth, filter=filter_, title=title)
+            loaded = [load(t, format=input_format, rules=rules) for t in traces]
+            out = write(loaded, output, sweep=True, by=by or "phase", levels=names,
+                        depth=depth, filter=filter_, title=title)
         else:
-            if len(traces) > 1:
-                raise UsageError(f"{len(traces)} traces given: plot one, or several with "
-                                 "--sweep")
-            out = write_plot(load(traces[0], rules=rules), output, by=by or "range",
-                             levels=names, depth=depth, filter=filter_, title=title,
-                             label_top=label_top)
+            trace = _load_all(traces, input_format, rules)
+            out = write(trace, output, by=by or ("trace" if len(traces) > 1 else "range"),
+                        levels=names, depth=depth, filter=filter_, title=title,
+                        label_top=label_top)
         click.echo(f"roofprof: wrote {out}", err=True)

@@ -19,14 +19,17 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from roofprof import __version__
 from roofprof.atomic import atomic_output
-from roofprof.errors import InputError, RoofprofWarning
+from roofprof.errors import InputError, OutputError, RoofprofWarning
 from roofprof.schema import ATTRIBUTION, COLUMNS, SCHEMA_VERSION, empty_meta, upgrade
+
+if TYPE_CHECKING:
+    from roofprof.attribution import Rules
 
 META_KEY = b"roofprof"
 PARQUET_MAGIC = b"PAR1"
@@ -41,6 +44,23 @@ class Trace:
 
     def __len__(self) -> int:
         return len(self.kernels)
+
+    def __repr__(self) -> str:
+        k = self.kernels
+        gpus = ", ".join(str(g) for g in self.meta.get("gpu") or []) or "unknown GPU"
+        sources = [os.path.basename(str(s)) for s in self.meta.get("sources") or []]
+        where = sources[0] if len(sources) == 1 else f"{len(sources)} sources"
+        total = float(k["duration_ns"].sum()) if "duration_ns" in k.columns else float("nan")
+        return (f"<Trace: {len(k):,} kernels, {total / 1e6:.3f} ms GPU time, {gpus}, "
+                f"from {where}>")
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the trace as a Parquet file (atomically) and return its path."""
+        out = Path(path)
+        if out.suffix != ".parquet":
+            raise OutputError(f"{out}: a trace is saved as .parquet")
+        write_parquet(self, out)
+        return out
 
 
 def _is_parquet(path: Path) -> bool:
@@ -81,13 +101,13 @@ def _attribute(trace: Trace, rules: Any) -> None:
 
 
 def read_inputs(paths: Sequence[Path], format: str | None = None,
-                rules: RulesArg = None) -> Trace:
+                rules: RulesArg | Rules = None) -> Trace:
     """Parse one or more reports/exports into one trace (rows in input order)."""
     import parsers
-    from roofprof.attribution import load_rules
+    from roofprof.attribution import Rules, load_rules
     from roofprof.derive import build_table
 
-    ruleset = load_rules(rules)
+    ruleset = rules if isinstance(rules, Rules) else load_rules(rules)
 
     tables: list[pd.DataFrame] = []
     meta = empty_meta()
@@ -111,18 +131,18 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     meta["missing"] = [c for c in COLUMNS if all(c in s for s in missing_sets)]
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
     meta["roofprof_version"] = __version__
-    _warn_missing(meta["missing"], paths)
+    for p, missing in zip(paths, missing_sets, strict=True):  # each input says what it lacks
+        _warn_missing([c for c in COLUMNS if c in missing], p)
     trace = Trace(kernels=kernels, meta=meta)
     _attribute(trace, ruleset)
     trace.kernels = trace.kernels[list(COLUMNS)]
     return trace
 
 
-def _warn_missing(missing: list[str], paths: Sequence[Path]) -> None:
+def _warn_missing(missing: list[str], path: Path) -> None:
     if missing:
-        where = str(paths[0]) if len(paths) == 1 else f"{len(paths)} inputs"
         warnings.warn(
-            f"{where}: no metric gives {', '.join(missing)}; these columns are null "
+            f"{path}: no metric gives {', '.join(missing)}; these columns are null "
             "(record with `roofprof record` to collect every roofline metric)",
             RoofprofWarning, stacklevel=3,
         )
@@ -198,12 +218,15 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
         raise InputError("no input given")
     ruleset = load_rules(rules) if rules is not None else None
     traces = [read_parquet(p) for p in paths if _is_parquet(p)]
+    if ruleset is not None:  # traces attributed when written: attribute again with these rules
+        for t in traces:
+            _attribute(t, ruleset)
     others = [p for p in paths if not _is_parquet(p)]
-    if others:
-        traces.append(read_inputs(others, format=format, rules=rules))
+    if others:  # parsed and attributed once, with the rules parsed once
+        traces.append(read_inputs(others, format=format, rules=ruleset))
     trace = traces[0] if len(traces) == 1 else _concat(traces)
     if ruleset is not None:
-        _attribute(trace, ruleset)
+        trace.meta["attribution_rules"] = list(ruleset.sources)
     trace.meta["command"] = command
     trace.meta["record_argv"] = record_argv
     if record_argv:
@@ -230,3 +253,30 @@ def _concat(traces: list[Trace]) -> Trace:
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
     meta["roofprof_version"] = __version__
     return Trace(kernels=kernels, meta=meta)
+
+
+def combine(traces: Sequence[Trace], labels: Sequence[str] | None = None) -> Trace:
+    """Several traces as one, each kernel keeping its trace's label in a ``trace`` column
+    (``--by trace`` groups by it). Labels default to the file names without suffixes."""
+    if len(traces) == 1 and labels is None:
+        return traces[0]
+    names = list(labels) if labels is not None else [
+        label_of((t.meta.get("sources") or [f"trace {i + 1}"])[0]) for i, t in enumerate(traces)]
+    if len(set(names)) != len(names):
+        names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
+    parts = []
+    for name, t in zip(names, traces, strict=True):
+        k = t.kernels.copy()
+        k["trace"] = pd.Series(name, index=k.index, dtype="string")
+        parts.append(Trace(k, t.meta))
+    out = _concat(parts)
+    return out
+
+
+def label_of(source: str | os.PathLike[str]) -> str:
+    """A trace's short name: its file name without the suffix (``batch_16``)."""
+    name = os.path.basename(str(source))
+    for suffix in (".parquet", ".ncu-rep", ".csv"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name

@@ -17,6 +17,7 @@ from click.testing import CliRunner
 import roofprof
 from roofprof import attribution as A
 from roofprof import roofline as rl
+from roofprof import table as tb
 from roofprof.cli import main
 from roofprof.errors import InputError
 from roofprof.schema import COLUMNS
@@ -488,13 +489,13 @@ def test_attribution_scales_by_distinct_names() -> None:
 def test_golden_summary_of_llama_by(by: str) -> None:
     trace = load_fixture("llama_small.ncu-rep")
     _check_golden(f"summary_llama_small_by_{by}.json",
-                  rl.to_json(rl.summarize(trace, by=by)))
+                  tb.to_json(rl.summarize(trace, by=by)))
 
 
 def test_golden_summary_of_llama_by_category_and_phase() -> None:
     trace = load_fixture("llama_small.ncu-rep")
     _check_golden("summary_llama_small_by_category_phase.json",
-                  rl.to_json(rl.summarize(trace, by="category,phase")))
+                  tb.to_json(rl.summarize(trace, by="category,phase")))
 
 
 def test_phase_table_gives_ai_peaks_bound_and_share() -> None:
@@ -504,8 +505,8 @@ def test_phase_table_gives_ai_peaks_bound_and_share() -> None:
         assert row["pct_of_peak_compute"] == pytest.approx(
             row["work_per_s"] / row["peak_compute_per_s"])
         assert row["pct_of_peak_bandwidth"] == pytest.approx(
-            row["dram_bytes"] / (row["time_ns"] * 1e-9) / row["peak_bytes_per_s"])
-    assert s.loc["prefill", "ai_dram"] > 5 * s.loc["decode", "ai_dram"]
+            row["bytes"] / (row["time_ns"] * 1e-9) / row["peak_bytes_per_s"])
+    assert s.loc["prefill", "ai"] > 5 * s.loc["decode", "ai"]
     assert s["time_share"].sum() == pytest.approx(1.0)
 
 
@@ -531,7 +532,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 def test_cli_summary_by_phase_and_category() -> None:
     for by in ("phase", "category", "op", "op,phase"):
         result = CliRunner().invoke(main, ["summary", str(FIXTURES / "llama_small.ncu-rep"),
-                                           "--by", by])
+                                           "--by", by, "--wide"])
         assert result.exit_code == 0, result.output
         head = result.output.splitlines()[0].split()
         assert head[:5] == ["group", "kernels", "time", "share", "AI"]
@@ -594,26 +595,34 @@ def test_sweep_moves_decode_toward_the_ridge(tmp_path: Path) -> None:
     ax = chart.plot_sweep([roofprof.load(p) for p in paths], by="phase")
     labels = [t.get_text() for t in ax.texts]
     assert labels.count("batch_4") == 2  # one point per phase
-    ai = [rl.summarize(roofprof.load(p), by="phase").set_index("group").loc["decode", "ai_dram"]
+    ai = [rl.summarize(roofprof.load(p), by="phase").set_index("group").loc["decode", "ai"]
           for p in paths]
     assert ai[0] < ai[1] < ai[2]
 
 
-@pytest.mark.parametrize(("args", "fragment"), [
-    (["--sweep"], "at least two traces"),
-    ([], "plot one, or several with --sweep"),
-])
-def test_cli_plot_trace_count_errors(tmp_path: Path, args: list[str], fragment: str) -> None:
+def test_cli_sweep_needs_two_traces(tmp_path: Path) -> None:
     paths = _sweep_traces(tmp_path)
-    given = paths[:1] if args else paths
-    result = CliRunner().invoke(main, ["plot", *args, *map(str, given), "-o",
+    result = CliRunner().invoke(main, ["plot", "--sweep", str(paths[0]), "-o",
                                        str(tmp_path / "x.png")])
     assert result.exit_code == 2
-    assert_one_clear_error(result.exit_code, result.output, fragment)
+    assert_one_clear_error(result.exit_code, result.output, "at least two traces")
 
 
-def test_sweep_to_html_is_refused(tmp_path: Path) -> None:
+def test_several_traces_without_sweep_are_plotted_and_summarised_by_trace(
+        tmp_path: Path) -> None:
     paths = _sweep_traces(tmp_path)
-    result = CliRunner().invoke(main, ["plot", "--sweep", *map(str, paths), "-o",
-                                       str(tmp_path / "x.html")])
-    assert_one_clear_error(result.exit_code, result.output, "sweep plots are static")
+    result = CliRunner().invoke(main, ["plot", *map(str, paths), "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(main, ["summary", *map(str, paths), "--by", "trace",
+                                       "--format", "json"])
+    assert result.exit_code == 0, result.output
+    groups = {g["group"] for g in json.loads(_json_part(result.output))}
+    assert groups == {p.name.removesuffix(".parquet") for p in paths}
+
+
+def test_sweep_as_html_has_its_aggregates(tmp_path: Path) -> None:
+    paths = _sweep_traces(tmp_path)
+    out = tmp_path / "x.html"
+    result = CliRunner().invoke(main, ["plot", "--sweep", *map(str, paths), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text().count("aggregate-") >= len(paths)

@@ -80,7 +80,7 @@ def test_csv_from_another_tool(tmp_path: Path, out: str) -> None:
     p.write_text("name,time\nfoo,1\n")
     code, output = convert(str(p), "-o", out)
     assert_one_clear_error(code, output, "other.csv", "not a format roofprof reads")
-    code, output = convert(str(p), "-o", out, "--format", "ncu-csv")
+    code, output = convert(str(p), "-o", out, "--input-format", "ncu-csv")
     assert_one_clear_error(code, output, "other.csv", "--page raw")
 
 

@@ -1,0 +1,363 @@
+"""What a roofline plot shows, as data: points, roofs, aggregates, labels, legend, notes.
+
+:func:`build` and :func:`build_sweep` turn a trace into a :class:`Scene` using only the
+analysis (:mod:`roofprof.roofline`, :mod:`roofprof.grouping`): every number drawn is a number
+the summary prints for the same kernels and groups. Renderers (:mod:`.static`, :mod:`.html`)
+only draw a scene; tests assert on scenes, not on pixels.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from roofprof import roofline as rl
+from roofprof.chart.colours import OTHER, assign
+from roofprof.errors import InputError, UsageError
+from roofprof.fmt import duration, si, unique_labels
+from roofprof.grouping import Grouping, filter_kernels, group_kernels
+
+#: above this many points (kernels x levels) the kernels are drawn as a time-weighted density
+MAX_POINTS = 20_000
+#: precisions whose roofs lie within this ratio share one line
+MERGE_ROOFS = 0.06
+MARKERS = {
+    "tensor_bf16": "o", "tensor_fp16": "D", "tensor_tf32": "P", "tensor_fp8": "p",
+    "tensor_fp64": "X", "tensor_int8": "h", "fp32": "s", "fp16": "d", "fp64": "^",
+}
+BW_COLOURS = {"dram": "#1f3b73", "l2": "#2a7f62", "l1": "#8a5a00"}
+
+
+@dataclass
+class Roof:
+    """A compute ceiling: sum W / sum (W / P) over the drawn kernels of its precisions."""
+
+    precisions: list[str]
+    peak: float
+    unit: str
+    label: str
+
+
+@dataclass
+class Slope:
+    """A bandwidth ceiling of one memory level: sum B / sum (B / BW) over the drawn kernels."""
+
+    level: str
+    bandwidth: float
+    label: str
+    colour: str
+
+
+@dataclass
+class Aggregate:
+    """A group's aggregate point: x (intensity) per level, y (achieved), the summary's row."""
+
+    group: int
+    name: str
+    colour: str
+    x: dict[str, float]
+    y: float
+    numbers: dict[str, Any]
+    #: in a sweep: which trace this point belongs to
+    series: str | None = None
+
+
+@dataclass
+class Scene:
+    title: str
+    subtitle: list[str]
+    levels: tuple[str, ...]
+    unit: str
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    #: drawn kernels: x_<level>, y, time_ns, size (pt^2), colour, marker, group, hover fields
+    kernels: pd.DataFrame
+    density: bool
+    roofs: list[Roof]
+    slopes: list[Slope]
+    aggregates: list[Aggregate]
+    #: (row in ``kernels``, text) for the heaviest kernel names
+    labels: list[tuple[int, str]]
+    legend_title: str
+    #: (label, colour) in legend order
+    legend: list[tuple[str, str]]
+    notes: list[str] = field(default_factory=list)
+    #: a sweep's arrows between consecutive aggregates: (from, to) indices into aggregates
+    arrows: list[tuple[int, int]] = field(default_factory=list)
+    #: kernels that are not on the plot, one row per (kernel, range), with why
+    not_drawn: pd.DataFrame | None = None
+    summary: pd.DataFrame | None = None
+    #: every group's name and colour (grey: "other"), in the summary's group order
+    group_names: list[str] = field(default_factory=list)
+    group_colours: list[str] = field(default_factory=list)
+
+
+def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
+          filter: str | None = None, title: str | None = None, depth: int | None = None,
+          label_top: int = 5, max_points: int = MAX_POINTS) -> Scene:
+    """The scene of one trace (a Trace, kernel table or path)."""
+    t, lv = _prepared(obj, levels, filter)
+    grouping = group_kernels(t, by, depth)
+    numbers = {lvl: rl.kernel_numbers(t, lvl) for lvl in lv}
+    groups = rl.group_numbers(numbers[lv[0]], grouping, lv[0])
+    colours, shown = assign(grouping.by, grouping.parts, groups["time_ns"].fillna(0).tolist())
+    placed = _placed(numbers[lv[0]])
+    if not placed.any():
+        raise InputError(_nothing_drawable(numbers[lv[0]], lv[0]))
+    kernels = _kernel_frame(t, numbers, lv, placed, grouping, colours)
+    total = float(np.nansum(numbers[lv[0]]["duration_ns"]))
+    density = len(kernels) * len(lv) > max_points
+    roofs = _roofs(numbers[lv[0]][placed])
+    slopes = _slopes(numbers, lv, placed)
+    aggs = _aggregates(t, numbers, lv, grouping, groups, colours, shown)
+    scene = Scene(
+        title=title or _title(obj, t), subtitle=_subtitle(t, lv, total, filter, numbers, placed),
+        levels=lv, unit=_unit(roofs), xlim=(0, 0), ylim=(0, 0), kernels=kernels,
+        density=density, roofs=roofs, slopes=slopes, aggregates=aggs,
+        labels=[] if density else _heaviest(kernels, label_top, total),
+        legend_title=f"{grouping.label} · % of GPU time",
+        legend=_legend(grouping, groups, colours, shown, total), notes=_notes(kernels, lv, aggs),
+        not_drawn=_not_drawn(t, numbers[lv[0]], placed), summary=groups,
+        group_names=list(grouping.names), group_colours=colours)
+    scene.xlim, scene.ylim = limits(scene)
+    return scene
+
+
+def _prepared(obj: Any, levels: Sequence[str], filter: str | None,
+              ) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    t = rl.table_of(obj)
+    rl.check(t)
+    lv = tuple(levels)
+    if not lv:
+        raise UsageError("give at least one memory level (dram, l2, l1)")
+    for lvl in lv:
+        rl.level_of(lvl)
+    return filter_kernels(t, filter), lv
+
+
+def _placed(k: pd.DataFrame) -> Any:
+    ai = k["ai"].to_numpy(dtype=np.float64)
+    y = k["work_per_s"].to_numpy(dtype=np.float64)
+    return np.isfinite(ai) & (ai > 0) & np.isfinite(y) & (y > 0) & (k["bound"] != "unknown"
+                                                                     ).to_numpy()
+
+
+def _nothing_drawable(k: pd.DataFrame, level: str) -> str:
+    reasons = k["reason"].dropna()
+    if len(reasons):
+        common = reasons.value_counts().index[0]
+        return (f"nothing to draw: {len(reasons)} of {len(k)} kernels lack counters ({common}); "
+                "record with `roofprof record` to collect every roofline metric")
+    return (f"nothing to draw: none of the {len(k)} kernels did floating-point work with "
+            f"{rl.LEVEL_LABELS[level]} traffic (see `roofprof summary`: they are judged by "
+            "bandwidth)")
+
+
+def _kernel_frame(t: pd.DataFrame, numbers: dict[str, pd.DataFrame], lv: tuple[str, ...],
+                  placed: Any, grouping: Grouping, colours: list[str]) -> pd.DataFrame:
+    k0 = numbers[lv[0]]
+    total = float(np.nansum(k0["duration_ns"]))
+    sel = np.flatnonzero(placed)
+    out = pd.DataFrame({
+        "y": k0["work_per_s"].to_numpy(dtype=np.float64)[sel],
+        "time_ns": k0["duration_ns"].to_numpy(dtype=np.float64)[sel],
+        "work": k0["work"].to_numpy(dtype=np.float64)[sel],
+        "precision": k0["precision"].to_numpy(dtype=object)[sel],
+        "pct_of_roof": k0["pct_of_roof"].to_numpy(dtype=np.float64)[sel],
+        "bound": k0["bound"].astype(object).to_numpy()[sel],
+        "group": grouping.codes[sel],
+    })
+    for lvl in lv:
+        x = numbers[lvl]["ai"].to_numpy(dtype=np.float64)[sel]
+        out[f"x_{lvl}"] = np.where(np.isfinite(x) & (x > 0), x, np.nan)
+        out[f"bytes_{lvl}"] = numbers[lvl]["bytes"].to_numpy(dtype=np.float64)[sel]
+    out["size"] = np.clip(out["time_ns"] / total * 1500.0 if total else 8.0, 8.0, 600.0)
+    out["colour"] = np.asarray(colours, dtype=object)[out["group"].to_numpy()]
+    out["marker"] = [MARKERS.get(str(p), "o") for p in out["precision"]]
+    for col in ("kernel", "range", "phase", "op", "category"):
+        if col in t.columns:
+            out[col] = t[col].astype(object).to_numpy()[sel]
+    out["group_name"] = np.asarray(grouping.names, dtype=object)[out["group"].to_numpy()]
+    return out
+
+
+def _roofs(k: pd.DataFrame) -> list[Roof]:
+    peaks = rl.effective_peaks(k)
+    roofs: list[Roof] = []
+    for prec, peak in sorted(peaks.items(), key=lambda kv: -kv[1]):
+        unit = "OP/s" if prec == rl.INT8 else "FLOP/s"
+        for roof in roofs:  # precisions with (nearly) the same ceiling share one line
+            if roof.unit == unit and abs(roof.peak / peak - 1) < MERGE_ROOFS:
+                roof.precisions.append(prec)
+                break
+        else:
+            roofs.append(Roof([prec], peak, unit, ""))
+    for roof in roofs:
+        roof.peak = max(peaks[p] for p in roof.precisions)
+        roof.label = " / ".join(f"{rl.PRECISION_LABELS[p]} {si(peaks[p], roof.unit)}"
+                                for p in roof.precisions)
+    return roofs
+
+
+def _slopes(numbers: dict[str, pd.DataFrame], lv: tuple[str, ...], placed: Any) -> list[Slope]:
+    out = []
+    for lvl in lv:
+        bw = rl.effective_bandwidth(numbers[lvl][placed])
+        if bw:
+            out.append(Slope(lvl, bw, f"{rl.LEVEL_LABELS[lvl]} {si(bw, 'B/s')}",
+                             BW_COLOURS[lvl]))
+    return out
+
+
+def _aggregates(t: pd.DataFrame, numbers: dict[str, pd.DataFrame], lv: tuple[str, ...],
+                grouping: Grouping, groups: pd.DataFrame, colours: list[str],
+                shown: list[int]) -> list[Aggregate]:
+    if len(grouping) < 2:
+        return []
+    per_level = {lvl: rl.group_numbers(numbers[lvl], grouping, lvl) for lvl in lv}
+    from roofprof.table import records
+
+    rows = records(groups)
+    members = groups["kernels"].to_numpy()
+    ys = groups["work_per_s"].to_numpy(dtype=np.float64)
+    out = []
+    for g in shown:
+        if int(members[g]) < 2 or colours[g] == OTHER:
+            continue
+        y = float(ys[g])
+        xs = {lvl: float(per_level[lvl]["ai"].to_numpy(dtype=np.float64)[g]) for lvl in lv}
+        xs = {lvl: x for lvl, x in xs.items() if np.isfinite(x) and x > 0}
+        if xs and np.isfinite(y) and y > 0:
+            out.append(Aggregate(g, grouping.names[g], colours[g], xs, float(y), rows[g]))
+    return out
+
+
+def _heaviest(k: pd.DataFrame, n: int, total: float) -> list[tuple[int, str]]:
+    """The ``n`` kernel names with the most GPU time, each at its heaviest drawn launch."""
+    if n <= 0 or "kernel" not in k.columns or not len(k):
+        return []
+    from roofprof.fmt import short_kernel
+
+    names = k["kernel"].fillna("?").map(str)
+    per = k.groupby(names, sort=False)["time_ns"].agg(["sum", "size", "idxmax"])
+    per = per.sort_values("sum", ascending=False, kind="stable").head(n)
+    texts = unique_labels([short_kernel(str(s)) for s in per.index], 38)
+    out = []
+    for (name, row), text in zip(per.iterrows(), texts, strict=True):
+        del name
+        count = f" ×{int(row['size'])}" if row["size"] > 1 else ""
+        share = row["sum"] / total if total else 0.0
+        out.append((int(row["idxmax"]), f"{text}{count} ({100 * share:.0f}%)"))
+    return out
+
+
+def _legend(grouping: Grouping, groups: pd.DataFrame, colours: list[str], shown: list[int],
+            total: float) -> list[tuple[str, str]]:
+    names = unique_labels([grouping.names[g] for g in shown], 32)
+    out = []
+    time = groups["time_ns"].to_numpy(dtype=np.float64)
+    roofs = groups["peak_compute_per_s"].to_numpy(dtype=np.float64)
+    precision = groups["precision"].to_numpy(dtype=object)
+    for g, name in zip(shown, names, strict=True):
+        share = time[g] / total if total else 0.0
+        roof = float(roofs[g])
+        unit = "OP/s" if precision[g] == rl.INT8 else "FLOP/s"
+        extra = f" · roof {si(roof, unit)}" if np.isfinite(roof) else ""
+        out.append((f"{name}  {100 * share:.1f}%{extra}", colours[g]))
+    rest = len(grouping) - len(shown)
+    if rest > 0:
+        share = 1 - float(np.nansum(time[shown])) / total if total else 0.0
+        out.append((f"{rest} other groups  {100 * share:.1f}%", OTHER))
+    return out
+
+
+def _unit(roofs: list[Roof]) -> str:
+    return "OP/s" if roofs and all(r.unit == "OP/s" for r in roofs) else "FLOP/s"
+
+
+def _title(obj: Any, t: pd.DataFrame) -> str:
+    meta = getattr(obj, "meta", None) or {}
+    gpus = [str(g) for g in meta.get("gpu") or [] if g]
+    if not gpus and "device_name" in t.columns:
+        gpus = [str(g) for g in t["device_name"].dropna().unique()[:3]]
+    sources = [os.path.basename(str(s)) for s in meta.get("sources") or [] if s]
+    if not sources and "source" in t.columns:
+        sources = [os.path.basename(str(s)) for s in t["source"].dropna().unique()[:3]]
+    if not sources and isinstance(obj, (str, os.PathLike)):
+        sources = [os.path.basename(os.fspath(obj))]
+    return " · ".join(x for x in (", ".join(gpus) or "unknown GPU", ", ".join(sources)) if x)
+
+
+def _subtitle(t: pd.DataFrame, lv: tuple[str, ...], total: float, filter: str | None,
+              numbers: dict[str, pd.DataFrame], placed: Any) -> list[str]:
+    k0 = numbers[lv[0]]
+    sub = [f"measured roofline, {' / '.join(rl.LEVEL_LABELS[v] for v in lv)}",
+           f"{len(t):,} kernels, {duration(total)} GPU time"]
+    if filter:
+        sub.append(f"filter {filter!r}")
+    dur = k0["duration_ns"].to_numpy(dtype=np.float64)
+    no_work = (k0["work"] == 0).to_numpy() & ~placed
+    unknown = (k0["bound"] == "unknown").to_numpy()
+    other = ~placed & ~no_work & ~unknown
+    for mask, what in ((no_work, "without FLOPs"), (unknown, "with counters missing"),
+                       (other, f"without {rl.LEVEL_LABELS[lv[0]]} bytes or time")):
+        if mask.any():
+            share = np.nansum(dur[mask]) / total if total else 0.0
+            sub.append(f"{int(mask.sum())} {what} ({100 * share:.1f}% of time) not drawn")
+    return sub
+
+
+def _notes(k: pd.DataFrame, lv: tuple[str, ...], aggs: list[Aggregate]) -> list[str]:
+    notes = ["roofs: each precision's peak over the drawn kernels, Σwork / Σ(work / peak)"]
+    if aggs:
+        notes.append("◆ group aggregate: Σwork / Σbytes, Σwork / Σtime")
+    return notes
+
+
+def _not_drawn(t: pd.DataFrame, k0: pd.DataFrame, placed: Any) -> pd.DataFrame:
+    """One row per (kernel, range) of the kernels off the plot, with the reason."""
+    sel = ~placed
+    why = np.where((k0["work"] == 0).to_numpy(), "no FLOPs: judged by bandwidth",
+                   k0["reason"].fillna("no bytes or time counted").to_numpy(dtype=object))
+    df = pd.DataFrame({
+        "kernel": t["kernel"].astype(object).fillna("?").to_numpy()[sel]
+        if "kernel" in t.columns else "?",
+        "range": t["range"].astype(object).fillna("").to_numpy()[sel]
+        if "range" in t.columns else "",
+        "why": why[sel],
+        "time_ns": k0["duration_ns"].to_numpy(dtype=np.float64)[sel],
+        "roof_ns": k0["roof_ns"].to_numpy(dtype=np.float64)[sel],
+    })
+    g = df.groupby(["kernel", "range", "why"], sort=False, dropna=False)
+    out = g.agg(launches=("time_ns", "size"), time_ns=("time_ns", "sum"),
+                roof_ns=("roof_ns", lambda s: s.sum(min_count=len(s)))).reset_index()
+    out["pct_of_roof"] = rl.div(out["roof_ns"], out["time_ns"])
+    return out.sort_values("time_ns", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def limits(s: Scene) -> tuple[tuple[float, float], tuple[float, float]]:
+    xs: list[float] = []
+    ys: list[float] = []
+    for lvl in s.levels:
+        ai = s.kernels[f"x_{lvl}"].to_numpy(dtype=np.float64)
+        ai = ai[np.isfinite(ai) & (ai > 0)]
+        if len(ai):
+            xs += [float(np.percentile(ai, 0.1)), float(np.percentile(ai, 99.9))]
+    y = s.kernels["y"].to_numpy(dtype=np.float64)
+    y = y[np.isfinite(y) & (y > 0)]
+    if len(y):
+        ys += [float(np.percentile(y, 0.1)), float(np.max(y))]
+    for a in s.aggregates:
+        xs += list(a.x.values())
+        ys.append(a.y)
+    for roof in s.roofs:
+        ys.append(roof.peak)
+        xs += [roof.peak / sl.bandwidth for sl in s.slopes]
+    xs = [x for x in xs if np.isfinite(x) and x > 0] or [0.1, 1000.0]
+    ys = [y for y in ys if np.isfinite(y) and y > 0] or [1e9, 1e15]
+    return (max(min(xs) / 3, 1e-4), max(xs) * 4), (min(ys) / 3, max(ys) * 8)
