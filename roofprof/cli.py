@@ -7,6 +7,7 @@ module that imports click.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import threading
@@ -344,3 +345,71 @@ def plot(traces: tuple[Path, ...], output: Path, by: str | None, sweep: bool,
                              levels=names, depth=depth, filter=filter_, title=title,
                              label_top=label_top)
         click.echo(f"roofprof: wrote {out}", err=True)
+
+
+# ------------------------------------------------------------------------------- gpus
+
+
+def _emit(text: str, output: Path | None, what: str) -> None:
+    """Print ``text`` or write it to ``output``."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"roofprof: wrote {output} ({what})", err=True)
+
+
+def _fmt(fmt: str | None, output: Path | None) -> str:
+    if fmt is not None:
+        return fmt
+    return {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table") \
+        if output else "table"
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--check", "check", type=click.Path(path_type=Path), metavar="TRACE",
+              help="Compare TRACE's measured peaks with the catalog entry of its GPU (or of "
+                   "NAME).")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=0.10, show_default=True,
+              help="With --check: relative difference reported as a disagreement.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format (default: table, or from the -o suffix).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None,
+         output: Path | None) -> None:
+    """The GPU catalog: datasheet peaks per precision (dense; sparse beside), memory bandwidth
+    and size, L2, SMs, boost clock and the source of every number.
+
+    \b
+    Examples:  roofprof gpus
+               roofprof gpus H100-SXM5-80GB
+               roofprof gpus --check fixtures/llama_annotated.ncu-rep
+    """
+    with _errors():
+        from roofprof import catalog, roofline
+
+        fmt = _fmt(fmt, output)
+        if check is not None:
+            from roofprof.trace import load
+
+            df = catalog.check_peaks(load(check).kernels, gpu=name, tolerance=tolerance)
+            text = catalog.format_check(df) if fmt == "table" else \
+                {"json": roofline.to_json, "csv": roofline.to_csv}[fmt](df)
+        elif name is not None:
+            gpu = catalog.get(name)
+            if fmt == "table":
+                text = catalog.format_entry(gpu)
+            else:
+                df = catalog.table((gpu,))
+                text = roofline.to_csv(df) if fmt == "csv" else json.dumps(
+                    {**roofline.records(df)[0], "sparse": gpu.sparse,
+                     "sources": list(gpu.sources), "device_names": list(gpu.device_names)},
+                    indent=1) + "\n"
+        else:
+            text = catalog.format_catalog() if fmt == "table" else \
+                {"json": roofline.to_json, "csv": roofline.to_csv}[fmt](catalog.table())
+        _emit(text, output, fmt)
