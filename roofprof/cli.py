@@ -413,3 +413,102 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
             text = catalog.format_catalog() if fmt == "table" else \
                 {"json": roofline.to_json, "csv": roofline.to_csv}[fmt](catalog.table())
         _emit(text, output, fmt)
+
+
+# ------------------------------------------------------------------------------- model
+
+
+@main.command("model")
+@click.argument("spec", metavar="MODEL")
+@click.option("--gpu", metavar="NAME", help="Time each op at this catalog GPU's roofs.")
+@click.option("--trace", type=click.Path(path_type=Path), metavar="TRACE",
+              help="Time at TRACE's measured roofs instead, and compare with its kernels "
+                   "(measured/model ratios per op and phase).")
+@click.option("--phase", "phases", multiple=True,
+              type=click.Choice(["prefill", "decode", "spec"]),
+              help="Phases to model (repeatable; default all three).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--prompt", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Prefill tokens per sequence.")
+@click.option("--context", type=click.IntRange(min=0),
+              help="Tokens cached before a decode/spec step [default: --prompt].")
+@click.option("--spec-tokens", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Candidates verified per sequence in the spec phase.")
+@click.option("--weight-dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]),
+              help="Weights of the projections [default: the config's quantization, else "
+                   "bf16].")
+@click.option("--group-size", type=click.IntRange(min=1),
+              help="Quantization group (AWQ/GPTQ: 128): an fp16 scale and a zero per group.")
+@click.option("--act-dtype", type=click.Choice(["bf16", "fp16"]), default="bf16",
+              show_default=True)
+@click.option("--kv-dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]),
+              help="KV cache [default: --act-dtype].")
+@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Tensor-parallel degree (numbers are per GPU).")
+@click.option("--attention", type=click.Choice(["fused", "eager"]), default="fused",
+              show_default=True)
+@click.option("--traffic", type=click.Choice(["per-op", "fused"]), default="per-op",
+              show_default=True,
+              help="per-op: every op reads and writes its activations (eager); fused: only "
+                   "layer input/outputs and the KV cache move (hand-derivation convention).")
+@click.option("--logits", type=click.Choice(["last", "all"]), default="last",
+              show_default=True, help="lm_head on the last token per sequence, or on all.")
+@click.option("--non-causal", is_flag=True,
+              help="Count the full attention rectangle (hand-derivation convention).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str, ...],
+              batch: int, prompt: int, context: int | None, spec_tokens: int,
+              weight_dtype: str | None, group_size: int | None, act_dtype: str,
+              kv_dtype: str | None, tp: int, attention: str, traffic: str, logits: str,
+              non_causal: bool, fmt: str | None, output: Path | None) -> None:
+    """Analytic estimate of a decoder transformer (a preset or a config.json): per op and
+    phase, FLOPs, weight/KV/activation bytes, intensity and time at a GPU's roofs.
+
+    \b
+    Examples:  roofprof model Llama-3-8B --gpu H100 --batch 32 --prompt 1024
+               roofprof model path/to/config.json --gpu T4 --weight-dtype int4 \\
+                   --group-size 128 --act-dtype fp16 --phase decode
+               roofprof model config.json --trace run.parquet --batch 2 --prompt 1024
+    """
+    with _errors():
+        from roofprof import catalog, model, roofline
+        from roofprof.model.compare import compare
+        from roofprof.model.view import format_compare, format_estimate
+
+        if gpu and trace:
+            raise UsageError("--gpu and --trace both give roofs: pick one")
+        arch = model.architecture(spec)
+        options = model.Options(
+            batch=batch, prompt=prompt, context=context, spec_tokens=spec_tokens,
+            weight_dtype=weight_dtype or arch.quant_dtype or "bf16",
+            group_size=group_size or (arch.quant_group_size if weight_dtype is None else None),
+            act_dtype=act_dtype, kv_dtype=kv_dtype, tp=tp, causal=not non_causal,
+            logits=logits, traffic=traffic, attention=attention)
+        kernels = None
+        roofs = None
+        where = ""
+        if trace is not None:
+            from roofprof.trace import load
+
+            kernels = load(trace).kernels
+            roofs, where = model.roofs_of_trace(kernels), f"measured roofs of {trace}"
+        elif gpu is not None:
+            entry = catalog.get(gpu)
+            roofs, where = model.roofs_of_gpu(entry), f"{entry.name} datasheet roofs"
+        df = model.estimate(arch, options, phases=phases or model.PHASES, roofs=roofs)
+        fmt = _fmt(fmt, output)
+        if kernels is not None:
+            df = compare(kernels, df, by="op" if kernels["op"].notna().any() else "category")
+        if fmt != "table":
+            text = roofline.to_json(df) if fmt == "json" else roofline.to_csv(df)
+        elif kernels is not None:
+            text = format_compare(df)
+        else:
+            title = (f"{arch.name}: batch {batch}, prompt {prompt}, weights "
+                     f"{options.weight_dtype}"
+                     f"{f' (group {options.group_size})' if options.group_size else ''}, "
+                     f"KV {kv_dtype or act_dtype}, TP {tp}"
+                     f"{'; ' + where if where else '; no GPU given: no times (--gpu NAME)'}")
+            text = format_estimate(df, model.totals(df), title)
+        _emit(text, output, fmt)
