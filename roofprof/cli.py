@@ -512,3 +512,47 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
                      f"{'; ' + where if where else '; no GPU given: no times (--gpu NAME)'}")
             text = format_estimate(df, model.totals(df), title)
         _emit(text, output, fmt)
+
+
+# ------------------------------------------------------------------------------- whatif
+
+
+@main.command()
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option("--gpu", required=True, metavar="NAME",
+              help="The catalog GPU to project onto (`roofprof gpus` lists them).")
+@click.option("--by", default="phase", show_default=True,
+              help="Group by this kernel-table column (phase, op, range, kernel, ...).")
+@click.option("--peaks", type=click.Choice(["ratio", "datasheet"]), default=None,
+              help="Target ceilings: measured peaks x datasheet ratio target/source (default "
+                   "where the trace's GPU is in the catalog), or the target's datasheet.")
+@click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
+              help="A TOML file of attribution rules tried before the built-in ones.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def whatif(trace: Path, gpu: str, by: str, peaks: str | None, rules: Path | None,
+           fmt: str | None, output: Path | None) -> None:
+    """Project TRACE's measured kernels onto another GPU's roofs: per group, the time if each
+    kernel keeps its measured fraction of the roof, and at 100% of the roof (projections,
+    not measurements).
+
+    \b
+    Examples:  roofprof whatif run.parquet --gpu H200
+               roofprof whatif run.parquet --gpu A100-SXM4-80GB --by op
+    """
+    with _errors():
+        from roofprof import catalog, roofline
+        from roofprof import whatif as wi
+        from roofprof.trace import load
+
+        kernels = load(trace, rules=rules).kernels
+        target = catalog.get(gpu)
+        source = wi.source_gpu(kernels)
+        chosen = peaks or ("ratio" if source is not None else "datasheet")
+        df = wi.whatif(kernels, target, by=by, peaks=chosen)
+        fmt = _fmt(fmt, output)
+        names = kernels["device_name"].dropna().unique()
+        src_name = source.name if source else ", ".join(map(str, names)) or "?"
+        text = (wi.format_whatif(df, src_name, target.name, chosen) if fmt == "table" else
+                roofline.to_json(df) if fmt == "json" else roofline.to_csv(df))
+        _emit(text, output, fmt)
