@@ -556,3 +556,79 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, rules: Path | None
         text = (wi.format_whatif(df, src_name, target.name, chosen) if fmt == "table" else
                 roofline.to_json(df) if fmt == "json" else roofline.to_csv(df))
         _emit(text, output, fmt)
+
+
+# --------------------------------------------------------------------------------- diff
+
+
+def _percent(value: str | None, what: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        pct = float(value.strip().removesuffix("%"))
+    except ValueError:
+        raise UsageError(f"{what} takes a percentage like 5 or 5%, not {value!r}") from None
+    if pct < 0:
+        raise UsageError(f"{what} must not be negative, got {value!r}")
+    return pct
+
+
+@main.command("diff")
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option("--by", default="phase", show_default=True,
+              help="Match groups by this column (phase, op, range, category, kernel, ...).")
+@click.option("--repeat-a", "repeat_a", multiple=True, type=click.Path(path_type=Path),
+              metavar="TRACE", help="A repeat run of A (repeatable): times are medians, "
+                                    "and a change within the runs' spread is noise.")
+@click.option("--repeat-b", "repeat_b", multiple=True, type=click.Path(path_type=Path),
+              metavar="TRACE", help="A repeat run of B (repeatable).")
+@click.option("--noise", "noise_pct", metavar="PCT", default="0",
+              help="Changes smaller than PCT percent are noise (a floor under the spread).")
+@click.option("--fail-if-slower", "fail_pct", metavar="PCT",
+              help="Exit 1 when B is PCT percent or more slower than A, beyond the noise.")
+@click.option("--gate", type=click.Choice(["total", "group"]), default="total",
+              show_default=True, help="With --fail-if-slower: the total time, or any group.")
+@click.option("--kernels", "top_kernels", type=click.IntRange(min=0), default=10,
+              show_default=True, help="Also list the N kernels whose time changed most.")
+@click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
+              help="A TOML file of attribution rules tried before the built-in ones.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tuple[Path, ...],
+             noise_pct: str, fail_pct: str | None, gate: str, top_kernels: int,
+             rules: Path | None, fmt: str | None, output: Path | None) -> None:
+    """Compare run B with baseline A: per group, time, work, bytes, intensity and % of roof,
+    and their changes; an exit code for CI.
+
+    \b
+    Examples:  roofprof diff main.parquet pr.parquet --by op
+               roofprof diff a1.parquet b1.parquet --repeat-a a2.parquet --repeat-b b2.parquet
+               roofprof diff main.parquet pr.parquet --fail-if-slower 5%
+    """
+    with _errors():
+        from roofprof import diff as df_
+        from roofprof import roofline
+        from roofprof.trace import load
+
+        noise = _percent(noise_pct, "--noise") or 0.0
+        fail = _percent(fail_pct, "--fail-if-slower")
+        runs_a = [load(p, rules=rules).kernels for p in (a, *repeat_a)]
+        runs_b = [load(p, rules=rules).kernels for p in (b, *repeat_b)]
+        table = df_.diff(runs_a, runs_b, by=by, noise=noise / 100)
+        fmt = _fmt(fmt, output)
+        if fmt == "table":
+            kernels = (df_.match_kernels(runs_a[0], runs_b[0], by=by) if top_kernels
+                       else None)
+            text = df_.format_diff(table, kernels, top=top_kernels)
+        else:
+            text = roofline.to_json(table) if fmt == "json" else roofline.to_csv(table)
+        _emit(text, output, fmt)
+        if fail is not None:
+            slower = df_.slower_than(table, fail)
+            if gate == "total":
+                slower = slower[slower["group"] == df_.TOTAL]
+            if len(slower):
+                worst = ", ".join(f"{g} {100 * d:+.1f}%" for g, d in
+                                  zip(slower["group"], slower["time_delta"], strict=True))
+                raise RoofprofError(f"{b} is slower than {a} by {fail:g}% or more: {worst}")
