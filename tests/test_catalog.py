@@ -12,6 +12,7 @@ from roofprof import catalog
 from roofprof.cli import main
 from roofprof.errors import InputError, RoofprofWarning, UsageError
 from roofprof.metrics import PRECISIONS
+from tests import _readme
 from tests.conftest import FIXTURES, load_fixture
 
 REQUIRED = ("T4", "A10", "A40", "L4", "L40S", "A100-PCIe-40GB", "A100-SXM4-40GB",
@@ -143,3 +144,7 @@ def test_cli_gpus() -> None:
     assert check.exit_code == 0
     assert "DIFFERS" not in check.output
     assert check.output.count("H100-SXM5-80GB") == 9
+
+
+def test_the_readme_shows_real_output() -> None:
+    assert _readme.check("gpus") >= 1

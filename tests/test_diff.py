@@ -8,7 +8,7 @@ from click.testing import CliRunner
 
 from roofprof.cli import main
 from roofprof.diff import TOTAL, diff, match_kernels, slower_than
-from tests import _synth
+from tests import _readme, _synth
 from tests.conftest import FIXTURES, load_fixture
 
 
@@ -97,3 +97,7 @@ def test_cli_diff_gates_ci() -> None:
     js = runner.invoke(main, ["diff", a, a, "--format", "json"])
     assert js.exit_code == 0
     assert '"time_delta": 0.0' in js.output
+
+
+def test_the_readme_shows_real_output() -> None:
+    assert _readme.check("diff") >= 1

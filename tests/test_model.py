@@ -18,6 +18,7 @@ from roofprof.cli import main
 from roofprof.errors import InputError, RoofprofWarning, UsageError
 from roofprof.model.arch import Architecture
 from roofprof.model.compare import compare
+from tests import _readme
 from tests.conftest import FIXTURES, load_fixture
 
 LAYER_OPS = ("qkv_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "attention", "norm",
@@ -346,3 +347,7 @@ def test_cli_model() -> None:
     assert "neither a preset" in bad.output
     both = runner.invoke(main, ["model", "Llama-2-7B", "--gpu", "T4", "--trace", "x"])
     assert both.exit_code == 2
+
+
+def test_the_readme_shows_real_output() -> None:
+    assert _readme.check("model") >= 1

@@ -14,7 +14,7 @@ from roofprof import catalog
 from roofprof.cli import main
 from roofprof.errors import RoofprofWarning, UsageError
 from roofprof.whatif import project, whatif
-from tests import _synth
+from tests import _readme, _synth
 from tests.conftest import FIXTURES, load_fixture
 
 CLOCK = 1.755e9
@@ -123,3 +123,7 @@ def test_cli_whatif() -> None:
     bad = runner.invoke(main, ["whatif", rep, "--gpu", "X1"])
     assert bad.exit_code == 2
     assert "unknown GPU 'X1'" in bad.output
+
+
+def test_the_readme_shows_real_output() -> None:
+    assert _readme.check("whatif") >= 1
