@@ -324,6 +324,29 @@ def test_eager_attention_flops_match_the_full_rectangle() -> None:
     assert cmp.loc[("prefill", "attention_pv"), "flop_ratio"] == pytest.approx(1.0, abs=0.01)
 
 
+@pytest.mark.parametrize("n", [16, 64, 112])
+def test_spec_verify_projections_match_and_attention_runs_whole_tiles(n: int) -> None:
+    """fixtures/spec_verify: n candidates verified over a 1024-token context, batch 1."""
+    kernels = load_fixture("spec_verify.ncu-rep").kernels
+    one = kernels[kernels["range"].str.startswith(f"spec_verify/{n}/")]
+    df = model.estimate(LARGE, phases=("spec",), batch=1, prompt=1024, spec_tokens=n,
+                        logits="all")
+    cmp = compare(one, df).set_index("op")
+    assert cmp.loc["o_proj", "model_flop"] == 2 * n * 2048 * 2048
+    assert cmp.loc["o_proj", "flop_ratio"] == 1.0
+    # k and v (N = 512) run on 64-row tiles: 112 candidates execute 192 rows of them
+    kv_rows = {16: 16, 64: 64, 112: 192}[n]
+    assert cmp.loc["qkv_proj", "flop_ratio"] == pytest.approx(
+        (n * 2048 + kv_rows * 1024) / (n * 3072))
+    # cuDNN runs one 128-query tile over 9 x 128 keys whatever n: the same tensor work
+    tile = 4 * 16 * 128 * 1152 * 128
+    assert one.loc[one["op"] == "attention", "flop_tensor_bf16"].sum() == tile
+    useful = cmp.loc["attention", "model_flop"]
+    assert cmp.loc["attention", "flop_ratio"] == pytest.approx(
+        one.loc[one["op"] == "attention", "flop"].sum() / useful)
+    assert cmp.loc["attention", "flop_ratio"] > 1
+
+
 # ------------------------------------------------------------------------------- CLI
 
 
