@@ -170,7 +170,6 @@ def _phase_rows(arch: Architecture, o: Options, phase: str) -> list[dict[str, An
     L, d, hd, n, b = arch.num_layers, arch.hidden_size, arch.head_dim, s.n, o.batch
     q, kvd, f = s.heads * hd, s.kv_heads * hd, s.ffn
     per_op = 0.0 if s.fused else 1.0
-    tensor = {_tensor(o.act_dtype): 0.0}
     # embedding: one table row per token (weights at the activation dtype)
     s.row("embed", 1, {}, weight=min(n, arch.vocab_size) * d * s.act, act=n * d * s.act)
     s.row("norm", 2 * L + 1, {"fp32": NORM_FLOP * n * d}, weight=d * s.act,
@@ -185,9 +184,8 @@ def _phase_rows(arch: Architecture, o: Options, phase: str) -> list[dict[str, An
     kv_read = b * s.ctx * 2 * kvd * s.kv if s.fused else cache
     qo = 2 * n * q * s.act                                 # Q read, O written
     if o.attention == "fused":
-        tensor = {_tensor(o.act_dtype): qk + pv}
-        s.row("attention", L, {**tensor, "fp32": softmax}, kv=kv_read + new_kv,
-              act=per_op * qo)
+        s.row("attention", L, {_tensor(o.act_dtype): qk + pv, "fp32": softmax},
+              kv=kv_read + new_kv, act=per_op * qo)
     else:
         rect = b * s.heads * s.t * (s.ctx + s.t) * s.act   # eager scores: the full masked matrix
         s.row("attention_qk", L, {_tensor(o.act_dtype): qk}, kv=kv_read / 2 + new_kv,
