@@ -526,12 +526,15 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
 @click.option("--peaks", type=click.Choice(["ratio", "datasheet"]), default=None,
               help="Target ceilings: measured peaks x datasheet ratio target/source (default "
                    "where the trace's GPU is in the catalog), or the target's datasheet.")
+@click.option("--against", type=click.Path(path_type=Path), metavar="TRACE",
+              help="A recording of the same workload on the target GPU: adds its measured "
+                   "time per group and the projection's error.")
 @click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of attribution rules tried before the built-in ones.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
-def whatif(trace: Path, gpu: str, by: str, peaks: str | None, rules: Path | None,
-           fmt: str | None, output: Path | None) -> None:
+def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | None,
+           rules: Path | None, fmt: str | None, output: Path | None) -> None:
     """Project TRACE's measured kernels onto another GPU's roofs: per group, the time if each
     kernel keeps its measured fraction of the roof, and at 100% of the roof (projections,
     not measurements).
@@ -539,6 +542,7 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, rules: Path | None
     \b
     Examples:  roofprof whatif run.parquet --gpu H200
                roofprof whatif run.parquet --gpu A100-SXM4-80GB --by op
+               roofprof whatif h100.parquet --gpu H200 --against h200.parquet
     """
     with _errors():
         from roofprof import catalog, roofline
@@ -549,7 +553,11 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, rules: Path | None
         target = catalog.get(gpu)
         source = wi.source_gpu(kernels)
         chosen = peaks or ("ratio" if source is not None else "datasheet")
-        df = wi.whatif(kernels, target, by=by, peaks=chosen)
+        if against is not None:
+            df = wi.validate(kernels, target, load(against, rules=rules).kernels, by=by,
+                             peaks=chosen)
+        else:
+            df = wi.whatif(kernels, target, by=by, peaks=chosen)
         fmt = _fmt(fmt, output)
         names = kernels["device_name"].dropna().unique()
         src_name = source.name if source else ", ".join(map(str, names)) or "?"

@@ -164,6 +164,22 @@ def whatif(kernels: pd.DataFrame, target: Gpu, by: str = "phase",
         list(GROUP_COLUMNS)].reset_index(drop=True)
 
 
+def validate(kernels: pd.DataFrame, target: Gpu, measured: pd.DataFrame, by: str = "phase",
+             peaks: str | None = None) -> pd.DataFrame:
+    """:func:`whatif` of ``kernels`` onto ``target`` beside ``measured``, a recording of the
+    same workload on the target: per group its measured time there (``target_time_ns``) and
+    the error of each projection (projected / measured - 1)."""
+    if by not in measured:
+        raise UsageError(f"cannot group by {by!r}: the target trace has no such column")
+    out = whatif(kernels, target, by=by, peaks=peaks)
+    key = measured[by].astype("string").fillna("(none)")
+    there = measured.assign(_key=key).groupby("_key", sort=False)["duration_ns"].sum()
+    out["target_time_ns"] = out["group"].map(there)
+    out["error_at_fraction"] = out["time_at_fraction_ns"] / out["target_time_ns"] - 1
+    out["error_at_roof"] = out["time_at_roof_ns"] / out["target_time_ns"] - 1
+    return out
+
+
 def format_whatif(df: pd.DataFrame, source: str, target: str, peaks: str) -> str:
     """:func:`whatif`'s table for the terminal, labelled as a projection."""
     from roofprof.roofline import duration, records
@@ -172,17 +188,27 @@ def format_whatif(df: pd.DataFrame, source: str, target: str, peaks: str) -> str
     def x(v: float | None) -> str:
         return "-" if v is None else f"{v:.2f}x"
 
+    def err(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:+.1f}%"
+
+    checked = "target_time_ns" in df
     rows = [[str(r["group"]), str(r["kernels"]), duration(r["time_ns"]),
              duration(r["time_at_fraction_ns"]), x(r["speedup_at_fraction"]),
              duration(r["time_at_roof_ns"]), x(r["speedup_at_roof"]),
              "-" if r["compute_bound_share"] is None else f"{100 * r['compute_bound_share']:.0f}%",
-             r["bound"]] for r in records(df)]
+             r["bound"],
+             *([duration(r["target_time_ns"]), err(r["error_at_fraction"])] if checked else [])]
+            for r in records(df)]
     notes = [f"PROJECTION from {source} to {target} ({peaks} peaks), not a measurement: "
              "'same % of roof' keeps each kernel's measured fraction of its roof, 'at roof' "
              "runs every kernel at 100% of the target's roof"]
     if (df["unprojected"] > 0).any():
         notes.append(f"{int(df['unprojected'].sum())} kernels could not be projected and are "
                      "left out of the projected times")
-    return render(["group", "kernels", "measured", "same % of roof", "speedup", "at roof",
-                   "speedup", "compute-bound", "bound"], rows, right={1, 2, 3, 4, 5, 6, 7},
-                  notes=notes)
+    head = ["group", "kernels", "measured", "same % of roof", "speedup", "at roof", "speedup",
+            "compute-bound", "bound"]
+    if checked:
+        head += [f"measured on {target}", "error"]
+        notes.append("error: the 'same % of roof' projection against the recording on the "
+                     "target")
+    return render(head, rows, right={1, 2, 3, 4, 5, 6, 7, 9, 10}, notes=notes)

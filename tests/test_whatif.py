@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from roofprof import catalog
 from roofprof.cli import main
 from roofprof.errors import RoofprofWarning, UsageError
-from roofprof.whatif import project, whatif
+from roofprof.whatif import project, validate, whatif
 from tests import _readme, _synth
 from tests.conftest import FIXTURES, load_fixture
 
@@ -111,6 +111,23 @@ def test_ratio_peaks_need_a_known_source_gpu() -> None:
     assert p.loc["copy_kernel", "time_at_roof_ns"] == pytest.approx(1e9 / 4.8e12 * 1e9)
 
 
+def test_validation_against_a_recording_on_the_target() -> None:
+    """Against itself the same-GPU projection has no error; against batch_4 (a different
+    workload) batch_1's projection is off by what the runs differ."""
+    one = load_fixture("batch_1.ncu-rep").kernels
+    four = load_fixture("batch_4.ncu-rep").kernels
+    h100 = catalog.get("H100 SXM")
+    same = validate(one, h100, one).set_index("group")
+    assert same.loc["decode", "error_at_fraction"] == pytest.approx(0.0, abs=1e-12)
+    other = validate(one, h100, four).set_index("group")
+    assert other.loc["decode", "target_time_ns"] == four["duration_ns"].sum()
+    assert other.loc["decode", "error_at_fraction"] == pytest.approx(
+        one["duration_ns"].sum() / four["duration_ns"].sum() - 1)
+    assert other.loc["decode", "error_at_roof"] < other.loc["decode", "error_at_fraction"]
+    with pytest.raises(UsageError, match="target trace has no such column"):
+        validate(one, h100, four.drop(columns="phase"))
+
+
 def test_cli_whatif() -> None:
     runner = CliRunner()
     rep = str(FIXTURES / "llama_annotated.ncu-rep")
@@ -120,6 +137,10 @@ def test_cli_whatif() -> None:
     js = json.loads(runner.invoke(main, ["whatif", rep, "--gpu", "A100", "--by", "op",
                                          "--format", "json"]).output)
     assert {r["group"] for r in js} >= {"qkv_proj", "norm"}
+    checked = runner.invoke(main, ["whatif", rep, "--gpu", "H100", "--against", rep])
+    assert checked.exit_code == 0, checked.output
+    assert "measured on H100-SXM5-80GB" in checked.output
+    assert "+0.0%" in checked.output
     bad = runner.invoke(main, ["whatif", rep, "--gpu", "X1"])
     assert bad.exit_code == 2
     assert "unknown GPU 'X1'" in bad.output
