@@ -48,6 +48,18 @@ def test_batch1_against_batch4_decode() -> None:
     assert slower_than(d.reset_index(), 10).empty
 
 
+@pytest.mark.parametrize(("x", "y"), [("batch_1", "batch_4"), ("batch_4", "batch_16"),
+                                      ("batch_1", "batch_64")])
+def test_a_diff_and_its_reverse_undo_each_other(x: str, y: str) -> None:
+    a, b = (load_fixture(f"{n}.ncu-rep").kernels for n in (x, y))
+    ab = diff([a], [b], by="category").set_index("group")
+    ba = diff([b], [a], by="category").set_index("group")
+    both = ab.index[ab["status"] == "both"]
+    for col in ("time_delta", "bytes_delta"):
+        product = (1 + ab.loc[both, col]) * (1 + ba.loc[both, col])
+        assert product.to_numpy() == pytest.approx(1.0)
+
+
 def test_groups_only_one_run_has_and_kernels_matched_by_occurrence() -> None:
     a = run({"prefill": 5000.0, "decode": 2000.0})
     b = run({"prefill": 5000.0, "decode": 2000.0}, extra=("spec", 3000.0))

@@ -160,6 +160,10 @@ def test_time_at_the_roof_is_the_slower_of_compute_and_memory() -> None:
     pre = df[df["phase"] == "prefill"].set_index("op")
     assert pre.loc["gate_proj", "time_s"] == pre.loc["gate_proj", "flop"] / 989.4e12
     assert (df["time_s"] >= df[["time_compute_s", "time_memory_s"]].max(axis=1)).all()
+    # the plotted point lies on the roof: min(peak, intensity x bandwidth)
+    assert pre.loc["gate_proj", "work_per_s"] == pytest.approx(989.4e12)
+    assert dec.loc["down_proj", "work_per_s"] == pytest.approx(
+        dec.loc["down_proj", "intensity"] * 3.35e12)
     tot = model.totals(df).set_index("phase")
     assert tot.loc["decode", "time_s"] == pytest.approx(dec["time_s"].sum())
     assert tot.loc["decode", "bound"] == "memory"

@@ -9,6 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from roofprof import catalog
 from roofprof.cli import main
@@ -101,6 +103,23 @@ def test_the_fraction_projection_is_never_faster_than_the_roof(target: str) -> N
     ok = p["time_at_fraction_ns"].notna() & (p["duration_ns"] >= p["roof_ns"])
     assert ok.sum() > 100
     assert (p.loc[ok, "time_at_fraction_ns"] >= p.loc[ok, "time_at_roof_ns"] * (1 - 1e-9)).all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(work=st.floats(0, 1e13), nbytes=st.floats(0, 1e10), slack=st.floats(1.0, 20.0),
+       clock=st.floats(1.0e9, 2.0e9))
+def test_projections_of_any_kernel(work: float, nbytes: float, slack: float,
+                                   clock: float) -> None:
+    """Onto its own GPU a kernel keeps its time; onto the H200 (every ceiling at least the
+    H100's) it is never slower; at the roof never slower than at its fraction of it."""
+    roof_ns = max(work / (540672 * clock), nbytes / 3.35e12) * 1e9
+    k = _synth.table([_synth.row("k", "decode", max(roof_ns * slack, 1.0), sm_clock=clock,
+                                 dram=nbytes, flop_tensor_bf16=work)])
+    same = project(k, catalog.get("H100 SXM")).iloc[0]
+    assert same["time_at_fraction_ns"] == pytest.approx(same["duration_ns"])
+    h200 = project(k, catalog.get("H200")).iloc[0]
+    assert h200["time_at_fraction_ns"] <= same["duration_ns"] * (1 + 1e-9)
+    assert h200["time_at_roof_ns"] <= h200["time_at_fraction_ns"] * (1 + 1e-9)
 
 
 def test_ratio_peaks_need_a_known_source_gpu() -> None:

@@ -39,7 +39,8 @@ Counting rules (the assumptions, explicit):
 
 With ``roofs`` (peak FLOP/s per precision and ``dram`` bytes/s: :func:`roofs_of_gpu`,
 :func:`roofs_of_trace`) each row gets its time at the roof: ``max(max_p flop_p / peak_p,
-bytes / dram)`` and the bound.
+bytes / dram)``, the bound, and ``work_per_s`` = work / that time (with ``intensity``, the
+point a roofline plot draws for the op, on its roof).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ WORK_COLUMNS: tuple[str, ...] = tuple(work for work, _peak in PRECISIONS.values(
 COLUMNS: tuple[str, ...] = (
     "phase", "op", "count", "tokens", "precision", "flop", *WORK_COLUMNS, "weight_bytes",
     "kv_bytes", "act_bytes", "bytes", "intensity", "time_compute_s", "time_memory_s",
-    "time_s", "bound",
+    "time_s", "work_per_s", "bound",
 )
 
 
@@ -229,7 +230,7 @@ def _timed(df: pd.DataFrame, roofs: dict[str, float] | None) -> pd.DataFrame:
     n = len(df)
     compute = np.zeros(n)
     if roofs is None:
-        df["time_compute_s"] = df["time_memory_s"] = df["time_s"] = np.nan
+        df["time_compute_s"] = df["time_memory_s"] = df["time_s"] = df["work_per_s"] = np.nan
         df["bound"] = None
         return df
     missing: set[str] = set()
@@ -254,6 +255,9 @@ def _timed(df: pd.DataFrame, roofs: dict[str, float] | None) -> pd.DataFrame:
     bound = np.where(compute >= memory, "compute", "memory").astype(object)
     bound[np.isnan(df["time_s"].to_numpy(dtype=float))] = None
     df["bound"] = bound
+    # the point a roofline plot draws for the op: its intensity and this rate
+    df["work_per_s"] = (df["flop"] + df["ops_tensor_int8"]) / df["time_s"].where(
+        df["time_s"] > 0)
     return df
 
 
