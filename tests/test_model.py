@@ -128,6 +128,24 @@ def test_eager_attention_is_the_fused_work_in_three_ops() -> None:
     assert eager.loc[parts, "bytes"].sum() > fused.loc["attention", "bytes"]  # scores move
 
 
+@settings(max_examples=30, deadline=None)
+@given(t=st.integers(1, 300), ctx=st.integers(0, 600), window=st.integers(1, 500))
+def test_sliding_window_scores_are_the_counted_ones(t: int, ctx: int, window: int) -> None:
+    arch = Architecture("w", 512, 1344, 1, 8, 2, 8000, 64, sliding_window=window)
+    df = model.estimate(arch, phases=("spec",), spec_tokens=t, context=ctx).set_index("op")
+    counted = sum(min(ctx + i + 1, window) for i in range(t))
+    assert df.loc["attention", "flop_tensor_bf16"] == 2 * 2 * 8 * 64 * counted
+    assert df.loc["attention", "kv_bytes"] == (min(ctx + t, window) + t) * 2 * 128 * 2
+
+
+def test_mistral_decode_reads_at_most_its_window_of_cache() -> None:
+    mistral = model.architecture("Mistral-7B")
+    assert mistral.sliding_window == 4096
+    long = model.estimate(mistral, phases=("decode",), context=32_000).set_index("op")
+    short = model.estimate(mistral, phases=("decode",), context=4095).set_index("op")
+    assert long.loc["attention", "kv_bytes"] == short.loc["attention", "kv_bytes"]
+
+
 def test_spec_verify_is_k_decode_tokens_for_the_projections() -> None:
     dec = model.estimate(SMALL, phases=("decode",), prompt=256).set_index("op")
     spec = model.estimate(SMALL, phases=("spec",), prompt=256, spec_tokens=16).set_index("op")

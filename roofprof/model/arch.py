@@ -2,8 +2,9 @@
 
 Only the fields a Llama/Mistral-style decoder's cost depends on are read: ``hidden_size``,
 ``intermediate_size``, ``num_hidden_layers``, ``num_attention_heads``, ``num_key_value_heads``
-(default: no GQA), ``vocab_size``, ``head_dim`` (default hidden / heads) and
-``tie_word_embeddings``. A ``quantization_config`` (AWQ, GPTQ: ``bits``, ``group_size``) is kept
+(default: no GQA), ``vocab_size``, ``head_dim`` (default hidden / heads),
+``tie_word_embeddings`` and ``sliding_window`` (keys per query at most; the KV cache keeps as
+many). A ``quantization_config`` (AWQ, GPTQ: ``bits``, ``group_size``) is kept
 as a hint for the weight dtype. Presets are data: ``roofprof/data/models.toml``.
 """
 
@@ -37,6 +38,8 @@ class Architecture:
     vocab_size: int
     head_dim: int
     tie_word_embeddings: bool = False
+    #: keys a query attends to at most (Mistral v0.1: 4096), None for full attention
+    sliding_window: int | None = None
     #: weight dtype and group size the config declares (AWQ/GPTQ), or None
     quant_dtype: str | None = None
     quant_group_size: int | None = None
@@ -79,6 +82,7 @@ def _arch(raw: dict[str, Any], name: str, where: str) -> Architecture:
         vocab_size=int(raw["vocab_size"]),
         head_dim=int(raw.get("head_dim") or int(raw["hidden_size"]) // heads),
         tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
+        sliding_window=int(raw["sliding_window"]) if raw.get("sliding_window") else None,
         quant_dtype={4: "int4", 8: "int8"}.get(int(bits)) if bits else None,
         quant_group_size=quant.get("group_size") or quant.get("q_group_size"),
     )

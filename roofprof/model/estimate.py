@@ -19,7 +19,8 @@ Counting rules (the assumptions, explicit):
   dtype: W4A16; int8 is W8A8 on INT8 tensor cores; fp8 is W8A8 FP8).
 * Attention: Q·Kᵀ and P·V 2·heads·head_dim FLOPs per score each; with ``causal`` a query sees
   the cached context and the new tokens up to itself (T·ctx + T(T+1)/2 scores per sequence and
-  head), without it the full T·(ctx+T) rectangle (what hand derivations use). Softmax: 5 FP32
+  head), without it the full T·(ctx+T) rectangle (what hand derivations use); a sliding window
+  (Mistral v0.1) caps the keys per query and the cache read. Softmax: 5 FP32
   FLOPs per score. The KV cache is read whole (ctx+T tokens at the KV dtype) and the new tokens'
   K and V are written, both counted as ``kv_bytes`` of the attention row (of attention_qk when
   eager).
@@ -160,10 +161,23 @@ class _Step:
         act = self.act * (m * k * read + m * n * write)
         self.row(op, count, {_tensor(precision): 2.0 * m * k * n}, weight=weight, act=act)
 
+    def keys(self) -> int:
+        """Keys the step's attention reads per sequence (the KV cache held)."""
+        w = self.a.sliding_window
+        return self.ctx + self.t if w is None else min(self.ctx + self.t, w)
+
     def scores(self) -> float:
-        """Attention scores per sequence and head in this step."""
-        t, ctx = self.t, self.ctx
-        return t * ctx + t * (t + 1) / 2 if self.o.causal else t * (ctx + t)
+        """Attention scores per sequence and head in this step: query i (at position
+        ctx + i + 1) sees that many keys when causal, at most the sliding window."""
+        t, ctx, w = self.t, self.ctx, self.a.sliding_window
+        if not self.o.causal:
+            return t * self.keys()
+        if w is None:
+            return t * ctx + t * (t + 1) / 2
+        last_full = min(ctx + t, w)                 # positions ctx+1 .. last_full see themselves
+        n_full = max(0, last_full - ctx)
+        full = n_full * (ctx + 1 + last_full) / 2
+        return full + (t - n_full) * w
 
 
 def _phase_rows(arch: Architecture, o: Options, phase: str) -> list[dict[str, Any]]:
@@ -180,9 +194,9 @@ def _phase_rows(arch: Architecture, o: Options, phase: str) -> list[dict[str, An
     scores = b * s.heads * s.scores()
     qk = pv = 2.0 * scores * hd
     softmax = SOFTMAX_FLOP * scores
-    cache = b * (s.ctx + s.t) * 2 * kvd * s.kv            # K and V read, new tokens included
+    cache = b * s.keys() * 2 * kvd * s.kv                  # K and V read, new tokens included
     new_kv = n * 2 * kvd * s.kv                            # K and V of the new tokens written
-    kv_read = b * s.ctx * 2 * kvd * s.kv if s.fused else cache
+    kv_read = b * min(s.ctx, s.keys()) * 2 * kvd * s.kv if s.fused else cache
     qo = 2 * n * q * s.act                                 # Q read, O written
     if o.attention == "fused":
         s.row("attention", L, {_tensor(o.act_dtype): qk + pv, "fp32": softmax},
