@@ -290,6 +290,33 @@ def test_reference_000_decode_rows_cannot_come_from_one_model() -> None:
     assert 2 * arch.num_layers * arch.kv_dim * 2 == 524_288
 
 
+# ------------------------------ references 001 and 004: roofline charts, read by eye
+
+
+def _intensity(df: pd.DataFrame, ops: list[str]) -> float:
+    rows = df.set_index("op").loc[ops]
+    return float(rows["flop"].sum() / rows["bytes"].sum())
+
+
+def test_chart_points_of_llama13b_and_llama33b() -> None:
+    """001 (Llama-13B, A40): qk/pv autoregressive ~1 FLOP/B, up/gate/down at init (prefill)
+    400-4,000, qk/pv at init 40-150. 004 (Llama-33B, A100): up/gate/down at spec 16 ~16,
+    spec 48 ~50. (Its spec 80 ~120 and spec 112 at 300-3,000 cannot be batch-1 verification:
+    a GEMM over k tokens reaches at most ~k FLOP/B; README: the reference analyses.)"""
+    mlp = ["gate_proj", "up_proj", "down_proj"]
+    l13 = model.architecture("Llama-2-13B")
+    dec = model.estimate(l13, phases=("decode",), prompt=512)
+    assert _intensity(dec, ["attention"]) == pytest.approx(1.0, abs=0.05)
+    pre = model.estimate(l13, phases=("prefill",), prompt=512)
+    assert 400 <= _intensity(pre, mlp) <= 4000
+    assert 40 <= _intensity(pre, ["attention"]) <= 150
+    l33 = model.architecture("Llama-33B")
+    for k, read in ((16, 16), (48, 50)):
+        spec = model.estimate(l33, phases=("spec",), spec_tokens=k, prompt=512)
+        assert _intensity(spec, mlp) == pytest.approx(read, rel=0.06)
+        assert _intensity(spec, mlp) < k
+
+
 # ------------------------------------------ measured beside modelled (H100 fixtures)
 
 #: examples/_llama.py LARGE: 1 layer, hidden 2048, 16 heads, 4 KV heads, MLP 2048*8//3//64*64
