@@ -399,6 +399,20 @@ def test_spec_verify_projections_match_and_attention_runs_whole_tiles(n: int) ->
 # ------------------------------------------------------------------------------- CLI
 
 
+def test_cli_model_takes_the_quantization_of_the_config(tmp_path: Path) -> None:
+    cfg = json.loads((FIXTURES.parent / "tests" / "data" / "llama_large_config.json").read_text())
+    cfg["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    out = CliRunner().invoke(main, ["model", str(tmp_path), "--phase", "decode", "--format",
+                                    "json"])
+    assert out.exit_code == 0, out.output
+    down = next(r for r in json.loads(out.stdout) if r["op"] == "down_proj")
+    # 5440 / 128 = 42.5: the last group of each column is partial, 43 groups
+    assert down["weight_bytes"] == 5440 * 2048 / 2 + 43 * 2048 * 2.5
+    title = CliRunner().invoke(main, ["model", str(tmp_path), "--phase", "decode"]).stdout
+    assert "weights int4 (group 128)" in title
+
+
 def test_cli_model() -> None:
     runner = CliRunner()
     out = runner.invoke(main, ["model", "Llama-3-8B", "--gpu", "H100", "--batch", "32",
