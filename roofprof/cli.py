@@ -7,6 +7,7 @@ module that imports click.
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import threading
@@ -376,3 +377,298 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
                         levels=names, depth=depth, filter=filter_, title=title,
                         label_top=label_top)
         click.echo(f"roofprof: wrote {out}", err=True)
+
+
+# ------------------------------------------------------------------------------- gpus
+
+
+def _emit(text: str, output: Path | None, what: str) -> None:
+    """Print ``text`` or write it to ``output``."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    click.echo(f"roofprof: wrote {output} ({what})", err=True)
+
+
+def _fmt(fmt: str | None, output: Path | None) -> str:
+    if fmt is not None:
+        return fmt
+    return {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table") \
+        if output else "table"
+
+
+@main.command()
+@click.argument("name", required=False)
+@click.option("--check", "check", type=click.Path(path_type=Path), metavar="TRACE",
+              help="Compare TRACE's measured peaks with the catalog entry of its GPU (or of "
+                   "NAME).")
+@click.option("--tolerance", type=click.FloatRange(min=0), default=0.10, show_default=True,
+              help="With --check: relative difference reported as a disagreement.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format (default: table, or from the -o suffix).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None,
+         output: Path | None) -> None:
+    """The GPU catalog: datasheet peaks per precision (dense; sparse beside), memory bandwidth
+    and size, L2, SMs, boost clock and the source of every number.
+
+    \b
+    Examples:  roofprof gpus
+               roofprof gpus H100-SXM5-80GB
+               roofprof gpus --check fixtures/llama_annotated.ncu-rep
+    """
+    with _errors():
+        from roofprof import catalog, roofline
+
+        fmt = _fmt(fmt, output)
+        if check is not None:
+            from roofprof.trace import load
+
+            df = catalog.check_peaks(load(check).kernels, gpu=name, tolerance=tolerance)
+            text = catalog.format_check(df) if fmt == "table" else \
+                {"json": roofline.to_json, "csv": roofline.to_csv}[fmt](df)
+        elif name is not None:
+            gpu = catalog.get(name)
+            if fmt == "table":
+                text = catalog.format_entry(gpu)
+            else:
+                df = catalog.table((gpu,))
+                text = roofline.to_csv(df) if fmt == "csv" else json.dumps(
+                    {**roofline.records(df)[0], "sparse": gpu.sparse,
+                     "sources": list(gpu.sources), "device_names": list(gpu.device_names)},
+                    indent=1) + "\n"
+        else:
+            text = catalog.format_catalog() if fmt == "table" else \
+                {"json": roofline.to_json, "csv": roofline.to_csv}[fmt](catalog.table())
+        _emit(text, output, fmt)
+
+
+# ------------------------------------------------------------------------------- model
+
+
+@main.command("model")
+@click.argument("spec", metavar="MODEL")
+@click.option("--gpu", metavar="NAME", help="Time each op at this catalog GPU's roofs.")
+@click.option("--trace", type=click.Path(path_type=Path), metavar="TRACE",
+              help="Time at TRACE's measured roofs instead, and compare with its kernels "
+                   "(measured/model ratios per op and phase).")
+@click.option("--phase", "phases", multiple=True,
+              type=click.Choice(["prefill", "decode", "spec"]),
+              help="Phases to model (repeatable; default all three).")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--prompt", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Prefill tokens per sequence.")
+@click.option("--context", type=click.IntRange(min=0),
+              help="Tokens cached before a decode/spec step [default: --prompt].")
+@click.option("--spec-tokens", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Candidates verified per sequence in the spec phase.")
+@click.option("--weight-dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]),
+              help="Weights of the projections [default: the config's quantization, else "
+                   "bf16].")
+@click.option("--group-size", type=click.IntRange(min=1),
+              help="Quantization group (AWQ/GPTQ: 128): an fp16 scale and a zero per group.")
+@click.option("--act-dtype", type=click.Choice(["bf16", "fp16"]), default="bf16",
+              show_default=True)
+@click.option("--kv-dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]),
+              help="KV cache [default: --act-dtype].")
+@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Tensor-parallel degree (numbers are per GPU).")
+@click.option("--attention", type=click.Choice(["fused", "eager"]), default="fused",
+              show_default=True)
+@click.option("--traffic", type=click.Choice(["per-op", "fused"]), default="per-op",
+              show_default=True,
+              help="per-op: every op reads and writes its activations (eager); fused: only "
+                   "layer input/outputs and the KV cache move (hand-derivation convention).")
+@click.option("--logits", type=click.Choice(["last", "all"]), default="last",
+              show_default=True, help="lm_head on the last token per sequence, or on all.")
+@click.option("--non-causal", is_flag=True,
+              help="Count the full attention rectangle (hand-derivation convention).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str, ...],
+              batch: int, prompt: int, context: int | None, spec_tokens: int,
+              weight_dtype: str | None, group_size: int | None, act_dtype: str,
+              kv_dtype: str | None, tp: int, attention: str, traffic: str, logits: str,
+              non_causal: bool, fmt: str | None, output: Path | None) -> None:
+    """Analytic estimate of a decoder transformer (a preset or a config.json): per op and
+    phase, FLOPs, weight/KV/activation bytes, intensity and time at a GPU's roofs.
+
+    \b
+    Examples:  roofprof model Llama-3-8B --gpu H100 --batch 32 --prompt 1024
+               roofprof model path/to/config.json --gpu T4 --weight-dtype int4 \\
+                   --group-size 128 --act-dtype fp16 --phase decode
+               roofprof model config.json --trace run.parquet --batch 2 --prompt 1024
+    """
+    with _errors():
+        from roofprof import catalog, model, roofline
+        from roofprof.model.compare import compare
+        from roofprof.model.view import format_compare, format_estimate
+
+        if gpu and trace:
+            raise UsageError("--gpu and --trace both give roofs: pick one")
+        arch = model.architecture(spec)
+        options = model.Options(
+            batch=batch, prompt=prompt, context=context, spec_tokens=spec_tokens,
+            weight_dtype=weight_dtype or arch.quant_dtype or "bf16",
+            group_size=group_size or (arch.quant_group_size if weight_dtype is None else None),
+            act_dtype=act_dtype, kv_dtype=kv_dtype, tp=tp, causal=not non_causal,
+            logits=logits, traffic=traffic, attention=attention)
+        kernels = None
+        roofs = None
+        where = ""
+        if trace is not None:
+            from roofprof.trace import load
+
+            kernels = load(trace).kernels
+            roofs, where = model.roofs_of_trace(kernels), f"measured roofs of {trace}"
+        elif gpu is not None:
+            entry = catalog.get(gpu)
+            roofs, where = model.roofs_of_gpu(entry), f"{entry.name} datasheet roofs"
+        df = model.estimate(arch, options, phases=phases or model.PHASES, roofs=roofs)
+        fmt = _fmt(fmt, output)
+        if kernels is not None:
+            df = compare(kernels, df, by="op" if kernels["op"].notna().any() else "category")
+        if fmt != "table":
+            text = roofline.to_json(df) if fmt == "json" else roofline.to_csv(df)
+        elif kernels is not None:
+            text = format_compare(df)
+        else:
+            title = (f"{arch.name}: batch {batch}, prompt {prompt}, weights "
+                     f"{options.weight_dtype}"
+                     f"{f' (group {options.group_size})' if options.group_size else ''}, "
+                     f"KV {kv_dtype or act_dtype}, TP {tp}"
+                     f"{'; ' + where if where else '; no GPU given: no times (--gpu NAME)'}")
+            text = format_estimate(df, model.totals(df), title)
+        _emit(text, output, fmt)
+
+
+# ------------------------------------------------------------------------------- whatif
+
+
+@main.command()
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option("--gpu", required=True, metavar="NAME",
+              help="The catalog GPU to project onto (`roofprof gpus` lists them).")
+@click.option("--by", default="phase", show_default=True,
+              help="Group by this kernel-table column (phase, op, range, kernel, ...).")
+@click.option("--peaks", type=click.Choice(["ratio", "datasheet"]), default=None,
+              help="Target ceilings: measured peaks x datasheet ratio target/source (default "
+                   "where the trace's GPU is in the catalog), or the target's datasheet.")
+@click.option("--against", type=click.Path(path_type=Path), metavar="TRACE",
+              help="A recording of the same workload on the target GPU: adds its measured "
+                   "time per group and the projection's error.")
+@click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
+              help="A TOML file of attribution rules tried before the built-in ones.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | None,
+           rules: Path | None, fmt: str | None, output: Path | None) -> None:
+    """Project TRACE's measured kernels onto another GPU's roofs: per group, the time if each
+    kernel keeps its measured fraction of the roof, and at 100% of the roof (projections,
+    not measurements).
+
+    \b
+    Examples:  roofprof whatif run.parquet --gpu H200
+               roofprof whatif run.parquet --gpu A100-SXM4-80GB --by op
+               roofprof whatif h100.parquet --gpu H200 --against h200.parquet
+    """
+    with _errors():
+        from roofprof import catalog, roofline
+        from roofprof import whatif as wi
+        from roofprof.trace import load
+
+        kernels = load(trace, rules=rules).kernels
+        target = catalog.get(gpu)
+        source = wi.source_gpu(kernels)
+        chosen = peaks or ("ratio" if source is not None else "datasheet")
+        if against is not None:
+            df = wi.validate(kernels, target, load(against, rules=rules).kernels, by=by,
+                             peaks=chosen)
+        else:
+            df = wi.whatif(kernels, target, by=by, peaks=chosen)
+        fmt = _fmt(fmt, output)
+        names = kernels["device_name"].dropna().unique()
+        src_name = source.name if source else ", ".join(map(str, names)) or "?"
+        text = (wi.format_whatif(df, src_name, target.name, chosen) if fmt == "table" else
+                roofline.to_json(df) if fmt == "json" else roofline.to_csv(df))
+        _emit(text, output, fmt)
+
+
+# --------------------------------------------------------------------------------- diff
+
+
+def _percent(value: str | None, what: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        pct = float(value.strip().removesuffix("%"))
+    except ValueError:
+        raise UsageError(f"{what} takes a percentage like 5 or 5%, not {value!r}") from None
+    if pct < 0:
+        raise UsageError(f"{what} must not be negative, got {value!r}")
+    return pct
+
+
+@main.command("diff")
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option("--by", default="phase", show_default=True,
+              help="Match groups by this column (phase, op, range, category, kernel, ...).")
+@click.option("--repeat-a", "repeat_a", multiple=True, type=click.Path(path_type=Path),
+              metavar="TRACE", help="A repeat run of A (repeatable): times are medians, "
+                                    "and a change within the runs' spread is noise.")
+@click.option("--repeat-b", "repeat_b", multiple=True, type=click.Path(path_type=Path),
+              metavar="TRACE", help="A repeat run of B (repeatable).")
+@click.option("--noise", "noise_pct", metavar="PCT", default="0",
+              help="Changes smaller than PCT percent are noise (a floor under the spread).")
+@click.option("--fail-if-slower", "fail_pct", metavar="PCT",
+              help="Exit 1 when B is PCT percent or more slower than A, beyond the noise.")
+@click.option("--gate", type=click.Choice(["total", "group"]), default="total",
+              show_default=True, help="With --fail-if-slower: the total time, or any group.")
+@click.option("--kernels", "top_kernels", type=click.IntRange(min=0), default=10,
+              show_default=True, help="Also list the N kernels whose time changed most.")
+@click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
+              help="A TOML file of attribution rules tried before the built-in ones.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tuple[Path, ...],
+             noise_pct: str, fail_pct: str | None, gate: str, top_kernels: int,
+             rules: Path | None, fmt: str | None, output: Path | None) -> None:
+    """Compare run B with baseline A: per group, time, work, bytes, intensity and % of roof,
+    and their changes; an exit code for CI.
+
+    \b
+    Examples:  roofprof diff main.parquet pr.parquet --by op
+               roofprof diff a1.parquet b1.parquet --repeat-a a2.parquet --repeat-b b2.parquet
+               roofprof diff main.parquet pr.parquet --fail-if-slower 5%
+    """
+    with _errors():
+        from roofprof import diff as df_
+        from roofprof import roofline
+        from roofprof.trace import load
+
+        noise = _percent(noise_pct, "--noise") or 0.0
+        fail = _percent(fail_pct, "--fail-if-slower")
+        runs_a = [load(p, rules=rules).kernels for p in (a, *repeat_a)]
+        runs_b = [load(p, rules=rules).kernels for p in (b, *repeat_b)]
+        table = df_.diff(runs_a, runs_b, by=by, noise=noise / 100)
+        fmt = _fmt(fmt, output)
+        if fmt == "table":
+            kernels = (df_.match_kernels(runs_a[0], runs_b[0], by=by) if top_kernels
+                       else None)
+            text = df_.format_diff(table, kernels, top=top_kernels)
+        else:
+            text = roofline.to_json(table) if fmt == "json" else roofline.to_csv(table)
+        _emit(text, output, fmt)
+        if fail is not None:
+            slower = df_.slower_than(table, fail)
+            if gate == "total":
+                slower = slower[slower["group"] == df_.TOTAL]
+            if len(slower):
+                worst = ", ".join(f"{g} {100 * d:+.1f}%" for g, d in
+                                  zip(slower["group"], slower["time_delta"], strict=True))
+                raise RoofprofError(f"{b} is slower than {a} by {fail:g}% or more: {worst}")
