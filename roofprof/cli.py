@@ -306,14 +306,7 @@ def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
             text = table.format_table(result, wide=wide, width=None if tty else 10_000)
         else:
             text = table.to_json(result) if fmt == "json" else table.to_csv(result)
-        if output is None:
-            click.echo(text, nl=False)
-        else:
-            from roofprof.atomic import atomic_output
-
-            with atomic_output(output) as fh:
-                fh.write(text.encode("utf-8"))
-            click.echo(f"roofprof: wrote {output} ({len(result)} groups)", err=True)
+        _emit(text, output, f"{len(result)} groups")
 
 
 # -------------------------------------------------------------------------------- plot
@@ -383,14 +376,14 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
 
 
 def _emit(text: str, output: Path | None, what: str) -> None:
-    """Print ``text`` or write it to ``output``."""
+    """Print ``text`` or write it to ``output`` (atomically: complete or not at all)."""
     if output is None:
         click.echo(text, nl=False)
         return
-    try:
-        output.write_text(text)
-    except OSError as exc:
-        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    from roofprof.atomic import atomic_output
+
+    with atomic_output(output) as fh:
+        fh.write(text.encode("utf-8"))
     click.echo(f"roofprof: wrote {output} ({what})", err=True)
 
 
@@ -422,7 +415,7 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
                roofprof gpus --check fixtures/llama_annotated.ncu-rep
     """
     with _errors():
-        from roofprof import catalog, roofline
+        from roofprof import catalog, table
 
         fmt = _fmt(fmt, output)
         if check is not None:
@@ -430,20 +423,20 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
 
             df = catalog.check_peaks(load(check).kernels, gpu=name, tolerance=tolerance)
             text = catalog.format_check(df) if fmt == "table" else \
-                {"json": roofline.to_json, "csv": roofline.to_csv}[fmt](df)
+                {"json": table.to_json, "csv": table.to_csv}[fmt](df)
         elif name is not None:
             gpu = catalog.get(name)
             if fmt == "table":
                 text = catalog.format_entry(gpu)
             else:
                 df = catalog.table((gpu,))
-                text = roofline.to_csv(df) if fmt == "csv" else json.dumps(
-                    {**roofline.records(df)[0], "sparse": gpu.sparse,
+                text = table.to_csv(df) if fmt == "csv" else json.dumps(
+                    {**table.records(df)[0], "sparse": gpu.sparse,
                      "sources": list(gpu.sources), "device_names": list(gpu.device_names)},
                     indent=1) + "\n"
         else:
             text = catalog.format_catalog() if fmt == "table" else \
-                {"json": roofline.to_json, "csv": roofline.to_csv}[fmt](catalog.table())
+                {"json": table.to_json, "csv": table.to_csv}[fmt](catalog.table())
         _emit(text, output, fmt)
 
 
@@ -504,7 +497,7 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
                roofprof model config.json --trace run.parquet --batch 2 --prompt 1024
     """
     with _errors():
-        from roofprof import catalog, model, roofline
+        from roofprof import catalog, model, table
         from roofprof.model.compare import compare
         from roofprof.model.view import format_compare, format_estimate
 
@@ -533,7 +526,7 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
         if kernels is not None:
             df = compare(kernels, df, by="op" if kernels["op"].notna().any() else "category")
         if fmt != "table":
-            text = roofline.to_json(df) if fmt == "json" else roofline.to_csv(df)
+            text = table.to_json(df) if fmt == "json" else table.to_csv(df)
         elif kernels is not None:
             text = format_compare(df)
         else:
@@ -577,7 +570,7 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | No
                roofprof whatif h100.parquet --gpu H200 --against h200.parquet
     """
     with _errors():
-        from roofprof import catalog, roofline
+        from roofprof import catalog, table
         from roofprof import whatif as wi
         from roofprof.trace import load
 
@@ -594,7 +587,7 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | No
         names = kernels["device_name"].dropna().unique()
         src_name = source.name if source else ", ".join(map(str, names)) or "?"
         text = (wi.format_whatif(df, src_name, target.name, chosen) if fmt == "table" else
-                roofline.to_json(df) if fmt == "json" else roofline.to_csv(df))
+                table.to_json(df) if fmt == "json" else table.to_csv(df))
         _emit(text, output, fmt)
 
 
@@ -648,24 +641,24 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
     """
     with _errors():
         from roofprof import diff as df_
-        from roofprof import roofline
+        from roofprof import table as tb
         from roofprof.trace import load
 
         noise = _percent(noise_pct, "--noise") or 0.0
         fail = _percent(fail_pct, "--fail-if-slower")
         runs_a = [load(p, rules=rules).kernels for p in (a, *repeat_a)]
         runs_b = [load(p, rules=rules).kernels for p in (b, *repeat_b)]
-        table = df_.diff(runs_a, runs_b, by=by, noise=noise / 100)
+        result = df_.diff(runs_a, runs_b, by=by, noise=noise / 100)
         fmt = _fmt(fmt, output)
         if fmt == "table":
             kernels = (df_.match_kernels(runs_a[0], runs_b[0], by=by) if top_kernels
                        else None)
-            text = df_.format_diff(table, kernels, top=top_kernels)
+            text = df_.format_diff(result, kernels, top=top_kernels)
         else:
-            text = roofline.to_json(table) if fmt == "json" else roofline.to_csv(table)
+            text = tb.to_json(result) if fmt == "json" else tb.to_csv(result)
         _emit(text, output, fmt)
         if fail is not None:
-            slower = df_.slower_than(table, fail)
+            slower = df_.slower_than(result, fail)
             if gate == "total":
                 slower = slower[slower["group"] == df_.TOTAL]
             if len(slower):

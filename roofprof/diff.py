@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
 TOTAL = "(total)"
-_TAKEN = ("kernels", "time_ns", "flop", "ops_int8", "ai", "work_per_s", "pct_of_roof",
+_TAKEN = ("kernels", "time_ns", "work", "flop", "ops_int8", "ai", "work_per_s", "pct_of_roof",
           "bound", "bytes")
 COLUMNS: tuple[str, ...] = (
     "group", "status", "kernels_a", "kernels_b", "time_ns_a", "time_ns_b", "time_delta",
@@ -55,14 +55,11 @@ def _side(runs: Sequence[pd.DataFrame], by: str, level: str) -> pd.DataFrame:
         groups = summarize(kernels, by=by, level=level)
         total = summarize(kernels.assign(_all=TOTAL), by="_all", level=level)
         s = pd.concat([groups, total], ignore_index=True)
-        s["ai"] = s[f"ai_{level}"]
-        s["bytes"] = s[f"{level}_bytes"]
         frames.append(s.set_index("group"))
     first = frames[0][list(_TAKEN)].copy()
     times = pd.concat([f["time_ns"] for f in frames], axis=1)
     first["time_ns"] = times.median(axis=1)
     first["spread"] = ((times.max(axis=1) - times.min(axis=1)) / first["time_ns"]).fillna(0.0)
-    first["work"] = first["flop"].where(first["ops_int8"].fillna(0) == 0, first["ops_int8"])
     return first
 
 
@@ -112,7 +109,8 @@ def slower_than(df: pd.DataFrame, pct: float) -> pd.DataFrame:
 
 def format_diff(df: pd.DataFrame, kernels: pd.DataFrame | None = None, top: int = 10) -> str:
     """:func:`diff`'s table (and the ``top`` kernel changes) for the terminal."""
-    from roofprof.roofline import duration, records
+    from roofprof.fmt import duration
+    from roofprof.table import records
     from roofprof.texttable import render
 
     def pct(v: float | None, sign: bool = True) -> str:

@@ -182,7 +182,8 @@ def validate(kernels: pd.DataFrame, target: Gpu, measured: pd.DataFrame, by: str
 
 def format_whatif(df: pd.DataFrame, source: str, target: str, peaks: str) -> str:
     """:func:`whatif`'s table for the terminal, labelled as a projection."""
-    from roofprof.roofline import duration, records
+    from roofprof.fmt import duration
+    from roofprof.table import records
     from roofprof.texttable import render
 
     def x(v: float | None) -> str:

@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 
 
 def _si(value: Any, unit: str = "") -> str:
-    from roofprof.roofline import si
+    from roofprof.fmt import si
 
     return si(None if value is None or (isinstance(value, float) and math.isnan(value))
               else float(value), unit)
@@ -27,7 +27,8 @@ def _ai(value: Any) -> str:
 def format_estimate(df: pd.DataFrame, totals: pd.DataFrame, title: str = "") -> str:
     """Per phase: a row per op and the phase total (FLOPs, bytes by kind, intensity, time at
     the roofs, bound)."""
-    from roofprof.roofline import PRECISION_LABELS, records
+    from roofprof.roofline import PRECISION_LABELS
+    from roofprof.table import records
 
     head = ["phase", "op", "n", "FLOPs", "precision", "weights", "KV", "activations",
             "intensity", "time at roof", "bound"]
@@ -54,7 +55,7 @@ def format_estimate(df: pd.DataFrame, totals: pd.DataFrame, title: str = "") -> 
 
 def format_compare(df: pd.DataFrame) -> str:
     """:func:`roofprof.model.compare.compare`'s table for the terminal."""
-    from roofprof.roofline import records
+    from roofprof.table import records
 
     def ratio(v: Any) -> str:
         return "-" if v is None else f"{v:.2f}x"
