@@ -5,9 +5,13 @@ ceilings change. Its time at the roof on the GPU it ran on is
 ``r = max(max_p W_p / P_p, B / BW)`` with the peaks measured for that kernel; on the target it
 is ``r'`` with the target's ceilings. Two projections, both labelled as such:
 
-* ``time_at_fraction_ns`` = duration x r' / r: the kernel keeps the fraction of its roof it
-  reached on the measured GPU (a kernel at 40% of its roof stays at 40%).
-* ``time_at_roof_ns`` = r': every kernel at 100% of the target's roof (a lower bound).
+* ``time_at_fraction_ns`` = f + (duration - f) x r' / r with f = min(duration, the launch
+  floor of :data:`roofprof.roofline.LAUNCH_FLOOR_NS`): the kernel keeps the fraction of its
+  roof it reached on the measured GPU, except for the launch floor, which no GPU's roofs
+  change (a 3 us decode kernel does not get 1.4x faster on 1.4x the bandwidth: measured
+  H100 -> H200 in BENCHMARKS.md).
+* ``time_at_roof_ns`` = max(r', f): every kernel at 100% of the target's roof, never below
+  the launch floor (nor below its own time where that is shorter still).
 
 Target ceilings (``peaks``): ``"ratio"`` (default where the trace's GPU is in the catalog)
 scales each kernel's measured peaks by the datasheet ratio target / source, so the clock the
@@ -33,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from roofprof.catalog import Gpu, find
 from roofprof.errors import RoofprofWarning, UsageError
 from roofprof.metrics import PRECISIONS
+from roofprof.roofline import LAUNCH_FLOOR_NS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -114,8 +119,11 @@ def project(kernels: pd.DataFrame, target: Gpu, peaks: str | None = None) -> pd.
     roof_t = np.where(lacking, np.nan, np.fmax(comp_t, mem_t))
     duration = num("duration_ns")
     roof_ns, roof_t_ns = roof * 1e9, roof_t * 1e9
+    # the launch floor (the shortest any kernel runs) does not scale with the GPU's roofs:
+    # only the time above it does
+    fixed = np.fmin(duration, LAUNCH_FLOOR_NS)
     with np.errstate(divide="ignore", invalid="ignore"):
-        at_fraction = np.where(roof > 0, duration * roof_t / roof, duration)
+        at_fraction = np.where(roof > 0, fixed + (duration - fixed) * roof_t / roof, duration)
     at_fraction = np.where(np.isnan(roof_t) | np.isnan(roof), np.nan, at_fraction)
     out = kernels.copy()
     out["roof_ns"] = roof_ns
@@ -124,7 +132,7 @@ def project(kernels: pd.DataFrame, target: Gpu, peaks: str | None = None) -> pd.
     bound[np.isnan(roof_t_ns)] = None
     out["target_bound"] = bound
     out["time_at_fraction_ns"] = at_fraction
-    out["time_at_roof_ns"] = roof_t_ns
+    out["time_at_roof_ns"] = np.where(np.isnan(roof_t_ns), np.nan, np.fmax(roof_t_ns, fixed))
     skipped = int(np.isnan(at_fraction).sum())
     if skipped:
         why = (f"{int(lacking.sum())} use a precision {target.name} has no peak for"
