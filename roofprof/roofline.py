@@ -253,8 +253,13 @@ def _reasons(labels: list[str], uncounted: npt.NDArray[np.bool_],
     lvl = LEVEL_LABELS[level]
     flags = np.column_stack([uncounted, no_counters, np.isnan(per_p), np.isnan(dur),
                              np.isnan(nbytes), np.isnan(bw), tma])
-    # one text per distinct combination of missing things (cheap for millions of kernels)
-    combos, inverse = np.unique(flags, axis=0, return_inverse=True)
+    # one text per distinct combination of missing things (cheap for millions of kernels):
+    # the flags of a kernel packed into one integer
+    packed = flags.astype(np.int64) @ (np.int64(1) << np.arange(flags.shape[1], dtype=np.int64))
+    codes, firsts = pd.factorize(packed)
+    combos = flags[pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()] \
+        if len(codes) else flags[:0]
+    inverse = codes
     texts: list[str | None] = []
     k = len(labels)
     for row in combos:
