@@ -391,10 +391,39 @@ def describe_filters(opts: RecordOptions) -> str:
 
 
 def prepare(opts: RecordOptions, dry_run: bool = False) -> tuple[str, list[str]]:
-    """Find ncu, ask it which metrics the GPU has, and build the command line."""
-    ncu = find_ncu(opts.ncu)
+    """Find ncu, ask it which metrics the GPU has, and build the command line.
+
+    A dry run for a named ``chip`` needs no ncu: the metric lists of the chips roofprof knows
+    (``roofprof/data/ncu_metrics``, from ``ncu --query-metrics --chip``) say what it has.
+    """
+    try:
+        ncu = find_ncu(opts.ncu)
+    except NcuNotFoundError:
+        if not (dry_run and opts.chip):
+            raise
+        return "ncu", build_ncu_command(opts, "ncu", record_metrics(known_chip(opts.chip)))
     for out in (report_path(opts.output), parquet_path(opts.output)):
         if out.exists() and not opts.force and not dry_run:
             raise UsageError(f"{out} exists; pass --force to overwrite it or choose another -o")
     metrics = record_metrics(available_metrics(ncu, opts.chip, opts.device))
     return ncu, build_ncu_command(opts, ncu, metrics)
+
+
+def known_chips() -> list[str]:
+    from importlib import resources
+
+    folder = resources.files("roofprof") / "data" / "ncu_metrics"
+    return sorted(p.name.removesuffix(".txt") for p in folder.iterdir()
+                  if p.name.endswith(".txt"))
+
+
+def known_chip(chip: str) -> set[str]:
+    """The base metric names of a chip roofprof ships a list for (``gh100``, ``ga100``...)."""
+    from importlib import resources
+
+    name = chip.lower()
+    if name not in known_chips():
+        raise UsageError(f"no metric list for chip {chip!r} without ncu; roofprof knows "
+                         f"{', '.join(known_chips())} (or install ncu to ask it)")
+    text = (resources.files("roofprof") / "data" / "ncu_metrics" / f"{name}.txt").read_text()
+    return {line.split()[0] for line in text.splitlines() if line.strip()}

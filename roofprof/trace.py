@@ -90,7 +90,7 @@ def load(path: str | os.PathLike[str], format: str | None = None,
         if ruleset is not None:
             _attribute(trace, ruleset)
         return trace
-    return read_inputs([p], format=format, rules=rules)
+    return read_inputs([p], format=format, rules=ruleset)
 
 
 def _attribute(trace: Trace, rules: Any) -> None:

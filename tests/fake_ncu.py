@@ -4,7 +4,7 @@
 It behaves like ncu 2025.3.1 as observed on an H100 (fixtures/capture_h100.log):
 
 * ``ncu --query-metrics [--chip X] [--devices N]`` prints a ``Device ...`` header and one
-  ``<base name>   <description>`` line per metric, from tests/data/ncu_metrics/<chip>.txt
+  ``<base name>   <description>`` line per metric, from roofprof/data/ncu_metrics/<chip>.txt
   (gh100 unless ``--chip`` names another).
 * ``ncu [options] PROGRAM ARGS`` prints ``==PROF== Connected ...``, runs PROGRAM with its
   stdout/stderr passed through, prints one ``==PROF== Profiling "..." - i: 0%....50%....100% -
@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-METRIC_LISTS = ROOT / "tests" / "data" / "ncu_metrics"
+METRIC_LISTS = ROOT / "roofprof" / "data" / "ncu_metrics"
 REPORT = ROOT / "fixtures" / "known_work.ncu-rep"
 RAW_EXPORT = REPORT.with_name("known_work_raw.csv")
 

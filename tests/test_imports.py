@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -32,5 +33,18 @@ def test_only_the_cli_imports_click() -> None:
     root = Path(__file__).resolve().parent.parent
     offenders = [str(p.relative_to(root)) for d in ("roofprof", "parsers")
                  for p in (root / d).rglob("*.py")
-                 if p.name != "cli.py" and "import click" in p.read_text()]
+                 if p.name != "cli.py" and re.search(r"^\s*(import click|from click\b)",
+                                                     p.read_text(), re.M)]
     assert offenders == []
+
+
+def test_a_parsers_module_in_the_working_directory_does_not_shadow_roofprofs(
+        tmp_path: Path) -> None:
+    """Issue 9: `python -m roofprof` from a folder holding a parsers.py still works."""
+    (tmp_path / "parsers.py").write_text("raise SystemExit('the wrong parsers was imported')\n")
+    fixture = Path(__file__).resolve().parent.parent / "fixtures" / "known_work.ncu-rep"
+    done = subprocess.run([sys.executable, "-m", "roofprof", "summary", str(fixture), "--by",
+                           "category"], cwd=tmp_path, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "gemm" in done.stdout

@@ -1,5 +1,5 @@
 """The metric table against Nsight Compute's own metric lists for each chip
-(tests/data/ncu_metrics/<chip>.txt: base names from `ncu --query-metrics --chip <chip>`,
+(roofprof/data/ncu_metrics/<chip>.txt: base names from `ncu --query-metrics --chip <chip>`,
 ncu 2025.3.1)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from roofprof.metrics import BY_COLUMN, QUANTITIES, record_metrics
 
-DATA = Path(__file__).parent / "data" / "ncu_metrics"
+DATA = Path(__file__).parent.parent / "roofprof" / "data" / "ncu_metrics"
 CHIPS = sorted(p.stem for p in DATA.glob("*.txt"))
 
 

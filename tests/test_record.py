@@ -31,7 +31,7 @@ from roofprof.metrics import LAUNCH_METRICS, record_metrics
 from tests.conftest import ROOT
 
 FAKE = Path(__file__).with_name("fake_ncu.py")
-METRIC_LISTS = ROOT / "tests" / "data" / "ncu_metrics"
+METRIC_LISTS = ROOT / "roofprof" / "data" / "ncu_metrics"
 #: a program that prints to both streams and exits 0
 PROG = [sys.executable, "-c",
         "import sys; print('program says hi'); print('program complains', file=sys.stderr)"]
@@ -568,3 +568,29 @@ def test_status_line_stays_below_the_programs_output(capsys: pytest.CaptureFixtu
     quiet.show("x")
     quiet.forward("y\n", True)
     assert capsys.readouterr().err == "y\n"
+
+
+def test_dry_run_for_a_named_chip_needs_no_ncu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                ) -> None:
+    """Issue 9: `record --dry-run --chip gh100` works where ncu is not installed."""
+    from click.testing import CliRunner
+
+    from roofprof.cli import main
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no ncu anywhere on PATH
+    monkeypatch.delenv("ROOFPROF_NCU", raising=False)
+    monkeypatch.setattr("roofprof.record.glob.glob", lambda _p: [])
+    monkeypatch.setattr("roofprof.record.os.path.isfile", lambda _p: False)
+    result = CliRunner().invoke(main, ["record", "--dry-run", "--chip", "gh100", "-o",
+                                       str(tmp_path / "run"), "--", "python", "serve.py"])
+    assert result.exit_code == 0, result.output
+    argv = result.output.split()
+    assert argv[0] == "ncu"
+    metrics = argv[argv.index("--metrics") + 1].split(",")
+    # Hopper: the dense BF16 peak from the hgmma sparsity-off breakdown, not the sparse one
+    assert ("sm__ops_path_tensor_op_hgmma_src_bf16_dst_fp32_sparsity_off.sum.peak_sustained"
+            in metrics)
+    result = CliRunner().invoke(main, ["record", "--dry-run", "--chip", "zz999", "-o",
+                                       str(tmp_path / "run"), "--", "python", "serve.py"])
+    assert result.exit_code == 2
+    assert "no metric list for chip 'zz999'" in result.output
