@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import _synth
 
-from roofprof import chart as plot  # noqa: E402
-from roofprof import roofline  # noqa: E402
+from roofprof import chart as plot
+from roofprof import roofline
 
 
 def rss_mb() -> float:
