@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from roofprof import __version__
-from roofprof.errors import OutputError, RoofprofError, UsageError
+from roofprof.errors import RoofprofError, UsageError
 
 # NVIDIA's SWIG-generated ncu_report module makes Python warn at interpreter exit
 warnings.filterwarnings("ignore", message="builtin type swigvarlink", category=DeprecationWarning)
@@ -216,8 +216,11 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
 @click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of attribution rules (phase, category, op) tried before the "
                    "built-in ones; the trace stores what they give.")
+@click.option("--strict", is_flag=True,
+              help="Refuse an input with values roofprof would read as null (unreadable, "
+                   "negative, non-finite) or rows it would leave out, instead of warning.")
 def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None,
-            rules: Path | None) -> None:
+            rules: Path | None, strict: bool) -> None:
     """Convert Nsight Compute reports or CSV exports into one Parquet trace.
 
     \b
@@ -228,7 +231,7 @@ def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None,
     with _errors():
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
-        trace = convert_files(list(inputs), output, format=fmt, rules=rules)
+        trace = convert_files(list(inputs), output, format=fmt, rules=rules, strict=strict)
         formats = ", ".join(sorted(set(trace.meta["formats"])))
         click.echo(f"roofprof: wrote {output}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s) ({formats})", err=True)
@@ -258,8 +261,11 @@ _GROUPS = ["range", "kernel", "device", "phase", "category", "op"]
 @click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of attribution rules (phase, category, op) tried before the "
                    "built-in ones.")
+@click.option("--strict", is_flag=True,
+              help="Refuse an input with values roofprof would read as null (unreadable, "
+                   "negative, non-finite) or rows it would leave out, instead of warning.")
 def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None,
-            fmt: str | None, output: Path | None, rules: Path | None) -> None:
+            fmt: str | None, output: Path | None, rules: Path | None, strict: bool) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
     bandwidth, % of roof, bound, headroom.
 
@@ -270,22 +276,22 @@ def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None
     """
     with _errors():
         from roofprof import roofline
+        from roofprof.atomic import refuse_inputs, write_text
         from roofprof.trace import load
 
+        if output is not None:
+            refuse_inputs(output, [trace, rules])
         if fmt is None:
             fmt = {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table") \
                 if output else "table"
-        table = roofline.summarize(load(trace, rules=rules), by=by, level=level, depth=depth,
-                                   top=top)
+        table = roofline.summarize(load(trace, rules=rules, strict=strict), by=by, level=level,
+                                   depth=depth, top=top)
         text = {"table": roofline.format_table, "json": roofline.to_json,
                 "csv": roofline.to_csv}[fmt](table)
         if output is None:
             click.echo(text, nl=False)
         else:
-            try:
-                output.write_text(text)
-            except OSError as exc:
-                raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+            write_text(output, text)
             click.echo(f"roofprof: wrote {output} ({len(table)} groups)", err=True)
 
 
@@ -314,9 +320,12 @@ def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None
 @click.option("--title", help="Title (default: GPU name and source).")
 @click.option("--labels", "label_top", type=click.IntRange(min=0), default=5,
               show_default=True, help="Label the N kernel names with the most GPU time.")
+@click.option("--strict", is_flag=True,
+              help="Refuse an input with values roofprof would read as null (unreadable, "
+                   "negative, non-finite) or rows it would leave out, instead of warning.")
 def plot(traces: tuple[Path, ...], output: Path, by: str | None, sweep: bool,
          rules: Path | None, levels: str, depth: int | None, filter_: str | None,
-         title: str | None, label_top: int) -> None:
+         title: str | None, label_top: int, strict: bool) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
 
     \b
@@ -325,22 +334,24 @@ def plot(traces: tuple[Path, ...], output: Path, by: str | None, sweep: bool,
                roofprof plot --sweep b1.parquet b4.parquet b16.parquet -o sweep.png
     """
     with _errors():
+        from roofprof.atomic import refuse_inputs
         from roofprof.chart import write as write_plot
         from roofprof.chart import write_sweep
         from roofprof.trace import load
 
+        refuse_inputs(output, [*traces, rules])
         names = tuple(v.strip().lower() for v in levels.split(",") if v.strip())
         if sweep:
             if len(traces) < 2:
                 raise UsageError("--sweep needs at least two traces")
-            loaded = [load(t, rules=rules) for t in traces]
+            loaded = [load(t, rules=rules, strict=strict) for t in traces]
             out = write_sweep(loaded, output, labels=None, by=by or "phase", levels=names,
                               depth=depth, filter=filter_, title=title)
         else:
             if len(traces) > 1:
                 raise UsageError(f"{len(traces)} traces given: plot one, or several with "
                                  "--sweep")
-            out = write_plot(load(traces[0], rules=rules), output, by=by or "range",
+            out = write_plot(load(traces[0], rules=rules, strict=strict), output, by=by or "range",
                              levels=names, depth=depth, filter=filter_, title=title,
                              label_top=label_top)
         click.echo(f"roofprof: wrote {out}", err=True)

@@ -286,6 +286,20 @@ def trace_meta(raw: bytes, path: Path) -> dict[str, Any]:
     return meta
 
 
+def text_columns(schema: Any, path: Path, names: Sequence[str]) -> None:
+    """Text columns of a Parquet trace must hold text (or nothing)."""
+    pa, _ = _arrow()
+    for name in names:
+        if name not in schema.names:
+            continue
+        t = schema.field(name).type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
+            raise InputError(f"{path}: column {name} holds {t} values, not text; the file was "
+                             "not written by roofprof: convert the report again")
+
+
 def trace_columns(df: pd.DataFrame, path: Path, measured: Sequence[str]) -> pd.DataFrame:
     """Check a Parquet trace's kernel table: required columns, types, values of measured ones."""
     import numpy as np
