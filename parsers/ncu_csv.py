@@ -78,6 +78,7 @@ _PAYLOAD_TYPES = {"none", "INT32", "INT64", "UINT32", "UINT64", "FLOAT", "DOUBLE
                   "UNKNOWN"}
 _INTEGER_COLUMNS = ("process_id", "context", "stream", "device")
 _DIGITS = re.compile(r"^\d+$", re.ASCII)
+_CC = re.compile(r"^\d+[.,]\d+$", re.ASCII)  # "9,0" where ncu ran under a European locale
 #: rows parsed at a time: bounds memory (only the kept cells of a chunk are held)
 CHUNK = 8192
 
@@ -301,6 +302,19 @@ def _describe(notes: Iterable[Any]) -> str:
     return f" ({'; '.join(kept)})" if kept else ""
 
 
+def _last_kernel_complete(issues: Issues, found: list[tuple[int, str, bool, str, str]]) -> None:
+    """A details export cut between two lines ends with a kernel missing some metrics."""
+    per_kernel = Counter(f[0] for f in found)
+    if len(per_kernel) < 2:
+        return
+    last = found[-1][0]
+    usual = Counter(n for k, n in per_kernel.items() if k != last).most_common(1)[0][0]
+    if per_kernel[last] < usual:
+        issues.note(f"the last kernel (ID {last}) has {per_kernel[last]} of the {usual} metric "
+                    "rows the others have: the export looks cut short; its missing values "
+                    "are null")
+
+
 def _row_notes(issues: Issues, exact: list[str], repeated: list[int], bad_ids: list[str]) -> None:
     if exact:
         issues.note(f"{len(exact)} row(s) repeat an earlier row exactly (ID "
@@ -329,6 +343,11 @@ def _identity(text: dict[str, list[str]], issues: Issues) -> pd.DataFrame:
             if v is None and cell.strip() not in ("", "n/a"):
                 issues.bad_cell(labels[i], col, cell, "not a whole number")
         ident[col] = pd.array(parsed, dtype="Int64")
+    if "cc" in text:  # formulas restricted by architecture apply only to a known CC
+        for i, cell in enumerate(text["cc"]):
+            if not _CC.match(cell):
+                issues.bad_cell(labels[i], "CC", cell, "not a compute capability such as 9.0")
+        ident["cc"] = [c.replace(",", ".") if _CC.match(c) else None for c in text["cc"]]
     stacks = [parse_push_pop(c) for c in text["push_pop"]] if "push_pop" in text \
         else [[] for _ in range(n)]
     ident["nvtx"] = stacks
@@ -384,6 +403,7 @@ class _Details:
                 found.append((kid, name, label != name, fields[j_unit].strip(),
                               fields[j_value]))
         _row_notes(self.issues, exact, [], bad_ids)
+        _last_kernel_complete(self.issues, found)
         if not first:
             raise InputError(f"{self.path}: the export holds no kernels")
         if not found:

@@ -186,7 +186,7 @@ def read_parquet(path: Path) -> Trace:
 
     meta = upgrade(validate.trace_meta(raw_meta, path))
     validate.text_columns(table.schema, path, [c for c, t in IDENTITY.items() if t == "string"])
-    df = validate.trace_columns(table.to_pandas(), path, (*MEASURED, "flop"))
+    df = validate.trace_columns(table.to_pandas(), path, (*MEASURED, "flop"), meta["missing"])
     if df.empty:
         raise InputError(f"{path}: the trace holds no kernels; record or convert it again")
     unattributed = any(c not in df for c in ATTRIBUTION)

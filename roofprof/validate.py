@@ -300,8 +300,13 @@ def text_columns(schema: Any, path: Path, names: Sequence[str]) -> None:
                              "not written by roofprof: convert the report again")
 
 
-def trace_columns(df: pd.DataFrame, path: Path, measured: Sequence[str]) -> pd.DataFrame:
-    """Check a Parquet trace's kernel table: required columns, types, values of measured ones."""
+def trace_columns(df: pd.DataFrame, path: Path, measured: Sequence[str],
+                  missing: Sequence[str] = ()) -> pd.DataFrame:
+    """Check a Parquet trace's kernel table: required columns, types, values of measured ones.
+
+    ``missing``: the columns the trace's metadata says no metric gave; any other measured column
+    absent from the file is named in a warning (it reads as null).
+    """
     import numpy as np
     import pandas as pd
     from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
@@ -320,6 +325,11 @@ def trace_columns(df: pd.DataFrame, path: Path, measured: Sequence[str]) -> pd.D
             raise InputError(f"{path}: column nvtx holds {type(first).__name__} values such "
                              f"as {_quote(str(first))}, not lists of range names; the file "
                              "was not written by roofprof: convert the report again")
+    absent = [c for c in measured if c not in df and c not in missing]
+    if absent:
+        warnings.warn(f"{path}: column(s) {', '.join(absent)} are not in the trace; read as "
+                      "null (convert the report again with this roofprof to fill them)",
+                      RoofprofWarning, stacklevel=4)
     issues = Issues(path)
     labels: list[str] | None = None
     for col in measured:
