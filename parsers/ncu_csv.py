@@ -24,6 +24,7 @@ payload type, payload, colour type, colour, message type, message). Range names 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -302,17 +303,20 @@ def _describe(notes: Iterable[Any]) -> str:
     return f" ({'; '.join(kept)})" if kept else ""
 
 
-def _last_kernel_complete(issues: Issues, found: list[tuple[int, str, bool, str, str]]) -> None:
-    """A details export cut between two lines ends with a kernel missing some metrics."""
-    per_kernel = Counter(f[0] for f in found)
-    if len(per_kernel) < 2:
-        return
-    last = found[-1][0]
-    usual = Counter(n for k, n in per_kernel.items() if k != last).most_common(1)[0][0]
-    if per_kernel[last] < usual:
-        issues.note(f"the last kernel (ID {last}) has {per_kernel[last]} of the {usual} metric "
-                    "rows the others have: the export looks cut short; its missing values "
-                    "are null")
+def _same_metrics(issues: Issues, found: list[tuple[int, str, bool, str, str]]) -> None:
+    """Every kernel of a details export has the same metric rows; a kernel missing some (a
+    renamed row, or an export cut between two lines) is named: its values are null."""
+    names: dict[int, set[str]] = {}
+    for kid, name, *_ in found:
+        names.setdefault(kid, set()).add(name)
+    everything = set().union(*names.values()) if names else set()
+    short = {kid: sorted(everything - got) for kid, got in names.items() if got != everything}
+    if short:
+        shown = "; ".join(f"ID {kid}: {', '.join(gone[:3])}{', ...' if len(gone) > 3 else ''}"
+                          for kid, gone in list(short.items())[:3])
+        issues.note(f"{len(short)} kernel(s) lack metric rows the others have ({shown}"
+                    f"{'; ...' if len(short) > 3 else ''}); those values are null (a row "
+                    "renamed, or the export cut short?)")
 
 
 def _row_notes(issues: Issues, exact: list[str], repeated: list[int], bad_ids: list[str]) -> None:
@@ -333,20 +337,23 @@ def _identity(text: dict[str, list[str]], issues: Issues) -> pd.DataFrame:
     n = len(text["kernel"])
     ident = pd.DataFrame({dst: pd.Series(cells, dtype="object") for dst, cells in text.items()
                           if dst not in ("push_pop", "device_name")})
-    labels = [kernel_label(i, function_name(k)) for i, k in
-              zip(text.get("id", ["?"] * n), text["kernel"], strict=True)]
+
+    def label(i: int) -> str:
+        return kernel_label(text["id"][i] if "id" in text else "?",
+                            function_name(text["kernel"][i]))
+
     for col in ("id", *_INTEGER_COLUMNS):
         if col not in ident:
             continue
         parsed = [_integer(c) for c in text[col]]
         for i, (cell, v) in enumerate(zip(text[col], parsed, strict=True)):
             if v is None and cell.strip() not in ("", "n/a"):
-                issues.bad_cell(labels[i], col, cell, "not a whole number")
+                issues.bad_cell(label(i), col, cell, "not a whole number")
         ident[col] = pd.array(parsed, dtype="Int64")
     if "cc" in text:  # formulas restricted by architecture apply only to a known CC
         for i, cell in enumerate(text["cc"]):
             if not _CC.match(cell):
-                issues.bad_cell(labels[i], "CC", cell, "not a compute capability such as 9.0")
+                issues.bad_cell(label(i), "CC", cell, "not a compute capability such as 9.0")
         ident["cc"] = [c.replace(",", ".") if _CC.match(c) else None for c in text["cc"]]
     stacks = [parse_push_pop(c) for c in text["push_pop"]] if "push_pop" in text \
         else [[] for _ in range(n)]
@@ -403,7 +410,7 @@ class _Details:
                 found.append((kid, name, label != name, fields[j_unit].strip(),
                               fields[j_value]))
         _row_notes(self.issues, exact, [], bad_ids)
-        _last_kernel_complete(self.issues, found)
+        _same_metrics(self.issues, found)
         if not first:
             raise InputError(f"{self.path}: the export holds no kernels")
         if not found:
@@ -449,6 +456,7 @@ class _Details:
                           meta={"format": fmt})
 
 
+@functools.lru_cache(maxsize=65536)  # a trace launches the same few hundred kernels many times
 def function_name(demangled: str) -> str:
     """``void ns::k<T>(int)`` -> ``k``: the function name ncu shows by default."""
     text = demangled.strip()

@@ -185,8 +185,13 @@ def read_parquet(path: Path) -> Trace:
     from roofprof import validate
 
     meta = upgrade(validate.trace_meta(raw_meta, path))
-    validate.text_columns(table.schema, path, [c for c, t in IDENTITY.items() if t == "string"])
-    df = validate.trace_columns(table.to_pandas(), path, (*MEASURED, "flop"), meta["missing"])
+    validate.column_types(table.schema, path, IDENTITY)
+    try:
+        df = table.to_pandas()
+    except (TypeError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: its columns do not match their stored types ({exc}); "
+                         "convert the report again") from None
+    df = validate.trace_columns(df, path, (*MEASURED, "flop"), meta["missing"])
     if df.empty:
         raise InputError(f"{path}: the trace holds no kernels; record or convert it again")
     unattributed = any(c not in df for c in ATTRIBUTION)

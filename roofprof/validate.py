@@ -127,7 +127,7 @@ def _arrow() -> tuple[Any, Any]:
 def number_evidence(cells: Sequence[str]) -> set[str]:
     """Which number forms ("C", "eu") ``cells`` hold unambiguous evidence of."""
     pa, pc = _arrow()
-    arr = pc.utf8_trim_whitespace(pa.array(cells, pa.string()))
+    arr = pc.ascii_trim_whitespace(pa.array(cells, pa.string()))
     return {loc for loc, rx in _EVIDENCE.items()
             if pc.any(pc.match_substring_regex(arr, rx)).as_py()}
 
@@ -137,7 +137,7 @@ def parse_numbers(cells: Sequence[str], locale: str) -> tuple[np.ndarray, np.nda
     import numpy as np
 
     pa, pc = _arrow()
-    arr = pc.utf8_trim_whitespace(pa.array(cells, pa.string()))
+    arr = pc.ascii_trim_whitespace(pa.array(cells, pa.string()))
     valid = pc.fill_null(pc.match_substring_regex(arr, _NUMBER[locale]), False)
     if locale == "C":
         clean = pc.replace_substring(arr, ",", "")
@@ -286,18 +286,24 @@ def trace_meta(raw: bytes, path: Path) -> dict[str, Any]:
     return meta
 
 
-def text_columns(schema: Any, path: Path, names: Sequence[str]) -> None:
-    """Text columns of a Parquet trace must hold text (or nothing)."""
+def column_types(schema: Any, path: Path, dtypes: dict[str, str]) -> None:
+    """A Parquet trace's identity columns hold what the kernel table says: text, or integers
+    (``dtypes``: column -> pandas dtype of ``roofprof.schema``)."""
     pa, _ = _arrow()
-    for name in names:
-        if name not in schema.names:
+    for name, dtype in dtypes.items():
+        if name not in schema.names or dtype == "object":
             continue
         t = schema.field(name).type
         if pa.types.is_dictionary(t):
             t = t.value_type
-        if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_null(t)):
-            raise InputError(f"{path}: column {name} holds {t} values, not text; the file was "
-                             "not written by roofprof: convert the report again")
+        if dtype == "string":
+            ok = pa.types.is_string(t) or pa.types.is_large_string(t)
+        else:
+            ok = pa.types.is_integer(t)
+        if not (ok or pa.types.is_null(t)):
+            want = "text" if dtype == "string" else "integers"
+            raise InputError(f"{path}: column {name} holds {t} values, not {want}; the file "
+                             "was not written by roofprof: convert the report again")
 
 
 def trace_columns(df: pd.DataFrame, path: Path, measured: Sequence[str],
