@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,8 +37,8 @@ with warnings.catch_warnings():
     trace = roofprof.load(sys.argv[1])
 seconds = time.perf_counter() - t0
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"kernels": len(trace), "seconds": seconds, "imports_mb": base / 1024,
-                  "peak_mb": peak / 1024, "flop": float(trace.kernels["flop"].sum())}))
+print(json.dumps({"roofprof": roofprof.__file__, "kernels": len(trace), "seconds": seconds,
+                  "imports_mb": base / 1024, "peak_mb": peak / 1024}))
 """
 
 
@@ -60,12 +61,14 @@ def build(source: Path, rows: int, extra: int, out: Path) -> tuple[int, int]:
     return out.stat().st_size, len(header)
 
 
-def measure(path: Path) -> dict[str, float]:
+def measure(path: Path) -> dict[str, Any]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), str(ROOT)) if p)
+    # run in the file's folder: ``python -c`` puts the working folder first on sys.path, and
+    # PYTHONPATH must decide which roofprof is measured
     out = subprocess.run([sys.executable, "-c", CHILD, str(path)], capture_output=True,
-                         text=True, env=env, check=True)
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+                         text=True, env=env, check=True, cwd=path.parent)
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
 
@@ -82,6 +85,7 @@ def main() -> None:
             path = Path(tmp) / "big_raw.csv"
             size, ncols = build(args.source, args.rows, extra, path)
             r = measure(path)
+        print(f"# {r['roofprof']}")
         print(f"{args.rows:7d} {ncols:7d} {size / 1e6:8.0f} {r['kernels']:7.0f} "
               f"{r['seconds']:8.1f} {r['peak_mb']:8.0f} {r['imports_mb']:10.0f}")
 
