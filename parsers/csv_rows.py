@@ -38,8 +38,12 @@ def is_header(fields: list[str]) -> bool:
     return "ID" in fields or any(f.lstrip("\ufeff").strip() == "ID" for f in fields)
 
 
-def _fields(text: str) -> list[str]:
-    return next(csv.reader((text,)), [])
+def _fields(text: str, path: Path, where: str) -> list[str]:
+    try:
+        return next(csv.reader((text,)), [])
+    except csv.Error as exc:
+        raise InputError(f"{path}: {where} is not valid CSV ({exc}); the file is damaged, "
+                         "export it again") from None
 
 
 class Rows:
@@ -108,13 +112,16 @@ class Rows:
             yield f"row {row} (line {start})", "".join(pending), False
 
     def _find_header(self) -> None:
-        for _, text, _complete in self._records:
-            fields = _fields(text)
-            if is_header(fields):
-                self._header_fields = fields
-                self.header = [h.lstrip("\ufeff").strip() for h in fields]
-                return
-        self.close()
+        try:
+            for where, text, _complete in self._records:
+                fields = _fields(text, self.path, where)
+                if is_header(fields):
+                    self._header_fields = fields
+                    self.header = [h.lstrip("\ufeff").strip() for h in fields]
+                    return
+        finally:
+            if not self.header:
+                self.close()
         raise InputError(f"{self.path}: not an Nsight Compute CSV export (no header row "
                          'starting "ID",... with a "Kernel Name" column); export with: ncu '
                          "--import R --csv --page raw --print-units base")
@@ -135,7 +142,9 @@ class Rows:
                 raise InputError(f"{self.path}: {bad[0]} has "
                                  f"{len(bad[1])} fields where the header has {n}; the file "
                                  "is damaged, export it again")
-            fields = _fields(text)
+            if not complete:
+                self._refuse_runaway_quote(where, text, n)
+            fields = _fields(text, self.path, where)
             if is_header(fields):
                 if fields != self._header_fields:
                     raise InputError(f"{self.path}: a second export with other columns starts "
@@ -161,6 +170,15 @@ class Rows:
         if bad is not None:
             self.issues.note(f"the last row is incomplete ({bad[0]}): the export was cut "
                              "short; that kernel is left out")
+
+    def _refuse_runaway_quote(self, where: str, text: str, n: int) -> None:
+        """A quote never closed swallows the rows after it: that is damage, not a cut row."""
+        swallowed = sum(1 for line in text.splitlines()[1:]
+                        if line.startswith('"') and line.count('","') >= n - 2)
+        if swallowed:
+            raise InputError(f"{self.path}: a quote opened in {where} is never closed and "
+                             f"swallows the {swallowed} row(s) after it; the file is damaged, "
+                             "export it again")
 
     def _is_units(self, fields: list[str]) -> bool:
         key = "ID" if "ID" in self.header else "Kernel Name"

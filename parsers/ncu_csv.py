@@ -17,14 +17,11 @@ at a time (``parsers.csv_rows`` streams the file), so memory does not grow with 
 other columns. Cell values follow ``roofprof.validate``: what cannot be a measured value is null
 and named in one warning per file; rows left out are counted in a warning.
 
-The push/pop cell holds the thread id, then one quoted entry per stack level, outermost first:
-``473  "<default domain>:prefill:none:none:RGB:0xff:REGISTERED:prefill"`` (fields: domain, range,
-payload type, payload, colour type, colour, message type, message). Range names may contain ':'.
+Kernel and NVTX range names are read by ``parsers.ncu_names``.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -36,6 +33,7 @@ import pandas as pd
 
 from parsers import Format
 from parsers.csv_rows import Rows
+from parsers.ncu_names import function_name, parse_push_pop
 from roofprof.derive import RawKernels
 from roofprof.errors import InputError, RoofprofWarning
 from roofprof.units import scale
@@ -75,8 +73,6 @@ LABELS = {
     "SM Frequency": "sm__cycles_elapsed.avg.per_second",
 }
 _HEADER_ID = re.compile(r'(^\ufeff?|,)"ID"(,|$)')
-_PAYLOAD_TYPES = {"none", "INT32", "INT64", "UINT32", "UINT64", "FLOAT", "DOUBLE", "JSON",
-                  "UNKNOWN"}
 _INTEGER_COLUMNS = ("process_id", "context", "stream", "device")
 _DIGITS = re.compile(r"^\d+$", re.ASCII)
 _CC = re.compile(r"^\d+[.,]\d+$", re.ASCII)  # "9,0" where ncu ran under a European locale
@@ -454,65 +450,6 @@ class _Details:
         fmt = "ncu-csv-details" + _describe([locale.form == "eu" and "numbers 1.234,5"])
         return RawKernels(identity=identity, metrics=pd.DataFrame(table, columns=names),
                           meta={"format": fmt})
-
-
-@functools.lru_cache(maxsize=65536)  # a trace launches the same few hundred kernels many times
-def function_name(demangled: str) -> str:
-    """``void ns::k<T>(int)`` -> ``k``: the function name ncu shows by default."""
-    text = demangled.strip()
-    if text.endswith(")"):
-        text = text[: _open_of_last_group(text, "(", ")")]
-    depth = 0
-    out = []
-    for ch in text:  # drop template arguments
-        if ch == "<":
-            depth += 1
-        elif ch == ">":
-            depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    text = "".join(out).strip()
-    text = text.rsplit(" ", 1)[-1]  # drop the return type
-    return text.rsplit("::", 1)[-1] or demangled
-
-
-def _open_of_last_group(text: str, open_ch: str, close_ch: str) -> int:
-    depth = 0
-    for i in range(len(text) - 1, -1, -1):
-        if text[i] == close_ch:
-            depth += 1
-        elif text[i] == open_ch:
-            depth -= 1
-            if depth == 0:
-                return i
-    return len(text)
-
-
-def parse_push_pop(cell: str) -> list[str]:
-    """The push/pop stack of one kernel, outermost first (see the module docstring)."""
-    entries = re.findall(r'"((?:[^"]|"")*)"', cell)
-    return [name for e in entries if (name := _range_name(e.replace('""', '"')))]
-
-
-def _range_name(entry: str) -> str:
-    parts = entry.split(":")
-    if len(parts) < 8:
-        return entry
-    domain = parts[0]
-    # the name may contain ':'; six fields follow it, the last (message) usually repeats it
-    candidates = []
-    for k in range(2, len(parts) - 5):
-        name = ":".join(parts[1:k])
-        rest = parts[k:]
-        message = ":".join(rest[5:])
-        if rest[0] in _PAYLOAD_TYPES:
-            candidates.append((message == name, name))
-    if not candidates:
-        name = ":".join(parts[1:-6])
-    else:
-        exact = [n for ok, n in candidates if ok]
-        name = exact[0] if exact else candidates[-1][1]
-    return name if domain == "<default domain>" else f"{domain}@{name}"
 
 
 FORMAT = Format(name="ncu-csv", suffixes=(".csv",), sniff=_sniff, read=read,

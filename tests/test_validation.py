@@ -358,3 +358,12 @@ def test_only_the_needed_columns_are_kept() -> None:
             ours, _ = build_table(raw)
             theirs, _ = build_table(type(raw)(identity=raw.identity, metrics=everything))
         same_numbers(ours, theirs)
+
+
+def test_a_quote_never_closed_is_damage_not_a_cut_row(tmp_path: Path) -> None:
+    text = (FIXTURES / RAW).read_text()
+    p = tmp_path / "quote.csv"
+    p.write_text(text.replace("nvjet_sm90_hsh", 'nvjet_"sm90_hsh', 1))
+    code, output = cli("convert", str(p), "-o", str(tmp_path / "t.parquet"))
+    assert_one_clear_error(code, output, "quote.csv", "never closed", "row 4 (line 4)",
+                           "swallows the 8 row(s)")

@@ -171,7 +171,8 @@ def test_duplicated_csv_rows_and_columns(name: str, data: st.DataObject, copies:
 
 @BOUNDED
 @given(name=st.sampled_from(CSV_FIXTURES), how=st.sampled_from(
-    ["bom", "crlf", "utf16", "latin1_name", "cp1252_quotes", "nul"]), data=st.data())
+    ["bom", "crlf", "utf16", "latin1_name", "cp1252_quotes", "nul", "stray_quote"]),
+    data=st.data())
 def test_csv_encodings(name: str, how: str, data: st.DataObject) -> None:
     raw = (FIXTURES / name).read_bytes()
     if how == "bom":
@@ -183,7 +184,8 @@ def test_csv_encodings(name: str, how: str, data: st.DataObject) -> None:
     else:
         at = raw.index(b"\n", raw.index(b"\n") + 1) + 3  # inside a cell of the first data row
         at = data.draw(st.integers(at, len(raw) - 2))
-        byte = {"latin1_name": b"\xe9", "cp1252_quotes": b"\x93", "nul": b"\x00"}[how]
+        byte = {"latin1_name": b"\xe9", "cp1252_quotes": b"\x93", "nul": b"\x00",
+                "stray_quote": b'"'}[how]
         raw = raw[:at] + byte + raw[at:]
     clean, baseline = clean_of(name)
     with TemporaryDirectory() as tmp:
