@@ -145,10 +145,6 @@ class _Locale:
         return self.form
 
 
-def _kept_positions(header: list[str], names: Iterable[str]) -> dict[str, int]:
-    return {name: header.index(name) for name in names if name in header}
-
-
 class _Raw:
     """The raw page: identity columns and the metric columns roofprof uses, a chunk at a time."""
 

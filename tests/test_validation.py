@@ -367,3 +367,21 @@ def test_a_quote_never_closed_is_damage_not_a_cut_row(tmp_path: Path) -> None:
     code, output = cli("convert", str(p), "-o", str(tmp_path / "t.parquet"))
     assert_one_clear_error(code, output, "quote.csv", "never closed", "row 4 (line 4)",
                            "swallows the 8 row(s)")
+
+
+def test_chunks_read_as_one_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows are parsed a chunk at a time: the table is the same, bad cells are named with their
+    own kernel, and a number form that changes between chunks is refused."""
+    from parsers import ncu_csv
+    from tests.test_bad_input import _european
+
+    monkeypatch.setattr(ncu_csv, "CHUNK", 3)
+    same_numbers(load_clean(FIXTURES / RAW).kernels, load_fixture(RAW).kernels)
+    table = rows()
+    table[2 + 7][table[0].index(DURATION)] = "abc"
+    t, _ = load_warned(write(tmp_path / "bad.csv", table), "kernel ID 7 .*'abc'")
+    assert np.isnan(t.kernels["duration_ns"][7])
+    table = rows()
+    table[2 + 8] = [_european(c) for c in table[2 + 8]]  # European from the third chunk on
+    code, output = cli("summary", str(write(tmp_path / "late.csv", table)))
+    assert_one_clear_error(code, output, "late.csv", "1,234.5 and 1.234,5")
