@@ -290,6 +290,14 @@ def column_types(schema: Any, path: Path, dtypes: dict[str, str]) -> None:
     """A Parquet trace's identity columns hold what the kernel table says: text, or integers
     (``dtypes``: column -> pandas dtype of ``roofprof.schema``)."""
     pa, _ = _arrow()
+    if "nvtx" in schema.names:  # a list of range names per kernel
+        t = schema.field("nvtx").type
+        if not (pa.types.is_null(t) or (
+                (pa.types.is_list(t) or pa.types.is_large_list(t))
+                and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
+                     or pa.types.is_null(t.value_type)))):
+            raise InputError(f"{path}: column nvtx holds {t} values, not lists of range names; "
+                             "the file was not written by roofprof: convert the report again")
     for name, dtype in dtypes.items():
         if name not in schema.names or dtype == "object":
             continue
@@ -324,13 +332,6 @@ def trace_columns(df: pd.DataFrame, path: Path, measured: Sequence[str],
     if "id" in df and not is_integer_dtype(df["id"].dtype):
         raise InputError(f"{path}: column id holds {df['id'].dtype} values, not integers; the "
                          "file was not written by roofprof: convert the report again")
-    if "nvtx" in df:
-        bad = df["nvtx"].map(lambda v: not (v is None or _is_name_list(v)))
-        if bad.any():
-            first = df["nvtx"][bad].iloc[0]
-            raise InputError(f"{path}: column nvtx holds {type(first).__name__} values such "
-                             f"as {_quote(str(first))}, not lists of range names; the file "
-                             "was not written by roofprof: convert the report again")
     absent = [c for c in measured if c not in df and c not in missing]
     if absent:
         warnings.warn(f"{path}: column(s) {', '.join(absent)} are not in the trace; read as "
@@ -356,11 +357,3 @@ def trace_columns(df: pd.DataFrame, path: Path, measured: Sequence[str],
             df[col] = pd.Series(values, index=df.index)
     issues.emit(stacklevel=4)
     return df
-
-
-def _is_name_list(value: Any) -> bool:
-    import numpy as np
-
-    if isinstance(value, str | bytes) or not isinstance(value, list | tuple | np.ndarray):
-        return False
-    return all(isinstance(v, str) for v in value)

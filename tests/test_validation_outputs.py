@@ -110,7 +110,7 @@ def test_an_nvtx_column_of_strings_is_refused(trace_file: Path, tmp_path: Path) 
 
     bad = rewrite(trace_file, tmp_path / "bad.parquet", edit=strings)
     code, output = cli("summary", str(bad), "--by", "range")
-    assert_one_clear_error(code, output, "bad.parquet", "column nvtx holds str values")
+    assert_one_clear_error(code, output, "bad.parquet", "nvtx holds string values, not lists")
 
 
 def test_a_measured_column_of_text_is_refused(trace_file: Path, tmp_path: Path) -> None:
