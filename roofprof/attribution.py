@@ -135,7 +135,10 @@ def _rule(kind: str, entry: Any, origin: str) -> Rule:
                          f"{', '.join(sorted(_KEYS[kind]))}")
     text = entry.get("match")
     if not isinstance(text, str) or not text:
-        raise InputError(f"{label}: needs match = '<regular expression>'")
+        got = "" if text is None else f", got {text!r}"
+        raise InputError(f"{label}: needs match = '<regular expression>'{got}")
+    if not isinstance(entry.get("name", ""), str):
+        raise InputError(f"{label}: name must be a string, got {entry['name']!r}")
     try:
         pattern = re.compile(text)
     except re.error as exc:

@@ -210,6 +210,10 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
 _INPUT_FORMAT = click.option(
     "--input-format", "input_format", type=click.Choice(["ncu-rep", "ncu-csv"]),
     help="Read every input as this format instead of detecting it from its content.")
+_STRICT = click.option(
+    "--strict", is_flag=True,
+    help="Refuse an input with values roofprof would read as null (unreadable, negative, "
+         "non-finite) or rows it would leave out, instead of warning.")
 _RULES = click.option(
     "--rules", type=click.Path(path_type=Path), metavar="FILE",
     help="A TOML file of attribution rules (phase, category, op) tried before the built-in "
@@ -222,8 +226,9 @@ _RULES = click.option(
               help="The Parquet trace to write (.parquet).")
 @_INPUT_FORMAT
 @_RULES
+@_STRICT
 def convert(inputs: tuple[Path, ...], output: Path, input_format: str | None,
-            rules: Path | None) -> None:
+            rules: Path | None, strict: bool) -> None:
     """Convert Nsight Compute reports or CSV exports into one Parquet trace.
 
     \b
@@ -234,18 +239,20 @@ def convert(inputs: tuple[Path, ...], output: Path, input_format: str | None,
     with _errors():
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
-        trace = convert_files(list(inputs), output, format=input_format, rules=rules)
+        trace = convert_files(list(inputs), output, format=input_format, rules=rules,
+                              strict=strict)
         formats = ", ".join(sorted(set(trace.meta["formats"])))
         click.echo(f"roofprof: wrote {output}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s) ({formats})", err=True)
 
 
-def _load_all(paths: tuple[Path, ...], input_format: str | None, rules: Path | None) -> Any:
+def _load_all(paths: tuple[Path, ...], input_format: str | None, rules: Path | None,
+              strict: bool = False) -> Any:
     """One trace from one or several inputs (several: a ``trace`` column tells them apart)."""
     from roofprof.trace import combine, load
 
-    return combine([load(p, format=input_format, rules=rules) for p in paths]) \
-        if len(paths) > 1 else load(paths[0], format=input_format, rules=rules)
+    loaded = [load(p, format=input_format, rules=rules, strict=strict) for p in paths]
+    return combine(loaded) if len(loaded) > 1 else loaded[0]
 
 
 # ----------------------------------------------------------------------------- summary
@@ -280,9 +287,10 @@ _DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
                                            "terminal's width.")
 @_INPUT_FORMAT
 @_RULES
+@_STRICT
 def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
             filter_: str | None, top: int | None, fmt: str | None, output: Path | None,
-            wide: bool, input_format: str | None, rules: Path | None) -> None:
+            wide: bool, input_format: str | None, rules: Path | None, strict: bool) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
     bandwidth, % of roof, bound, headroom. Several traces are summarised together.
 
@@ -293,11 +301,14 @@ def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
     """
     with _errors():
         from roofprof import roofline, table
+        from roofprof.atomic import refuse_inputs
 
         if fmt is None:
             fmt = {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table") \
                 if output else "table"
-        trace = _load_all(traces, input_format, rules)
+        if output is not None:
+            refuse_inputs(output, [*traces, rules])
+        trace = _load_all(traces, input_format, rules, strict)
         result = roofline.summarize(trace, by=by, level=level, depth=depth, top=top,
                                     filter=filter_)
         if fmt == "table":
@@ -340,9 +351,10 @@ def _levels(text: str) -> tuple[str, ...]:
               show_default=True, help="Label the N kernel names with the most GPU time.")
 @_INPUT_FORMAT
 @_RULES
+@_STRICT
 def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: bool,
          levels: str, depth: int | None, filter_: str | None, title: str | None,
-         label_top: int, input_format: str | None, rules: Path | None) -> None:
+         label_top: int, input_format: str | None, rules: Path | None, strict: bool) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
 
     \b
@@ -352,20 +364,22 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
                roofprof plot --sweep b1.parquet b4.parquet b16.parquet -o sweep.png
     """
     with _errors():
+        from roofprof.atomic import refuse_inputs
         from roofprof.chart import write
         from roofprof.trace import label_of, load
 
         if output is None:
             output = Path(f"{label_of(traces[0])}{'_sweep' if sweep else ''}_roofline.png")
+        refuse_inputs(output, [*traces, rules])
         names = _levels(levels)
         if sweep:
             if len(traces) < 2:
                 raise UsageError("--sweep needs at least two traces")
-            loaded = [load(t, format=input_format, rules=rules) for t in traces]
+            loaded = [load(t, format=input_format, rules=rules, strict=strict) for t in traces]
             out = write(loaded, output, sweep=True, by=by or "phase", levels=names,
                         depth=depth, filter=filter_, title=title)
         else:
-            trace = _load_all(traces, input_format, rules)
+            trace = _load_all(traces, input_format, rules, strict)
             out = write(trace, output, by=by or ("trace" if len(traces) > 1 else "range"),
                         levels=names, depth=depth, filter=filter_, title=title,
                         label_top=label_top)

@@ -163,9 +163,19 @@ def build_table(raw: RawKernels) -> tuple[pd.DataFrame, Derivation]:
             derivation.missing.append(q.column)
         elif nulls.any():
             derivation.partial.append(q.column)
-    # total FLOPs: null only when no precision could be measured at all
+    # total FLOPs: the precisions the input measures, summed. Null for a kernel when a precision
+    # measured for other kernels is null for it (a bad or missing value), and when the
+    # half-precision tensor counters every tensor-core chip has (fp16 from CC 7.0, bf16 from
+    # 8.0) are missing: an fp16/bf16 GEMM's work would otherwise read as 0
     parts = np.vstack([out[c] for c in FLOP_COLUMNS])
+    measured = ~np.isnan(parts).all(axis=1)
     out["flop"] = np.where(np.isnan(parts).all(axis=0), _NAN, np.nansum(parts, axis=0))
+    unknown = np.isnan(parts[measured]).any(axis=0) | \
+        ((cc_num >= 70) & np.isnan(out["flop_tensor_fp16"])) | \
+        ((cc_num >= 80) & np.isnan(out["flop_tensor_bf16"]))
+    out["flop"][unknown] = _NAN
+    if n and np.isnan(out["flop"]).all():
+        derivation.missing.append("flop")
     table = pd.DataFrame(index=ident.index)
     for col, dtype in IDENTITY.items():
         if col in ident:

@@ -390,12 +390,37 @@ def describe_filters(opts: RecordOptions) -> str:
     return " ".join(parts)
 
 
+class ProgramNotFoundError(UsageError):
+    """The program to profile does not exist (the shell's exit code for it)."""
+
+    exit_code = 127
+
+
+def check_program(command: Sequence[str]) -> None:
+    """Refuse a program that cannot be started, before ncu runs it and reports no kernels."""
+    if not command:
+        raise UsageError("no program given; put it after --: roofprof record -o run -- "
+                         "python serve.py")
+    program = command[0]
+    if os.sep in program:
+        if not os.path.isfile(program):
+            raise ProgramNotFoundError(f"{program}: program not found (no such file)")
+        if not os.access(program, os.X_OK):
+            raise ProgramNotFoundError(f"{program}: not executable; chmod +x it or run it "
+                                       "through its interpreter (python script.py)")
+    elif shutil.which(program) is None:
+        raise ProgramNotFoundError(f"{program}: program not found on PATH; check its name, or "
+                                   "give its path")
+
+
 def prepare(opts: RecordOptions, dry_run: bool = False) -> tuple[str, list[str]]:
     """Find ncu, ask it which metrics the GPU has, and build the command line.
 
     A dry run for a named ``chip`` needs no ncu: the metric lists of the chips roofprof knows
     (``roofprof/data/ncu_metrics``, from ``ncu --query-metrics --chip``) say what it has.
     """
+    if not dry_run:
+        check_program(opts.command)
     try:
         ncu = find_ncu(opts.ncu)
     except NcuNotFoundError:

@@ -256,7 +256,7 @@ def _reasons(labels: list[str], uncounted: npt.NDArray[np.bool_],
     # one text per distinct combination of missing things (cheap for millions of kernels):
     # the flags of a kernel packed into one integer
     packed = flags.astype(np.int64) @ (np.int64(1) << np.arange(flags.shape[1], dtype=np.int64))
-    codes, firsts = pd.factorize(packed)
+    codes, _ = pd.factorize(packed)
     combos = flags[pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()] \
         if len(codes) else flags[:0]
     inverse = codes

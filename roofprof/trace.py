@@ -26,7 +26,15 @@ import pandas as pd
 from roofprof import __version__
 from roofprof.atomic import atomic_output
 from roofprof.errors import InputError, OutputError, RoofprofWarning
-from roofprof.schema import ATTRIBUTION, COLUMNS, SCHEMA_VERSION, empty_meta, upgrade
+from roofprof.schema import (
+    ATTRIBUTION,
+    COLUMNS,
+    IDENTITY,
+    MEASURED,
+    SCHEMA_VERSION,
+    empty_meta,
+    upgrade,
+)
 
 if TYPE_CHECKING:
     from roofprof.attribution import Rules
@@ -75,15 +83,23 @@ RulesArg = str | os.PathLike[str] | None
 
 
 def load(path: str | os.PathLike[str], format: str | None = None,
-         rules: RulesArg = None) -> Trace:
+         rules: RulesArg = None, strict: bool = False) -> Trace:
     """Read a trace from a .parquet trace, a .ncu-rep report or a CSV export.
 
     ``rules``: a TOML rules file extending the built-in attribution rules; the trace's
     ``phase``, ``category`` and ``op`` are then computed again with them.
+    ``strict``: refuse an input with values roofprof would read as null or rows it would leave
+    out (see ``roofprof.validate``) instead of warning.
     """
+    from roofprof.validate import strict_mode
+
+    with strict_mode(strict):
+        return _load(Path(path), format, rules)
+
+
+def _load(p: Path, format: str | None, rules: RulesArg) -> Trace:
     from roofprof.attribution import load_rules
 
-    p = Path(path)
     ruleset = load_rules(rules) if rules is not None else None  # a bad file fails first
     if format in (None, "parquet") and _is_parquet(p):
         trace = read_parquet(p)
@@ -186,11 +202,18 @@ def read_parquet(path: Path) -> Trace:
     if raw_meta is None:
         raise InputError(f"{path}: a Parquet file but not a roofprof trace (no roofprof "
                          "metadata); make traces with `roofprof convert` or `roofprof record`")
-    meta = upgrade(json.loads(raw_meta))
-    if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
-        raise InputError(f"{path}: written with trace schema v{meta['schema_version']}, newer "
-                         f"than this roofprof reads (v{SCHEMA_VERSION}); upgrade roofprof")
-    df = table.to_pandas()
+    from roofprof import validate
+
+    meta = upgrade(validate.trace_meta(raw_meta, path))
+    validate.column_types(table.schema, path, IDENTITY)
+    try:
+        df = table.to_pandas()
+    except (TypeError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: its columns do not match their stored types ({exc}); "
+                         "convert the report again") from None
+    df = validate.trace_columns(df, path, (*MEASURED, "flop"), meta["missing"])
+    if df.empty:
+        raise InputError(f"{path}: the trace holds no kernels; record or convert it again")
     unattributed = any(c not in df for c in ATTRIBUTION)
     for col in COLUMNS:
         if col not in df:
@@ -206,16 +229,39 @@ def read_parquet(path: Path) -> Trace:
 
 def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
             format: str | None = None, command: list[str] | None = None,
-            record_argv: list[str] | None = None, rules: RulesArg = None) -> Trace:
+            record_argv: list[str] | None = None, rules: RulesArg = None,
+            strict: bool = False) -> Trace:
     """Parse ``inputs`` (reports, exports or traces) and write one Parquet trace.
 
     ``rules``: a TOML file extending the built-in attribution rules (stored columns follow it).
+    ``strict``: as in :func:`load`. ``output`` may not be one of the inputs (nor ``rules``).
     """
-    from roofprof.attribution import load_rules
+    from roofprof.atomic import refuse_inputs
+    from roofprof.validate import strict_mode
 
     paths = [Path(p) for p in inputs]
     if not paths:
         raise InputError("no input given")
+    refuse_inputs(output, [*paths, rules])
+    with strict_mode(strict):
+        trace = _read_for_convert(paths, format, rules)
+    if trace.kernels.empty:
+        raise InputError(f"{', '.join(map(str, paths))}: no kernels to write; nothing was "
+                         "converted")
+    trace.meta["command"] = command
+    trace.meta["record_argv"] = record_argv
+    if record_argv:
+        for opt in ("--clock-control", "--cache-control"):
+            if opt in record_argv:
+                key = opt.strip("-").replace("-", "_")
+                trace.meta[key] = record_argv[record_argv.index(opt) + 1]
+    write_parquet(trace, output)
+    return trace
+
+
+def _read_for_convert(paths: list[Path], format: str | None, rules: RulesArg) -> Trace:
+    from roofprof.attribution import load_rules
+
     ruleset = load_rules(rules) if rules is not None else None
     traces = [read_parquet(p) for p in paths if _is_parquet(p)]
     if ruleset is not None:  # traces attributed when written: attribute again with these rules
@@ -227,14 +273,6 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
     trace = traces[0] if len(traces) == 1 else _concat(traces)
     if ruleset is not None:
         trace.meta["attribution_rules"] = list(ruleset.sources)
-    trace.meta["command"] = command
-    trace.meta["record_argv"] = record_argv
-    if record_argv:
-        for opt in ("--clock-control", "--cache-control"):
-            if opt in record_argv:
-                key = opt.strip("-").replace("-", "_")
-                trace.meta[key] = record_argv[record_argv.index(opt) + 1]
-    write_parquet(trace, output)
     return trace
 
 
