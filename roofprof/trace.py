@@ -91,9 +91,11 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
 
     tables: list[pd.DataFrame] = []
     meta = empty_meta()
+    timing_only = True
     for p in paths:
         fmt = parsers.detect(p, format)
         raw = fmt.read(p)
+        timing_only = timing_only and bool(raw.meta.get("timing"))
         table, derivation = build_table(raw)
         table["source"] = pd.Series(str(p), index=table.index, dtype="string")
         tables.append(table)
@@ -111,7 +113,14 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     meta["missing"] = [c for c in COLUMNS if all(c in s for s in missing_sets)]
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
     meta["roofprof_version"] = __version__
-    _warn_missing(meta["missing"], paths)
+    if timing_only:
+        meta["sampling"] = {"kind": "run", "reasons": ["a timing trace: every launch"]}
+        warnings.warn(f"{paths[0] if len(paths) == 1 else f'{len(paths)} inputs'}: a timing "
+                      "trace (every launch timed, no counters): only time is shown; "
+                      "`roofprof join TIMING COUNTERS` adds counters", RoofprofWarning,
+                      stacklevel=2)
+    else:
+        _warn_missing(meta["missing"], paths)
     trace = Trace(kernels=kernels, meta=meta)
     _attribute(trace, ruleset)
     trace.kernels = trace.kernels[list(COLUMNS)]
