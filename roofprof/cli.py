@@ -344,3 +344,78 @@ def plot(traces: tuple[Path, ...], output: Path, by: str | None, sweep: bool,
                              levels=names, depth=depth, filter=filter_, title=title,
                              label_top=label_top)
         click.echo(f"roofprof: wrote {out}", err=True)
+
+
+# ------------------------------------------------------------------- trace (issue 11)
+
+
+def _parquet_name(output: Path) -> Path:
+    return output if output.suffix == ".parquet" else output.with_name(output.name + ".parquet")
+
+
+@main.command(context_settings={"ignore_unknown_options": False,
+                                "allow_interspersed_args": False})
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="The timing table to write: NAME.parquet.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing output.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def trace(output: Path, force: bool, command: tuple[str, ...]) -> None:
+    """Run a Python COMMAND with every kernel launch timed by CUPTI (no counters, low
+    overhead); write its timing table. Needs `pip install roofprof[trace]`.
+
+    \b
+    Example:  roofprof trace -o run -- python serve.py
+              roofprof join run.parquet counters.parquet -o joined.parquet
+    """
+    from roofprof import tracer
+
+    with _errors():
+        out = _parquet_name(output)
+        result = tracer.run(command, out, force=force)
+        for problem in result.problems:
+            click.echo(f"roofprof: warning: {problem}", err=True)
+        if result.trace is not None:
+            k = result.trace.kernels
+            sources = ", ".join(f"{n} {v}" for v, n in
+                                k["nvtx_source"].value_counts().items())
+            click.echo(f"roofprof: wrote {out}: {len(k)} kernel launches timed "
+                       f"(annotation paths: {sources})", err=True)
+        if result.interrupted:
+            _fail("interrupted; kept what was traced", 130)
+        if result.returncode:
+            _fail(f"the program exited with code {result.returncode}",
+                  result.returncode if result.returncode > 0 else 1)
+        if result.trace is None:
+            _fail("nothing was traced", 1)
+
+
+# -------------------------------------------------------------------- join (issue 11)
+
+
+@main.command("join")
+@click.argument("timing", type=click.Path(path_type=Path))
+@click.argument("counters", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="The joined kernel table to write (.parquet).")
+@click.option("--spread", type=click.FloatRange(min=0), default=0.05, show_default=True,
+              help="Report signatures whose samples differ by more than this fraction in "
+                   "FLOPs or DRAM bytes.")
+def join_command(timing: Path, counters: Path, output: Path, spread: float) -> None:
+    """Give every timed launch of TIMING (roofprof trace, Kineto, nsys) counters from COUNTERS
+    (any kernel table: .ncu-rep, .csv, .parquet): from the same launch, else from sampled
+    launches of the same kernel and configuration.
+
+    \b
+    Example:  roofprof join run.parquet counters.ncu-rep -o joined.parquet
+    """
+    from roofprof.join import format_report, write_joined
+    from roofprof.timing import load_timing
+    from roofprof.trace import load
+
+    with _errors():
+        if output.suffix != ".parquet":
+            raise UsageError(f"{output}: the output must be a .parquet file")
+        facts = write_joined(load_timing(timing), load(counters), output, spread=spread)
+        click.echo(format_report(facts), nl=False)
+        total = sum(facts["launches"].values())
+        click.echo(f"roofprof: wrote {output} ({total} launches)", err=True)

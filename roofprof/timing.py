@@ -153,6 +153,42 @@ def _mangled_base(name: str) -> str | None:
     return last
 
 
+_CAST = re.compile(r"\((?:unsigned |signed )?(?:int|long|long long|short|char|bool)\)(?=-?\d)")
+_LAMBDA = re.compile(r"\{lambda\([^)]*\)#(\d+)\}|\[lambda\([^)]*\) \(instance (\d+)\)\]")
+_SUFFIX = re.compile(r"\b(\d+)(?:ull|ul|ll|u|l)\b")
+_NOISE = re.compile(r"\b(?:void|const|static)\b|\s+")
+
+
+def template_key(demangled: str | None) -> str:
+    """A kernel's demangled name in a form ncu's and the C++ demangler's spellings share.
+
+    ncu writes ``vectorized_elementwise_kernel<(int)4, ..., std::array<char *, (unsigned
+    long)2>>(int, T2, T3)``, c++filt ``vectorized_elementwise_kernel<4, ..., std::array<char*,
+    2ul> >(int, ...)``; both become ``vectorized_elementwise_kernel<4,...,std::array<char*,2>>()``
+    (casts, literal suffixes, lambda spellings, parameter lists, void/const and spaces dropped),
+    so template instances of one function base name can be told apart across sources.
+    """
+    if not demangled:
+        return ""
+    text = _ANON.sub("anon", demangled)
+    text = _CAST.sub("", text)
+    text = _LAMBDA.sub(lambda m: f"lambda{m.group(1) or m.group(2)}", text)
+    text = _SUFFIX.sub(r"\1", text)
+    out, depth = [], 0
+    for ch in text:  # empty every parameter list: "f(at::TensorIteratorBase&, T1&)" -> "f()"
+        if ch == "(":
+            if depth == 0:
+                out.append(ch)
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+            if depth == 0:
+                out.append(ch)
+        elif depth == 0:
+            out.append(ch)
+    return _NOISE.sub("", "".join(out))
+
+
 def dims(x: Any, y: Any, z: Any) -> str:
     """The kernel table's "(x, y, z)" form of a grid or block."""
     return f"({int(x)}, {int(y)}, {int(z)})"

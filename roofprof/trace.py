@@ -185,7 +185,8 @@ def read_parquet(path: Path) -> Trace:
         if col not in df:
             df[col] = pd.NA if col != "nvtx" else [[] for _ in range(len(df))]
     df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
-    trace = Trace(kernels=df[list(COLUMNS)], meta=meta)
+    extra = [c for c in df.columns if c not in COLUMNS]  # e.g. a join's provenance columns
+    trace = Trace(kernels=df[[*COLUMNS, *extra]], meta=meta)
     if unattributed:  # written before attribution existed: use the built-in rules
         from roofprof.attribution import builtin_rules
 
