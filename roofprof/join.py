@@ -28,6 +28,7 @@ the table in chunks, so a run of tens of millions of launches joins in bounded m
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -78,55 +79,91 @@ class Match:
     spread: list[np.ndarray]
 
 
+@functools.lru_cache(maxsize=65536)
+def _template(name: str | None) -> str:
+    from roofprof.timing import template_key
+
+    return template_key(name)
+
+
 def _templates(df: pd.DataFrame) -> pd.Series:
     """``template_key`` of each row's demangled name, computed once per distinct name."""
     import pandas as pd
 
-    from roofprof.timing import template_key
-
     if "kernel_demangled" not in df:
         return pd.Series([""] * len(df), index=df.index, dtype=object)
     codes, uniques = pd.factorize(df["kernel_demangled"], use_na_sentinel=False)
-    mapped = [template_key(u if isinstance(u, str) else None) for u in uniques]
+    mapped = [_template(u if isinstance(u, str) else None) for u in uniques]
     cats = pd.Index(mapped).unique()
     keys = pd.Categorical.from_codes(cats.get_indexer(pd.Index(mapped))[codes], categories=cats)
     return pd.Series(keys, index=df.index)
 
 
-def _column_codes(parts: list[pd.Series]) -> np.ndarray:
-    """Codes of one column over stacked parts: equal values, equal codes (null included).
-    Categorical parts (a large timing table) are coded through their categories, not row by
-    row."""
+def _column_codes(t: pd.Series, c: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Codes of one column in the timing and the counters (equal values, equal codes; null is
+    0) and their number. A categorical column (a large timing table) is coded through its
+    categories, never row by row."""
     import numpy as np
     import pandas as pd
 
-    cats = pd.Index(pd.unique(np.concatenate([
-        np.asarray(p.cat.categories, dtype=object) if isinstance(p.dtype, pd.CategoricalDtype)
-        else pd.unique(p.dropna().astype(object)) for p in parts])))
-    out = []
-    for p in parts:
-        if isinstance(p.dtype, pd.CategoricalDtype):
-            mapping = cats.get_indexer(p.cat.categories)
-            codes = p.cat.codes.to_numpy()
-            out.append(np.where(codes >= 0, mapping[np.maximum(codes, 0)], -1))
-        else:
-            out.append(pd.Categorical(p.astype(object), categories=cats).codes)
-    return np.concatenate(out).astype(np.int64) + 1  # null -> 0
+    if not isinstance(t.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(pd.concat([t, c], ignore_index=True),
+                                      use_na_sentinel=True)
+        codes = codes.astype(np.int64) + 1
+        return codes[:len(t)], codes[len(t):], len(uniques) + 1
+    cats = pd.Index(pd.unique(np.concatenate([np.asarray(t.cat.categories, dtype=object),
+                                              pd.unique(c.dropna().astype(object))])))
+    mapping = np.concatenate([[-1], cats.get_indexer(t.cat.categories)]) + 1
+    tc = mapping[t.cat.codes.to_numpy().astype(np.int64) + 1]
+    cc = pd.Categorical(c.astype(object), categories=cats).codes.astype(np.int64) + 1
+    return tc, cc, len(cats) + 1
 
 
-def _codes(frames: list[pd.DataFrame], columns: tuple[str, ...]) -> np.ndarray:
-    """One int64 code per row of the stacked frames for each distinct combination of columns."""
+class _Keys:
+    """Integer keys of column combinations over the timing and the counters (codes cached per
+    column; combined arithmetically while the product of cardinalities fits in int64)."""
+
+    def __init__(self, timing: pd.DataFrame, counters: pd.DataFrame) -> None:
+        self.t, self.c = timing, counters
+        self.cache: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+
+    def column(self, col: str) -> tuple[np.ndarray, np.ndarray, int]:
+        import numpy as np
+        import pandas as pd
+
+        if col not in self.cache:
+            t = self.t[col] if col in self.t else pd.Series([None] * len(self.t), dtype=object)
+            c = self.c[col] if col in self.c else pd.Series([None] * len(self.c), dtype=object)
+            tc, cc, n = _column_codes(t, c)
+            small = np.int32 if n < 2**31 else np.int64  # kept for every level: half the memory
+            self.cache[col] = (tc.astype(small), cc, n)
+        return self.cache[col]
+
+    def key(self, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+        import pandas as pd
+
+        kt = np.zeros(len(self.t), dtype=np.int64)
+        kc = np.zeros(len(self.c), dtype=np.int64)
+        card = 1
+        for col in columns:
+            ct, cc, n = self.column(col)
+            if card * n >= 2**62:  # re-code what we have so far to keep within int64
+                codes, uniques = pd.factorize(np.concatenate([kt, kc]))
+                kt, kc, card = codes[:len(kt)].astype(np.int64), \
+                    codes[len(kt):].astype(np.int64), len(uniques)
+            kt, kc, card = kt * n + ct, kc * n + cc, card * n
+        return kt, kc
+
+
+def _lookup(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Position of each key in the sorted ``groups``; -1 where absent."""
     import numpy as np
-    import pandas as pd
 
-    combined = np.zeros(sum(len(f) for f in frames), dtype=np.int64)
-    for col in columns:
-        parts = [f[col] if col in f else pd.Series([None] * len(f), dtype=object)
-                 for f in frames]
-        codes = _column_codes(parts)
-        combined, _ = pd.factorize(combined * (int(codes.max(initial=0)) + 1) + codes)
-        combined = combined.astype(np.int64)
-    return combined
+    if not len(groups):
+        return np.full(len(keys), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(groups, keys), len(groups) - 1)
+    return np.where(groups[pos] == keys, pos, -1)
 
 
 def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
@@ -137,46 +174,44 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
     nt, nc = len(timing), len(counters)
     counters = counters.sort_values("id", kind="stable") if "id" in counters else counters
     counters = counters.reset_index(drop=True)
-    timing = timing.assign(template=_templates(timing))
-    counters = counters.assign(template=_templates(counters))
+    keys = _Keys(timing.assign(template=_templates(timing)),
+                 counters.assign(template=_templates(counters)))
     measured = np.column_stack([counters[c].to_numpy("float64") for c in COUNTERS]) \
         if nc else np.empty((0, len(COUNTERS)))
     level = np.zeros(nt, dtype=np.int8)
     index = np.full(nt, -1, dtype=np.int64)
     values, samples, spread = [measured], [np.ones(nc, dtype=np.int64)], [np.zeros(nc)]
-    # 1. the same launch: equal counts per launch key, paired in order
-    code = _codes([timing, counters], LEVEL_KEYS[0])
-    ct, cc = code[:nt], code[nt:]
-    n = int(code.max()) + 1 if len(code) else 0
-    same = np.bincount(ct, minlength=n) == np.bincount(cc, minlength=n)
-    rank_t = pd.Series(ct).groupby(ct).cumcount().to_numpy()
-    rank_c = pd.Series(cc).groupby(cc).cumcount().to_numpy()
-    width = int(max(rank_t.max(initial=0), rank_c.max(initial=0))) + 1
-    where = pd.Index(cc * width + rank_c).get_indexer(pd.Index(ct * width + rank_t))
-    ok = same[ct] & (where >= 0)
-    level[ok], index[ok] = 1, where[ok]
-    # 2-4. signatures: the mean of their samples
+    # 1. the same launch: as many launches in the counters as in the timing, paired in order
+    kt, kc = keys.key(LEVEL_KEYS[0])
+    groups, inverse, count_c = np.unique(kc, return_inverse=True, return_counts=True)
+    pos = _lookup(groups, kt)
+    hit = np.flatnonzero(pos >= 0)
+    count_t = np.bincount(pos[hit], minlength=len(groups))
+    rows = hit[(count_t == count_c)[pos[hit]]]
+    if len(rows):
+        g = pos[rows]
+        rank_t = pd.Series(g).groupby(g).cumcount().to_numpy()
+        order_c = np.argsort(inverse, kind="stable")  # by group, then launch order (id)
+        first = np.concatenate([[0], np.cumsum(count_c)[:-1]])
+        level[rows], index[rows] = 1, order_c[first[g] + rank_t]
+    # 2... signatures: the mean of their samples
     agree = [COUNTERS.index(c) for c in AGREE]
-    for lvl, key in enumerate(LEVEL_KEYS[1:], start=2):
-        code = _codes([timing, counters], key)
-        ct, cc = code[:nt], code[nt:]
-        groups, inverse = np.unique(cc, return_inverse=True)
-        count = np.bincount(inverse, minlength=len(groups))
+    for lvl, columns in enumerate(LEVEL_KEYS[1:], start=2):
+        kt, kc = keys.key(columns)
+        groups, inverse, count = np.unique(kc, return_inverse=True, return_counts=True)
         frame = pd.DataFrame(measured).groupby(inverse)
         mean = frame.mean().to_numpy() if nc else np.empty((0, len(COUNTERS)))
         span = (frame.max() - frame.min()).to_numpy() if nc else mean
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(span[:, agree] == 0, 0.0, span[:, agree] / np.abs(mean[:, agree]))
+        worst = np.max(np.where(np.isnan(rel), -np.inf, rel), axis=1, initial=-np.inf)
         values.append(mean)
         samples.append(count)
-        spread.append(np.nanmax(np.where(np.isnan(rel), -np.inf, rel), axis=1,
-                                initial=-np.inf) if len(rel) else np.empty(0))
-        spread[-1] = np.where(np.isinf(spread[-1]), np.nan, spread[-1])
-        todo = level == 0
-        at = pd.Index(groups).get_indexer(pd.Index(ct[todo]))
+        spread.append(np.where(np.isinf(worst), np.nan, worst))
+        todo = np.flatnonzero(level == 0)
+        at = _lookup(groups, kt[todo])
         found = at >= 0
-        rows = np.flatnonzero(todo)[found]
-        level[rows], index[rows] = lvl, at[found]
+        level[todo[found]], index[todo[found]] = lvl, at[found]
     return Match(level=level, index=index, values=values, samples=samples, spread=spread)
 
 
@@ -249,12 +284,12 @@ def _chunk(m: Match, timing: pd.DataFrame, device_names: dict[int, str], lo: int
         cols["device_name"] = pa.array(part["device_name"].astype(object).where(
             part["device_name"].notna(), names), type=pa.string(), from_pandas=True)
     cols["duration_ns"] = pa.array(part["duration_ns"].to_numpy("float64"))
+    sources = [(rows, idx[rows], np.ascontiguousarray(m.values[lv - 1].T))
+               for lv in ALL_LEVELS if len(rows := np.flatnonzero(lvl == lv))]
     for j, col in enumerate(COUNTERS):
         out = np.full(hi - lo, np.nan)
-        for lv in ALL_LEVELS:
-            sel = lvl == lv
-            if sel.any():
-                out[sel] = m.values[lv - 1][idx[sel], j]
+        for rows, src, by_column in sources:
+            out[rows] = by_column[j][src]
         cols[col] = pa.array(out)
     has = lvl > 0
     cols["counters_from"] = pa.DictionaryArray.from_arrays(
@@ -294,7 +329,7 @@ def _nvtx(part: pd.DataFrame) -> Any:
     import pandas as pd
     import pyarrow as pa
 
-    codes, uniques = pd.factorize(part["range"].astype(object), use_na_sentinel=False)
+    codes, uniques = pd.factorize(part["range"], use_na_sentinel=False)
     if "nvtx" in part:
         first = pd.Series(range(len(codes))).groupby(codes).first().to_numpy()
         lists = [list(part["nvtx"].iloc[int(i)]) for i in first]
