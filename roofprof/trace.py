@@ -217,6 +217,9 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
     trace.meta["command"] = command
     trace.meta["record_argv"] = record_argv
     if record_argv:
+        from roofprof.sampling import from_ncu_argv
+
+        trace.meta["sampling"] = from_ncu_argv(record_argv, command)
         for opt in ("--clock-control", "--cache-control"):
             if opt in record_argv:
                 key = opt.strip("-").replace("-", "_")
