@@ -419,3 +419,56 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float) -> N
         click.echo(format_report(facts), nl=False)
         total = sum(facts["launches"].values())
         click.echo(f"roofprof: wrote {output} ({total} launches)", err=True)
+
+
+# ----------------------------------------------------------------- latency (issue 11)
+
+
+@main.command()
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option("--range", "ranges", multiple=True, metavar="REGEX",
+              help="Only ranges whose name matches (repeatable); e.g. --range '^decode$'.")
+@click.option("--by", type=click.Choice(["range", "path"]), default="range",
+              show_default=True, help="Group instances by range name or by full path.")
+@click.option("--metric", type=click.Choice(["wall", "gpu_span", "kernel"]), default="wall",
+              show_default=True, help="What the plot draws: the range's own duration, the "
+                                      "span of its kernels on the GPU, or their busy time.")
+@click.option("--top", type=click.IntRange(min=1), metavar="N",
+              help="Show only the N ranges with the most total time.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="What is printed.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Write a histogram and CDF (.png/.svg/.pdf) or the JSON (.json).")
+def latency(trace: Path, ranges: tuple[str, ...], by: str, metric: str, top: int | None,
+            fmt: str, output: Path | None) -> None:
+    """Per-range duration percentiles (p50/p90/p99/max) from a timing trace: a decode step ~
+    time per output token, a prefill ~ time to first token.
+
+    \b
+    Examples:  roofprof latency run.parquet --range '^(prefill|decode)$'
+               roofprof latency trace.json.gz -o latency.png
+    """
+    from roofprof import latency as lat
+    from roofprof.timing import load_timing
+
+    with _errors():
+        inst = lat.select(lat.instances(load_timing(trace)), ranges)
+        table = lat.percentiles(inst, by=by)
+        if top:
+            table = table.head(top)
+        text = lat.format_table(table, by=by) if fmt == "table" else lat.to_json(table, inst)
+        click.echo(text, nl=False)
+        if output is not None:
+            suffix = output.suffix.lower()
+            if suffix == ".json":
+                try:
+                    output.write_text(lat.to_json(table, inst))
+                except OSError as exc:
+                    raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+            elif suffix in (".png", ".svg", ".pdf"):
+                named = ranges and by == "range" and len(table)
+                names = list(table["range"]) if named else lat.default_ranges(inst)
+                lat.write_plot(inst, names, str(output), metric=f"{metric}_ns")
+            else:
+                raise UsageError(f"{output}: write .png, .svg, .pdf or .json")
+            click.echo(f"roofprof: wrote {output}", err=True)
