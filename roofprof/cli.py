@@ -143,6 +143,10 @@ def _width() -> int:
 @click.option("--no-convert", is_flag=True, help="Keep only the .ncu-rep; do not write Parquet.")
 @click.option("--dry-run", is_flag=True, help="Print the ncu command line and exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No live status line.")
+@click.option("--sample", type=click.IntRange(min=1), metavar="N",
+              help="Production mode: profile each launch configuration N times (as "
+                   "--per-config N), then run the program again with every launch timed "
+                   "(roofprof trace) and join: NAME.timing.parquet, NAME.joined.parquet.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...],
            kernel: str | None, skip: int | None, count: int | None, per_config: int | None,
@@ -150,7 +154,7 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
            replay_mode: Any, include_nccl: bool, import_sass: bool, chip: str | None,
            ncu_path: str | None,
            ncu_args: str, force: bool, no_convert: bool, dry_run: bool, quiet: bool,
-           command: tuple[str, ...]) -> None:
+           sample: int | None, command: tuple[str, ...]) -> None:
     """Run COMMAND under Nsight Compute and write a roofline trace.
 
     \b
@@ -158,6 +162,11 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
     """
     from roofprof import record as rec
 
+    if sample is not None:
+        if per_config is not None or count is not None or no_convert:
+            _fail("--sample N already sets --per-config N and needs the Parquet trace; drop "
+                  "--per-config, --count and --no-convert", 2)
+        per_config = sample
     opts = rec.RecordOptions(
         command=command, output=output, ncu=ncu_path, ranges=ranges,
         exclude_ranges=exclude_ranges, kernel=kernel, skip=skip, count=count,
@@ -197,6 +206,8 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
             trace = convert([result.report], parquet, command=list(command),
                             record_argv=result.argv)
             click.echo(f"roofprof: wrote {parquet} ({len(trace.kernels)} kernels)", err=True)
+            if sample is not None and not result.interrupted and not result.returncode:
+                _timed_join(command, rec.parquet_path(output), trace, force)
         if result.interrupted:
             _fail("interrupted; kept what ncu profiled before the interrupt", 130)
         if result.returncode:
@@ -211,7 +222,8 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="The Parquet trace to write (.parquet).")
-@click.option("--format", "fmt", type=click.Choice(["ncu-rep", "ncu-csv"]),
+@click.option("--format", "fmt", type=click.Choice(["ncu-rep", "ncu-csv", "kineto",
+                                                    "nsys-sqlite", "nsys-rep"]),
               help="Read every input as this format instead of detecting it.")
 @click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of attribution rules (phase, category, op) tried before the "
@@ -459,16 +471,19 @@ def latency(trace: Path, ranges: tuple[str, ...], by: str, metric: str, top: int
         text = lat.format_table(table, by=by) if fmt == "table" else lat.to_json(table, inst)
         click.echo(text, nl=False)
         if output is not None:
-            suffix = output.suffix.lower()
-            if suffix == ".json":
-                try:
-                    output.write_text(lat.to_json(table, inst))
-                except OSError as exc:
-                    raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
-            elif suffix in (".png", ".svg", ".pdf"):
-                named = ranges and by == "range" and len(table)
-                names = list(table["range"]) if named else lat.default_ranges(inst)
-                lat.write_plot(inst, names, str(output), metric=f"{metric}_ns")
-            else:
-                raise UsageError(f"{output}: write .png, .svg, .pdf or .json")
+            lat.write(inst, table, output, ranges=ranges, by=by, metric=f"{metric}_ns")
             click.echo(f"roofprof: wrote {output}", err=True)
+
+
+def _timed_join(command: tuple[str, ...], counters_path: Path, counters: Any,
+                force: bool) -> None:
+    """record --sample: the timing pass of the same program, then the join."""
+    from roofprof import tracer
+    from roofprof.join import format_report
+
+    click.echo("roofprof: timing pass: every launch timed (roofprof trace)", err=True)
+    done = tracer.timed_join(command, counters_path, counters, force=force)
+    for problem in done.problems:
+        click.echo(f"roofprof: warning: {problem}", err=True)
+    click.echo(format_report(done.facts), nl=False)
+    click.echo(f"roofprof: wrote {done.timing} and {done.joined}", err=True)

@@ -21,6 +21,7 @@ given or makes, and never shows.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -214,3 +215,26 @@ def write_plot(inst: pd.DataFrame, names: Sequence[str], output: str, metric: st
             fig.savefig(fh, format=fmt, dpi=130)
     finally:
         plt.close(fig)
+
+
+def write(inst: pd.DataFrame, table: pd.DataFrame, output: str | os.PathLike[str],
+          ranges: Sequence[str] = (), by: str = "range", metric: str = "wall_ns") -> None:
+    """``-o``: JSON (.json) or the histogram and CDF (.png/.svg/.pdf) of the named ranges (of
+    :func:`default_ranges` when none are named)."""
+    from pathlib import Path
+
+    from roofprof.errors import OutputError, UsageError
+
+    out = Path(output)
+    suffix = out.suffix.lower()
+    if suffix == ".json":
+        try:
+            out.write_text(to_json(table, inst))
+        except OSError as exc:
+            raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
+    elif suffix in (".png", ".svg", ".pdf"):
+        named = bool(ranges) and by == "range" and len(table) > 0
+        names = [str(n) for n in table["range"]] if named else default_ranges(inst)
+        write_plot(inst, names, str(out), metric=metric)
+    else:
+        raise UsageError(f"{out}: write .png, .svg, .pdf or .json")

@@ -209,3 +209,31 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
                        "nvtx_source": {str(a): int(b) for a, b in
                                        df["nvtx_source"].value_counts().items()}}}
     return TimingTrace(kernels=df, meta=meta)
+
+
+@dataclass
+class TimedJoin:
+    timing: Path
+    joined: Path
+    facts: dict[str, Any]
+    problems: list[str]
+
+
+def timed_join(command: Sequence[str], counters_path: Path, counters: Any,
+               force: bool = False) -> TimedJoin:
+    """``record --sample``'s second half: time every launch of ``command`` (NAME.timing.parquet
+    beside the counters' NAME.parquet), join with ``counters`` (NAME.joined.parquet)."""
+    from roofprof.errors import RoofprofError
+    from roofprof.join import write_joined
+
+    stem = counters_path.with_suffix("")
+    timing_path = stem.with_name(stem.name + ".timing.parquet")
+    joined_path = stem.with_name(stem.name + ".joined.parquet")
+    timed = run(command, timing_path, force=force)
+    if timed.trace is None or timed.returncode:
+        why = "; ".join(timed.problems)
+        raise RoofprofError(f"the timing pass failed (exit {timed.returncode}"
+                            f"{': ' + why if why else ''}); the sampled counters are in "
+                            f"{counters_path}")
+    facts = write_joined(timed.trace, counters, joined_path)
+    return TimedJoin(timing_path, joined_path, facts, timed.problems)

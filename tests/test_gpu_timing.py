@@ -75,3 +75,20 @@ def test_join_sampled_counters_with_the_timed_run(tmp_path: Path) -> None:
     covered = inside.loc[inside["counters_from"] != "none", "duration_ns"].sum()
     assert covered / inside["duration_ns"].sum() > 0.95
     assert k["duration_ns"].sum() == load_timing(timing).kernels["duration_ns"].sum()
+
+
+def test_record_sample_times_the_run_and_joins(tmp_path: Path) -> None:
+    out = tmp_path / "s"
+    done = roofprof_run("record", "-q", "-o", str(out), "--sample", "1", "--range", "prefill",
+                        "--range", "decode", "--", sys.executable, EXAMPLE, *MODEL)
+    assert done.returncode == 0, done.stderr
+    assert "counters by time:" in done.stdout
+    joined = roofprof.load(tmp_path / "s.joined.parquet")
+    timing = load_timing(tmp_path / "s.timing.parquet")
+    k = joined.kernels
+    # phase time totals are the timed run's, whatever was sampled
+    assert k.groupby("phase")["duration_ns"].sum().to_dict() == \
+        timing.kernels.groupby("phase")["duration_ns"].sum().to_dict()
+    decode = k[k["phase"] == "decode"]
+    assert decode.loc[decode["counters_from"] != "none", "duration_ns"].sum() > \
+        0.95 * decode["duration_ns"].sum()
