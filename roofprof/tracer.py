@@ -35,7 +35,7 @@ from roofprof.errors import InputError, OutputError, UsageError
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
 
 SITE = Path(__file__).resolve().parent / "tracer_site"
-PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+HOOK = Path(__file__).resolve().with_name("tracer_hook.py")
 _NEVER = 2**63 - 1
 
 
@@ -51,10 +51,10 @@ class TraceResult:
 def environment(parts: Path, base: dict[str, str] | None = None) -> dict[str, str]:
     """The traced program's environment: our sitecustomize first on PYTHONPATH."""
     env = dict(os.environ if base is None else base)
-    path = [str(SITE), str(PACKAGE_ROOT)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH")
-                                              else [])
+    path = [str(SITE)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     env["PYTHONPATH"] = os.pathsep.join(path)
     env["ROOFPROF_TRACE_DIR"] = str(parts)
+    env["ROOFPROF_TRACE_HOOK"] = str(HOOK)
     return env
 
 

@@ -82,7 +82,7 @@ class Recorder:
         """Graph node created / cloned: remember when, where and from which node."""
         try:
             c = self.cupti
-            graph = c.GraphData.from_ptr(data.resource_descriptor)
+            graph = _graph_data(c, data)
             node = int(c.get_graph_node_id(graph.node))
             if cbid == c.CallbackIdResource.GRAPHNODE_CREATED:
                 self.nodes[node] = (int(c.get_timestamp()), threading.get_native_id())
@@ -113,6 +113,16 @@ class Recorder:
         with open(tmp, "wb") as fh:
             pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, os.path.join(self.folder, f"{os.getpid()}.pickle"))
+
+
+def _graph_data(c: Any, data: Any) -> Any:
+    """The CUpti_GraphData of a resource callback, however the bindings hand it over: a
+    ResourceData whose descriptor points to it, the GraphData itself, or a raw pointer."""
+    if hasattr(data, "node"):
+        return data
+    if isinstance(data, int):
+        data = c.ResourceData.from_ptr(data)
+    return c.GraphData.from_ptr(data.resource_descriptor)
 
 
 def cupti_library() -> str | None:
