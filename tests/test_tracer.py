@@ -140,3 +140,53 @@ def test_trace_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
                                        sys.executable, "-c", "pass"])
     assert result.exit_code == 4
     assert "pass -f to overwrite" in result.output
+
+
+# ------------------------------------------- the whole chain, with a fake cupti-python
+
+
+KERNEL_FIELDS = ("start", "end", "device_id", "context_id", "stream_id", "correlation_id",
+                 "grid_x", "grid_y", "grid_z", "block_x", "block_y", "block_z", "graph_id",
+                 "graph_node_id", "name")
+
+
+def fake_records(capture: Path, path: Path) -> Path:
+    """The Kineto capture's records in cupti-python's attribute names (cupti.pyi), for
+    tests/fake_cupti."""
+    rec = records_from_kineto(capture)[0]
+    data = {
+        "kernels": [dict(zip(KERNEL_FIELDS, k, strict=True)) for k in rec["kernels"]],
+        "calls": [dict(zip(("correlation_id", "start", "process_id", "thread_id", "cbid",
+                            "driver"), c, strict=True)) for c in rec["calls"]],
+        "markers": [dict(zip(("id", "flags_", "timestamp", "name", "domain", "process_id",
+                              "thread_id"), m, strict=True)) for m in rec["markers"]],
+        "nodes": [[n, None, ts, tid] for n, (ts, tid) in rec["nodes"].items()]
+        + [[clone, orig, rec["nodes"][orig][0], rec["nodes"][orig][1]]
+           for clone, orig in rec["clones"].items()],
+        "call_names": {f"{d}:{cbid}": name for (d, cbid), name in rec["call_names"].items()},
+    }
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_trace_runs_the_hook_in_the_program_and_builds_the_table(
+        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """sitecustomize -> the hook (in the traced process) -> its records -> the timing table,
+    with tests/fake_cupti standing in for cupti-python (no GPU here)."""
+    records = fake_records(GRAPH, tmp_path / "records.json")
+    env = {"PYTHONPATH": str(Path(__file__).with_name("fake_cupti")),
+           "FAKE_CUPTI_RECORDS": str(records)}
+    out = tmp_path / "run.parquet"
+    result = CliRunner().invoke(main, ["trace", "-o", str(out), "--", sys.executable, "-c",
+                                       "print('serving')"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "748 kernel launches timed" in result.output
+    assert "375 launch+capture" in result.output
+    child = capfd.readouterr()
+    assert "serving" in child.out  # the program ran, its output untouched
+    assert "sitecustomize" not in child.err
+    ours = load_timing(out).kernels
+    kineto = load_timing(GRAPH).kernels
+    for col in ("kernel", "grid", "start_ns", "range", "phase", "op", "nvtx_source"):
+        pd.testing.assert_series_equal(ours[col], kineto[col], check_names=False)
+    assert ours["process_id"].nunique() == 1

@@ -25,6 +25,9 @@ except Exception:  # never into the program; the hook records its own failures
     pass
 finally:
     sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _here]
-    del sys.modules["sitecustomize"]
+    _self = sys.modules.pop("sitecustomize", None)
     with contextlib.suppress(ImportError):
         importlib.import_module("sitecustomize")
+    # site.py's `import sitecustomize` reads sys.modules when this returns: leave a module there
+    if "sitecustomize" not in sys.modules and _self is not None:
+        sys.modules["sitecustomize"] = _self
