@@ -101,7 +101,11 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
     k = {c: [r[i] for r in rows] for i, c in enumerate(present)}
     n = len(rows)
     calls = _calls(db, tables, strings)
-    launch = [calls.get(c) for c in k["correlationId"]]
+    # correlation ids are unique within a process: several processes' kernels are told apart
+    # by their globalPid where the export has it
+    gpids = k.get("globalPid") or [None] * n
+    launch = [calls.get((_pid(g), c)) or (calls.get((None, c)) if g is None else None)
+              for g, c in zip(gpids, k["correlationId"], strict=True)]
     nvtx = _nvtx(db, tables, strings)
 
     def name(col: str) -> list[str | None]:
@@ -152,17 +156,24 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
     return TimingTrace(kernels=table, meta=meta)
 
 
-def _calls(db: sqlite3.Connection, tables: set[str],
-           strings: dict[int, str]) -> dict[int, tuple[int, int, str | None]]:
-    """correlationId -> (globalTid, start, API name) of the runtime/driver calls."""
-    out: dict[int, tuple[int, int, str | None]] = {}
+def _pid(global_id: int | None) -> int | None:
+    return None if global_id is None else (int(global_id) >> 24) & 0xFFFFFF
+
+
+def _calls(db: sqlite3.Connection, tables: set[str], strings: dict[int, str]
+           ) -> dict[tuple[int | None, int], tuple[int, int, str | None]]:
+    """(pid, correlationId) -> (globalTid, start, API name) of the runtime/driver calls; also
+    under (None, correlationId) for kernels without a globalPid."""
+    out: dict[tuple[int | None, int], tuple[int, int, str | None]] = {}
     for table in CALLS:
         if table in tables and {"correlationId", "globalTid", "start"} <= _columns(db, table):
             has_name = "nameId" in _columns(db, table)
             sql = f"SELECT correlationId, globalTid, start{', nameId' if has_name else ''} " \
                   f"FROM {table}"
             for r in db.execute(sql):
-                out[int(r[0])] = (int(r[1]), int(r[2]), strings.get(r[3]) if has_name else None)
+                call = (int(r[1]), int(r[2]), strings.get(r[3]) if has_name else None)
+                out[(_pid(r[1]), int(r[0]))] = call
+                out.setdefault((None, int(r[0])), call)
     return out
 
 

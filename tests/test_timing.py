@@ -278,3 +278,30 @@ def test_nsys_rep_without_nsys_says_how_to_export(tmp_path: Path,
 def test_counters_are_not_a_timing_source() -> None:
     with pytest.raises(InputError, match="holds counters, not a timing"):
         load_timing(FIXTURES / "llama_small.ncu-rep")
+
+
+def test_nsys_processes_with_the_same_correlation_ids_keep_their_own_ranges(
+        tmp_path: Path) -> None:
+    """Correlation ids are per process: a second process (same ids, other NVTX names) must not
+    take the first's ranges (schema test)."""
+    db_path = build_from_kineto(EAGER, tmp_path / "two.sqlite")
+    shift = 1 << 24
+    with sqlite3.connect(db_path) as db:
+        for table, col in (("CUPTI_ACTIVITY_KIND_KERNEL", "globalPid"),
+                           ("CUPTI_ACTIVITY_KIND_RUNTIME", "globalTid"),
+                           ("NVTX_EVENTS", "globalTid")):
+            n = db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            db.execute(f"INSERT INTO {table} SELECT * FROM {table}")
+            db.execute(f"UPDATE {table} SET {col} = {col} + {shift} WHERE rowid > {n}")
+        db.execute(f"UPDATE NVTX_EVENTS SET text = 'p2_' || text WHERE globalTid >= "
+                   f"(SELECT MIN(globalTid) FROM NVTX_EVENTS) + {shift}")
+    k = load_timing(db_path).kernels
+    assert len(k) == 2 * 413
+    for _, part in k.groupby("process_id"):
+        names = {n for path in part["nvtx"] for n in path}
+        assert names
+        prefixed = {n.startswith("p2_") for n in names}
+        assert len(prefixed) == 1  # all of one process's, none of the other's
+    outer = k["nvtx"].map(lambda path: path[0] if path else "")
+    assert outer.groupby(k["process_id"]).apply(lambda o: o.str.endswith("decode").sum()
+                                                ).tolist() == [306, 306]
