@@ -388,6 +388,8 @@ def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
 
 
 def _device_names(c: pd.DataFrame) -> dict[int, str]:
+    if "device_name" not in c or "device" not in c:
+        return {}
     pairs = c[["device", "device_name"]].dropna().drop_duplicates("device")
     return {int(d): str(n) for d, n in pairs.itertuples(index=False)}
 

@@ -14,11 +14,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import roofprof
 from roofprof.cli import main
 from roofprof.derive import build_table
 from roofprof.join import join, write_joined
+from roofprof.schema import MEASURED
 from roofprof.timing import TimingTrace, load_timing, to_raw
 from roofprof.trace import Trace
 from tests.conftest import FIXTURES
@@ -182,3 +185,60 @@ def test_cli_join_errors_are_one_line(tmp_path: Path) -> None:
                                        str(tmp_path / "j.csv")])
     assert result.exit_code == 2
     assert "must be a .parquet file" in result.output
+
+
+# ------------------------------------------------------------------------ invariants
+
+
+def _tables(draw: st.DrawFn) -> tuple[TimingTrace, Trace]:
+    n = draw(st.integers(1, 40))
+    pick = st.integers(0, 2)
+    rows = [(draw(pick), draw(pick), draw(pick), draw(st.sampled_from(["prefill", "decode"])))
+            for _ in range(n)]
+    timing = pd.DataFrame({
+        "id": np.arange(n), "kernel": [f"k{r[0]}" for r in rows],
+        "kernel_demangled": [f"void k{r[0]}<1>(int)" for r in rows],
+        "grid": [f"({r[1] + 1}, 1, 1)" for r in rows], "block": ["(128, 1, 1)"] * n,
+        "device": [0] * n, "range": [f"{r[3]}/m{r[2]}" for r in rows],
+        "nvtx": [[r[3], f"m{r[2]}"] for r in rows], "phase": [r[3] for r in rows],
+        "op": [None] * n, "duration_ns": np.arange(1, n + 1, dtype=float) * 10,
+        "start_ns": np.arange(n) * 100,
+    })
+    sampled = sorted(draw(st.sets(st.integers(0, n - 1), max_size=n)))
+    c = timing.iloc[sampled].reset_index(drop=True).copy()
+    c["id"] = np.arange(len(c))
+    for col in MEASURED:
+        c[col] = np.nan
+    c["flop"] = [float(draw(st.integers(1, 5))) * 100 for _ in sampled]
+    c["dram_bytes"] = c["flop"] * 2
+    return (TimingTrace(kernels=timing, meta={"sources": ["t"]}),
+            Trace(kernels=c, meta={"sources": ["c"], "formats": ["test"]}))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.data())
+def test_every_row_takes_counters_from_where_it_says(data: st.DataObject) -> None:
+    timing, counters = _tables(data.draw)
+    if not len(counters.kernels):
+        return
+    joined = join(timing, counters)
+    j, t, c = joined.kernels, timing.kernels, counters.kernels
+    assert (j["duration_ns"] == t["duration_ns"]).all()
+    assert sum(joined.meta["join"]["coverage_by_time"].values()) == pytest.approx(1.0)
+    sig = ["kernel", "grid", "block", "device"]
+    for i, row in j.iterrows():
+        same_sig = (c[sig] == t.loc[i, sig]).all(axis=1)
+        if row["counters_from"] == "none":
+            assert not same_sig.any()
+            assert np.isnan(row["flop"])
+            continue
+        key = str(row["counters_key"]).split(",")
+        key = [k for k in key if k != "template"]  # one template per kernel here
+        want = t.loc[i, key].astype(object).fillna("<null>")
+        match = (c[key].astype(object).fillna("<null>") == want).all(axis=1)
+        assert row["counters_samples"] == (1 if row["counters_from"] == "launch"
+                                           else match.sum())
+        if row["counters_from"] == "launch":
+            assert row["flop"] in set(c.loc[match, "flop"])
+        else:
+            assert row["flop"] == pytest.approx(c.loc[match, "flop"].mean())
