@@ -77,12 +77,16 @@ class Match:
     values: list[np.ndarray]
     samples: list[np.ndarray]
     spread: list[np.ndarray]
+    #: the key of each level as the rows name it (``KEYS``, less ``template`` where unknown)
+    keys: tuple[str, ...] = KEYS
 
 
 @functools.lru_cache(maxsize=65536)
 def _template(name: str | None) -> str:
     from roofprof.timing import template_key
 
+    if name and name.startswith("_Z"):  # not demangled (no c++filt where it was traced)
+        return ""
     return template_key(name)
 
 
@@ -174,15 +178,19 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
     nt, nc = len(timing), len(counters)
     counters = counters.sort_values("id", kind="stable") if "id" in counters else counters
     counters = counters.reset_index(drop=True)
-    keys = _Keys(timing.assign(template=_templates(timing)),
-                 counters.assign(template=_templates(counters)))
+    tt, tc = _templates(timing), _templates(counters)
+    keys = _Keys(timing.assign(template=tt), counters.assign(template=tc))
+    # template instances need demangled names on both sides; else match on the rest
+    known = bool((tt.astype(str) != "").any() and (tc.astype(str) != "").any())
+    levels = tuple(cols if known else tuple(c for c in cols if c != "template")
+                   for cols in LEVEL_KEYS)
     measured = np.column_stack([counters[c].to_numpy("float64") for c in COUNTERS]) \
         if nc else np.empty((0, len(COUNTERS)))
     level = np.zeros(nt, dtype=np.int8)
     index = np.full(nt, -1, dtype=np.int64)
     values, samples, spread = [measured], [np.ones(nc, dtype=np.int64)], [np.zeros(nc)]
     # 1. the same launch: as many launches in the counters as in the timing, paired in order
-    kt, kc = keys.key(LEVEL_KEYS[0])
+    kt, kc = keys.key(levels[0])
     groups, inverse, count_c = np.unique(kc, return_inverse=True, return_counts=True)
     pos = _lookup(groups, kt)
     hit = np.flatnonzero(pos >= 0)
@@ -196,7 +204,7 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
         level[rows], index[rows] = 1, order_c[first[g] + rank_t]
     # 2... signatures: the mean of their samples
     agree = [COUNTERS.index(c) for c in AGREE]
-    for lvl, columns in enumerate(LEVEL_KEYS[1:], start=2):
+    for lvl, columns in enumerate(levels[1:], start=2):
         kt, kc = keys.key(columns)
         groups, inverse, count = np.unique(kc, return_inverse=True, return_counts=True)
         frame = pd.DataFrame(measured).groupby(inverse)
@@ -212,7 +220,8 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
         at = _lookup(groups, kt[todo])
         found = at >= 0
         level[todo[found]], index[todo[found]] = lvl, at[found]
-    return Match(level=level, index=index, values=values, samples=samples, spread=spread)
+    return Match(level=level, index=index, values=values, samples=samples, spread=spread,
+                 keys=tuple(",".join(cols) for cols in levels))
 
 
 def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20) -> dict[str, Any]:
@@ -245,7 +254,7 @@ def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20) -> d
         bad = m.spread[lv - 1][m.index[rows]] > threshold
         for g in np.unique(m.index[rows][bad]):
             r = rows[m.index[rows] == g][0]
-            disagree.append({"key": KEYS[lv - 1], "kernel": str(timing["kernel"].iloc[r]),
+            disagree.append({"key": m.keys[lv - 1], "kernel": str(timing["kernel"].iloc[r]),
                              "grid": str(timing["grid"].iloc[r]),
                              "block": str(timing["block"].iloc[r]),
                              "samples": int(m.samples[lv - 1][g]),
@@ -253,6 +262,7 @@ def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20) -> d
                              "launches": int((m.index[rows] == g).sum())})
     disagree.sort(key=lambda d: -d["spread"])
     return {"coverage_by_time": cover, "launches": launches, "unmatched": unmatched,
+            "template_instances": "template" in m.keys[0],
             "disagreeing": disagree[:top], "disagreeing_count": len(disagree),
             "spread_threshold": threshold}
 
@@ -292,11 +302,13 @@ def _chunk(m: Match, timing: pd.DataFrame, device_names: dict[int, str], lo: int
             out[rows] = by_column[j][src]
         cols[col] = pa.array(out)
     has = lvl > 0
+    key_names = list(dict.fromkeys(m.keys))  # without templates two levels share one key
+    key_of = np.asarray([key_names.index(k) for k in m.keys], dtype=np.int8)
     cols["counters_from"] = pa.DictionaryArray.from_arrays(
         pa.array(np.minimum(lvl, 2).astype(np.int8), type=pa.int8()), pa.array(list(FROM)))
     cols["counters_key"] = pa.DictionaryArray.from_arrays(
-        pa.array(np.where(has, lvl - 1, 0).astype(np.int8), type=pa.int8(), mask=~has),
-        pa.array(list(KEYS)))
+        pa.array(key_of[np.where(has, lvl - 1, 0)], type=pa.int8(), mask=~has),
+        pa.array(key_names))
     samp = np.zeros(hi - lo, dtype=np.int64)
     spr = np.full(hi - lo, np.nan)
     for lv in ALL_LEVELS:
@@ -426,6 +438,9 @@ def format_report(facts: dict[str, Any], top: int = 10) -> str:
     lines = ["counters by time: " + ", ".join(
         f"{name} {100 * cover[name]:.1f}% ({launches[name]} launches)"
         for name in ("launch", "signature", "none"))]
+    if not facts.get("template_instances", True):
+        lines.append("template instances unknown (kernel names not demangled: install "
+                     "binutils' c++filt where you trace): signatures use function base names")
     if facts["unmatched"]:
         lines.append("unmatched kernels (no profiled launch; counters null), by time:")
         lines += [f"  {u['kernel'][:70]} grid {u['grid']} block {u['block']}: "

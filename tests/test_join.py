@@ -242,3 +242,18 @@ def test_every_row_takes_counters_from_where_it_says(data: st.DataObject) -> Non
             assert row["flop"] in set(c.loc[match, "flop"])
         else:
             assert row["flop"] == pytest.approx(c.loc[match, "flop"].mean())
+
+
+def test_undemangled_names_join_on_the_rest_of_the_signature(eager: TimingTrace) -> None:
+    counters = counters_of(eager)
+    mangled = eager.kernels.copy()
+    mangled["kernel_demangled"] = "_Z" + mangled["kernel"]  # a tracer without c++filt
+    joined = join(TimingTrace(mangled, eager.meta), counters)
+    j = joined.kernels
+    assert (j["counters_from"] == "launch").all()
+    assert (j["flop"] == eager.kernels["id"] * 1000.0).all()
+    assert set(j["counters_key"]) == {"kernel,grid,block,device,range"}
+    assert joined.meta["join"]["template_instances"] is False
+    from roofprof.join import format_report
+
+    assert "template instances unknown" in format_report(joined.meta["join"])
