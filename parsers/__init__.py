@@ -2,7 +2,9 @@
 
 A format sniffs the first bytes of a file and reads it into a :class:`roofprof.derive.RawKernels`
 (identity columns + raw metrics in canonical units); ``roofprof.derive.build_table`` turns that
-into the kernel table. Adding a format is adding one module and one entry to ``FORMATS``.
+into the kernel table. Timing sources (Kineto, Nsight Systems) also read into the timing table
+(``Format.timing``, see ``roofprof.timing``); as a kernel table they give durations only.
+Adding a format is adding one module and one entry to ``FORMATS``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from roofprof.errors import InputError, UsageError
 
 if TYPE_CHECKING:
     from roofprof.derive import RawKernels
+    from roofprof.timing import TimingTrace
 
 SNIFF_BYTES = 65536
 
@@ -28,12 +31,17 @@ class Format:
     sniff: Callable[[bytes], bool]
     read: Callable[[Path], RawKernels]
     description: str
+    #: timing sources (every launch timed, no counters): the timing table
+    timing: Callable[[Path], TimingTrace] | None = None
+    #: chosen by its suffix when no format recognises the content (an opaque container)
+    by_suffix: bool = False
 
 
 def _formats() -> tuple[Format, ...]:
-    from parsers import ncu_csv, ncu_rep
+    from parsers import kineto, ncu_csv, ncu_rep, nsys_sqlite
 
-    return (ncu_rep.FORMAT, ncu_csv.FORMAT)
+    return (ncu_rep.FORMAT, ncu_csv.FORMAT, kineto.FORMAT, nsys_sqlite.FORMAT,
+            nsys_sqlite.REP_FORMAT)
 
 
 def names() -> list[str]:
@@ -64,6 +72,8 @@ def detect(path: Path, override: str | None = None) -> Format:
         by_suffix = [f for f in matches if path.name.endswith(f.suffixes)]
         matches = by_suffix or matches
     if not matches:
+        matches = [f for f in formats if f.by_suffix and path.name.endswith(f.suffixes)]
+    if not matches:
         hint = ""
         for f in formats:
             if path.name.endswith(f.suffixes):
@@ -71,6 +81,7 @@ def detect(path: Path, override: str | None = None) -> Format:
         raise InputError(
             f"{path}: not a format roofprof reads{hint}. roofprof reads Nsight Compute reports "
             "(.ncu-rep) and their CSV exports (ncu --import R --csv --page raw "
-            "--print-units base); --format overrides the detection"
+            "--print-units base), PyTorch profiler traces (.json, .json.gz) and Nsight "
+            "Systems reports (.nsys-rep, .sqlite); --format overrides the detection"
         )
     return matches[0]

@@ -144,6 +144,10 @@ def _width() -> int:
 @click.option("--no-convert", is_flag=True, help="Keep only the .ncu-rep; do not write Parquet.")
 @click.option("--dry-run", is_flag=True, help="Print the ncu command line and exit.")
 @click.option("-q", "--quiet", is_flag=True, help="No live status line.")
+@click.option("--sample", type=click.IntRange(min=1), metavar="N",
+              help="Production mode: profile each launch configuration N times (as "
+                   "--per-config N), then run the program again with every launch timed "
+                   "(roofprof trace) and join: NAME.timing.parquet, NAME.joined.parquet.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...],
            kernel: str | None, skip: int | None, count: int | None, per_config: int | None,
@@ -151,7 +155,7 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
            replay_mode: Any, include_nccl: bool, import_sass: bool, chip: str | None,
            ncu_path: str | None,
            ncu_args: str, force: bool, no_convert: bool, dry_run: bool, quiet: bool,
-           command: tuple[str, ...]) -> None:
+           sample: int | None, command: tuple[str, ...]) -> None:
     """Run COMMAND under Nsight Compute and write a roofline trace.
 
     \b
@@ -159,6 +163,11 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
     """
     from roofprof import record as rec
 
+    if sample is not None:
+        if per_config is not None or count is not None or no_convert:
+            _fail("--sample N already sets --per-config N and needs the Parquet trace; drop "
+                  "--per-config, --count and --no-convert", 2)
+        per_config = sample
     opts = rec.RecordOptions(
         command=command, output=output, ncu=ncu_path, ranges=ranges,
         exclude_ranges=exclude_ranges, kernel=kernel, skip=skip, count=count,
@@ -198,6 +207,8 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
             trace = convert([result.report], parquet, command=list(command),
                             record_argv=result.argv)
             click.echo(f"roofprof: wrote {parquet} ({len(trace.kernels)} kernels)", err=True)
+            if sample is not None and not result.interrupted and not result.returncode:
+                _timed_join(command, rec.parquet_path(output), trace, force)
         if result.interrupted:
             _fail("interrupted; kept what ncu profiled before the interrupt", 130)
         if result.returncode:
@@ -208,7 +219,8 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
 # ---------------------------------------------------------------------------------- convert
 
 _INPUT_FORMAT = click.option(
-    "--input-format", "input_format", type=click.Choice(["ncu-rep", "ncu-csv"]),
+    "--input-format", "input_format",
+    type=click.Choice(["ncu-rep", "ncu-csv", "kineto", "nsys-sqlite", "nsys-rep"]),
     help="Read every input as this format instead of detecting it from its content.")
 _STRICT = click.option(
     "--strict", is_flag=True,
@@ -679,3 +691,134 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
                 worst = ", ".join(f"{g} {100 * d:+.1f}%" for g, d in
                                   zip(slower["group"], slower["time_delta"], strict=True))
                 raise RoofprofError(f"{b} is slower than {a} by {fail:g}% or more: {worst}")
+
+
+# ------------------------------------------------------------------- trace (issue 11)
+
+
+def _parquet_name(output: Path) -> Path:
+    return output if output.suffix == ".parquet" else output.with_name(output.name + ".parquet")
+
+
+@main.command(context_settings={"ignore_unknown_options": False,
+                                "allow_interspersed_args": False})
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="The timing table to write: NAME.parquet.")
+@click.option("-f", "--force", is_flag=True, help="Overwrite an existing output.")
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def trace(output: Path, force: bool, command: tuple[str, ...]) -> None:
+    """Run a Python COMMAND with every kernel launch timed by CUPTI (no counters, low
+    overhead); write its timing table. Needs `pip install roofprof[trace]`.
+
+    \b
+    Example:  roofprof trace -o run -- python serve.py
+              roofprof join run.parquet counters.parquet -o joined.parquet
+    """
+    from roofprof import tracer
+
+    with _errors():
+        out = _parquet_name(output)
+        result = tracer.run(command, out, force=force)
+        for problem in result.problems:
+            click.echo(f"roofprof: warning: {problem}", err=True)
+        if result.trace is not None:
+            k = result.trace.kernels
+            sources = ", ".join(f"{n} {v}" for v, n in
+                                k["nvtx_source"].value_counts().items())
+            click.echo(f"roofprof: wrote {out}: {len(k)} kernel launches timed "
+                       f"(annotation paths: {sources})", err=True)
+        if result.interrupted:
+            _fail("interrupted; kept what was traced", 130)
+        if result.returncode:
+            _fail(f"the program exited with code {result.returncode}",
+                  result.returncode if result.returncode > 0 else 1)
+        if result.trace is None:
+            _fail("nothing was traced", 1)
+
+
+# -------------------------------------------------------------------- join (issue 11)
+
+
+@main.command("join")
+@click.argument("timing", type=click.Path(path_type=Path))
+@click.argument("counters", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="The joined kernel table to write (.parquet).")
+@click.option("--spread", type=click.FloatRange(min=0), default=0.05, show_default=True,
+              help="Report signatures whose samples differ by more than this fraction in "
+                   "FLOPs or DRAM bytes.")
+def join_command(timing: Path, counters: Path, output: Path, spread: float) -> None:
+    """Give every timed launch of TIMING (roofprof trace, Kineto, nsys) counters from COUNTERS
+    (any kernel table: .ncu-rep, .csv, .parquet): from the same launch, else from sampled
+    launches of the same kernel and configuration.
+
+    \b
+    Example:  roofprof join run.parquet counters.ncu-rep -o joined.parquet
+    """
+    from roofprof.join import format_report, write_joined
+    from roofprof.timing import load_timing
+    from roofprof.trace import load
+
+    with _errors():
+        if output.suffix != ".parquet":
+            raise UsageError(f"{output}: the output must be a .parquet file")
+        facts = write_joined(load_timing(timing), load(counters), output, spread=spread)
+        click.echo(format_report(facts), nl=False)
+        total = sum(facts["launches"].values())
+        click.echo(f"roofprof: wrote {output} ({total} launches)", err=True)
+
+
+# ----------------------------------------------------------------- latency (issue 11)
+
+
+@main.command()
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option("--range", "ranges", multiple=True, metavar="REGEX",
+              help="Only ranges whose name matches (repeatable); e.g. --range '^decode$'.")
+@click.option("--by", type=click.Choice(["range", "path"]), default="range",
+              show_default=True, help="Group instances by range name or by full path.")
+@click.option("--metric", type=click.Choice(["wall", "gpu_span", "kernel"]), default="wall",
+              show_default=True, help="What the plot draws: the range's own duration, the "
+                                      "span of its kernels on the GPU, or their busy time.")
+@click.option("--top", type=click.IntRange(min=1), metavar="N",
+              help="Show only the N ranges with the most total time.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="What is printed.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Write a histogram and CDF (.png/.svg/.pdf) or the JSON (.json).")
+def latency(trace: Path, ranges: tuple[str, ...], by: str, metric: str, top: int | None,
+            fmt: str, output: Path | None) -> None:
+    """Per-range duration percentiles (p50/p90/p99/max) from a timing trace: a decode step ~
+    time per output token, a prefill ~ time to first token.
+
+    \b
+    Examples:  roofprof latency run.parquet --range '^(prefill|decode)$'
+               roofprof latency trace.json.gz -o latency.png
+    """
+    from roofprof import latency as lat
+    from roofprof.timing import load_timing
+
+    with _errors():
+        inst = lat.select(lat.instances(load_timing(trace)), ranges)
+        table = lat.percentiles(inst, by=by)
+        if top:
+            table = table.head(top)
+        text = lat.format_table(table, by=by) if fmt == "table" else lat.to_json(table, inst)
+        click.echo(text, nl=False)
+        if output is not None:
+            lat.write(inst, table, output, ranges=ranges, by=by, metric=f"{metric}_ns")
+            click.echo(f"roofprof: wrote {output}", err=True)
+
+
+def _timed_join(command: tuple[str, ...], counters_path: Path, counters: Any,
+                force: bool) -> None:
+    """record --sample: the timing pass of the same program, then the join."""
+    from roofprof import tracer
+    from roofprof.join import format_report
+
+    click.echo("roofprof: timing pass: every launch timed (roofprof trace)", err=True)
+    done = tracer.timed_join(command, counters_path, counters, force=force)
+    for problem in done.problems:
+        click.echo(f"roofprof: warning: {problem}", err=True)
+    click.echo(format_report(done.facts), nl=False)
+    click.echo(f"roofprof: wrote {done.timing} and {done.joined}", err=True)

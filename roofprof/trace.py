@@ -127,9 +127,11 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
 
     tables: list[pd.DataFrame] = []
     meta = empty_meta()
+    timing_only = True
     for p in paths:
         fmt = parsers.detect(p, format)
         raw = fmt.read(p)
+        timing_only = timing_only and bool(raw.meta.get("timing"))
         table, derivation = build_table(raw)
         table["source"] = pd.Series(str(p), index=table.index, dtype="string")
         tables.append(table)
@@ -147,8 +149,15 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     meta["missing"] = [c for c in COLUMNS if all(c in s for s in missing_sets)]
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
     meta["roofprof_version"] = __version__
-    for p, missing in zip(paths, missing_sets, strict=True):  # each input says what it lacks
-        _warn_missing([c for c in COLUMNS if c in missing], p)
+    if timing_only:
+        meta["sampling"] = {"kind": "run", "reasons": ["a timing trace: every launch"]}
+        warnings.warn(f"{paths[0] if len(paths) == 1 else f'{len(paths)} inputs'}: a timing "
+                      "trace (every launch timed, no counters): only time is shown; "
+                      "`roofprof join TIMING COUNTERS` adds counters", RoofprofWarning,
+                      stacklevel=2)
+    else:
+        for p, missing in zip(paths, missing_sets, strict=True):  # each input says what it lacks
+            _warn_missing([c for c in COLUMNS if c in missing], p)
     trace = Trace(kernels=kernels, meta=meta)
     _attribute(trace, ruleset)
     trace.kernels = trace.kernels[list(COLUMNS)]
@@ -211,7 +220,10 @@ def read_parquet(path: Path) -> Trace:
     except (TypeError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{path}: its columns do not match their stored types ({exc}); "
                          "convert the report again") from None
-    df = validate.trace_columns(df, path, (*MEASURED, "flop"), meta["missing"])
+    # a timing table (roofprof trace, Kineto, nsys) has no counters by design: nothing missing
+    timing_only = meta.get("table") == "timing"
+    df = validate.trace_columns(df, path, (*MEASURED, "flop"),
+                                [*MEASURED, "flop"] if timing_only else meta["missing"])
     if df.empty:
         raise InputError(f"{path}: the trace holds no kernels; record or convert it again")
     unattributed = any(c not in df for c in ATTRIBUTION)
@@ -219,7 +231,8 @@ def read_parquet(path: Path) -> Trace:
         if col not in df:
             df[col] = pd.NA if col != "nvtx" else [[] for _ in range(len(df))]
     df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
-    trace = Trace(kernels=df[list(COLUMNS)], meta=meta)
+    extra = [c for c in df.columns if c not in COLUMNS]  # e.g. a join's provenance columns
+    trace = Trace(kernels=df[[*COLUMNS, *extra]], meta=meta)
     if unattributed:  # written before attribution existed: use the built-in rules
         from roofprof.attribution import builtin_rules
 
@@ -251,6 +264,9 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
     trace.meta["command"] = command
     trace.meta["record_argv"] = record_argv
     if record_argv:
+        from roofprof.sampling import from_ncu_argv
+
+        trace.meta["sampling"] = from_ncu_argv(record_argv, command)
         for opt in ("--clock-control", "--cache-control"):
             if opt in record_argv:
                 key = opt.strip("-").replace("-", "_")

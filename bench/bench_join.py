@@ -1,0 +1,111 @@
+"""Benchmark (issue 11): join 10,000,000 timed launches with 10,000 sampled launches.
+
+Run from the repository root:  python bench/bench_join.py [--launches N] [--samples M] [-o DIR]
+Targets: the join (matching, provenance, coverage and report) < 10 s and peak RSS < 2 GB on the
+2-core CI machine; also times writing the joined table (chunked Parquet).
+
+The timing table is synthetic, shaped like a long decode run: 10,000 distinct signatures
+(kernel x grid x block), 1,000 annotation paths, string columns as pandas categoricals (as a
+dictionary-encoded Parquet column reads), the annotation lists shared per path. The counters hold
+one launch per signature (a --per-config 1 recording), with made-up counter values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from roofprof.join import format_report, match, report, write_joined
+from roofprof.schema import COLUMNS, MEASURED
+from roofprof.timing import TimingTrace
+from roofprof.trace import Trace
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def synthetic(n: int, samples: int, seed: int = 0) -> tuple[TimingTrace, Trace]:
+    rng = np.random.default_rng(seed)
+    sig = rng.integers(0, samples, n)
+    kernels = pd.Index([f"kernel_{i}" for i in range(200)])  # signature = kernel x grid
+    grids = pd.Index([f"({1 + i}, 1, 1)" for i in range((samples + 199) // 200)])
+    paths = [["decode" if p % 4 else "prefill", f"model.layers.{p % 32}",
+              f"model.layers.{p % 32}.module{p}"] for p in range(1000)]
+    path = rng.integers(0, 1000, n)
+    ranges = pd.Index(["/".join(p) for p in paths])
+
+    def cat(codes: np.ndarray, cats: pd.Index) -> pd.Categorical:
+        return pd.Categorical.from_codes(codes, categories=cats)
+
+    demangled = pd.Index([f"void ns::kernel_{i % 200}<{i}>(int)" for i in range(samples)])
+    start = np.cumsum(rng.integers(1000, 5000, n)).astype(np.int64)
+    dur = rng.integers(500, 4000, n).astype(np.float64)
+    shared = np.empty(1000, dtype=object)
+    shared[:] = paths
+    timing = pd.DataFrame({
+        "id": np.arange(n, dtype=np.int64),
+        "kernel": cat(sig % 200, kernels),
+        "kernel_demangled": cat(sig, demangled),
+        "grid": cat(sig // 200, grids),
+        "block": cat(np.zeros(n, dtype=np.int64), pd.Index(["(128, 1, 1)"])),
+        "device": np.zeros(n, dtype=np.int64),
+        "range": cat(path, ranges),
+        "nvtx": shared[path],
+        "phase": cat((path % 4 != 0).astype(np.int64), pd.Index(["prefill", "decode"])),
+        "op": cat(path % 7, pd.Index([f"op{i}" for i in range(7)])),
+        "category": cat(np.zeros(n, dtype=np.int64), pd.Index(["gemm"])),
+        "start_ns": start, "end_ns": start + dur.astype(np.int64), "duration_ns": dur,
+    })
+    first = pd.Series(np.arange(n)).groupby(sig).first().to_numpy()[:samples]
+    c = timing.iloc[first].reset_index(drop=True).copy()
+    for col in (*MEASURED, "flop"):
+        c[col] = rng.uniform(1e6, 1e9, len(c))
+    for col in COLUMNS:
+        if col not in c:
+            c[col] = None
+    counters = Trace(kernels=c[list(COLUMNS)],
+                     meta={"sources": ["samples"], "formats": ["synthetic"]})
+    return TimingTrace(kernels=timing, meta={"sources": ["timing"]}), counters
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--launches", type=int, default=10_000_000)
+    ap.add_argument("--samples", type=int, default=10_000)
+    ap.add_argument("-o", type=Path, default=None, help="keep the joined Parquet here")
+    ap.add_argument("--no-write", action="store_true")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    timing, counters = synthetic(args.launches, args.samples)
+    t1 = time.perf_counter()
+    base = rss_mb()
+    m = match(timing.kernels, counters.kernels)
+    facts = report(m, timing.kernels, 0.05)
+    t2 = time.perf_counter()
+    joined_rss = rss_mb()
+    print(f"machine: {platform.processor() or platform.machine()}, "
+          f"{len(__import__('os').sched_getaffinity(0))} cores")
+    print(f"synthetic tables: {t1 - t0:.1f} s, peak RSS {base:.0f} MB")
+    print(f"join of {args.launches:,} timed launches with {len(counters.kernels):,} samples: "
+          f"{t2 - t1:.2f} s, peak RSS {joined_rss:.0f} MB")
+    print(format_report(facts, top=3), end="")
+    if not args.no_write:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = (args.o or Path(tmp)) / "joined.parquet"
+            t3 = time.perf_counter()
+            write_joined(timing, counters, out)
+            t4 = time.perf_counter()
+            print(f"join + write {out.name} (chunks of 1M rows): {t4 - t3:.1f} s, "
+                  f"{out.stat().st_size / 1e6:.0f} MB, peak RSS {rss_mb():.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

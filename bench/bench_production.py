@@ -1,0 +1,109 @@
+"""Benchmarks of issue 11 on a GPU host (ncu, cupti-python: pip install -e '.[trace]').
+
+    python bench/bench_production.py OUTDIR [--limit 600] [--skip-big] [--skip-accuracy]
+
+1. A 32-layer hidden-4096 random Llama (batch 1, prompt 512, 32 new tokens), whole run:
+   `roofprof record --sample 1` (every launch timed, each launch configuration profiled once,
+   joined) against plain `roofprof record` of the same run, stopped with Ctrl-C (SIGINT) after
+   --limit seconds: how many kernels it had profiled by then. Target: the sampled run <= 3 min.
+2. The 2-layer model of the fixtures, where a full recording is feasible: `record --sample 1`
+   against a full `record` and a `trace` of the same program. Reports the joined phase and op
+   time shares against the timing truth, and the share of launches (and of time) whose joined
+   FLOPs and DRAM bytes are within 1% of the full recording's same launch.
+Prints the numbers; paste them into BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = [sys.executable, str(ROOT / "examples" / "kineto_llama.py"), "--no-profiler"]
+BIG = ["--layers", "32", "--hidden", "4096", "--heads", "32", "--kv-heads", "8", "--vocab",
+       "32000", "--batch", "1", "--prompt", "512", "--new-tokens", "32"]
+SMALL = ["--layers", "2", "--hidden", "512", "--heads", "8", "--kv-heads", "2", "--vocab",
+         "8000", "--batch", "2", "--prompt", "128", "--new-tokens", "4"]
+RANGES = ["--range", "prefill", "--range", "decode"]
+
+
+def roofprof(*args: str, limit: float | None = None) -> tuple[float, int, str]:
+    """Run roofprof; SIGINT after ``limit`` s (record keeps what ncu profiled). Returns wall
+    seconds, exit code, stderr tail."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "roofprof", *args], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        out, err = proc.communicate(timeout=limit)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate()
+    return time.perf_counter() - t0, proc.returncode, (out + err)[-2000:]
+
+
+def big(out: Path, limit: float) -> None:
+    import roofprof
+
+    wall, rc, tail = roofprof("record", "-q", "-f", "-o", str(out / "big"), "--sample", "1",
+                              *RANGES, "--", *EXAMPLE, *BIG)
+    print(f"32-layer record --sample 1: {wall:.0f} s wall, exit {rc} (target <= 180 s)")
+    print(tail)
+    wall, rc, tail = roofprof("record", "-q", "-f", "-o", str(out / "big_full"), *RANGES, "--",
+                              *EXAMPLE, *BIG, limit=limit)
+    parquet = out / "big_full.parquet"
+    n = len(roofprof.load(parquet)) if parquet.exists() else 0
+    print(f"32-layer plain record: {wall:.0f} s wall, exit {rc}, {n} kernels profiled by then")
+
+
+def accuracy(out: Path) -> None:
+    import numpy as np
+
+    import roofprof
+    from roofprof.join import join
+    from roofprof.timing import load_timing
+
+    for args in (("record", "-q", "-f", "-o", str(out / "full"), *RANGES, "--", *EXAMPLE,
+                  *SMALL),
+                 ("record", "-q", "-f", "-o", str(out / "s"), "--sample", "1", *RANGES, "--",
+                  *EXAMPLE, *SMALL)):
+        wall, rc, tail = roofprof(*args)
+        print(f"{' '.join(args[:6])}...: {wall:.0f} s, exit {rc}")
+        assert rc == 0, tail
+    timing = load_timing(out / "s.timing.parquet")
+    sampled = roofprof.load(out / "s.joined.parquet").kernels
+    truth = join(timing, roofprof.load(out / "full.parquet")).kernels  # the full recording
+    t = timing.kernels
+    for by in ("phase", "op"):
+        a = sampled.groupby(by)["duration_ns"].sum() / sampled["duration_ns"].sum()
+        b = t.groupby(by)["duration_ns"].sum() / t["duration_ns"].sum()
+        print(f"max |joined - timing| {by} share: {100 * (a - b).abs().max():.2f} points")
+    both = (truth["counters_from"] == "launch") & (sampled["counters_from"] != "none")
+    for col in ("flop", "dram_bytes"):
+        x, y = sampled.loc[both, col].to_numpy(), truth.loc[both, col].to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ok = np.isclose(x, y, rtol=0.01) | ((x == 0) & (y == 0))
+        dur = truth.loc[both, "duration_ns"].to_numpy()
+        print(f"{col}: {100 * ok.mean():.1f}% of {both.sum()} launches within 1% of the full "
+              f"recording ({100 * dur[ok].sum() / dur.sum():.1f}% of their time)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("outdir", type=Path)
+    ap.add_argument("--limit", type=float, default=600)
+    ap.add_argument("--skip-big", action="store_true")
+    ap.add_argument("--skip-accuracy", action="store_true")
+    args = ap.parse_args()
+    args.outdir.mkdir(parents=True, exist_ok=True)
+    if not args.skip_accuracy:
+        accuracy(args.outdir)
+    if not args.skip_big:
+        big(args.outdir, args.limit)
+
+
+if __name__ == "__main__":
+    main()

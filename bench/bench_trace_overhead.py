@@ -1,0 +1,55 @@
+"""Benchmark (issue 11): the overhead of `roofprof trace` on a decode loop; target < 5%.
+
+Run on a GPU host from the repository root (cupti-python installed: pip install -e '.[trace]'):
+
+    python bench/bench_trace_overhead.py [--steps 200] [--rounds 3] [--graph]
+
+Runs bench/decode_loop.py plainly and under `roofprof trace`, alternating, --rounds times each,
+and prints the median ms per decode step of each and the overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ms_per_step(argv: list[str]) -> float:
+    done = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, check=True)
+    line = next(ln for ln in done.stdout.splitlines() if ln.startswith("{"))
+    return float(json.loads(line)["ms_per_step"])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--graph", action="store_true")
+    ap.add_argument("--layers", type=int, default=4)
+    args = ap.parse_args()
+    loop = [sys.executable, str(ROOT / "bench" / "decode_loop.py"), "--steps",
+            str(args.steps), "--layers", str(args.layers)] + (["--graph"] if args.graph else [])
+    plain, traced = [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            plain.append(ms_per_step(loop))
+            out = Path(tmp) / f"t{r}.parquet"
+            traced.append(ms_per_step([sys.executable, "-m", "roofprof", "trace", "-o",
+                                       str(out), "--", *loop]))
+    p, t = statistics.median(plain), statistics.median(traced)
+    print(f"decode loop ({args.layers} layers, hidden 2048, {'graph' if args.graph else 'eager'}"
+          f", {args.steps} steps, {args.rounds} rounds)")
+    print(f"plain   {p:.3f} ms/step  {plain}")
+    print(f"traced  {t:.3f} ms/step  {traced}")
+    print(f"overhead {100 * (t - p) / p:+.1f}%  (target < 5%)")
+
+
+if __name__ == "__main__":
+    main()

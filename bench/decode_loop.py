@@ -1,0 +1,76 @@
+"""A decode loop to measure tracing overhead on (issue 11): a random-weight Llama, prefill once,
+then time --steps decode steps (each synchronised), eager or replaying a CUDA graph.
+
+    python bench/decode_loop.py --steps 200            # prints {"ms_per_step": ...}
+    roofprof trace -o t -- python bench/decode_loop.py --steps 200
+
+Needs torch with CUDA and transformers (random weights, nothing downloaded).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+
+import torch
+from _llama import add_model_options, build
+from kineto_llama import marked, static_cache
+
+
+@torch.inference_mode()
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_model_options(p, hidden=2048, heads=16, kv_heads=4, vocab=32000)
+    p.add_argument("--batch", type=int, default=1)
+    p.add_argument("--prompt", type=int, default=128)
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--graph", action="store_true")
+    args = p.parse_args()
+    model = build(args)
+    cache = static_cache(model, args.batch, args.prompt + args.steps + 8)
+    ids = torch.randint(0, model.config.vocab_size, (args.batch, args.prompt), device="cuda")
+    model(input_ids=ids, past_key_values=cache, cache_position=torch.arange(args.prompt,
+          device="cuda"), use_cache=True)
+    token = torch.zeros((args.batch, 1), dtype=torch.long, device="cuda")
+    pos = torch.tensor([args.prompt], device="cuda")
+
+    def step() -> torch.Tensor:
+        return model(input_ids=token, past_key_values=cache, cache_position=pos,
+                     use_cache=True).logits
+
+    run = step
+    if args.graph:
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(2):
+                step()
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            step()
+
+        def run() -> torch.Tensor:
+            graph.replay()
+            return token
+
+    for _ in range(5):  # warm-up
+        run()
+    torch.cuda.synchronize()
+    began = time.perf_counter()
+    for i in range(args.steps):
+        pos.fill_(args.prompt + 5 + i)
+        with marked("decode"):
+            run()
+            torch.cuda.synchronize()
+    ms = (time.perf_counter() - began) * 1000 / args.steps
+    print(json.dumps({"ms_per_step": ms, "steps": args.steps, "graph": args.graph}))
+
+
+if __name__ == "__main__":
+    main()

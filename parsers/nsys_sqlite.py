@@ -1,0 +1,304 @@
+"""Nsight Systems: its SQLite export (``.sqlite``) and its reports (``.nsys-rep``, exported
+with ``nsys export --type sqlite`` where nsys is installed) -> the timing table.
+
+Read according to NVIDIA's documented export schema ("SQLite Export Schema Reference"); tables
+are created lazily, so only the kernel table is required:
+
+- ``CUPTI_ACTIVITY_KIND_KERNEL``: ``start``, ``end`` (ns), ``deviceId``, ``contextId``,
+  ``streamId``, ``correlationId``, ``globalPid``, ``shortName`` / ``demangledName`` (ids into
+  ``StringIds(id, value)``), ``gridX..Z``, ``blockX..Z``, and ``graphNodeId`` / ``graphId``
+  where the report has them (``nsys profile --cuda-graph-trace=node``).
+- ``CUPTI_ACTIVITY_KIND_RUNTIME`` (and ``..._DRIVER`` where present): ``correlationId``,
+  ``globalTid``, ``start``, ``nameId``: the call that launched each kernel, on which thread.
+- ``NVTX_EVENTS``: push/pop ranges are ``eventType`` 59 with ``start``, ``end``, ``globalTid``
+  and their name in ``text`` or ``textId``. Start/end ranges (60) are not tied to a thread and
+  are not projected.
+- ``CUDA_GRAPH_NODE_EVENTS`` (``graphNodeId``, ``originalGraphNodeId``, ``globalTid``,
+  ``start``): when a graph node was created, on which thread; an instantiated node points to the
+  captured one through ``originalGraphNodeId``.
+
+``globalTid`` serialises process and thread: pid = (globalTid >> 24) & 0xFFFFFF, tid =
+globalTid & 0xFFFFFF.
+
+Attribution: a kernel takes the NVTX push/pop ranges open on its launching thread at the launch
+call (``launch``). With ``--cuda-graph-trace=node`` every replayed kernel carries the
+correlation id of its ``cudaGraphLaunch`` (the ranges open at the replay) and its graph node:
+where the node's creation event is in the report, the ranges open at its capture follow
+(``launch+capture``). With ``--cuda-graph-trace=graph`` (nsys' default) a replay is one graph
+record, not kernels: such a report has no per-kernel rows for graphs.
+
+The graph-node projection follows the documented schema; it was not checked on a real export
+(see fixtures/MANIFEST.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from parsers import Format
+from roofprof.errors import InputError
+from roofprof.timing import TimingTrace, build, dims, stacks_at, to_raw, with_capture
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+PUSH_POP = 59
+KERNELS = "CUPTI_ACTIVITY_KIND_KERNEL"
+CALLS = ("CUPTI_ACTIVITY_KIND_RUNTIME", "CUPTI_ACTIVITY_KIND_DRIVER")
+
+
+def _sniff(head: bytes) -> bool:
+    return head.startswith(SQLITE_MAGIC)
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {str(r[1]) for r in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _tables(db: sqlite3.Connection) -> set[str]:
+    return {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
+def read_timing(path: Path) -> TimingTrace:
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+            return _read_db(db, path)
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"{path}: not a readable SQLite database ({exc}); export the report "
+                         "again with: nsys export --type sqlite REPORT.nsys-rep") from None
+
+
+def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
+    import numpy as np
+
+    tables = _tables(db)
+    if KERNELS not in tables:
+        raise InputError(f"{path}: an SQLite file without the {KERNELS} table: not an Nsight "
+                         "Systems export of CUDA kernels; profile with nsys profile -t cuda,nvtx "
+                         "and export with nsys export --type sqlite")
+    strings: dict[int, str] = {}
+    if "StringIds" in tables:
+        strings = {int(i): str(v) for i, v in db.execute("SELECT id, value FROM StringIds")}
+    cols = _columns(db, KERNELS)
+    wanted = ["start", "end", "deviceId", "contextId", "streamId", "correlationId", "globalPid",
+              "shortName", "demangledName", "gridX", "gridY", "gridZ", "blockX", "blockY",
+              "blockZ", "graphNodeId", "graphId"]
+    present = [c for c in wanted if c in cols]
+    missing = {"start", "end", "correlationId"} - set(present)
+    if missing:
+        raise InputError(f"{path}: {KERNELS} lacks {', '.join(sorted(missing))}; not the "
+                         "documented Nsight Systems export schema")
+    rows = db.execute(f"SELECT {', '.join(present)} FROM {KERNELS}").fetchall()
+    if not rows:
+        raise InputError(f"{path}: the report holds no CUDA kernels")
+    k = {c: [r[i] for r in rows] for i, c in enumerate(present)}
+    n = len(rows)
+    calls = _calls(db, tables, strings)
+    # correlation ids are unique within a process: several processes' kernels are told apart
+    # by their globalPid where the export has it
+    gpids = k.get("globalPid") or [None] * n
+    launch = [calls.get((_pid(g), c)) or (calls.get((None, c)) if g is None else None)
+              for g, c in zip(gpids, k["correlationId"], strict=True)]
+    nvtx = _nvtx(db, tables, strings)
+
+    def name(col: str) -> list[str | None]:
+        return [strings.get(v) if v is not None else None for v in k.get(col, [None] * n)]
+
+    demangled, short = name("demangledName"), name("shortName")
+    gpid = k.get("globalPid", [None] * n)
+    data: dict[str, Any] = {
+        "kernel": [s or d for s, d in zip(short, demangled, strict=True)],
+        "kernel_demangled": [d or s for s, d in zip(short, demangled, strict=True)],
+        "process_id": [(lc[0] >> 24) & 0xFFFFFF if lc else
+                       ((g >> 24) & 0xFFFFFF if g is not None else None)
+                       for lc, g in zip(launch, gpid, strict=True)],
+        "thread_id": [lc[0] & 0xFFFFFF if lc else None for lc in launch],
+        "device": k.get("deviceId"), "context": k.get("contextId"),
+        "stream": k.get("streamId"),
+        "start_ns": np.asarray(k["start"], dtype=np.int64),
+        "end_ns": np.asarray(k["end"], dtype=np.int64),
+        "correlation_id": k["correlationId"],
+        "launch_api": [lc[2] if lc else None for lc in launch],
+        "graph_node_id": [v or None for v in k.get("graphNodeId", [None] * n)],
+        "graph_id": [v or None for v in k.get("graphId", [None] * n)],
+    }
+    for dim in ("grid", "block"):
+        if all(f"{dim}{a}" in k for a in "XYZ"):
+            data[dim] = [dims(x, y, z) for x, y, z in zip(k[f"{dim}X"], k[f"{dim}Y"],
+                                                          k[f"{dim}Z"], strict=True)]
+    data.update(_devices(db, tables, data["device"] or []))
+    data = {c: v for c, v in data.items() if v is not None}
+    thread = np.asarray([lc[0] if lc else -1 for lc in launch], dtype=np.int64)
+    when = np.asarray([lc[1] if lc else 0 for lc in launch], dtype=np.int64)
+    stacks = stacks_at(nvtx, thread, when)
+    sources = ["launch" if lc else "none" for lc in launch]
+    captured = 0
+    for i, at in _captures(db, tables, data["graph_node_id"]).items():
+        cap = stacks_at(nvtx, np.asarray([at[0]], dtype=np.int64),
+                        np.asarray([at[1]], dtype=np.int64))[0]
+        stacks[i], sources[i] = with_capture(stacks[i], cap), "launch+capture"
+        captured += 1
+    table = build(data, stacks, sources, str(path))
+    meta = {"format": "nsys-sqlite", "sources": [str(path)], "formats": ["nsys-sqlite"],
+            "gpu": sorted({str(v) for v in table["device_name"].dropna().unique()}),
+            "timing": {"clock": "Nsight Systems session clock (ns)", "launches": len(table),
+                       "graph_node_kernels": int(table["graph_node_id"].notna().sum()),
+                       "graph_kernels_with_capture_ranges": captured,
+                       "nvtx_source": {str(a): int(b) for a, b in
+                                       table["nvtx_source"].value_counts().items()}}}
+    return TimingTrace(kernels=table, meta=meta)
+
+
+def _pid(global_id: int | None) -> int | None:
+    return None if global_id is None else (int(global_id) >> 24) & 0xFFFFFF
+
+
+def _calls(db: sqlite3.Connection, tables: set[str], strings: dict[int, str]
+           ) -> dict[tuple[int | None, int], tuple[int, int, str | None]]:
+    """(pid, correlationId) -> (globalTid, start, API name) of the runtime/driver calls; also
+    under (None, correlationId) for kernels without a globalPid."""
+    out: dict[tuple[int | None, int], tuple[int, int, str | None]] = {}
+    for table in CALLS:
+        if table in tables and {"correlationId", "globalTid", "start"} <= _columns(db, table):
+            has_name = "nameId" in _columns(db, table)
+            sql = f"SELECT correlationId, globalTid, start{', nameId' if has_name else ''} " \
+                  f"FROM {table}"
+            for r in db.execute(sql):
+                call = (int(r[1]), int(r[2]), strings.get(r[3]) if has_name else None)
+                out[(_pid(r[1]), int(r[0]))] = call
+                out.setdefault((None, int(r[0])), call)
+    return out
+
+
+def _nvtx(db: sqlite3.Connection, tables: set[str], strings: dict[int, str]) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    empty = pd.DataFrame({"thread": [], "name": [], "start_ns": [], "end_ns": []})
+    if "NVTX_EVENTS" not in tables:
+        return empty
+    cols = _columns(db, "NVTX_EVENTS")
+    if not {"start", "end", "eventType", "globalTid"} <= cols:
+        return empty
+    text = "text" if "text" in cols else "NULL"
+    text_id = "textId" if "textId" in cols else "NULL"
+    rows = db.execute(f"SELECT globalTid, {text}, {text_id}, start, end FROM NVTX_EVENTS "
+                      f"WHERE eventType = {PUSH_POP}").fetchall()
+    never = int(np.iinfo(np.int64).max)
+    return pd.DataFrame({
+        "thread": [int(r[0]) for r in rows],
+        "name": [r[1] if r[1] is not None else strings.get(r[2], "") for r in rows],
+        "start_ns": [int(r[3]) for r in rows],
+        "end_ns": [int(r[4]) if r[4] is not None else never for r in rows],  # never popped
+    })
+
+
+def _devices(db: sqlite3.Connection, tables: set[str], devices: list[Any]) -> dict[str, Any]:
+    """device_name and cc per kernel from TARGET_INFO_GPU, where the export has it."""
+    if "TARGET_INFO_GPU" not in tables:
+        return {}
+    cols = _columns(db, "TARGET_INFO_GPU")
+    key = "cuDevice" if "cuDevice" in cols else "id"
+    if not {key, "name"} <= cols:
+        return {}
+    cc = "computeMajor" in cols and "computeMinor" in cols
+    sql = f"SELECT {key}, name{', computeMajor, computeMinor' if cc else ''} FROM TARGET_INFO_GPU"
+    info = {r[0]: r for r in db.execute(sql)}
+    return {"device_name": [info[d][1] if d in info else None for d in devices],
+            "cc": [f"{info[d][2]}.{info[d][3]}" if cc and d in info else None
+                   for d in devices]}
+
+
+def _captures(db: sqlite3.Connection, tables: set[str],
+              nodes: list[int | None]) -> dict[int, tuple[int, int]]:
+    """Kernel index -> (globalTid, time) of its graph node's capture, where the export says."""
+    table = "CUDA_GRAPH_NODE_EVENTS"
+    if table not in tables or not any(nodes):
+        return {}
+    cols = _columns(db, table)
+    if not {"graphNodeId", "globalTid", "start"} <= cols:
+        return {}
+    orig = "originalGraphNodeId" if "originalGraphNodeId" in cols else "NULL"
+    created = {int(r[0]): (int(r[1]), int(r[2]), r[3]) for r in db.execute(
+        f"SELECT graphNodeId, globalTid, start, {orig} FROM {table}")}
+    out: dict[int, tuple[int, int]] = {}
+    for i, node in enumerate(nodes):
+        event = created.get(node) if node else None
+        for _ in range(8):  # an instantiated node -> the node it was cloned from
+            if event is None or not event[2] or event[2] not in created:
+                break
+            event = created[event[2]]
+        if event is not None:
+            out[i] = (event[0], event[1])
+    return out
+
+
+# ------------------------------------------------------------------------------ .nsys-rep
+
+
+def find_nsys() -> str | None:
+    """nsys on PATH, in /usr/local/cuda/bin or under /opt/nvidia."""
+    found = shutil.which("nsys")
+    if found:
+        return found
+    for pattern in ("/usr/local/cuda/bin/nsys", "/opt/nvidia/nsight-systems/*/bin/nsys",
+                    "/opt/nvidia/nsight-compute/*/host/target-linux-x64/nsys"):
+        for candidate in sorted(glob.glob(pattern), reverse=True):
+            if os.access(candidate, os.X_OK):
+                return candidate
+    return None
+
+
+@contextlib.contextmanager
+def exported(report: Path) -> Iterator[Path]:
+    """The SQLite export of an .nsys-rep, made by ``nsys export`` in a temporary folder."""
+    nsys = find_nsys()
+    if nsys is None:
+        raise InputError(f"{report}: reading .nsys-rep needs Nsight Systems (nsys), which is not "
+                         "installed here; export it where nsys is: nsys export --type sqlite "
+                         f"-o {report.with_suffix('.sqlite').name} {report.name}")
+    with tempfile.TemporaryDirectory(prefix="roofprof-nsys-") as tmp:
+        out = Path(tmp) / (report.stem + ".sqlite")
+        argv = [nsys, "export", "--type", "sqlite", "--force-overwrite", "true", "-o", str(out),
+                str(report)]
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode != 0 or not out.exists():
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise InputError(f"{report}: nsys export failed (exit {done.returncode}): "
+                             f"{' | '.join(tail) or 'no output'}")
+        yield out
+
+
+def read_rep_timing(path: Path) -> TimingTrace:
+    with exported(path) as sqlite_file:
+        trace = read_timing(sqlite_file)
+    trace.kernels["source"] = str(path)
+    trace.meta.update(format="nsys-rep", sources=[str(path)], formats=["nsys-rep"])
+    return trace
+
+
+FORMAT = Format(
+    name="nsys-sqlite",
+    suffixes=(".sqlite", ".db"),
+    sniff=_sniff,
+    read=lambda p: to_raw(read_timing(p)),
+    description="an Nsight Systems SQLite export",
+    timing=read_timing,
+)
+
+REP_FORMAT = Format(
+    name="nsys-rep",
+    suffixes=(".nsys-rep", ".qdrep"),
+    sniff=lambda head: False,
+    read=lambda p: to_raw(read_rep_timing(p)),
+    description="an Nsight Systems report",
+    timing=read_rep_timing,
+    by_suffix=True,
+)

@@ -1,0 +1,456 @@
+"""Join a timing table (every launch timed) with a kernel table (counters of some launches).
+
+Each timed launch takes its counters from, in this order:
+
+1. ``launch``: the same launch. When the counters hold exactly as many launches of a kernel,
+   grid, block, device and annotation path (``range``) as the timing does, the two are the same
+   program's launches of it: they are paired in launch order (timing by start time, counters by
+   ncu's id, which follows launch order).
+2. ``signature``: the mean of the profiled launches of the same kernel, template instance
+   (``roofprof.timing.template_key``: ncu's and the demangler's spellings agree on it), grid,
+   block and device in the same ``phase`` and ``op``, else in the same phase, else in any; last,
+   of the same function base name, grid, block and device whatever its template (the key says
+   which: ``counters_key``). Where phases or ops differ, the closest samples are used. Each
+   row says how many samples (``counters_samples``) and how far apart
+   they were (``counters_spread``: (max - min) / mean of FLOPs and DRAM bytes, the larger).
+3. ``none``: no profiled launch of that kernel and configuration; counters stay null.
+
+The joined table is a kernel table (schema v1) whose ``duration_ns`` is the timed duration of
+every launch, plus the provenance columns ``counters_from``, ``counters_key``,
+``counters_samples``, ``counters_spread`` and the timing columns ``start_ns``, ``end_ns``,
+``correlation_id``, ``launch_api``, ``graph_node_id``, ``nvtx_source``. ``meta["join"]`` holds
+coverage by time, the unmatched kernels and the signatures whose samples disagree by more than
+``spread`` in work or bytes (reported, and still averaged: the report says which).
+
+The matching is vectorised over integer codes (:func:`match`); :func:`write_joined` materialises
+the table in chunks, so a run of tens of millions of launches joins in bounded memory.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from roofprof.errors import InputError
+from roofprof.schema import ATTRIBUTION, IDENTITY, MEASURED, dtype_of
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from roofprof.timing import TimingTrace
+    from roofprof.trace import Trace
+
+SIGNATURE = ("kernel", "grid", "block", "device")
+#: the key of each level (1: same launch; 2-4: signatures, most specific first); ``template``
+#: is the template instance (``roofprof.timing.template_key`` of the demangled name)
+LEVEL_KEYS: tuple[tuple[str, ...], ...] = (
+    ("kernel", "template", "grid", "block", "device", "range"),
+    ("kernel", "template", "grid", "block", "device", "phase", "op"),
+    ("kernel", "template", "grid", "block", "device", "phase"),
+    ("kernel", "template", "grid", "block", "device"),
+    SIGNATURE,
+)
+SIGNATURE_LEVELS = tuple(range(2, len(LEVEL_KEYS) + 1))
+ALL_LEVELS = (1, *SIGNATURE_LEVELS)
+KEYS = tuple(",".join(k) for k in LEVEL_KEYS)
+FROM = ("none", "launch", "signature")
+#: counters that must agree between samples of one signature (work and bytes)
+AGREE = ("flop", "dram_bytes")
+COUNTERS = tuple(c for c in (*MEASURED, "flop") if c != "duration_ns")
+TIMING_EXTRA = ("start_ns", "end_ns", "correlation_id", "launch_api", "graph_node_id",
+                "nvtx_source")
+PROVENANCE = ("counters_from", "counters_key", "counters_samples", "counters_spread")
+
+
+@dataclass
+class Match:
+    """Where each timed launch's counters come from (arrays over the timing rows)."""
+
+    #: 0 none, 1 same launch, 2.. signatures (``LEVEL_KEYS``)
+    level: np.ndarray
+    #: row of the counters (level 1) or of the level's group table (signature levels)
+    index: np.ndarray
+    #: the counters' measured values (rows of the counters table) and per-group means
+    values: list[np.ndarray]
+    samples: list[np.ndarray]
+    spread: list[np.ndarray]
+    #: the key of each level as the rows name it (``KEYS``, less ``template`` where unknown)
+    keys: tuple[str, ...] = KEYS
+
+
+@functools.lru_cache(maxsize=65536)
+def _template(name: str | None) -> str:
+    from roofprof.timing import template_key
+
+    if name and name.startswith("_Z"):  # not demangled (no c++filt where it was traced)
+        return ""
+    return template_key(name)
+
+
+def _templates(df: pd.DataFrame) -> pd.Series:
+    """``template_key`` of each row's demangled name, computed once per distinct name."""
+    import pandas as pd
+
+    if "kernel_demangled" not in df:
+        return pd.Series([""] * len(df), index=df.index, dtype=object)
+    codes, uniques = pd.factorize(df["kernel_demangled"], use_na_sentinel=False)
+    mapped = [_template(u if isinstance(u, str) else None) for u in uniques]
+    cats = pd.Index(mapped).unique()
+    keys = pd.Categorical.from_codes(cats.get_indexer(pd.Index(mapped))[codes], categories=cats)
+    return pd.Series(keys, index=df.index)
+
+
+def _column_codes(t: pd.Series, c: pd.Series) -> tuple[np.ndarray, np.ndarray, int]:
+    """Codes of one column in the timing and the counters (equal values, equal codes; null is
+    0) and their number. A categorical column (a large timing table) is coded through its
+    categories, never row by row."""
+    import numpy as np
+    import pandas as pd
+
+    if not isinstance(t.dtype, pd.CategoricalDtype):
+        codes, uniques = pd.factorize(pd.concat([t, c], ignore_index=True),
+                                      use_na_sentinel=True)
+        codes = codes.astype(np.int64) + 1
+        return codes[:len(t)], codes[len(t):], len(uniques) + 1
+    cats = pd.Index(pd.unique(np.concatenate([np.asarray(t.cat.categories, dtype=object),
+                                              pd.unique(c.dropna().astype(object))])))
+    mapping = np.concatenate([[-1], cats.get_indexer(t.cat.categories)]) + 1
+    tc = mapping[t.cat.codes.to_numpy().astype(np.int64) + 1]
+    cc = pd.Categorical(c.astype(object), categories=cats).codes.astype(np.int64) + 1
+    return tc, cc, len(cats) + 1
+
+
+class _Keys:
+    """Integer keys of column combinations over the timing and the counters (codes cached per
+    column; combined arithmetically while the product of cardinalities fits in int64)."""
+
+    def __init__(self, timing: pd.DataFrame, counters: pd.DataFrame) -> None:
+        self.t, self.c = timing, counters
+        self.cache: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
+
+    def column(self, col: str) -> tuple[np.ndarray, np.ndarray, int]:
+        import numpy as np
+        import pandas as pd
+
+        if col not in self.cache:
+            t = self.t[col] if col in self.t else pd.Series([None] * len(self.t), dtype=object)
+            c = self.c[col] if col in self.c else pd.Series([None] * len(self.c), dtype=object)
+            tc, cc, n = _column_codes(t, c)
+            small = np.int32 if n < 2**31 else np.int64  # kept for every level: half the memory
+            self.cache[col] = (tc.astype(small), cc, n)
+        return self.cache[col]
+
+    def key(self, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+        import pandas as pd
+
+        kt = np.zeros(len(self.t), dtype=np.int64)
+        kc = np.zeros(len(self.c), dtype=np.int64)
+        card = 1
+        for col in columns:
+            ct, cc, n = self.column(col)
+            if card * n >= 2**62:  # re-code what we have so far to keep within int64
+                codes, uniques = pd.factorize(np.concatenate([kt, kc]))
+                kt, kc, card = codes[:len(kt)].astype(np.int64), \
+                    codes[len(kt):].astype(np.int64), len(uniques)
+            kt, kc, card = kt * n + ct, kc * n + cc, card * n
+        return kt, kc
+
+
+def _lookup(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Position of each key in the sorted ``groups``; -1 where absent."""
+    import numpy as np
+
+    if not len(groups):
+        return np.full(len(keys), -1, dtype=np.int64)
+    pos = np.minimum(np.searchsorted(groups, keys), len(groups) - 1)
+    return np.where(groups[pos] == keys, pos, -1)
+
+
+def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
+    """Find each timed launch's counters (see the module docstring)."""
+    import numpy as np
+    import pandas as pd
+
+    nt, nc = len(timing), len(counters)
+    counters = counters.sort_values("id", kind="stable") if "id" in counters else counters
+    counters = counters.reset_index(drop=True)
+    tt, tc = _templates(timing), _templates(counters)
+    keys = _Keys(timing.assign(template=tt), counters.assign(template=tc))
+    # template instances need demangled names on both sides; else match on the rest
+    known = bool((tt.astype(str) != "").any() and (tc.astype(str) != "").any())
+    levels = tuple(cols if known else tuple(c for c in cols if c != "template")
+                   for cols in LEVEL_KEYS)
+    measured = np.column_stack([counters[c].to_numpy("float64") for c in COUNTERS]) \
+        if nc else np.empty((0, len(COUNTERS)))
+    level = np.zeros(nt, dtype=np.int8)
+    index = np.full(nt, -1, dtype=np.int64)
+    values, samples, spread = [measured], [np.ones(nc, dtype=np.int64)], [np.zeros(nc)]
+    # 1. the same launch: as many launches in the counters as in the timing, paired in order
+    kt, kc = keys.key(levels[0])
+    groups, inverse, count_c = np.unique(kc, return_inverse=True, return_counts=True)
+    pos = _lookup(groups, kt)
+    hit = np.flatnonzero(pos >= 0)
+    count_t = np.bincount(pos[hit], minlength=len(groups))
+    rows = hit[(count_t == count_c)[pos[hit]]]
+    if len(rows):
+        g = pos[rows]
+        rank_t = pd.Series(g).groupby(g).cumcount().to_numpy()
+        order_c = np.argsort(inverse, kind="stable")  # by group, then launch order (id)
+        first = np.concatenate([[0], np.cumsum(count_c)[:-1]])
+        level[rows], index[rows] = 1, order_c[first[g] + rank_t]
+    # 2... signatures: the mean of their samples
+    agree = [COUNTERS.index(c) for c in AGREE]
+    for lvl, columns in enumerate(levels[1:], start=2):
+        kt, kc = keys.key(columns)
+        groups, inverse, count = np.unique(kc, return_inverse=True, return_counts=True)
+        frame = pd.DataFrame(measured).groupby(inverse)
+        mean = frame.mean().to_numpy() if nc else np.empty((0, len(COUNTERS)))
+        span = (frame.max() - frame.min()).to_numpy() if nc else mean
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(span[:, agree] == 0, 0.0, span[:, agree] / np.abs(mean[:, agree]))
+        worst = np.max(np.where(np.isnan(rel), -np.inf, rel), axis=1, initial=-np.inf)
+        values.append(mean)
+        samples.append(count)
+        spread.append(np.where(np.isinf(worst), np.nan, worst))
+        todo = np.flatnonzero(level == 0)
+        at = _lookup(groups, kt[todo])
+        found = at >= 0
+        level[todo[found]], index[todo[found]] = lvl, at[found]
+    return Match(level=level, index=index, values=values, samples=samples, spread=spread,
+                 keys=tuple(",".join(cols) for cols in levels))
+
+
+def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20) -> dict[str, Any]:
+    """The join's facts: coverage by time and launches, unmatched kernels, disagreeing
+    signatures."""
+    import numpy as np
+    import pandas as pd
+
+    t = timing["duration_ns"].to_numpy("float64")
+    total = float(np.nansum(t)) or 1.0
+    kinds = (("launch", [1]), ("signature", list(SIGNATURE_LEVELS)), ("none", [0]))
+    cover = {name: float(np.nansum(t[np.isin(m.level, lv)]) / total) for name, lv in kinds}
+    launches = {name: int(np.isin(m.level, lv).sum()) for name, lv in kinds}
+    miss = m.level == 0
+    unmatched: list[dict[str, Any]] = []
+    if miss.any():
+        part = pd.DataFrame({c: timing[c].to_numpy()[miss] for c in ("kernel", "grid", "block")})
+        part["time_ns"] = t[miss]
+        g = part.groupby(["kernel", "grid", "block"], observed=True, dropna=False)["time_ns"]
+        agg = g.agg(["size", "sum"]).sort_values("sum", ascending=False).head(top)
+        unmatched = [{"kernel": str(kern), "grid": str(grid), "block": str(block),
+                      "launches": int(size), "time_ns": float(total_ns)}
+                     for (kern, grid, block), size, total_ns in zip(
+                         agg.index, agg["size"], agg["sum"], strict=True)]
+    disagree: list[dict[str, Any]] = []
+    for lv in SIGNATURE_LEVELS:
+        rows = np.flatnonzero(m.level == lv)
+        if not len(rows):
+            continue
+        bad = m.spread[lv - 1][m.index[rows]] > threshold
+        for g in np.unique(m.index[rows][bad]):
+            r = rows[m.index[rows] == g][0]
+            disagree.append({"key": m.keys[lv - 1], "kernel": str(timing["kernel"].iloc[r]),
+                             "grid": str(timing["grid"].iloc[r]),
+                             "block": str(timing["block"].iloc[r]),
+                             "samples": int(m.samples[lv - 1][g]),
+                             "spread": float(m.spread[lv - 1][g]),
+                             "launches": int((m.index[rows] == g).sum())})
+    disagree.sort(key=lambda d: -d["spread"])
+    return {"coverage_by_time": cover, "launches": launches, "unmatched": unmatched,
+            "template_instances": "template" in m.keys[0],
+            "disagreeing": disagree[:top], "disagreeing_count": len(disagree),
+            "spread_threshold": threshold}
+
+
+# ------------------------------------------------------------------------------ the table
+
+
+def _chunk(m: Match, timing: pd.DataFrame, device_names: dict[int, str], lo: int,
+           hi: int) -> Any:
+    """Rows ``lo:hi`` of the joined table as an Arrow table."""
+    import numpy as np
+    import pyarrow as pa
+
+    part = timing.iloc[lo:hi]
+    lvl, idx = m.level[lo:hi], m.index[lo:hi]
+    cols: dict[str, Any] = {}
+    for col in (*IDENTITY, *ATTRIBUTION):
+        kind = pa.string() if dtype_of(col) == "string" else pa.int64()
+        if col == "nvtx":
+            cols[col] = _nvtx(part)
+        elif col in part:
+            cols[col] = _arrow(part[col], kind)
+        elif col == "id":
+            cols[col] = pa.array(np.arange(lo, hi, dtype=np.int64))
+        else:
+            cols[col] = pa.nulls(hi - lo, type=kind)
+    if device_names and "device_name" in part and part["device_name"].isna().any():
+        names = part["device"].map(device_names).astype(object)
+        cols["device_name"] = pa.array(part["device_name"].astype(object).where(
+            part["device_name"].notna(), names), type=pa.string(), from_pandas=True)
+    cols["duration_ns"] = pa.array(part["duration_ns"].to_numpy("float64"))
+    sources = [(rows, idx[rows], np.ascontiguousarray(m.values[lv - 1].T))
+               for lv in ALL_LEVELS if len(rows := np.flatnonzero(lvl == lv))]
+    for j, col in enumerate(COUNTERS):
+        out = np.full(hi - lo, np.nan)
+        for rows, src, by_column in sources:
+            out[rows] = by_column[j][src]
+        cols[col] = pa.array(out)
+    has = lvl > 0
+    key_names = list(dict.fromkeys(m.keys))  # without templates two levels share one key
+    key_of = np.asarray([key_names.index(k) for k in m.keys], dtype=np.int8)
+    cols["counters_from"] = pa.DictionaryArray.from_arrays(
+        pa.array(np.minimum(lvl, 2).astype(np.int8), type=pa.int8()), pa.array(list(FROM)))
+    cols["counters_key"] = pa.DictionaryArray.from_arrays(
+        pa.array(key_of[np.where(has, lvl - 1, 0)], type=pa.int8(), mask=~has),
+        pa.array(key_names))
+    samp = np.zeros(hi - lo, dtype=np.int64)
+    spr = np.full(hi - lo, np.nan)
+    for lv in ALL_LEVELS:
+        sel = lvl == lv
+        samp[sel] = m.samples[lv - 1][idx[sel]]
+        spr[sel] = m.spread[lv - 1][idx[sel]]
+    cols["counters_samples"] = pa.array(samp, mask=~has)
+    cols["counters_spread"] = pa.array(spr)
+    for col in TIMING_EXTRA:
+        if col in part:
+            cols[col] = _arrow(part[col], pa.string() if col in ("launch_api", "nvtx_source")
+                               else pa.int64())
+    order = [*IDENTITY, *ATTRIBUTION, *MEASURED, "flop", *PROVENANCE,
+             *(c for c in TIMING_EXTRA if c in cols)]
+    return pa.table({c: cols[c] for c in order})
+
+
+def _arrow(values: pd.Series, kind: Any) -> Any:
+    """A column as an Arrow array of ``kind`` (categoricals decoded: stable chunk schemas)."""
+    import pyarrow as pa
+
+    arr = pa.array(values, from_pandas=True)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    return arr if arr.type == kind else arr.cast(kind)
+
+
+def _nvtx(part: pd.DataFrame) -> Any:
+    """The annotation lists, built once per distinct range and taken for every row."""
+    import pandas as pd
+    import pyarrow as pa
+
+    codes, uniques = pd.factorize(part["range"], use_na_sentinel=False)
+    if "nvtx" in part:
+        first = pd.Series(range(len(codes))).groupby(codes).first().to_numpy()
+        lists = [list(part["nvtx"].iloc[int(i)]) for i in first]
+    else:
+        lists = [str(u).split("/") if isinstance(u, str) and u else [] for u in uniques]
+    return pa.array(lists, type=pa.list_(pa.string())).take(
+        pa.array(codes.astype("int64"), type=pa.int64()))
+
+
+def _prepare(timing: TimingTrace, counters: Trace) -> tuple[pd.DataFrame, pd.DataFrame]:
+    t, c = timing.kernels, counters.kernels
+    for name, df, src in (("timing", t, timing.meta), ("counters", c, counters.meta)):
+        missing = [k for k in (*SIGNATURE, "range", "phase", "op") if k not in df]
+        if missing:
+            raise InputError(f"{', '.join(src.get('sources') or [name])}: the {name} table "
+                             f"lacks {', '.join(missing)}; it cannot be joined")
+    if not len(c):
+        raise InputError(f"{', '.join(counters.meta.get('sources') or ['counters'])}: no "
+                         "profiled kernels to take counters from")
+    return t, c
+
+
+def _meta(timing: TimingTrace, counters: Trace, facts: dict[str, Any]) -> dict[str, Any]:
+    from roofprof import __version__
+    from roofprof.schema import empty_meta
+
+    meta = {**empty_meta(), **{k: v for k, v in counters.meta.items() if k != "sampling"}}
+    meta["sources"] = list(timing.meta.get("sources", [])) + list(counters.meta["sources"])
+    meta["formats"] = list(timing.meta.get("formats", [])) + list(counters.meta["formats"])
+    meta["roofprof_version"] = __version__
+    meta["created"] = None
+    meta["join"] = {"timing": timing.meta.get("sources", []),
+                    "counters": counters.meta.get("sources", []),
+                    "counters_sampling": counters.meta.get("sampling"), **facts}
+    meta["sampling"] = {"kind": "run", "reasons": ["joined: every launch timed, counters by "
+                                                   "launch or signature"]}
+    return meta
+
+
+def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
+    """The joined kernel table in memory (see the module docstring)."""
+    from roofprof.trace import Trace
+
+    t, c = _prepare(timing, counters)
+    m = match(t, c)
+    facts = report(m, t, spread)
+    table = _chunk(m, t, _device_names(c), 0, len(t))
+    df = table.to_pandas()
+    df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
+    for col in (*IDENTITY, *ATTRIBUTION):
+        if col != "nvtx":
+            df[col] = df[col].astype(dtype_of(col))
+    df["counters_from"] = df["counters_from"].astype("string")
+    df["counters_key"] = df["counters_key"].astype("string")
+    return Trace(kernels=df, meta=_meta(timing, counters, facts))
+
+
+def _device_names(c: pd.DataFrame) -> dict[int, str]:
+    if "device_name" not in c or "device" not in c:
+        return {}
+    pairs = c[["device", "device_name"]].dropna().drop_duplicates("device")
+    return {int(d): str(n) for d, n in pairs.itertuples(index=False)}
+
+
+def write_joined(timing: TimingTrace, counters: Trace, output: str | os.PathLike[str],
+                 spread: float = 0.05, chunk_rows: int = 1_000_000) -> dict[str, Any]:
+    """Join and write Parquet in chunks of ``chunk_rows`` (atomically); returns the facts."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from roofprof.atomic import atomic_output
+    from roofprof.schema import SCHEMA_VERSION
+    from roofprof.trace import META_KEY
+
+    t, c = _prepare(timing, counters)
+    m = match(t, c)
+    facts = report(m, t, spread)
+    meta = _meta(timing, counters, facts)
+    meta["schema_version"] = SCHEMA_VERSION
+    names = _device_names(c)
+    first = _chunk(m, t, names, 0, min(chunk_rows, len(t)))
+    schema = first.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
+    with atomic_output(output) as fh, pq.ParquetWriter(fh, schema, compression="zstd") as w:
+        w.write_table(first.cast(schema))
+        for lo in range(chunk_rows, len(t), chunk_rows):
+            w.write_table(_chunk(m, t, names, lo, min(lo + chunk_rows, len(t))).cast(schema))
+    return facts
+
+
+def format_report(facts: dict[str, Any], top: int = 10) -> str:
+    """The join's facts as text: coverage by time, unmatched kernels, disagreeing samples."""
+    cover, launches = facts["coverage_by_time"], facts["launches"]
+    lines = ["counters by time: " + ", ".join(
+        f"{name} {100 * cover[name]:.1f}% ({launches[name]} launches)"
+        for name in ("launch", "signature", "none"))]
+    if not facts.get("template_instances", True):
+        lines.append("template instances unknown (kernel names not demangled: install "
+                     "binutils' c++filt where you trace): signatures use function base names")
+    if facts["unmatched"]:
+        lines.append("unmatched kernels (no profiled launch; counters null), by time:")
+        lines += [f"  {u['kernel'][:70]} grid {u['grid']} block {u['block']}: "
+                  f"{u['launches']} launches, {u['time_ns'] / 1e3:.1f} µs"
+                  for u in facts["unmatched"][:top]]
+    if facts["disagreeing"]:
+        lines.append(f"{facts['disagreeing_count']} signature(s) whose samples disagree by more "
+                     f"than {100 * facts['spread_threshold']:.0f}% in FLOPs or DRAM bytes "
+                     "(their mean is used):")
+        lines += [f"  {d['kernel'][:70]} grid {d['grid']} block {d['block']}: {d['samples']} "
+                  f"samples, spread {100 * d['spread']:.1f}%, {d['launches']} launches "
+                  f"[{d['key']}]" for d in facts["disagreeing"][:top]]
+    return "\n".join(lines) + "\n"

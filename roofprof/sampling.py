@@ -1,0 +1,105 @@
+"""Is a trace every launch of a run, or a sample? What its time shares are shares of.
+
+A trace's ``meta["sampling"]`` says (written when the trace is built; :func:`sampling` derives it
+for traces written before the key existed):
+
+- ``{"kind": "run", ...}``: every launch of the run is in the table (a timing trace, a joined
+  trace, an ncu recording without launch filters): time shares are the run's.
+- ``{"kind": "sample", ...}``: ncu profiled some launches only (``--per-config`` =
+  ``--filter-mode per-launch-config``, ``--count`` = ``--launch-count``, ``--skip`` =
+  ``--launch-skip``): time shares are those of the samples, not of the run; join with a timing
+  trace (``roofprof join``) for the run's.
+- ``{"kind": "filtered", ...}``: every launch inside the NVTX ranges or kernel names asked for
+  (``--nvtx-include`` / ``--nvtx-exclude`` / a user's ``--kernel-name``): shares are of those
+  kernels of the run.
+- ``{"kind": "unknown", ...}``: no record of how the counters were collected (a report made by
+  plain ncu and read directly).
+
+Each carries ``reasons`` (the options that decided, as the user can read them) and, for samples,
+``options`` (the ncu option -> value pairs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+#: ncu options that profile some launches only
+SAMPLING_OPTIONS = {"--filter-mode": "per-launch-config", "--launch-count": "--count",
+                    "--launch-skip": "--skip", "-c": "--count", "-s": "--skip"}
+FILTER_OPTIONS = ("--nvtx-include", "--nvtx-exclude", "--kernel-name", "-k",
+                  "--kernel-name-base", "--devices")
+#: roofprof record's default --kernel-name (NCCL left out): not a user's filter
+DEFAULT_KERNEL_FILTER = "regex:^(?!nccl)"
+KINDS = ("run", "sample", "filtered", "unknown")
+
+
+def from_ncu_argv(argv: Sequence[str], command: Sequence[str] | None = None) -> dict[str, Any]:
+    """``meta["sampling"]`` of a recording made with this ncu argv (``command``: the program's
+    own argv, at the end of ``argv``, which is not read for options)."""
+    args = list(argv)
+    if command and args[len(args) - len(command):] == list(command):
+        args = args[:len(args) - len(command)]
+    options: dict[str, str] = {}
+    for i, a in enumerate(args):
+        name, _, inline = a.partition("=")
+        if name in SAMPLING_OPTIONS or name in FILTER_OPTIONS:
+            value = inline or (args[i + 1] if i + 1 < len(args) else "")
+            options[name] = f"{options[name]},{value}" if name in options else value
+    reasons: list[str] = []
+    if options.get("--filter-mode") == "per-launch-config":
+        count = options.get("--launch-count") or options.get("-c") or "?"
+        reasons.append(f"each launch configuration profiled {count} time(s) "
+                       f"(--per-config {count})")
+    else:
+        for opt in ("--launch-count", "-c"):
+            if opt in options:
+                reasons.append(f"at most {options[opt]} launch(es) profiled (--count)")
+    for opt in ("--launch-skip", "-s"):
+        if opt in options:
+            reasons.append(f"the first {options[opt]} launch(es) skipped (--skip)")
+    if reasons:
+        return {"kind": "sample", "reasons": reasons, "options": options}
+    filters = []
+    if "--nvtx-include" in options:
+        filters.append(f"only kernels inside NVTX ranges {options['--nvtx-include']}")
+    if "--nvtx-exclude" in options:
+        filters.append(f"kernels inside NVTX ranges {options['--nvtx-exclude']} left out")
+    for opt in ("--kernel-name", "-k", "--kernel-name-base"):
+        if opt in options and options[opt] != DEFAULT_KERNEL_FILTER:
+            filters.append(f"only kernels matching {options[opt]}")
+    if "--devices" in options:
+        filters.append(f"only devices {options['--devices']}")
+    if filters:
+        return {"kind": "filtered", "reasons": filters, "options": options}
+    return {"kind": "run", "reasons": ["every launch profiled"], "options": options}
+
+
+def sampling(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """A trace's sampling facts: its ``meta["sampling"]``, else derived from its ncu command."""
+    stored = meta.get("sampling")
+    if isinstance(stored, dict) and stored.get("kind") in KINDS:
+        return stored
+    argv = meta.get("record_argv")
+    if argv:
+        return from_ncu_argv(argv, meta.get("command"))
+    return {"kind": "unknown", "reasons": ["how the counters were collected is not recorded"]}
+
+
+def time_shares_of(meta: Mapping[str, Any]) -> str:
+    """What a trace's time shares are shares of: ``"run"`` (every launch), ``"samples"``
+    (profiled launches only: not the run's), ``"filtered"`` (every launch inside the filters)
+    or ``"unknown"``."""
+    kind = sampling(meta)["kind"]
+    return {"run": "run", "sample": "samples", "filtered": "filtered"}.get(kind, "unknown")
+
+
+def label(meta: Mapping[str, Any]) -> str:
+    """One line for views: what the time shares mean ("" when they are the run's)."""
+    facts = sampling(meta)
+    if facts["kind"] == "sample":
+        return ("sampled trace: time shares are of the profiled launches, not of the run ("
+                + "; ".join(facts["reasons"]) + "); join with a timing trace for the run's")
+    if facts["kind"] == "filtered":
+        return "filtered trace: " + "; ".join(facts["reasons"])
+    return ""

@@ -1,0 +1,388 @@
+"""The timing table: every kernel launch of a run, timed, with the annotation path at launch.
+
+Timing sources (a PyTorch profiler / Kineto trace, an Nsight Systems SQLite export, roofprof's
+own CUPTI tracer) each become one timing table: one row per kernel launch, no counters. It is the
+other half of the data flow: the kernel table holds counters of (sampled) launches, the timing
+table holds the time of every launch; ``roofprof.join`` joins them.
+
+Columns (pandas dtypes in :data:`COLUMNS`; units in the names; unknown is null, never 0):
+
+- identity, as in the kernel table: ``kernel`` (function base name, as ncu names it),
+  ``kernel_demangled``, ``process_id``, ``thread_id`` (the launching CPU thread), ``device``,
+  ``device_name``, ``cc``, ``context``, ``stream``, ``grid`` and ``block`` ("(x, y, z)")
+- time: ``start_ns``, ``end_ns`` (the source's clock, nanoseconds), ``duration_ns``
+- launch: ``correlation_id`` (of the runtime/driver call that launched it), ``launch_api``
+  (cudaLaunchKernel, cuLaunchKernelEx, cudaGraphLaunch, ...), ``graph_id``, ``graph_node_id``
+  (null outside CUDA graphs, and where the source does not say)
+- attribution: ``nvtx`` (annotation path at launch, outermost first: NVTX push/pop ranges or
+  ``record_function`` annotations), ``range`` (joined with "/"), ``nvtx_source`` (where the path
+  came from: ``launch`` = the launching thread's ranges at the launch call; ``launch+capture`` =
+  a graph replay's launch ranges followed by those active when the kernel's node was captured;
+  ``gpu`` = GPU-side annotation spans on the kernel's stream; ``none``),
+  ``nvtx_start_ns`` / ``nvtx_end_ns`` (each path level's range instance: when it began and
+  ended; for latency), and ``phase``, ``category``, ``op`` by ``roofprof.attribution``.
+
+Parquet files carry the kernel table's metadata keys plus ``table = "timing"``; loading one with
+``roofprof.load`` gives a kernel table whose ``duration_ns`` is the timed one and whose counters
+are null (``roofprof join`` fills them).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from roofprof.errors import InputError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from roofprof.derive import RawKernels
+
+TABLE = "timing"
+
+#: column -> pandas dtype
+COLUMNS: dict[str, str] = {
+    "id": "int64",
+    "source": "string",
+    "kernel": "string",
+    "kernel_demangled": "string",
+    "process_id": "Int64",
+    "thread_id": "Int64",
+    "device": "Int64",
+    "device_name": "string",
+    "cc": "string",
+    "context": "Int64",
+    "stream": "Int64",
+    "grid": "string",
+    "block": "string",
+    "start_ns": "int64",
+    "end_ns": "int64",
+    "duration_ns": "float64",
+    "correlation_id": "Int64",
+    "launch_api": "string",
+    "graph_id": "Int64",
+    "graph_node_id": "Int64",
+    "nvtx": "object",
+    "range": "string",
+    "nvtx_source": "string",
+    "nvtx_start_ns": "object",
+    "nvtx_end_ns": "object",
+    "phase": "string",
+    "category": "string",
+    "op": "string",
+}
+NVTX_SOURCES = ("launch", "launch+capture", "gpu", "none")
+
+
+@dataclass
+class TimingTrace:
+    """Every timed kernel launch (``kernels``) and what produced them (``meta``)."""
+
+    kernels: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.kernels)
+
+
+# ------------------------------------------------------------------------------ kernel names
+
+_ANON = re.compile(r"\((?:anonymous namespace)\)|<unnamed>")
+
+
+def short_name(name: str) -> str:
+    """The function base name ncu shows (``kernel``) from a demangled or mangled name.
+
+    ``void at::native::vectorized_elementwise_kernel<4, ...>(int, T2, T3)`` ->
+    ``vectorized_elementwise_kernel``; ``_ZN7cutlass7Kernel2I...`` -> ``Kernel2``; a plain C name
+    (``nvjet_sm90_tst_...``) is its own base name.
+    """
+    if name.startswith("_Z"):
+        mangled = _mangled_base(name)
+        if mangled:
+            return mangled
+    text = _ANON.sub("anon", name)
+    depth, out = 0, []
+    for ch in text:
+        if ch in "<([{":
+            if ch == "(" and depth == 0:  # the parameter list: the name is complete
+                break
+            depth += 1
+        elif ch in ">)]}":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            out.append(ch)
+    head = "".join(out).strip()
+    if not head:
+        return name
+    last = head.split()[-1]
+    return last.rsplit("::", 1)[-1] or name
+
+
+def _mangled_base(name: str) -> str | None:
+    """Base name of an Itanium-mangled function: the last identifier of its (nested) name."""
+    i = 2
+    nested = name[i:i + 1] == "N"
+    i += 1 if nested else 0
+    last = None
+    while i < len(name):
+        if name.startswith("St", i):
+            i += 2
+            continue
+        if name[i] in "rVKL":  # cv-qualifiers of a nested name
+            i += 1
+            continue
+        m = re.match(r"\d+", name[i:])
+        if not m:
+            break
+        n = int(m.group())
+        i += len(m.group())
+        last = name[i:i + n]
+        i += n
+        if not nested:
+            break
+    if last and last.startswith("_GLOBAL__N"):
+        return None
+    return last
+
+
+_CAST = re.compile(r"\((?:unsigned |signed )?(?:int|long|long long|short|char|bool)\)(?=-?\d)")
+_LAMBDA = re.compile(r"\{lambda\([^)]*\)#(\d+)\}|\[lambda\([^)]*\) \(instance (\d+)\)\]")
+_SUFFIX = re.compile(r"\b(\d+)(?:ull|ul|ll|u|l)\b")
+_NOISE = re.compile(r"\b(?:void|const|static)\b|\s+")
+
+
+def template_key(demangled: str | None) -> str:
+    """A kernel's demangled name in a form ncu's and the C++ demangler's spellings share.
+
+    ncu writes ``vectorized_elementwise_kernel<(int)4, ..., std::array<char *, (unsigned
+    long)2>>(int, T2, T3)``, c++filt ``vectorized_elementwise_kernel<4, ..., std::array<char*,
+    2ul> >(int, ...)``; both become ``vectorized_elementwise_kernel<4,...,std::array<char*,2>>()``
+    (casts, literal suffixes, lambda spellings, parameter lists, void/const and spaces dropped),
+    so template instances of one function base name can be told apart across sources.
+    """
+    if not demangled:
+        return ""
+    text = _ANON.sub("anon", demangled)
+    text = _CAST.sub("", text)
+    text = _LAMBDA.sub(lambda m: f"lambda{m.group(1) or m.group(2)}", text)
+    text = _SUFFIX.sub(r"\1", text)
+    out, depth = [], 0
+    for ch in text:  # empty every parameter list: "f(at::TensorIteratorBase&, T1&)" -> "f()"
+        if ch == "(":
+            if depth == 0:
+                out.append(ch)
+            depth += 1
+        elif ch == ")":
+            depth = max(0, depth - 1)
+            if depth == 0:
+                out.append(ch)
+        elif depth == 0:
+            out.append(ch)
+    return _NOISE.sub("", "".join(out))
+
+
+def dims(x: Any, y: Any, z: Any) -> str:
+    """The kernel table's "(x, y, z)" form of a grid or block."""
+    return f"({int(x)}, {int(y)}, {int(z)})"
+
+
+# ------------------------------------------------------------------- annotations at a launch
+
+
+Stack = tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]
+EMPTY: Stack = ((), (), ())
+
+
+def stacks_at(ranges: pd.DataFrame, thread: np.ndarray, when: np.ndarray) -> list[Stack]:
+    """The ranges open on ``thread[i]`` at time ``when[i]``, outermost first, for every i.
+
+    ``ranges``: columns ``thread`` (any hashable key), ``name``, ``start_ns``, ``end_ns``; ranges
+    of one thread nest (push/pop ranges and ``record_function`` scopes do). A range contains the
+    instants from its start to its end, both included. Equal stacks share one tuple.
+    """
+    import numpy as np
+
+    out: list[Stack] = [EMPTY] * len(when)
+    if not len(ranges) or not len(when):
+        return out
+    by_thread: dict[Any, list[tuple[int, int, str]]] = {}
+    order = np.lexsort((-ranges["end_ns"].to_numpy(), ranges["start_ns"].to_numpy()))
+    for t, s, e, n in zip(ranges["thread"].to_numpy()[order], ranges["start_ns"].to_numpy()[order],
+                          ranges["end_ns"].to_numpy()[order], ranges["name"].to_numpy()[order],
+                          strict=True):
+        by_thread.setdefault(t, []).append((int(s), int(e), str(n)))
+    interned: dict[Stack, Stack] = {}
+    launch_order = np.lexsort((when, thread))
+    current_thread: Any = object()
+    opened: list[tuple[int, int, str]] = []
+    pending: list[tuple[int, int, str]] = []
+    k = 0
+    for idx in launch_order:
+        t, w = thread[idx], int(when[idx])
+        if t != current_thread:
+            current_thread, opened, k = t, [], 0
+            pending = by_thread.get(t, [])
+        while k < len(pending) and pending[k][0] <= w:
+            s = pending[k][0]
+            while opened and opened[-1][1] < s:
+                opened.pop()
+            opened.append(pending[k])
+            k += 1
+        while opened and opened[-1][1] < w:
+            opened.pop()
+        live = [r for r in opened if r[1] >= w]  # an outer range can end early if not nested
+        key: Stack = (tuple(r[2] for r in live), tuple(r[0] for r in live),
+                      tuple(r[1] for r in live))
+        out[int(idx)] = interned.setdefault(key, key)
+    return out
+
+
+def with_capture(launch: Stack, capture: Stack) -> Stack:
+    """A graph replay's path: the ranges open at its launch, then those open at its node's
+    capture that the launch path does not already start with; capture levels get -1 times (they
+    did not run at the replay)."""
+    common = 0
+    while common < min(len(launch[0]), len(capture[0])) and \
+            launch[0][common] == capture[0][common]:
+        common += 1
+    extra = len(capture[0]) - common
+    return (launch[0] + capture[0][common:], launch[1] + (-1,) * extra,
+            launch[2] + (-1,) * extra)
+
+
+# ---------------------------------------------------------------------------- table building
+
+
+def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
+          source: str) -> pd.DataFrame:
+    """The timing table from column arrays (any subset of :data:`COLUMNS`) and per-launch
+    annotation stacks and their ``nvtx_source``; rows sorted by start time, ``id`` in order."""
+    import numpy as np
+    import pandas as pd
+    from pandas.api.types import pandas_dtype
+
+    from roofprof.attribution import attribute
+
+    n = len(stacks)
+    df = pd.DataFrame(index=pd.RangeIndex(n))
+    for col, dtype in COLUMNS.items():
+        if col in rows:
+            values = rows[col]
+            df[col] = pd.array(values, dtype=pandas_dtype(dtype)) if dtype != "object" \
+                else pd.Series(list(values), dtype=object)
+        elif col not in ("id", "duration_ns") and dtype != "object":
+            df[col] = pd.Series([None] * n, dtype=pandas_dtype(dtype))
+    df["source"] = pd.Series([source] * n, dtype="string")
+    df["nvtx"] = pd.Series([list(s[0]) for s in stacks], dtype=object)
+    df["nvtx_start_ns"] = pd.Series([list(s[1]) for s in stacks], dtype=object)
+    df["nvtx_end_ns"] = pd.Series([list(s[2]) for s in stacks], dtype=object)
+    df["range"] = pd.Series(["/".join(s[0]) for s in stacks], dtype="string")
+    df["nvtx_source"] = pd.Series(list(sources), dtype="string")
+    if "duration_ns" not in rows:
+        df["duration_ns"] = (df["end_ns"] - df["start_ns"]).astype("float64")
+    attribute(df)
+    df = df.sort_values(["start_ns"], kind="stable").reset_index(drop=True)
+    df["id"] = np.arange(n, dtype="int64")
+    return df[list(COLUMNS)]
+
+
+def to_raw(trace: TimingTrace) -> RawKernels:
+    """A timing table as a parser's output: identity columns and the timed duration, no counters
+    (what ``roofprof.load`` of a timing source gives)."""
+    import pandas as pd
+
+    from roofprof.derive import RawKernels
+    from roofprof.schema import IDENTITY
+
+    k = trace.kernels
+    ident = k[[c for c in IDENTITY if c in k.columns and c != "source"]].copy()
+    metrics = pd.DataFrame({"gpu__time_duration.sum": k["duration_ns"].to_numpy("float64")})
+    return RawKernels(identity=ident, metrics=metrics,
+                      meta={**trace.meta, "timing": True})
+
+
+# ---------------------------------------------------------------------------------- Parquet
+
+
+def write(trace: TimingTrace, path: str | os.PathLike[str]) -> None:
+    """Write a timing table as Parquet (atomically), with roofprof's metadata."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from roofprof import __version__
+    from roofprof.atomic import atomic_output
+    from roofprof.schema import SCHEMA_VERSION, empty_meta
+
+    meta = {**empty_meta(), **trace.meta, "table": TABLE, "schema_version": SCHEMA_VERSION,
+            "roofprof_version": __version__}
+    meta["created"] = meta.get("created") or dt.datetime.now(dt.UTC).isoformat(
+        timespec="seconds")
+    table = pa.Table.from_pandas(trace.kernels, preserve_index=False)
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                           b"roofprof": json.dumps(meta).encode()})
+    with atomic_output(path) as fh:
+        pq.write_table(table, fh, compression="zstd")
+
+
+def read(path: str | os.PathLike[str]) -> TimingTrace:
+    """A timing table from Parquet written by :func:`write` (``roofprof trace``)."""
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    p = Path(path)
+    try:
+        table = pq.read_table(p)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{p}: not a readable Parquet file ({exc})") from None
+    meta = json.loads((table.schema.metadata or {}).get(b"roofprof", b"{}"))
+    if meta.get("table") != TABLE:
+        raise InputError(f"{p}: a roofprof trace of counters, not a timing table; give a timing "
+                         "trace (roofprof trace, a Kineto .json/.json.gz or an nsys .sqlite)")
+    df = table.to_pandas()
+    for col in ("nvtx", "nvtx_start_ns", "nvtx_end_ns"):
+        df[col] = df[col].map(lambda v: [] if v is None else list(v))
+    for col, dtype in COLUMNS.items():
+        if col not in df:
+            df[col] = pd.Series([None] * len(df), dtype=dtype if dtype != "object" else object)
+    return TimingTrace(kernels=df[list(COLUMNS)], meta=meta)
+
+
+def is_timing_parquet(path: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        return bool(json.loads(meta.get(b"roofprof", b"{}")).get("table") == TABLE)
+    except Exception:  # not Parquet, or not ours: the caller decides
+        return False
+
+
+def load_timing(path: str | os.PathLike[str], format: str | None = None) -> TimingTrace:
+    """A timing table from any timing source: a ``roofprof trace`` Parquet file, a Kineto
+    ``.json``/``.json.gz`` trace, an Nsight Systems ``.sqlite`` export or ``.nsys-rep``."""
+    import parsers
+
+    p = Path(path)
+    if format in (None, "parquet") and p.is_file() and is_timing_parquet(p):
+        return read(p)
+    fmt = parsers.detect(p, format)
+    if fmt.timing is None:
+        raise InputError(f"{p}: {fmt.description} holds counters, not a timing of every launch; "
+                         "give a timing trace (roofprof trace, a Kineto .json/.json.gz or an "
+                         "nsys .sqlite / .nsys-rep)")
+    return fmt.timing(p)
+
+
+def concat_unique(values: Iterable[str]) -> list[str]:
+    return sorted({str(v) for v in values if v is not None and str(v) != "<NA>"})

@@ -1,0 +1,307 @@
+"""Timing sources -> the timing table: Kineto traces (real H100 captures), the Nsight Systems
+SQLite schema (built from those captures: a schema test, not a capture), malformed inputs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import roofprof
+from roofprof.cli import main
+from roofprof.errors import InputError, RoofprofWarning
+from roofprof.timing import COLUMNS, load_timing, read, short_name, stacks_at, write
+from tests._nsys_schema import build_from_kineto
+from tests.conftest import FIXTURES, load_fixture
+
+EAGER = FIXTURES / "llama_kineto.json.gz"
+GRAPH = FIXTURES / "llama_graph_kineto.json.gz"
+LAYERS, STEPS = 2, 3  # the captures: 2-layer Llama, 1 prefill + 3 decode steps
+
+
+def _events(path: Path) -> list[dict[str, object]]:
+    with gzip.open(path) as fh:
+        return [e for e in json.load(fh)["traceEvents"] if e.get("cat") == "kernel"]
+
+
+@pytest.fixture(scope="module")
+def eager() -> pd.DataFrame:
+    return load_timing(EAGER).kernels
+
+
+@pytest.fixture(scope="module")
+def graph() -> pd.DataFrame:
+    return load_timing(GRAPH).kernels
+
+
+def test_every_kernel_event_is_one_row_with_its_time(eager: pd.DataFrame) -> None:
+    events = _events(EAGER)
+    assert list(eager.columns) == list(COLUMNS)
+    assert len(eager) == len(events) == 413
+    total_us = sum(float(e["dur"]) for e in events)  # type: ignore[arg-type]
+    assert eager["duration_ns"].sum() == pytest.approx(total_us * 1000, abs=len(events))
+    assert (eager["end_ns"] - eager["start_ns"] == eager["duration_ns"]).all()
+    assert eager["start_ns"].is_monotonic_increasing
+    assert set(eager["device_name"]) == {"NVIDIA H100 80GB HBM3"}
+    assert set(eager["cc"]) == {"9.0"}
+    assert set(eager["nvtx_source"]) == {"launch"}
+    assert eager["process_id"].notna().all()
+    ordered = sorted(events, key=lambda e: float(e["ts"]))  # type: ignore[arg-type]
+    assert eager["grid"].tolist() == ["({}, {}, {})".format(*e["args"]["grid"])  # type: ignore[index]
+                                      for e in ordered]
+
+
+def test_phases_and_ops_come_from_record_function_annotations(eager: pd.DataFrame) -> None:
+    by_phase = eager.groupby("phase").size()
+    # decode steps launch the same kernels; the prefill launches one per step's kernel too
+    assert by_phase["decode"] == STEPS * by_phase["prefill"]
+    ops = eager.groupby(["phase", "op"]).size()
+    assert ops["prefill", "qkv_proj"] == LAYERS * 3  # q, k and v projections per layer
+    assert ops["decode", "qkv_proj"] == STEPS * LAYERS * 3
+    assert ops["decode", "lm_head"] == STEPS
+    assert ops["decode", "down_proj"] == STEPS * LAYERS
+    assert (eager.loc[eager["op"] == "qkv_proj", "category"] == "gemm").all()
+    q = eager[eager["range"].str.endswith("model.layers.0.self_attn.q_proj")]
+    assert q["nvtx"].iloc[0] == ["prefill", "model", "model.layers.0", "model.layers.0.self_attn",
+                                 "model.layers.0.self_attn.q_proj"]
+
+
+def test_range_times_are_the_annotation_instances(eager: pd.DataFrame) -> None:
+    decode = eager[eager["phase"] == "decode"]
+    steps = {s[0] for s in decode["nvtx_start_ns"]}
+    assert len(steps) == STEPS
+    for starts, ends, s, e in zip(decode["nvtx_start_ns"], decode["nvtx_end_ns"],
+                                  decode["start_ns"], decode["end_ns"], strict=True):
+        assert len(starts) == len(ends)
+        assert starts[0] <= s <= e <= ends[0]  # each step synchronises before it ends
+
+
+def test_graph_replays_are_attributed_to_decode_with_the_ops_of_their_capture(
+        graph: pd.DataFrame) -> None:
+    replay = graph[graph["launch_api"] == "cudaGraphLaunch"]
+    assert len(replay) == STEPS * 125  # one decode step is 125 kernels, replayed 3 times
+    assert set(replay["nvtx_source"]) == {"launch+capture"}
+    assert set(replay["phase"]) == {"decode"}
+    assert replay["range"].str.startswith("decode/graph_capture/model").mean() > 0.9
+    ops = replay.groupby("op").size()
+    assert ops["qkv_proj"] == STEPS * LAYERS * 3
+    assert ops["lm_head"] == STEPS
+    assert ops["down_proj"] == STEPS * LAYERS
+    # capture levels did not run at the replay: their instance times are unknown (-1)
+    assert all(s[0] >= 0 for s in replay["nvtx_start_ns"])
+    assert all(s[-1] == -1 for s in replay["nvtx_start_ns"] if len(s) > 1)
+    # the replay's kernels run in capture order: the GEMMs sit where the capture launched them
+    steps = [part.sort_values("start_ns")["kernel"].tolist()
+             for _, part in replay.groupby("correlation_id")]
+    assert steps[0] == steps[1] == steps[2]
+
+
+def test_short_names_are_ncus_function_names() -> None:
+    k = load_fixture("llama_small.ncu-rep").kernels
+    pairs = k[["kernel", "kernel_demangled"]].drop_duplicates()
+    for base, demangled in pairs.itertuples(index=False):
+        assert short_name(demangled) == base, demangled
+    assert short_name("_ZN2at6native29vectorized_elementwise_kernelILi4ENS0_11FillFunctorIfEE"
+                      "St5arrayIPcLm1EEEEviT0_T1_") == "vectorized_elementwise_kernel"
+    assert short_name("_ZN7cutlass7Kernel2I42cutlass_80_simt_sgemm_128x32_8x5_nn_align1EEvNT_6"
+                      "ParamsE") == "Kernel2"
+    assert short_name("_Z10vector_addPiS_S_i") == "vector_add"
+    assert short_name("nvjet_sm90_tst_64x8_64x16_4x1_v_bz_TNT") == \
+        "nvjet_sm90_tst_64x8_64x16_4x1_v_bz_TNT"
+
+
+@st.composite
+def _nested(draw: st.DrawFn) -> list[tuple[int, int, str]]:
+    """Properly nested intervals (a push/pop trace) on one thread."""
+    out: list[tuple[int, int, str]] = []
+    t = 0
+
+    def block(depth: int) -> None:
+        nonlocal t
+        for _ in range(draw(st.integers(0, 3 if depth < 3 else 0))):
+            t += draw(st.integers(0, 5))
+            start = t
+            block(depth + 1)
+            t += draw(st.integers(0, 5))
+            out.append((start, t, f"r{len(out)}"))
+
+    block(0)
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(_nested(), st.lists(st.integers(-2, 80), max_size=30))
+def test_stacks_are_the_ranges_containing_each_launch(ranges: list[tuple[int, int, str]],
+                                                      when: list[int]) -> None:
+    df = pd.DataFrame({"thread": [7] * len(ranges), "name": [r[2] for r in ranges],
+                       "start_ns": [r[0] for r in ranges], "end_ns": [r[1] for r in ranges]})
+    got = stacks_at(df, np.full(len(when), 7), np.asarray(when, dtype=np.int64))
+    for w, (names, _, _) in zip(when, got, strict=True):
+        inside = sorted((r for r in ranges if r[0] <= w <= r[1]), key=lambda r: (r[0], -r[1]))
+        assert list(names) == [r[2] for r in inside]
+    other = stacks_at(df, np.full(len(when), 8), np.asarray(when, dtype=np.int64))
+    assert all(s[0] == () for s in other)  # another thread's ranges never apply
+
+
+# ------------------------------------------------------------------ Nsight Systems (schema)
+
+
+@pytest.mark.parametrize("text_ids", [False, True])
+@pytest.mark.parametrize("capture", [EAGER, GRAPH])
+def test_nsys_schema_reads_as_the_same_table(tmp_path: Path, capture: Path,
+                                             text_ids: bool) -> None:
+    """SCHEMA TEST, NOT A CAPTURE: a file in nsys' documented layout made from the Kineto
+    capture's own kernels, launch calls and annotations reads as the same timing table."""
+    db = build_from_kineto(capture, tmp_path / "t.sqlite", text_ids=text_ids)
+    ours = load_timing(db).kernels
+    kineto = load_timing(capture).kernels
+    for col in ("kernel", "kernel_demangled", "grid", "block", "device", "stream", "start_ns",
+                "end_ns", "range", "nvtx_source", "phase", "category", "op", "process_id",
+                "thread_id", "device_name", "cc", "launch_api", "correlation_id"):
+        pd.testing.assert_series_equal(ours[col], kineto[col], check_names=False)
+    assert (ours["graph_node_id"].notna() == (ours["launch_api"] == "cudaGraphLaunch")).all()
+
+
+def test_nsys_schema_loads_as_a_kernel_table(tmp_path: Path) -> None:
+    db = build_from_kineto(EAGER, tmp_path / "t.sqlite")
+    with pytest.warns(RoofprofWarning, match="timing trace"):
+        trace = roofprof.load(db)
+    assert trace.meta["formats"] == ["nsys-sqlite"]
+    assert trace.kernels["duration_ns"].sum() == load_timing(EAGER).kernels["duration_ns"].sum()
+    assert trace.kernels["flop"].isna().all()  # no counters: null, never 0
+
+
+def test_kineto_loads_as_a_kernel_table_every_command_reads() -> None:
+    with pytest.warns(RoofprofWarning, match="no counters"):
+        trace = roofprof.load(GRAPH)
+    assert len(trace) == 748
+    assert trace.kernels["dram_bytes"].isna().all()
+    assert trace.meta["sampling"]["kind"] == "run"
+    result = CliRunner().invoke(main, ["summary", str(GRAPH), "--by", "phase"])
+    assert result.exit_code == 0, result.output
+    assert "decode       377" in result.output
+
+
+def test_timing_parquet_round_trip(tmp_path: Path) -> None:
+    trace = load_timing(GRAPH)
+    write(trace, tmp_path / "t.parquet")
+    back = read(tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(back.kernels, trace.kernels)
+    assert load_timing(tmp_path / "t.parquet").meta["format"] == "kineto"
+    loaded = roofprof.load(tmp_path / "t.parquet").kernels  # as a kernel table, timed
+    assert loaded["duration_ns"].sum() == trace.kernels["duration_ns"].sum()
+    assert (loaded["phase"] == trace.kernels["phase"]).all()
+
+
+# --------------------------------------------------------------------------- malformed inputs
+
+
+def _cli_error(path: Path) -> str:
+    result = CliRunner().invoke(main, ["summary", str(path)])
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.splitlines() if ln]
+    assert len(lines) == 1
+    assert lines[0].startswith("roofprof: error: ")
+    return lines[0]
+
+
+def test_truncated_gzip_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "cut.json.gz"
+    bad.write_bytes(EAGER.read_bytes()[:20_000])
+    with pytest.raises(InputError, match="truncated or damaged"):
+        load_timing(bad)
+    assert "gzip stream is truncated" in _cli_error(bad)
+
+
+def test_truncated_json_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "cut.json"
+    bad.write_bytes(gzip.decompress(EAGER.read_bytes())[:300_000])
+    with pytest.raises(InputError, match="not valid JSON at line"):
+        load_timing(bad)
+    assert "truncated or damaged" in _cli_error(bad)
+
+
+@pytest.mark.parametrize("doc", [{"traceEvents": {"a": 1}, "deviceProperties": []},
+                                 {"deviceProperties": [], "schemaVersion": 1}])
+def test_wrong_json_shape_is_one_clear_error(tmp_path: Path, doc: object) -> None:
+    bad = tmp_path / "odd.json"
+    bad.write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="without a traceEvents list"):
+        load_timing(bad)
+
+
+def test_kineto_without_kernels_is_one_clear_error(tmp_path: Path) -> None:
+    with gzip.open(EAGER) as fh:
+        data = json.load(fh)
+    data["traceEvents"] = [e for e in data["traceEvents"] if e.get("cat") != "kernel"]
+    bad = tmp_path / "cpu_only.json"
+    bad.write_text(json.dumps(data))
+    assert "without GPU kernel events" in _cli_error(bad)
+
+
+def test_sqlite_without_the_kernel_table_is_one_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "other.sqlite"
+    with sqlite3.connect(bad) as db:
+        db.execute("CREATE TABLE StringIds (id INTEGER PRIMARY KEY, value TEXT NOT NULL)")
+    with pytest.raises(InputError, match="without the CUPTI_ACTIVITY_KIND_KERNEL table"):
+        load_timing(bad)
+    assert "nsys profile -t cuda,nvtx" in _cli_error(bad)
+
+
+def test_damaged_sqlite_is_one_clear_error(tmp_path: Path) -> None:
+    good = build_from_kineto(EAGER, tmp_path / "t.sqlite")
+    bad = tmp_path / "damaged.sqlite"
+    bad.write_bytes(good.read_bytes()[:100] + b"\x00garbage" * 2000)
+    assert "not a readable SQLite database" in _cli_error(bad)
+
+
+def test_nsys_rep_without_nsys_says_how_to_export(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    rep = tmp_path / "run.nsys-rep"
+    rep.write_bytes(b"\x00nsys report")
+    import parsers.nsys_sqlite as nsys
+
+    if nsys.find_nsys() is not None:
+        pytest.skip("nsys is installed here")
+    assert "nsys export --type sqlite" in _cli_error(rep)
+
+
+def test_counters_are_not_a_timing_source() -> None:
+    with pytest.raises(InputError, match="holds counters, not a timing"):
+        load_timing(FIXTURES / "llama_small.ncu-rep")
+
+
+def test_nsys_processes_with_the_same_correlation_ids_keep_their_own_ranges(
+        tmp_path: Path) -> None:
+    """Correlation ids are per process: a second process (same ids, other NVTX names) must not
+    take the first's ranges (schema test)."""
+    db_path = build_from_kineto(EAGER, tmp_path / "two.sqlite")
+    shift = 1 << 24
+    with sqlite3.connect(db_path) as db:
+        for table, col in (("CUPTI_ACTIVITY_KIND_KERNEL", "globalPid"),
+                           ("CUPTI_ACTIVITY_KIND_RUNTIME", "globalTid"),
+                           ("NVTX_EVENTS", "globalTid")):
+            n = db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            db.execute(f"INSERT INTO {table} SELECT * FROM {table}")
+            db.execute(f"UPDATE {table} SET {col} = {col} + {shift} WHERE rowid > {n}")
+        db.execute(f"UPDATE NVTX_EVENTS SET text = 'p2_' || text WHERE globalTid >= "
+                   f"(SELECT MIN(globalTid) FROM NVTX_EVENTS) + {shift}")
+    k = load_timing(db_path).kernels
+    assert len(k) == 2 * 413
+    for _, part in k.groupby("process_id"):
+        names = {n for path in part["nvtx"] for n in path}
+        assert names
+        prefixed = {n.startswith("p2_") for n in names}
+        assert len(prefixed) == 1  # all of one process's, none of the other's
+    outer = k["nvtx"].map(lambda path: path[0] if path else "")
+    assert outer.groupby(k["process_id"]).apply(lambda o: o.str.endswith("decode").sum()
+                                                ).tolist() == [306, 306]
