@@ -338,6 +338,20 @@ def group_numbers(numbers: pd.DataFrame, grouping: Grouping,
     return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
 
 
+def group_intensity(numbers: pd.DataFrame, grouping: Grouping) -> FloatArray:
+    """Each group's intensity, sum W / sum B (null where a member's work or bytes are), the
+    ``ai`` of :func:`group_numbers` alone."""
+    codes, n = grouping.codes, len(grouping)
+    out = []
+    for col in ("work", "bytes"):
+        x = numbers[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        s = np.bincount(codes, weights=np.nan_to_num(x), minlength=n)
+        bad = np.bincount(codes, weights=np.isnan(x).astype(np.float64), minlength=n)
+        out.append(np.where(bad > 0, np.nan, s))
+    result: FloatArray = div(out[0], out[1])
+    return result
+
+
 def _group_reasons(numbers: pd.DataFrame, codes: npt.NDArray[np.intp], n: int,
                    unknown: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
     out = np.full(n, None, dtype=object)

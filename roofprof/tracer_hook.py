@@ -51,6 +51,7 @@ class Recorder:
         self.errors: list[str] = []
         self.lock = threading.Lock()
         self.cupti: Any = None
+        self.subscriber: Any = None
 
     # CUPTI calls these from its own thread
     def buffer_requested(self) -> tuple[int, int]:
@@ -98,6 +99,7 @@ class Recorder:
             c.activity_flush_all(1)
         except Exception as exc:
             self.errors.append(f"flush: {exc!r}")
+        self.stop()
         for _, _, _, _, cbid, driver in self.calls:
             key = (driver, cbid)
             if key not in self.call_names:
@@ -113,6 +115,24 @@ class Recorder:
         with open(tmp, "wb") as fh:
             pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, os.path.join(self.folder, f"{os.getpid()}.pickle"))
+
+
+    def stop(self) -> None:
+        """Detach from CUPTI before the interpreter goes: a buffer CUPTI hands back while the
+        CUDA context is torn down (after atexit) would call into a finalised interpreter
+        (seen on an H200: the traced program died with SIGSEGV at exit)."""
+        c = self.cupti
+        steps = [(f"disable {k}", lambda k=k: c.activity_disable(k))
+                 for k in (c.ActivityKind.CONCURRENT_KERNEL, c.ActivityKind.RUNTIME,
+                           c.ActivityKind.DRIVER, c.ActivityKind.MARKER)]
+        if self.subscriber is not None:
+            steps.append(("unsubscribe", lambda: c.unsubscribe(self.subscriber)))
+        steps.append(("finalize", c.finalize))
+        for what, step in steps:
+            try:
+                step()
+            except Exception as exc:
+                self.errors.append(f"{what}: {exc!r}")
 
 
 def _graph_data(c: Any, data: Any) -> Any:
@@ -158,6 +178,7 @@ def start(folder: str | None = None) -> Recorder | None:
             cupti.activity_enable(kind)
         try:
             sub = cupti.subscribe(rec.resource, None)
+            rec.subscriber = sub
             for cbid in (cupti.CallbackIdResource.GRAPHNODE_CREATED,
                          cupti.CallbackIdResource.GRAPHNODE_CLONED):
                 cupti.enable_callback(1, sub, cupti.CallbackDomain.RESOURCE, cbid)

@@ -74,8 +74,10 @@ def to_html(scene: Scene) -> str:
                                   metadata={"Date": None}, bbox_extra_artists=_legends(drawing))
     svg = buf.getvalue()
     svg = svg[svg.index("<svg"):]
-    data = {"points": drawing.points, "aggregates": drawing.aggregates,
-            "kernels": _kernel_tips(scene), "groups": [_group_tip(a.numbers, a.series)
+    # a density plot draws cells, not kernels: hover on the aggregates only
+    data = {"points": {} if scene.density else drawing.points,
+            "aggregates": drawing.aggregates,
+            "kernels": [] if scene.density else _kernel_tips(scene), "groups": [_group_tip(a.numbers, a.series)
                                                        for a in scene.aggregates]}
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     return (

@@ -103,7 +103,10 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
     """The scene of one trace (a Trace, kernel table or path)."""
     t, lv = _prepared(obj, levels, filter)
     grouping = group_kernels(t, by, depth)
-    numbers = {lvl: rl.kernel_numbers(t, lvl) for lvl in lv}
+    # every number at the first level; further levels only place points (memory stays low)
+    numbers = {lvl: rl.kernel_numbers(t, lvl) if i == 0 else
+               rl.kernel_numbers(t, lvl)[["work", "bytes", "ai", "memory_ns"]]
+               for i, lvl in enumerate(lv)}
     groups = rl.group_numbers(numbers[lv[0]], grouping, lv[0])
     colours, shown = assign(grouping.by, grouping.parts, groups["time_ns"].fillna(0).tolist())
     placed = _placed(numbers[lv[0]])
@@ -219,7 +222,7 @@ def _aggregates(t: pd.DataFrame, numbers: dict[str, pd.DataFrame], lv: tuple[str
                 shown: list[int]) -> list[Aggregate]:
     if len(grouping) < 2:
         return []
-    per_level = {lvl: rl.group_numbers(numbers[lvl], grouping, lvl) for lvl in lv}
+    per_level = {lvl: rl.group_intensity(numbers[lvl], grouping) for lvl in lv}
     from roofprof.table import records
 
     rows = records(groups)
@@ -230,7 +233,7 @@ def _aggregates(t: pd.DataFrame, numbers: dict[str, pd.DataFrame], lv: tuple[str
         if int(members[g]) < 2 or colours[g] == OTHER:
             continue
         y = float(ys[g])
-        xs = {lvl: float(per_level[lvl]["ai"].to_numpy(dtype=np.float64)[g]) for lvl in lv}
+        xs = {lvl: float(per_level[lvl][g]) for lvl in lv}
         xs = {lvl: x for lvl, x in xs.items() if np.isfinite(x) and x > 0}
         if xs and np.isfinite(y) and y > 0:
             out.append(Aggregate(g, grouping.names[g], colours[g], xs, float(y), rows[g]))
