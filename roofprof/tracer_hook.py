@@ -99,7 +99,6 @@ class Recorder:
             c.activity_flush_all(1)
         except Exception as exc:
             self.errors.append(f"flush: {exc!r}")
-        self.stop()
         for _, _, _, _, cbid, driver in self.calls:
             key = (driver, cbid)
             if key not in self.call_names:
@@ -115,6 +114,7 @@ class Recorder:
         with open(tmp, "wb") as fh:
             pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, os.path.join(self.folder, f"{os.getpid()}.pickle"))
+        self.stop()
 
 
     def stop(self) -> None:
@@ -122,17 +122,17 @@ class Recorder:
         CUDA context is torn down (after atexit) would call into a finalised interpreter
         (seen on an H200: the traced program died with SIGSEGV at exit)."""
         c = self.cupti
-        steps = [(f"disable {k}", lambda k=k: c.activity_disable(k))
-                 for k in (c.ActivityKind.CONCURRENT_KERNEL, c.ActivityKind.RUNTIME,
-                           c.ActivityKind.DRIVER, c.ActivityKind.MARKER)]
+        for kind in ("CONCURRENT_KERNEL", "RUNTIME", "DRIVER", "MARKER"):
+            self._quietly(f"disable {kind}", "activity_disable", getattr(c.ActivityKind, kind))
         if self.subscriber is not None:
-            steps.append(("unsubscribe", lambda: c.unsubscribe(self.subscriber)))
-        steps.append(("finalize", c.finalize))
-        for what, step in steps:
-            try:
-                step()
-            except Exception as exc:
-                self.errors.append(f"{what}: {exc!r}")
+            self._quietly("unsubscribe", "unsubscribe", self.subscriber)
+        self._quietly("finalize", "finalize")
+
+    def _quietly(self, what: str, name: str, *args: Any) -> None:
+        try:
+            getattr(self.cupti, name)(*args)
+        except Exception as exc:  # never into the program; recorded with the trace
+            self.errors.append(f"{what}: {exc!r}")
 
 
 def _graph_data(c: Any, data: Any) -> Any:
