@@ -26,8 +26,11 @@ class Format:
     suffixes: tuple[str, ...]
     #: True if the file's first bytes look like this format
     sniff: Callable[[bytes], bool]
-    read: Callable[[Path], RawKernels]
+    #: read(path, **options): options are the keyword arguments named in ``options``
+    read: Callable[..., RawKernels]
     description: str
+    #: reading options this format accepts (``reader``, ``strict``); others are not passed
+    options: tuple[str, ...] = ()
 
 
 def _formats() -> tuple[Format, ...]:

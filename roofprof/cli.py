@@ -207,6 +207,18 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
 # ---------------------------------------------------------------------------------- convert
 
 
+def _reader_options(f: Any) -> Any:
+    """--reader and --strict: how .ncu-rep inputs are read (see parsers.ncu_rep)."""
+    f = click.option("--strict", is_flag=True,
+                     help="A cut report is an error instead of a warning (its complete kernels "
+                          "are kept otherwise).")(f)
+    return click.option("--reader", type=click.Choice(["roofprof", "ncu-report"]),
+                        default="roofprof", show_default=True,
+                        help="Read .ncu-rep reports with roofprof's own decoder or NVIDIA's "
+                             "ncu_report library (the reference; reads format versions "
+                             "roofprof's decoder does not know).")(f)
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
@@ -216,8 +228,9 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
 @click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of attribution rules (phase, category, op) tried before the "
                    "built-in ones; the trace stores what they give.")
+@_reader_options
 def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None,
-            rules: Path | None) -> None:
+            rules: Path | None, reader: str, strict: bool) -> None:
     """Convert Nsight Compute reports or CSV exports into one Parquet trace.
 
     \b
@@ -228,7 +241,8 @@ def convert(inputs: tuple[Path, ...], output: Path, fmt: str | None,
     with _errors():
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
-        trace = convert_files(list(inputs), output, format=fmt, rules=rules)
+        trace = convert_files(list(inputs), output, format=fmt, rules=rules, reader=reader,
+                              strict=strict)
         formats = ", ".join(sorted(set(trace.meta["formats"])))
         click.echo(f"roofprof: wrote {output}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s) ({formats})", err=True)
@@ -258,8 +272,10 @@ _GROUPS = ["range", "kernel", "device", "phase", "category", "op"]
 @click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of attribution rules (phase, category, op) tried before the "
                    "built-in ones.")
+@_reader_options
 def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None,
-            fmt: str | None, output: Path | None, rules: Path | None) -> None:
+            fmt: str | None, output: Path | None, rules: Path | None, reader: str,
+            strict: bool) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
     bandwidth, % of roof, bound, headroom.
 
@@ -275,8 +291,8 @@ def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None
         if fmt is None:
             fmt = {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table") \
                 if output else "table"
-        table = roofline.summarize(load(trace, rules=rules), by=by, level=level, depth=depth,
-                                   top=top)
+        loaded = load(trace, rules=rules, reader=reader, strict=strict)
+        table = roofline.summarize(loaded, by=by, level=level, depth=depth, top=top)
         text = {"table": roofline.format_table, "json": roofline.to_json,
                 "csv": roofline.to_csv}[fmt](table)
         if output is None:
@@ -314,9 +330,10 @@ def summary(trace: Path, by: str, level: str, depth: int | None, top: int | None
 @click.option("--title", help="Title (default: GPU name and source).")
 @click.option("--labels", "label_top", type=click.IntRange(min=0), default=5,
               show_default=True, help="Label the N kernel names with the most GPU time.")
+@_reader_options
 def plot(traces: tuple[Path, ...], output: Path, by: str | None, sweep: bool,
          rules: Path | None, levels: str, depth: int | None, filter_: str | None,
-         title: str | None, label_top: int) -> None:
+         title: str | None, label_top: int, reader: str, strict: bool) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
 
     \b
@@ -333,14 +350,14 @@ def plot(traces: tuple[Path, ...], output: Path, by: str | None, sweep: bool,
         if sweep:
             if len(traces) < 2:
                 raise UsageError("--sweep needs at least two traces")
-            loaded = [load(t, rules=rules) for t in traces]
+            loaded = [load(t, rules=rules, reader=reader, strict=strict) for t in traces]
             out = write_sweep(loaded, output, labels=None, by=by or "phase", levels=names,
                               depth=depth, filter=filter_, title=title)
         else:
             if len(traces) > 1:
                 raise UsageError(f"{len(traces)} traces given: plot one, or several with "
                                  "--sweep")
-            out = write_plot(load(traces[0], rules=rules), output, by=by or "range",
-                             levels=names, depth=depth, filter=filter_, title=title,
-                             label_top=label_top)
+            one = load(traces[0], rules=rules, reader=reader, strict=strict)
+            out = write_plot(one, output, by=by or "range", levels=names, depth=depth,
+                             filter=filter_, title=title, label_top=label_top)
         click.echo(f"roofprof: wrote {out}", err=True)

@@ -55,11 +55,13 @@ RulesArg = str | os.PathLike[str] | None
 
 
 def load(path: str | os.PathLike[str], format: str | None = None,
-         rules: RulesArg = None) -> Trace:
+         rules: RulesArg = None, reader: str | None = None, strict: bool = False) -> Trace:
     """Read a trace from a .parquet trace, a .ncu-rep report or a CSV export.
 
     ``rules``: a TOML rules file extending the built-in attribution rules; the trace's
     ``phase``, ``category`` and ``op`` are then computed again with them.
+    ``reader``: for .ncu-rep, "roofprof" (default) or "ncu-report" (NVIDIA's library);
+    ``strict``: a cut report is an error instead of a warning (see ``parsers.ncu_rep``).
     """
     from roofprof.attribution import load_rules
 
@@ -70,7 +72,7 @@ def load(path: str | os.PathLike[str], format: str | None = None,
         if ruleset is not None:
             _attribute(trace, ruleset)
         return trace
-    return read_inputs([p], format=format, rules=rules)
+    return read_inputs([p], format=format, rules=rules, reader=reader, strict=strict)
 
 
 def _attribute(trace: Trace, rules: Any) -> None:
@@ -81,7 +83,8 @@ def _attribute(trace: Trace, rules: Any) -> None:
 
 
 def read_inputs(paths: Sequence[Path], format: str | None = None,
-                rules: RulesArg = None) -> Trace:
+                rules: RulesArg = None, reader: str | None = None,
+                strict: bool = False) -> Trace:
     """Parse one or more reports/exports into one trace (rows in input order)."""
     import parsers
     from roofprof.attribution import load_rules
@@ -93,7 +96,8 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     meta = empty_meta()
     for p in paths:
         fmt = parsers.detect(p, format)
-        raw = fmt.read(p)
+        options = {"reader": reader, "strict": strict}
+        raw = fmt.read(p, **{k: v for k, v in options.items() if k in fmt.options})
         table, derivation = build_table(raw)
         table["source"] = pd.Series(str(p), index=table.index, dtype="string")
         tables.append(table)
@@ -186,10 +190,12 @@ def read_parquet(path: Path) -> Trace:
 
 def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
             format: str | None = None, command: list[str] | None = None,
-            record_argv: list[str] | None = None, rules: RulesArg = None) -> Trace:
+            record_argv: list[str] | None = None, rules: RulesArg = None,
+            reader: str | None = None, strict: bool = False) -> Trace:
     """Parse ``inputs`` (reports, exports or traces) and write one Parquet trace.
 
     ``rules``: a TOML file extending the built-in attribution rules (stored columns follow it).
+    ``reader``/``strict``: how .ncu-rep inputs are read (see :func:`load`).
     """
     from roofprof.attribution import load_rules
 
@@ -200,7 +206,8 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
     traces = [read_parquet(p) for p in paths if _is_parquet(p)]
     others = [p for p in paths if not _is_parquet(p)]
     if others:
-        traces.append(read_inputs(others, format=format, rules=rules))
+        traces.append(read_inputs(others, format=format, rules=rules, reader=reader,
+                                  strict=strict))
     trace = traces[0] if len(traces) == 1 else _concat(traces)
     if ruleset is not None:
         _attribute(trace, ruleset)

@@ -1,0 +1,458 @@
+"""Decode an Nsight Compute result record (one profiled kernel) into the kernel table's inputs.
+
+A result record (``ProfileResult``; field numbers worked out from the fixtures, NVIDIA's reader
+as the oracle) holds, among others: 6 function name, 7 demangled name, 13 metric results
+(repeated; each 1 = name id into the report's string table, 2 = value: 1 string, 2 float,
+3 double, 4 uint32, 5 uint64; 3 = per-instance values, 4 = flags), 17 sections, 19 rule
+results, 21 NVTX state. Launch configuration, device and context/stream ids are metrics
+(``launch__*``, ``device__attribute_*``), as NVIDIA's reader exposes them.
+
+Only the metrics roofprof wants are decoded; the others are skipped by their length, and so are
+sections, rule results and every other field. Each top-level field's wire type is checked against
+the one the format uses; a metric name id must exist in the string table. Damage raises
+:class:`parsers.ncu_rep_wire.Damaged` with the byte offset.
+
+Speed: a kernel of roofprof's metric set holds ~400 metric results and a ``--set full`` kernel
+~2,200; walking them one by one in Python costs ~0.2 us each. Records of one report list their
+metrics in the same order and with the same sizes, except a few launch metrics whose varint
+values differ. :class:`MetricLayouts` learns which leading entries vary (``prefix``) and keeps the
+layout of the rest: every byte the walk would branch on (tags, lengths, name ids, value tags,
+varint continuation bits). A record whose bytes match a layout at all those positions (one
+NumPy comparison) decodes exactly as the walk would; its values are gathered at the layout's
+offsets. Any mismatch falls back to the walk, so the layout only ever saves time.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from parsers.ncu_rep_wire import Damaged, fields, skip, varint
+
+#: top-level fields of a result record whose wire type is known (number -> wire type)
+RESULT_WIRE = {1: 0, 2: 0, 3: 0, 4: 0, 5: 2, 6: 2, 7: 2, 8: 0, 9: 2, 10: 2, 11: 2, 12: 2, 13: 2,
+               14: 0, 15: 2, 16: 0, 17: 2, 19: 2, 21: 2, 22: 0, 23: 0, 25: 2, 31: 2, 35: 5}
+_METRIC_TAG = 0x6A  # field 13, wire type 2
+_F64 = struct.Struct("<d").unpack_from
+_F32 = struct.Struct("<f").unpack_from
+
+
+def metric_value(buf: bytes, q: int, end: int, base: int) -> Any:
+    """The value of the metric result body ``buf[q:end]``: int, float, str, or None (none).
+
+    The usual body is ``08 id 12 n <one value field> [1a ... per-instance] [20 flags]``; it is
+    decoded in place. Anything else goes through the general walk (:func:`_metric_value_any`),
+    which also applies protobuf's rule that the last occurrence of a field wins.
+    """
+    try:
+        if buf[q] != 0x08:
+            return _metric_value_any(buf[q:end], base + q)
+        p = q + 1
+        while buf[p] >= 0x80:
+            p += 1
+        p += 1
+        if buf[p] != 0x12 or buf[p + 1] >= 0x80:
+            return _metric_value_any(buf[q:end], base + q)
+        vend = p + 2 + buf[p + 1]
+        tag = buf[p + 2]
+        v = p + 3
+        if tag == 0x19:
+            value: Any = _F64(buf, v)[0]
+            after = v + 8
+        elif tag in (0x28, 0x20):  # uint64, uint32
+            value, after = varint(buf, v)
+        elif tag == 0x15:
+            value = _F32(buf, v)[0]
+            after = v + 4
+        elif tag == 0x0A and buf[v] < 0x80:
+            after = v + 1 + buf[v]
+            value = buf[v + 1:after].decode("utf-8", "replace")
+        else:
+            return _metric_value_any(buf[q:end], base + q)
+        if after != vend or vend > end:
+            return _metric_value_any(buf[q:end], base + q)
+        p = vend
+        while p < end:  # per-instance values (3) and flags (4) may follow; another value may not
+            tag = buf[p]
+            if tag == 0x1A:
+                n, p = varint(buf, p + 1)
+                p += n
+            elif tag == 0x20:
+                p = skip(buf, p + 1, 0)
+            else:
+                return _metric_value_any(buf[q:end], base + q)
+        if p != end:
+            raise Damaged(base + q, "a metric result's fields overrun it")
+        return value
+    except (IndexError, ValueError):
+        raise Damaged(base + q, "a metric result is cut short") from None
+
+
+def _metric_value_any(body: bytes, base: int) -> Any:
+    value: Any = None
+    for f, w, a, b in fields(body, base):
+        if f == 2:
+            if w != 2:
+                raise Damaged(base + a, f"a metric value has wire type {w}")
+            sub = body[a:b]
+            for vf, vw, va, vb in fields(sub, base + a):
+                expected = {1: 2, 2: 5, 3: 1, 4: 0, 5: 0}.get(vf)
+                if expected is None:
+                    continue
+                if vw != expected:
+                    raise Damaged(base + a + va, f"metric value field {vf} has wire type {vw}")
+                if vf == 1:
+                    value = sub[va:vb].decode("utf-8", "replace")
+                elif vf == 2:
+                    value = _F32(sub, va)[0]
+                elif vf == 3:
+                    value = _F64(sub, va)[0]
+                else:
+                    value = varint(sub, va)[0]
+        elif f in (1, 4) and w != 0:
+            raise Damaged(base + a, f"metric result field {f} has wire type {w}")
+    return value
+
+
+@dataclass
+class Layout:
+    """The bytes a walk branches on, for the metric entries after ``prefix``, relative to them."""
+
+    length: int
+    pos: np.ndarray       # int64 offsets compared
+    expect: np.ndarray    # uint8: the bytes there
+    f64_pos: np.ndarray   # offsets of double payloads of wanted metrics
+    f64_slot: np.ndarray  # their slots
+    other: list[tuple[int, int, int]]  # (slot, body start, body end) decoded by metric_value
+
+
+class MetricLayouts:
+    """Learned layouts of the metric entries of one report's records (see the module doc)."""
+
+    MAX = 8
+
+    def __init__(self) -> None:
+        self.prefix = 0
+        self.reference: list[tuple[int, int]] | None = None  # (size, name id) of each entry
+        self.layouts: list[Layout] = []
+
+    def learn(self, entries: list[tuple[int, int, int, int]], buf: bytes,
+              want: dict[int, int], numeric: int) -> None:
+        """Adopt a walked record: ``entries`` are (start, body start, end, name id)."""
+        shape = [(e[2] - e[0], e[3]) for e in entries]
+        if self.reference is None:
+            self.reference = shape
+        elif [s[1] for s in shape] != [s[1] for s in self.reference]:
+            self.prefix = max(self.prefix, len(shape))  # another metric set: no shared layout
+        else:
+            differ = [i for i, (a, b) in enumerate(zip(shape, self.reference, strict=True))
+                      if a[0] != b[0]]
+            if differ and differ[-1] + 1 > self.prefix:
+                self.prefix = differ[-1] + 1
+                self.layouts.clear()
+        tail = entries[self.prefix:]
+        if not tail:
+            return
+        self.layouts.insert(0, _layout(buf, tail, want, numeric))
+        del self.layouts[self.MAX:]
+
+
+def _layout(buf: bytes, tail: list[tuple[int, int, int, int]], want: dict[int, int],
+            numeric: int) -> Layout:
+    """Positions to compare: every byte of each entry up to its name id; for a wanted metric,
+    every byte of the entry but a double's 8 payload bytes (those are gathered)."""
+    origin = tail[0][0]
+    ranges: list[tuple[int, int]] = []
+    f64: list[tuple[int, int]] = []
+    other: list[tuple[int, int, int]] = []
+    for start, body, end, nid in tail:
+        slot = want.get(nid)
+        if slot is None and buf[body] == 0x08:
+            ranges.append((start, body + 1 + _varint_size(nid)))
+            continue
+        value_at = (_scalar_double(buf, body, end)
+                    if slot is not None and slot < numeric else None)
+        if value_at is None:
+            ranges.append((start, end))
+        else:
+            ranges += [(start, value_at), (value_at + 8, end)]
+        if slot is None:
+            continue
+        if value_at is not None:
+            f64.append((value_at - origin, slot))
+        else:
+            other.append((slot, body - origin, end - origin))
+    bounds = np.array(ranges, dtype=np.int64).reshape(-1, 2)
+    lengths = bounds[:, 1] - bounds[:, 0]
+    firsts = np.repeat(bounds[:, 0] - (np.cumsum(lengths) - lengths), lengths)
+    pos = np.arange(int(lengths.sum()), dtype=np.int64) + firsts
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    return Layout(
+        length=tail[-1][2] - origin, pos=pos - origin, expect=arr[pos].copy(),
+        f64_pos=np.array([f[0] for f in f64], dtype=np.int64),
+        f64_slot=np.array([f[1] for f in f64], dtype=np.int64),
+        other=other,
+    )
+
+
+def _varint_size(value: int) -> int:
+    return max(1, (value.bit_length() + 6) // 7)
+
+
+def _scalar_double(buf: bytes, body: int, end: int) -> int | None:
+    """Offset of the double payload if the body is ``08 id 12 09 19 <8 bytes> [...]``."""
+    p = body
+    if buf[p] != 0x08:
+        return None
+    while buf[p + 1] >= 0x80:
+        p += 1
+    p += 2
+    if p + 11 <= end and buf[p] == 0x12 and buf[p + 1] == 0x09 and buf[p + 2] == 0x19:
+        return p + 3
+    return None
+
+
+_OFFSETS8 = np.arange(8, dtype=np.int64)
+
+
+def apply_layout(arr: np.ndarray, at: int, end: int, layout: Layout, row: np.ndarray) -> bool:
+    """Fill ``row`` from the entries at ``at`` if they match ``layout``; False if they do not."""
+    if at + layout.length > end:
+        return False
+    if not np.array_equal(arr[layout.pos + at], layout.expect):
+        return False
+    if len(layout.f64_pos):
+        raw = arr[(layout.f64_pos + at)[:, None] + _OFFSETS8]
+        row[layout.f64_slot] = raw.view("<f8").ravel()
+    return True
+
+
+# ------------------------------------------------------------------------------------ NVTX
+
+def nvtx_stack(buf: bytes, base: int) -> list[str]:
+    """Push/pop ranges open at the launch, outermost first; other domains as DOMAIN@name.
+
+    NvtxState: 1 = domains (1 id, 2 name), 2 = the launching thread (1 thread id, 2 = per domain:
+    1 domain id, 3 = push/pop ranges, each 1 = message). The default domain
+    comes first, as ``parsers.ncu_rep_nvidia`` orders them.
+    """
+    names: dict[int, str] = {}
+    per_domain: list[tuple[int, list[str]]] = []
+    for f, w, a, b in fields(buf, base):
+        if f == 1 and w == 2:
+            sub = buf[a:b]
+            did, name = 0, ""
+            for df, dw, da, db in fields(sub, base + a):
+                if df == 1 and dw == 0:
+                    did = varint(sub, da)[0]
+                elif df == 2 and dw == 2:
+                    name = sub[da:db].decode("utf-8", "replace")
+            names[did] = name
+        elif f == 2 and w == 2:
+            thread = buf[a:b]
+            for tf, tw, ta, tb in fields(thread, base + a):
+                if tf == 2 and tw == 2:
+                    per_domain += _thread_domains(thread[ta:tb], base + a + ta)
+    default = [(d, r) for d, r in per_domain if names.get(d) == "<default domain>"]
+    others = [(d, r) for d, r in per_domain if names.get(d) != "<default domain>"]
+    stack: list[str] = []
+    for did, ranges in default + others:
+        name = names.get(did, "")
+        stack += ranges if name == "<default domain>" else [f"{name}@{r}" for r in ranges]
+    return stack
+
+
+def _thread_domains(domain: bytes, base: int) -> list[tuple[int, list[str]]]:
+    did = 0
+    ranges: list[str] = []
+    for f, w, a, b in fields(domain, base):
+        if f == 1 and w == 0:
+            did = varint(domain, a)[0]
+        elif f == 3 and w == 2:
+            rng = domain[a:b]
+            text = ""
+            for rf, rw, ra, rb in fields(rng, base + a):
+                if rf == 1 and rw == 2:
+                    text = rng[ra:rb].decode("utf-8", "replace")
+            ranges.append(text)
+    return [(did, ranges)]
+
+
+# ------------------------------------------------------------------------------- a record
+
+@dataclass
+class Decoded:
+    row: np.ndarray            # one float per wanted metric (NaN: absent)
+    ident: dict[int, Any]      # identity slot -> value as the report holds it
+    function: str
+    demangled: str
+    nvtx: list[str]
+    metrics: int               # metric results the record holds (wanted or not)
+    seen: set[int] = field(default_factory=set)  # wanted slots met so far
+
+
+class ResultDecoder:
+    """Decodes the result records of one report; ``slots`` are the metric names wanted.
+
+    Names ``slots[:numeric]`` go to the float row, the rest (identity) keep their type.
+    """
+
+    def __init__(self, slots: list[str], numeric: int) -> None:
+        self.slot_of = {name: i for i, name in enumerate(slots)}
+        self.numeric = numeric
+        #: slots the caller reads from ``Decoded.ident``, in its order
+        self.identity_slots: list[int] = []
+        self.strings = 0
+        self.want: dict[int, int] = {}
+        self.layouts = MetricLayouts()
+        self._nvtx: dict[bytes, list[str]] = {}
+        # launch metrics and names repeat from kernel to kernel: decode each distinct body once
+        self._values: dict[bytes, Any] = {}
+        self._names: dict[bytes, str] = {}
+
+    def add_strings(self, strings: list[str]) -> None:
+        """A block's string table: appended to the report's (name ids count across blocks)."""
+        for s in strings:
+            slot = self.slot_of.get(s)
+            if slot is not None:
+                self.want[self.strings] = slot
+            self.strings += 1
+
+    def decode(self, buf: bytes, base: int) -> Decoded:
+        out = Decoded(np.full(self.numeric, np.nan), {}, "", "", [], 0)
+        n = len(buf)
+        p = 0
+        learn = True
+        nvtx = b""
+        while p < n:
+            if buf[p] == _METRIC_TAG:
+                p = self._metrics(buf, p, out, base, learn)
+                learn = False
+                continue
+            try:
+                key, q = varint(buf, p)
+                number, wire = key >> 3, key & 7
+                if wire == 2:
+                    length, q = varint(buf, q)
+                    end = q + length
+                else:
+                    end = skip(buf, q, wire)
+            except (IndexError, ValueError) as exc:
+                raise Damaged(base + p, f"not a protobuf field ({exc})") from None
+            expected = RESULT_WIRE.get(number)
+            if number == 0 or (expected is not None and expected != wire) or end > n:
+                raise Damaged(base + p, f"field {number} (wire type {wire}) does not fit a "
+                                        "kernel record")
+            if number == 6:
+                out.function = self._name(buf[q:end])
+            elif number == 7:
+                out.demangled = self._name(buf[q:end])
+            elif number == 21:
+                nvtx = buf[q:end]
+                nvtx_base = base + q
+            p = end
+        if nvtx:
+            stack = self._nvtx.get(nvtx)
+            if stack is None:
+                stack = self._nvtx[nvtx] = nvtx_stack(nvtx, nvtx_base)
+            out.nvtx = stack
+        return out
+
+    def _metrics(self, buf: bytes, start: int, out: Decoded, base: int, learn: bool) -> int:
+        """Decode the run of metric results at ``start``; returns the position after it."""
+        lay = self.layouts
+        if learn and lay.layouts:
+            p = self._walk(buf, start, lay.prefix, out, base, None)
+            if out.metrics == lay.prefix and p < len(buf) and buf[p] == _METRIC_TAG:
+                arr = np.frombuffer(buf, dtype=np.uint8)
+                for layout in lay.layouts:
+                    if apply_layout(arr, p, len(buf), layout, out.row):
+                        for slot, a, b in layout.other:
+                            self._store(out, slot, self._value(buf, p + a, p + b, base))
+                        out.metrics += len(layout.other)  # counted for the empty-record check
+                        return p + layout.length
+            out.metrics = 0
+            out.seen.clear()
+        entries: list[tuple[int, int, int, int]] | None = [] if learn else None
+        p = self._walk(buf, start, None, out, base, entries)
+        if entries:
+            lay.learn(entries, buf, self.want, self.numeric)
+        return p
+
+    def _walk(self, buf: bytes, p: int, limit: int | None, out: Decoded, base: int,
+              entries: list[tuple[int, int, int, int]] | None) -> int:
+        n = len(buf)
+        want = self.want
+        count = 0
+        seen = out.seen
+        try:
+            while p < n and buf[p] == _METRIC_TAG and (limit is None or count < limit):
+                length = buf[p + 1]
+                if length < 0x80:
+                    q = p + 2
+                else:
+                    length, q = varint(buf, p + 1)
+                end = q + length
+                if end > n:
+                    raise Damaged(base + p, "a metric result runs past the end of its kernel")
+                if buf[q] == 0x08 and buf[q + 1] < 0x80:
+                    nid = buf[q + 1]
+                elif buf[q] == 0x08 and buf[q + 2] < 0x80:
+                    nid = (buf[q + 1] & 0x7F) | (buf[q + 2] << 7)
+                else:
+                    nid = _name_id(buf[q:end], base + q)
+                if nid >= self.strings:
+                    raise Damaged(base + q, f"metric name id {nid:,} is not in the report's "
+                                            f"string table ({self.strings:,} names)")
+                slot = want.get(nid)
+                if slot is not None:
+                    if slot in seen:  # a damaged name id can turn one metric into another
+                        raise Damaged(base + q, f"metric name id {nid:,} appears twice in one "
+                                                "kernel")
+                    seen.add(slot)
+                    self._store(out, slot, self._value(buf, q, end, base))
+                if entries is not None:
+                    entries.append((p, q, end, nid))
+                p = end
+                count += 1
+        except IndexError:
+            raise Damaged(base + p, "a metric result is cut short") from None
+        out.metrics += count
+        return p
+
+    def _name(self, raw: bytes) -> str:
+        name = self._names.get(raw)
+        if name is None:
+            name = self._names[raw] = raw.decode("utf-8", "replace")
+            if len(self._names) > 65536:
+                self._names.clear()
+        return name
+
+    def _value(self, buf: bytes, q: int, end: int, base: int) -> Any:
+        body = buf[q:end]
+        if body in self._values:
+            return self._values[body]
+        value = metric_value(buf, q, end, base)
+        if len(self._values) > 65536:
+            self._values.clear()
+        self._values[body] = value
+        return value
+
+    def _store(self, out: Decoded, slot: int, value: Any) -> None:
+        if slot >= self.numeric:
+            out.ident[slot] = value
+        elif value is not None and not isinstance(value, str):
+            out.row[slot] = float(value)
+
+
+def _name_id(body: bytes, base: int) -> int:
+    nid = None
+    for f, w, a, _ in fields(body, base):
+        if f == 1 and w == 0:
+            nid = varint(body, a)[0]
+    if nid is None:
+        raise Damaged(base, "a metric result has no name id")
+    return nid
