@@ -32,9 +32,11 @@ import numpy as np
 
 from parsers.ncu_rep_wire import Damaged, fields, skip, varint
 
-#: top-level fields of a result record whose wire type is known (number -> wire type)
+#: the top-level fields of a result record in format version 7 (number -> wire type); any
+#: other number is damage (a newer layout comes with a new format version, refused before)
 RESULT_WIRE = {1: 0, 2: 0, 3: 0, 4: 0, 5: 2, 6: 2, 7: 2, 8: 0, 9: 2, 10: 2, 11: 2, 12: 2, 13: 2,
                14: 0, 15: 2, 16: 0, 17: 2, 19: 2, 21: 2, 22: 0, 23: 0, 25: 2, 31: 2, 35: 5}
+_REPEATED = {13, 17, 19}
 _METRIC_TAG = 0x6A  # field 13, wire type 2
 _F64 = struct.Struct("<d").unpack_from
 _F32 = struct.Struct("<f").unpack_from
@@ -122,11 +124,12 @@ class Layout:
     """The bytes a walk branches on, for the metric entries after ``prefix``, relative to them."""
 
     length: int
-    pos: np.ndarray       # int64 offsets compared
-    expect: np.ndarray    # uint8: the bytes there
+    mask: np.ndarray      # uint8 per byte of the entries: 0xFF where compared, else 0
+    expect: bytes         # the entries' bytes & mask
     f64_pos: np.ndarray   # offsets of double payloads of wanted metrics
     f64_slot: np.ndarray  # their slots
     other: list[tuple[int, int, int]]  # (slot, body start, body end) decoded by metric_value
+    nids: frozenset[int]  # the name ids of its entries (all different)
 
 
 class MetricLayouts:
@@ -140,11 +143,15 @@ class MetricLayouts:
         self.layouts: list[Layout] = []
 
     def learn(self, entries: list[tuple[int, int, int, int]], buf: bytes,
-              want: dict[int, int], numeric: int) -> None:
-        """Adopt a walked record: ``entries`` are (start, body start, end, name id)."""
+              want: dict[int, int], numeric: int, launch: set[int]) -> None:
+        """Adopt a walked record: ``entries`` are (start, body start, end, name id);
+        ``launch``: name ids of launch__* metrics (grid, block, registers, kernel name...),
+        the ones whose sizes differ from kernel to kernel: the prefix covers them all."""
         shape = [(e[2] - e[0], e[3]) for e in entries]
         if self.reference is None:
             self.reference = shape
+            last = [i for i, e in enumerate(entries) if e[3] in launch]
+            self.prefix = last[-1] + 1 if last else 0
         elif [s[1] for s in shape] != [s[1] for s in self.reference]:
             self.prefix = max(self.prefix, len(shape))  # another metric set: no shared layout
         else:
@@ -153,6 +160,7 @@ class MetricLayouts:
             if differ and differ[-1] + 1 > self.prefix:
                 self.prefix = differ[-1] + 1
                 self.layouts.clear()
+
         tail = entries[self.prefix:]
         if not tail:
             return
@@ -188,13 +196,16 @@ def _layout(buf: bytes, tail: list[tuple[int, int, int, int]], want: dict[int, i
     bounds = np.array(ranges, dtype=np.int64).reshape(-1, 2)
     lengths = bounds[:, 1] - bounds[:, 0]
     firsts = np.repeat(bounds[:, 0] - (np.cumsum(lengths) - lengths), lengths)
-    pos = np.arange(int(lengths.sum()), dtype=np.int64) + firsts
-    arr = np.frombuffer(buf, dtype=np.uint8)
+    pos = np.arange(int(lengths.sum()), dtype=np.int64) + firsts - origin
+    length = tail[-1][2] - origin
+    mask = np.zeros(length, dtype=np.uint8)
+    mask[pos] = 0xFF
+    region = np.frombuffer(buf, dtype=np.uint8, count=length, offset=origin)
     return Layout(
-        length=tail[-1][2] - origin, pos=pos - origin, expect=arr[pos].copy(),
+        length=length, mask=mask, expect=(region & mask).tobytes(),
         f64_pos=np.array([f[0] for f in f64], dtype=np.int64),
         f64_slot=np.array([f[1] for f in f64], dtype=np.int64),
-        other=other,
+        other=other, nids=frozenset(e[3] for e in tail),
     )
 
 
@@ -222,7 +233,8 @@ def apply_layout(arr: np.ndarray, at: int, end: int, layout: Layout, row: np.nda
     """Fill ``row`` from the entries at ``at`` if they match ``layout``; False if they do not."""
     if at + layout.length > end:
         return False
-    if not np.array_equal(arr[layout.pos + at], layout.expect):
+    masked = arr[at:at + layout.length] & layout.mask
+    if masked.tobytes() != layout.expect:
         return False
     if len(layout.f64_pos):
         raw = arr[(layout.f64_pos + at)[:, None] + _OFFSETS8]
@@ -291,7 +303,8 @@ class Decoded:
     demangled: str
     nvtx: list[str]
     metrics: int               # metric results the record holds (wanted or not)
-    seen: set[int] = field(default_factory=set)  # wanted slots met so far
+    seen: set[int] = field(default_factory=set)  # metric name ids met so far
+    repeats: dict[int, bytes] = field(default_factory=dict)  # first entry of repeatable ids
 
 
 class ResultDecoder:
@@ -312,10 +325,16 @@ class ResultDecoder:
         # launch metrics and names repeat from kernel to kernel: decode each distinct body once
         self._values: dict[bytes, Any] = {}
         self._names: dict[bytes, str] = {}
+        self.repeatable: set[int] = set()  # name ids a record may repeat (identical entries)
+        self.launch: set[int] = set()  # name ids of launch__* metrics
 
     def add_strings(self, strings: list[str]) -> None:
         """A block's string table: appended to the report's (name ids count across blocks)."""
         for s in strings:
+            if s.startswith("launch__"):
+                self.launch.add(self.strings)
+            if s.startswith("profiler__"):
+                self.repeatable.add(self.strings)
             slot = self.slot_of.get(s)
             if slot is not None:
                 self.want[self.strings] = slot
@@ -327,10 +346,14 @@ class ResultDecoder:
         p = 0
         learn = True
         nvtx = b""
+        last = 0
         while p < n:
             if buf[p] == _METRIC_TAG:
+                if last > 13:
+                    raise Damaged(base + p, f"a metric result after field {last}")
                 p = self._metrics(buf, p, out, base, learn)
                 learn = False
+                last = 13
                 continue
             try:
                 key, q = varint(buf, p)
@@ -342,10 +365,13 @@ class ResultDecoder:
                     end = skip(buf, q, wire)
             except (IndexError, ValueError) as exc:
                 raise Damaged(base + p, f"not a protobuf field ({exc})") from None
-            expected = RESULT_WIRE.get(number)
-            if number == 0 or (expected is not None and expected != wire) or end > n:
+            # ncu writes fields in number order, each known field once (13, 17, 19 repeat):
+            # a damaged tag that turns one field into another is caught here, not dropped
+            if RESULT_WIRE.get(number) != wire or end > n or number < last or (
+                    number == last and number not in _REPEATED):
                 raise Damaged(base + p, f"field {number} (wire type {wire}) does not fit a "
-                                        "kernel record")
+                                        f"kernel record here (after field {last})")
+            last = number
             if number == 6:
                 out.function = self._name(buf[q:end])
             elif number == 7:
@@ -369,17 +395,20 @@ class ResultDecoder:
             if out.metrics == lay.prefix and p < len(buf) and buf[p] == _METRIC_TAG:
                 arr = np.frombuffer(buf, dtype=np.uint8)
                 for layout in lay.layouts:
+                    if not out.seen.isdisjoint(layout.nids):
+                        continue  # a leading metric repeats one of the layout's: walk, and say so
                     if apply_layout(arr, p, len(buf), layout, out.row):
                         for slot, a, b in layout.other:
                             self._store(out, slot, self._value(buf, p + a, p + b, base))
-                        out.metrics += len(layout.other)  # counted for the empty-record check
+                        out.metrics += len(layout.nids)
+                        out.seen |= layout.nids
                         return p + layout.length
             out.metrics = 0
             out.seen.clear()
         entries: list[tuple[int, int, int, int]] | None = [] if learn else None
         p = self._walk(buf, start, None, out, base, entries)
         if entries:
-            lay.learn(entries, buf, self.want, self.numeric)
+            lay.learn(entries, buf, self.want, self.numeric, self.launch)
         return p
 
     def _walk(self, buf: bytes, p: int, limit: int | None, out: Decoded, base: int,
@@ -407,12 +436,18 @@ class ResultDecoder:
                 if nid >= self.strings:
                     raise Damaged(base + q, f"metric name id {nid:,} is not in the report's "
                                             f"string table ({self.strings:,} names)")
-                slot = want.get(nid)
-                if slot is not None:
-                    if slot in seen:  # a damaged name id can turn one metric into another
+                if nid in seen:
+                    # ncu 2025.3 writes the PM sampler's settings (profiler__pmsampler_*) twice
+                    # in --set full reports, byte for byte; any other repeat is a damaged name
+                    # id that turned one metric into another
+                    if nid not in self.repeatable or out.repeats.get(nid) != buf[p:end]:
                         raise Damaged(base + q, f"metric name id {nid:,} appears twice in one "
                                                 "kernel")
-                    seen.add(slot)
+                elif nid in self.repeatable:
+                    out.repeats[nid] = buf[p:end]
+                seen.add(nid)
+                slot = want.get(nid)
+                if slot is not None:
                     self._store(out, slot, self._value(buf, q, end, base))
                 if entries is not None:
                     entries.append((p, q, end, nid))

@@ -178,8 +178,14 @@ def read_file_header(fh: BinaryIO, size: int) -> int:
 def parse_block_header(buf: bytes, offset: int) -> Block:
     block = Block(offset=offset)
     base = offset + 4
+    last = 0
     for f, w, a, b in fields(buf, base):
-        if w == 0 and f in (1, 2, 5):
+        # fields come once each, in number order: a damaged tag is caught, not skipped
+        if f <= last or _BLOCK_WIRE.get(f) != w:
+            raise Damaged(base + a, f"block header field {f} (wire type {w}) does not fit here "
+                                    f"(after field {last})")
+        last = f
+        if f in (1, 2, 5):
             value = varint(buf, a)[0]
             if f == 1:
                 block.num_sources = value
@@ -187,18 +193,17 @@ def parse_block_header(buf: bytes, offset: int) -> Block:
                 block.num_results = value
             else:
                 block.payload_size = value
-        elif w == 2 and f == 3:
+        elif f == 3:
             block.session = buf[a:b]
-        elif w == 2 and f == 4:
+        elif f == 4:
             block.strings = strings_of(buf[a:b], 1, base + a)
-        elif w == 2 and f == 6:
+        elif f == 6:
             block.process = buf[a:b]
-        elif f in (1, 2, 3, 4, 5, 6):
-            raise Damaged(base + a, f"block header field {f} has wire type {w}")
     return block
 
 
-Unit = tuple[Block, int, bytes | None]
+#: BlockHeader fields (number -> wire type): sources, results, session, strings, payload, process
+_BLOCK_WIRE = {1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 2}
 
 
 def walk(fh: BinaryIO, size: int) -> Iterator[Block | tuple[int, bytes | None] | Cut]:
