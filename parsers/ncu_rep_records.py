@@ -37,6 +37,7 @@ from parsers.ncu_rep_wire import Damaged, fields, skip, varint
 RESULT_WIRE = {1: 0, 2: 0, 3: 0, 4: 0, 5: 2, 6: 2, 7: 2, 8: 0, 9: 2, 10: 2, 11: 2, 12: 2, 13: 2,
                14: 0, 15: 2, 16: 0, 17: 2, 19: 2, 21: 2, 22: 0, 23: 0, 25: 2, 31: 2, 35: 5}
 _REPEATED = {13, 17, 19}
+_MISSING = object()
 _METRIC_TAG = 0x6A  # field 13, wire type 2
 _F64 = struct.Struct("<d").unpack_from
 _F32 = struct.Struct("<f").unpack_from
@@ -356,10 +357,21 @@ class ResultDecoder:
                 last = 13
                 continue
             try:
-                key, q = varint(buf, p)
+                key = buf[p]
+                if key < 0x80:
+                    q = p + 1
+                elif buf[p + 1] < 0x80:
+                    key = (key & 0x7F) | (buf[p + 1] << 7)
+                    q = p + 2
+                else:
+                    key, q = varint(buf, p)
                 number, wire = key >> 3, key & 7
                 if wire == 2:
-                    length, q = varint(buf, q)
+                    length = buf[q]
+                    if length < 0x80:
+                        q += 1
+                    else:
+                        length, q = varint(buf, q)
                     end = q + length
                 else:
                     end = skip(buf, q, wire)
@@ -417,8 +429,14 @@ class ResultDecoder:
         want = self.want
         count = 0
         seen = out.seen
+        strings = self.strings
+        repeatable = self.repeatable
+        values = self._values
+        numeric = self.numeric
+        if limit is None:
+            limit = n
         try:
-            while p < n and buf[p] == _METRIC_TAG and (limit is None or count < limit):
+            while p < n and buf[p] == _METRIC_TAG and count < limit:
                 length = buf[p + 1]
                 if length < 0x80:
                     q = p + 2
@@ -433,22 +451,29 @@ class ResultDecoder:
                     nid = (buf[q + 1] & 0x7F) | (buf[q + 2] << 7)
                 else:
                     nid = _name_id(buf[q:end], base + q)
-                if nid >= self.strings:
+                if nid >= strings:
                     raise Damaged(base + q, f"metric name id {nid:,} is not in the report's "
-                                            f"string table ({self.strings:,} names)")
+                                            f"string table ({strings:,} names)")
                 if nid in seen:
                     # ncu 2025.3 writes the PM sampler's settings (profiler__pmsampler_*) twice
                     # in --set full reports, byte for byte; any other repeat is a damaged name
                     # id that turned one metric into another
-                    if nid not in self.repeatable or out.repeats.get(nid) != buf[p:end]:
+                    if nid not in repeatable or out.repeats.get(nid) != buf[p:end]:
                         raise Damaged(base + q, f"metric name id {nid:,} appears twice in one "
                                                 "kernel")
-                elif nid in self.repeatable:
+                elif nid in repeatable:
                     out.repeats[nid] = buf[p:end]
                 seen.add(nid)
                 slot = want.get(nid)
                 if slot is not None:
-                    self._store(out, slot, self._value(buf, q, end, base))
+                    body = buf[q:end]
+                    value = values.get(body, _MISSING)
+                    if value is _MISSING:
+                        value = self._value(buf, q, end, base)
+                    if slot >= numeric:
+                        out.ident[slot] = value
+                    elif value is not None and not isinstance(value, str):
+                        out.row[slot] = value
                 if entries is not None:
                     entries.append((p, q, end, nid))
                 p = end

@@ -228,6 +228,23 @@ def walk(fh: BinaryIO, size: int) -> Iterator[Block | tuple[int, bytes | None] |
             raise Damaged(pos, f"a block header announces {entries:,} entries in a payload of "
                                f"{block.payload_size:,} bytes")
         yield block
+        if not block.num_sources and payload_end <= size:
+            # results only, all in the file: one read for the whole payload
+            payload = fh.read(block.payload_size)
+            q = 0
+            for _ in range(entries):
+                m = int.from_bytes(payload[q:q + 4], "little")
+                if q + 4 + m > block.payload_size:
+                    raise Damaged(payload_start + q, f"an entry of {m:,} bytes runs past the end "
+                                                     f"of its block (byte {payload_end:,})")
+                yield payload_start + q, payload[q + 4:q + 4 + m]
+                q += 4 + m
+            if q != block.payload_size:
+                raise Damaged(payload_start + q, f"the block's entries end at byte "
+                                                 f"{payload_start + q:,} but its header says "
+                                                 f"{payload_end:,}")
+            pos = payload_end
+            continue
         p = payload_start
         for i in range(entries):
             n = _u32(fh)
