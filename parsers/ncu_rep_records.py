@@ -138,10 +138,61 @@ class MetricLayouts:
 
     MAX = 8
 
+    #: records whose leading entries are compared with the first before segmenting them
+    OBSERVE = 16
+    #: a run of unvarying leading entries shorter than this is walked rather than compared
+    MIN_RUN = 8
+
     def __init__(self) -> None:
         self.prefix = 0
         self.reference: list[tuple[int, int]] | None = None  # (size, name id) of each entry
         self.layouts: list[Layout] = []
+        #: leading entries seen to change size; the rest of the prefix is compared, not walked
+        self.vary: set[int] = set()
+        self.observed = 0
+        self.segmented: list[int | Layout] | None = None
+
+    @property
+    def observing(self) -> bool:
+        return self.segmented is None and self.observed < self.OBSERVE
+
+    def observe(self, entries: list[tuple[int, int, int, int]], tail: Layout, buf: bytes,
+                want: dict[int, int], numeric: int) -> None:
+        """A record matched ``tail`` after walking its prefix ``entries``: note which of them
+        changed size; after OBSERVE records (or on a change once segmented), segment the
+        prefix: runs of entries that never changed size become layouts of their own."""
+        reference = self.reference or []
+        if [e[3] for e in entries] != [r[1] for r in reference[:len(entries)]]:
+            return
+        changed = {i for i, e in enumerate(entries) if e[2] - e[0] != reference[i][0]}
+        self.observed += 1
+        if changed <= self.vary and self.segmented is not None:
+            return
+        self.vary |= changed
+        if self.observed < self.OBSERVE:
+            return
+        # wanted metrics among them (launch configuration) are walked too: their values change
+        walked = self.vary | {i for i, e in enumerate(entries) if e[3] in want}
+        steps: list[int | Layout] = []
+        walk = 0
+        i = 0
+        while i < len(entries):
+            j = i
+            while j < len(entries) and j not in walked:
+                j += 1
+            if j - i >= self.MIN_RUN:
+                if walk:
+                    steps.append(walk)
+                steps.append(_layout(buf, entries[i:j], want, numeric))
+                walk = 0
+            else:
+                walk += j - i
+            if j < len(entries):
+                walk += 1  # entry j varies: walked
+            i = j + 1
+        if walk:
+            steps.append(walk)
+        self.segmented = [*steps, tail]
 
     def learn(self, entries: list[tuple[int, int, int, int]], buf: bytes,
               want: dict[int, int], numeric: int, launch: set[int]) -> None:
@@ -161,6 +212,9 @@ class MetricLayouts:
             if differ and differ[-1] + 1 > self.prefix:
                 self.prefix = differ[-1] + 1
                 self.layouts.clear()
+            self.segmented = None
+            self.observed = 0
+            self.vary |= {i for i in differ if i < self.prefix}
 
         tail = entries[self.prefix:]
         if not tail:
@@ -403,17 +457,21 @@ class ResultDecoder:
         """Decode the run of metric results at ``start``; returns the position after it."""
         lay = self.layouts
         if learn and lay.layouts:
-            p = self._walk(buf, start, lay.prefix, out, base, None)
+            arr = np.frombuffer(buf, dtype=np.uint8)
+            if lay.segmented is not None:
+                end = self._segments(buf, arr, start, out, base, lay.segmented)
+                if end is not None:
+                    return end
+                out.metrics = 0
+                out.seen.clear()
+            observed: list[tuple[int, int, int, int]] | None = (
+                [] if lay.observing or lay.segmented is not None else None)
+            p = self._walk(buf, start, lay.prefix, out, base, observed)
             if out.metrics == lay.prefix and p < len(buf) and buf[p] == _METRIC_TAG:
-                arr = np.frombuffer(buf, dtype=np.uint8)
                 for layout in lay.layouts:
-                    if not out.seen.isdisjoint(layout.nids):
-                        continue  # a leading metric repeats one of the layout's: walk, and say so
-                    if apply_layout(arr, p, len(buf), layout, out.row):
-                        for slot, a, b in layout.other:
-                            self._store(out, slot, self._value(buf, p + a, p + b, base))
-                        out.metrics += len(layout.nids)
-                        out.seen |= layout.nids
+                    if self._apply(buf, arr, p, out, base, layout):
+                        if observed is not None:
+                            lay.observe(observed, layout, buf, self.want, self.numeric)
                         return p + layout.length
             out.metrics = 0
             out.seen.clear()
@@ -421,6 +479,34 @@ class ResultDecoder:
         p = self._walk(buf, start, None, out, base, entries)
         if entries:
             lay.learn(entries, buf, self.want, self.numeric, self.launch)
+        return p
+
+    def _apply(self, buf: bytes, arr: np.ndarray, p: int, out: Decoded, base: int,
+               layout: Layout) -> bool:
+        if not out.seen.isdisjoint(layout.nids):
+            return False  # an earlier metric repeats one of the layout's: walk, and say so
+        if not apply_layout(arr, p, len(buf), layout, out.row):
+            return False
+        for slot, a, b in layout.other:
+            self._store(out, slot, self._value(buf, p + a, p + b, base))
+        out.metrics += len(layout.nids)
+        out.seen |= layout.nids
+        return True
+
+    def _segments(self, buf: bytes, arr: np.ndarray, p: int, out: Decoded, base: int,
+                  steps: list[int | Layout]) -> int | None:
+        """Decode by a segmented layout: walk the entries that vary, compare the runs that do
+        not; None (and nothing to trust in ``out``'s counts) at the first mismatch."""
+        for step in steps:
+            if isinstance(step, int):
+                before = out.metrics
+                p = self._walk(buf, p, step, out, base, None)
+                if out.metrics - before != step:
+                    return None
+            else:
+                if not self._apply(buf, arr, p, out, base, step):
+                    return None
+                p += step.length
         return p
 
     def _walk(self, buf: bytes, p: int, limit: int | None, out: Decoded, base: int,
