@@ -312,6 +312,12 @@ def nvtx_stack(buf: bytes, base: int) -> list[str]:
         if f == 1 and w == 2:
             sub = buf[a:b]
             did, name = 0, ""
+            if len(sub) > 4 and sub[0] == 0x08 and sub[1] < 0x80 and sub[2] == 0x12 \
+                    and sub[3] < 0x80 and 4 + sub[3] <= len(sub):
+                # 1 id, 2 name, then the domain's registered strings (not needed: each range
+                # carries its message)
+                names[sub[1]] = sub[4:4 + sub[3]].decode("utf-8", "replace")
+                continue
             for df, dw, da, db in fields(sub, base + a):
                 if df == 1 and dw == 0:
                     did = varint(sub, da)[0]
