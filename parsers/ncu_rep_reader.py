@@ -66,7 +66,6 @@ def unknown_version_message(path: Path, version: int) -> str:
 
 def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels:
     """Read ``path``; ``checking``: a check before NVIDIA's reader (messages say so)."""
-    import numpy as np
     import pandas as pd
 
     from parsers.ncu_rep import wanted_metrics
@@ -76,9 +75,10 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
     decoder = ResultDecoder(slots, numeric=len(wanted))
     decoder.identity_slots = [decoder.slot_of[m] for m in IDENTITY_METRICS.values()]
     size = path.stat().st_size
-    rows: list[Any] = []
+    table = _Rows(len(wanted))
     columns: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
     processes: dict[bytes, dict[str, Any]] = {}
+    texts: dict[Any, str | None] = {}
     empty: list[str] = []
     process: dict[str, Any] = {}
     ncu_version = None
@@ -105,43 +105,85 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
                     if record is None:
                         continue
                     try:
-                        got = decoder.decode(record, offset + 4)
+                        got = decoder.decode(record, offset + 4, table.next())
                     except Damaged as exc:
                         raise InputError(
-                            f"{path}: kernel {len(rows) + 1} (the record at byte {offset:,}) is "
+                            f"{path}: kernel {table.count} (the record at byte {offset:,}) is "
                             f"damaged at byte {exc.offset:,}: {exc.what}; record or copy the "
                             "report again") from None
                     if not got.metrics:
-                        empty.append(f"{len(rows) + 1} (byte {offset:,})")
-                    _identity(columns, got, decoder, process)
-                    rows.append(got.row)
+                        empty.append(f"{table.count} (byte {offset:,})")
+                    _identity(columns, got, decoder, process, texts)
+                    table.keep()
         except Damaged as exc:
             raise InputError(f"{path}: damaged at byte {exc.offset:,}: {exc.what} (after "
-                             f"{len(rows)} complete kernels); record or copy it again") from None
+                             f"{table.count} complete kernels); record or copy it again") from None
     if cut is not None:
-        _report_cut(path, cut, len(rows), strict or not rows, checking)
+        _report_cut(path, cut, table.count, strict or not table.count, checking)
     if empty:
         warnings.warn(f"{path}: kernel(s) {', '.join(empty[:10])} hold no metric values; their "
                       "numbers are null", RoofprofWarning, stacklevel=3)
-    if not rows:
+    if not table.count:
         raise InputError(f"{path}: the report holds no profiled kernel; record it again")
-    columns["id"] = list(range(len(rows)))
-    columns["range"] = ["/".join(stack) for stack in columns["nvtx"]]
+    columns["id"] = list(range(table.count))
     identity = pd.DataFrame(columns)
-    metrics = pd.DataFrame(np.vstack(rows), columns=wanted)
-    metrics = metrics.loc[:, metrics.notna().any(axis=0)]
+    values, present = table.values()
+    metrics = pd.DataFrame(values, columns=[w for w, k in zip(wanted, present, strict=True) if k])
     return RawKernels(identity=identity, metrics=metrics,
                       meta={"format": "ncu-rep", "ncu_version": ncu_version})
 
 
+class _Rows:
+    """The metric values, in chunks of up to CHUNK kernels (no per-kernel array)."""
+
+    CHUNK = 4096
+
+    def __init__(self, width: int) -> None:
+        import numpy as np
+
+        self.width = width
+        self.chunks: list[Any] = []
+        self.count = 0
+        self._used = 0  # rows used in the last chunk
+        self._np = np
+
+    def next(self) -> Any:
+        """The (NaN) row for the next kernel; counted once :meth:`keep` is called."""
+        if not self.chunks or self._used == len(self.chunks[-1]):
+            rows = min(self.CHUNK, max(256, self.count))  # small reports stay small
+            self.chunks.append(self._np.full((rows, self.width), self._np.nan))
+            self._used = 0
+        return self.chunks[-1][self._used]
+
+    def keep(self) -> None:
+        self.count += 1
+        self._used += 1
+
+    def values(self) -> tuple[Any, Any]:
+        """(kernels x present columns array, which columns are present: not NaN everywhere),
+        without a full-width copy of the table."""
+        np = self._np
+        if not self.chunks:
+            return np.empty((0, 0)), np.zeros(self.width, dtype=bool)
+        self.chunks[-1] = self.chunks[-1][:self._used]
+        present = np.zeros(self.width, dtype=bool)
+        for chunk in self.chunks:
+            present |= ~np.isnan(chunk).all(axis=0)
+        parts = []
+        while self.chunks:  # free each full-width chunk once its columns are copied
+            parts.append(self.chunks.pop(0)[:, present])
+        return np.concatenate(parts), present
+
+
 _COLUMNS = ("kernel", "kernel_demangled", "device", "context", "stream", "device_name", "cc",
-            "grid", "block", "nvtx", "process_id", "process_name", "host")
+            "grid", "block", "nvtx", "range", "process_id", "process_name", "host")
 
 
 def _identity(columns: dict[str, list[Any]], got: Any, decoder: ResultDecoder,
-              process: dict[str, Any]) -> None:
+              process: dict[str, Any], texts: dict[Any, str | None]) -> None:
+    """Append one kernel's identity; ``texts`` shares the strings kernels repeat."""
     ident = got.ident
-    v = [ident.get(slot) for slot in decoder.identity_slots]
+    v = tuple(ident.get(slot) for slot in decoder.identity_slots)
     device, context, stream, name, major, minor = v[:6]
     columns["kernel"].append(got.function)
     columns["kernel_demangled"].append(got.demangled or got.function)
@@ -149,19 +191,32 @@ def _identity(columns: dict[str, list[Any]], got: Any, decoder: ResultDecoder,
     columns["context"].append(context)
     columns["stream"].append(stream)
     columns["device_name"].append(name)
-    columns["cc"].append(None if major is None else f"{major}.{minor}")
-    columns["grid"].append(_dims(v[6:9]))
-    columns["block"].append(_dims(v[9:12]))
+    columns["cc"].append(_text(texts, ("cc", major, minor)))
+    columns["grid"].append(_text(texts, ("dims", *v[6:9])))
+    columns["block"].append(_text(texts, ("dims", *v[9:12])))
     columns["nvtx"].append(got.nvtx)
+    columns["range"].append(_text(texts, ("nvtx", *got.nvtx)))
     columns["process_id"].append(process.get("process_id"))
     columns["process_name"].append(process.get("process_name"))
     columns["host"].append(process.get("host"))
 
 
-def _dims(dims: list[Any]) -> str | None:
-    if any(d is None for d in dims):
-        return None
-    return "(" + ", ".join(str(int(d)) for d in dims) + ")"
+def _text(texts: dict[Any, str | None], key: tuple[Any, ...]) -> str | None:
+    """("cc", 9, 0) -> "9.0"; ("dims", x, y, z) -> "(x, y, z)"; ("nvtx", a, b) -> "a/b";
+    None where a part is unknown. Each distinct text is made once."""
+    text = texts.get(key, "")
+    if text == "":
+        kind, parts = key[0], key[1:]
+        if kind == "nvtx":
+            text = "/".join(parts)
+        elif any(p is None for p in parts):
+            text = None
+        elif kind == "cc":
+            text = f"{parts[0]}.{parts[1]}"
+        else:
+            text = "(" + ", ".join(str(int(d)) for d in parts) + ")"
+        texts[key] = text
+    return text
 
 
 def _process(buf: bytes, offset: int) -> dict[str, Any]:

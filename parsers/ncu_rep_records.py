@@ -401,8 +401,9 @@ class ResultDecoder:
                 self.want[self.strings] = slot
             self.strings += 1
 
-    def decode(self, buf: bytes, base: int) -> Decoded:
-        out = Decoded(np.full(self.numeric, np.nan), {}, "", "", [], 0)
+    def decode(self, buf: bytes, base: int, row: np.ndarray | None = None) -> Decoded:
+        """Decode one result record; metric values go to ``row`` (all NaN), or a new row."""
+        out = Decoded(np.full(self.numeric, np.nan) if row is None else row, {}, "", "", [], 0)
         n = len(buf)
         p = 0
         learn = True
