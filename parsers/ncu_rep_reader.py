@@ -108,11 +108,11 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
                         got = decoder.decode(record, offset + 4, table.next())
                     except Damaged as exc:
                         raise InputError(
-                            f"{path}: kernel {table.count} (the record at byte {offset:,}) is "
+                            f"{path}: kernel {table.count + 1} (the record at byte {offset:,}) is "
                             f"damaged at byte {exc.offset:,}: {exc.what}; record or copy the "
                             "report again") from None
                     if not got.metrics:
-                        empty.append(f"{table.count} (byte {offset:,})")
+                        empty.append(f"{table.count + 1} (byte {offset:,})")
                     _identity(columns, got, decoder, process, texts)
                     table.keep()
         except Damaged as exc:

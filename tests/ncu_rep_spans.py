@@ -43,12 +43,12 @@ def metric_entries(record: bytes) -> list[tuple[int, int, int, int]]:
     for f, w, a, b in ncu_rep_wire.fields(record):
         if f == 13 and w == 2:
             nid = ncu_rep_wire.uint_field(record[a:b], 1)
-            start = a - 1 - len(_varint(b - a))
+            start = a - 1 - len(varint_bytes(b - a))
             out.append((start, a, b, -1 if nid is None else nid))
     return out
 
 
-def _varint(n: int) -> bytes:
+def varint_bytes(n: int) -> bytes:
     out = bytearray()
     while True:
         out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
@@ -76,7 +76,7 @@ def value_spans(path: Path) -> Spans:
                         spans.add(base + a, base + b, {6: "name", 7: "name", 21: "nvtx"}[f])
                 for _, body, end, nid in metric_entries(record):
                     if 0 <= nid < len(strings) and strings[nid] in names:
-                        spans.add(base + body + 1 + len(_varint(nid)), base + end, "value")
+                        spans.add(base + body + 1 + len(varint_bytes(nid)), base + end, "value")
     return spans.freeze()
 
 

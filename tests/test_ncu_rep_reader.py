@@ -21,7 +21,7 @@ from parsers import ncu_rep_wire
 from roofprof.cli import main
 from roofprof.errors import InputError
 from tests.conftest import FIXTURES, REPORTS
-from tests.ncu_rep_spans import Spans, metric_entries, value_spans
+from tests.ncu_rep_spans import Spans, metric_entries, value_spans, varint_bytes
 
 PROCESS = ("process_id", "process_name", "host")  # NVIDIA's reader cannot give them
 SKIP = (*PROCESS, "source")
@@ -255,3 +255,50 @@ def test_byte_flips_never_give_a_traceback_or_silently_other_numbers(where: floa
         assert_same_table(got, clean)
     except AssertionError:
         assert spans.kind_at(at) is not None, f"byte {at:,} changed the table but holds no value"
+
+
+
+def test_a_kernel_record_without_metrics_is_a_warning_naming_it(tmp_path: Path) -> None:
+    """Rewrite kernel 3 of a real report without its metric results (lengths fixed up): the
+    kernel is kept with null numbers and a warning names it, never a silent gap."""
+    path = FIXTURES / "known_work.ncu-rep"
+    data = path.read_bytes()
+    size = len(data)
+    results = 0
+    with open(path, "rb") as fh:
+        ncu_rep_wire.read_file_header(fh, size)
+        for unit in ncu_rep_wire.walk(fh, size):
+            if isinstance(unit, ncu_rep_wire.Block):
+                block = unit
+            elif isinstance(unit, tuple) and unit[1] is not None:
+                results += 1
+                if results == 3:
+                    offset, record = unit
+                    break
+    def field_bytes(msg: bytes, f: int, w: int, a: int, b: int) -> bytes:
+        """The whole field (tag, length, value) whose value is msg[a:b]."""
+        head = len(varint_bytes(f << 3 | w)) + (len(varint_bytes(b - a)) if w == 2 else 0)
+        return msg[a - head:b]
+
+    stripped = b"".join(field_bytes(record, *fld) for fld in ncu_rep_wire.fields(record)
+                        if fld[0] != 13)
+    assert block.num_results == 1
+    assert block.num_sources == 0
+    hlen = int.from_bytes(data[block.offset:block.offset + 4], "little")
+    header = data[block.offset + 4:block.offset + 4 + hlen]
+    new_header = b"".join(
+        (varint_bytes(5 << 3) + varint_bytes(4 + len(stripped))) if fld[0] == 5 else
+        field_bytes(header, *fld) for fld in ncu_rep_wire.fields(header))
+    rebuilt = (data[:block.offset] + len(new_header).to_bytes(4, "little") + new_header
+               + len(stripped).to_bytes(4, "little") + stripped
+               + data[offset + 4 + len(record):])
+    p = tmp_path / "empty3.ncu-rep"
+    p.write_bytes(rebuilt)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t = roofprof.load(p).kernels
+    text = " ".join(str(w.message) for w in caught)
+    assert re.search(r"kernel\(s\) 3 \(byte [\d,]+\) hold no metric values", text), text
+    assert len(t) == 10
+    assert t.loc[2, ["duration_ns", "dram_bytes", "flop"]].isna().all()
+    assert t.drop(index=2)["duration_ns"].notna().all()
