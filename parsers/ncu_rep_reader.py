@@ -15,8 +15,9 @@ from each block's process record):
   metric at all is a RoofprofWarning naming its position.
 
 Decoding is pure Python over the protobuf wire format (no protobuf library, no definitions
-copied); see ``parsers.ncu_rep_records`` for the fields used and how repeated records are
-decoded quickly.
+copied): ``parsers.ncu_rep_wire`` (framing), ``parsers.ncu_rep_records`` (the fields of a kernel
+record and the checks on them), ``parsers.ncu_rep_layouts`` (how repeated records are decoded
+quickly).
 """
 
 from __future__ import annotations
