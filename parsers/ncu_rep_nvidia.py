@@ -2,7 +2,9 @@
 
 Every report of a file format version roofprof's own decoder knows is first checked by it
 (``check_with_own_reader``): cut and damaged reports are refused before native code sees them.
-A kernel NVIDIA's reader returns without any metric is a warning naming its position.
+A kernel NVIDIA's reader returns without any metric is a warning naming its position. A cut
+report is always an error with this reader (``strict`` is accepted for the same signature):
+keeping the kernels before the cut is roofprof's reader's job.
 
 ``ncu_report.load_report`` returns an empty context, without an error, for empty, truncated,
 random or otherwise broken files (checked with ncu 2025.3.1: cutting a valid report anywhere
