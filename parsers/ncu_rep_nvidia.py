@@ -128,7 +128,7 @@ def check_with_own_reader(path: Path) -> None:
 
     try:
         ncu_rep_reader.read(path, strict=True, checking=True)
-    except ncu_rep_reader.UnknownFormatVersion:
+    except (ncu_rep_reader.UnknownFormatVersion, ncu_rep_reader.UnsupportedContent):
         return
 
 

@@ -33,6 +33,7 @@ from parsers.ncu_rep_wire import (
     Cut,
     Damaged,
     UnknownVersion,
+    Unsupported,
     fields,
     read_file_header,
     strings_of,
@@ -56,6 +57,10 @@ IDENTITY_METRICS = {
 
 class UnknownFormatVersion(InputError):
     """The report's file format version is not one this reader was checked against."""
+
+
+class UnsupportedContent(InputError):
+    """A valid report holding results this reader does not decode (range replay, graphs)."""
 
 
 def unknown_version_message(path: Path, version: int) -> str:
@@ -116,6 +121,10 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
                         empty.append(f"{table.count + 1} (byte {offset:,})")
                     _identity(columns, got, decoder, process, texts)
                     table.keep()
+        except Unsupported as exc:
+            raise UnsupportedContent(
+                f"{path}: {exc.what} at byte {exc.offset:,}, which roofprof's reader does not "
+                "decode; read it with --reader ncu-report (NVIDIA's library)") from None
         except Damaged as exc:
             raise InputError(f"{path}: damaged at byte {exc.offset:,}: {exc.what} (after "
                              f"{table.count} complete kernels); record or copy it again") from None

@@ -1,18 +1,19 @@
 """Decode an Nsight Compute result record (one profiled kernel) into the kernel table's inputs.
 
-A result record (``ProfileResult``; field numbers worked out from the fixtures, NVIDIA's reader
-as the oracle) holds, among others: 6 function name, 7 demangled name, 13 metric results
-(repeated; each 1 = name id into the report's string table, 2 = value: 1 string, 2 float,
-3 double, 4 uint32, 5 uint64; 3 = per-instance values, 4 = flags), 17 sections, 19 rule
-results, 21 NVTX state. Launch configuration, device and context/stream ids are metrics
-(``launch__*``, ``device__attribute_*``), as NVIDIA's reader exposes them.
+A result record (``ProfileResult``; field numbers worked out from the fixtures with NVIDIA's
+reader as the oracle, then checked against the definitions Nsight Compute ships) holds, among
+others: 6 function name, 7 demangled name, 13 metric results (repeated; each 1 = name id into
+the report's string table, 2 = value: 1 string, 2 float, 3 double, 4 uint32, 5 uint64; 3 =
+per-instance values, 4 = category), 17 sections, 19 rule results, 21 NVTX state. Launch
+configuration, device and context/stream ids are metrics (``launch__*``,
+``device__attribute_*``), as NVIDIA's reader exposes them.
 
 Only the metrics roofprof wants are decoded; the others are skipped by their length, and so are
 sections, rule results and every other field. Damage raises
 :class:`parsers.ncu_rep_wire.Damaged` with the byte offset.
 
 Checks that make damage an error, never a silently different table: top-level fields come in
-number order, each once (13, 17 and 19 repeat), with the wire type the format uses, and no
+number order, each once (13, 17, 18 and 19 repeat), with the wire type the format uses, and no
 other number; a metric's name id is in the string table and appears once per kernel (but the
 PM sampler settings ncu writes twice, byte for byte). Layouts of repeated records
 (``parsers.ncu_rep_layouts``) make the metric results fast to decode.
@@ -29,11 +30,13 @@ import numpy as np
 from parsers.ncu_rep_layouts import Layout, MetricLayouts, apply_layout
 from parsers.ncu_rep_wire import Damaged, fields, skip, varint
 
-#: the top-level fields of a result record in format version 7 (number -> wire type); any
-#: other number is damage (a newer layout comes with a new format version, refused before)
+#: the fields of a result record (ProfileResult) in format version 7, number -> wire type, as
+#: Nsight Compute 2025.3's extras/FileFormat/ProfilerReport.proto declares them; any other
+#: number is damage (a newer layout comes with a new format version, refused before)
 RESULT_WIRE = {1: 0, 2: 0, 3: 0, 4: 0, 5: 2, 6: 2, 7: 2, 8: 0, 9: 2, 10: 2, 11: 2, 12: 2, 13: 2,
-               14: 0, 15: 2, 16: 0, 17: 2, 19: 2, 21: 2, 22: 0, 23: 0, 25: 2, 31: 2, 35: 5}
-_REPEATED = {13, 17, 19}
+               14: 0, 15: 2, 16: 0, 17: 2, 18: 2, 19: 2, 20: 0, 21: 2, 22: 0, 23: 0, 24: 2,
+               25: 2, 26: 2, 27: 2, 28: 2, 29: 0, 30: 0, 31: 2, 32: 2, 33: 2, 34: 2, 35: 5}
+_REPEATED = {13, 17, 18, 19}  # metric results, sections, section comments, rule results
 _MISSING = object()
 _METRIC_TAG = 0x6A  # field 13, wire type 2
 _F64 = struct.Struct("<d").unpack_from

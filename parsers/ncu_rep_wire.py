@@ -7,13 +7,19 @@ A report (``.ncu-rep``) is, as written by Nsight Compute 2025.3 (file format ver
         u32 n  BlockHeader[n]                                 (1 = sources, 2 = results,
                                                                3 = session details,
                                                                4 = string table, 5 = payload
-                                                               size, 6 = process)
+                                                               size, 6 = process, 7-9 = range,
+                                                               command-list, graph results)
         payload: (sources + results) entries of  u32 n  message[n], sources first
 
 All integers are little-endian; messages are protobuf (proto2) messages. The field numbers were
-worked out from the bundled fixtures with NVIDIA's own reader as the oracle (no definition file
-is copied or generated). :func:`walk` checks every length against what follows (a block's
-entries must fill its payload exactly) and yields the units one at a time, so a report is read
+worked out from the bundled fixtures with NVIDIA's own reader as the oracle, then checked against
+the message definitions Nsight Compute 2025.3 ships in ``extras/FileFormat`` (which carry no
+licence of their own: they are neither copied nor compiled here, only their field numbers used).
+Blocks with range, command-list or graph results (range replay, graph profiling) are refused
+(:class:`Unsupported`): this reader decodes kernel results only.
+
+:func:`walk` checks every length against what follows (a block's entries must fill its payload
+exactly) and yields the units one at a time, so a report is read
 in memory proportional to its largest record, never to the file.
 
 A report that ends inside a unit (a killed ncu, a full disk) is *cut*: every complete result
@@ -45,6 +51,10 @@ class Damaged(Exception):
         self.what = what
 
 
+class Unsupported(Damaged):
+    """Valid, but a kind of content this reader does not decode."""
+
+
 class UnknownVersion(Exception):
     def __init__(self, version: int) -> None:
         super().__init__(version)
@@ -71,6 +81,8 @@ class Block:
     session: bytes = b""
     strings: list[str] = field(default_factory=list)
     process: bytes = b""
+    #: range, command-list and graph results (not kernel launches; not decoded)
+    num_other: int = 0
 
 
 # ------------------------------------------------------------------------------- wire format
@@ -185,14 +197,16 @@ def parse_block_header(buf: bytes, offset: int) -> Block:
             raise Damaged(base + a, f"block header field {f} (wire type {w}) does not fit here "
                                     f"(after field {last})")
         last = f
-        if f in (1, 2, 5):
+        if f in (1, 2, 5, 7, 8, 9):
             value = varint(buf, a)[0]
             if f == 1:
                 block.num_sources = value
             elif f == 2:
                 block.num_results = value
-            else:
+            elif f == 5:
                 block.payload_size = value
+            else:
+                block.num_other += value
         elif f == 3:
             block.session = buf[a:b]
         elif f == 4:
@@ -202,8 +216,9 @@ def parse_block_header(buf: bytes, offset: int) -> Block:
     return block
 
 
-#: BlockHeader fields (number -> wire type): sources, results, session, strings, payload, process
-_BLOCK_WIRE = {1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 2}
+#: BlockHeader fields (number -> wire type): sources, results, session, strings, payload, process,
+#: then range, command-list and graph results (range replay, graph profiling)
+_BLOCK_WIRE = {1: 0, 2: 0, 3: 2, 4: 2, 5: 0, 6: 2, 7: 0, 8: 0, 9: 0}
 
 
 def walk(fh: BinaryIO, size: int) -> Iterator[Block | tuple[int, bytes | None] | Cut]:
@@ -221,6 +236,9 @@ def walk(fh: BinaryIO, size: int) -> Iterator[Block | tuple[int, bytes | None] |
         if hlen > MAX_UNIT:
             raise Damaged(pos, f"a block header of {hlen:,} bytes")
         block = parse_block_header(fh.read(hlen), pos)
+        if block.num_other:
+            raise Unsupported(pos, f"a block holds {block.num_other} range, command-list or "
+                                   "graph result(s) (range replay or graph profiling)")
         payload_start = pos + 4 + hlen
         payload_end = payload_start + block.payload_size
         entries = block.num_sources + block.num_results

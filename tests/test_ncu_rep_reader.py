@@ -302,3 +302,19 @@ def test_a_kernel_record_without_metrics_is_a_warning_naming_it(tmp_path: Path) 
     assert len(t) == 10
     assert t.loc[2, ["duration_ns", "dram_bytes", "flop"]].isna().all()
     assert t.drop(index=2)["duration_ns"].notna().all()
+
+
+def test_range_and_graph_results_are_refused_not_dropped(tmp_path: Path) -> None:
+    """A block announcing range-replay results (BlockHeader field 7) is refused with a pointer to
+    NVIDIA's reader, never read as a report without them."""
+    path = FIXTURES / "known_work.ncu-rep"
+    data = path.read_bytes()
+    first = units(path)[1][0]  # the end of kernel 1: a block header starts here
+    hlen = int.from_bytes(data[first:first + 4], "little")
+    header = data[first + 4:first + 4 + hlen] + bytes([7 << 3, 1])  # NumRangeResults = 1
+    p = tmp_path / "range.ncu-rep"
+    p.write_bytes(data[:first] + len(header).to_bytes(4, "little") + header
+                  + data[first + 4 + hlen:])
+    with pytest.raises(InputError, match=r"1 range, command-list or graph result.*"
+                                         r"--reader ncu-report"):
+        roofprof.load(p)
