@@ -44,7 +44,7 @@ class MetricLayouts:
     MAX = 8
 
     #: records whose leading entries are compared with the first before segmenting them
-    OBSERVE = 16
+    OBSERVE = 4
     #: a run of unvarying leading entries shorter than this is walked rather than compared
     MIN_RUN = 8
 
