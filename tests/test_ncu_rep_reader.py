@@ -258,6 +258,12 @@ def test_byte_flips_never_give_a_traceback_or_silently_other_numbers(where: floa
 
 
 
+def field_bytes(msg: bytes, f: int, w: int, a: int, b: int) -> bytes:
+    """The whole field (tag, length, value) whose value is msg[a:b]."""
+    head = len(varint_bytes(f << 3 | w)) + (len(varint_bytes(b - a)) if w == 2 else 0)
+    return msg[a - head:b]
+
+
 def test_a_kernel_record_without_metrics_is_a_warning_naming_it(tmp_path: Path) -> None:
     """Rewrite kernel 3 of a real report without its metric results (lengths fixed up): the
     kernel is kept with null numbers and a warning names it, never a silent gap."""
@@ -275,11 +281,6 @@ def test_a_kernel_record_without_metrics_is_a_warning_naming_it(tmp_path: Path) 
                 if results == 3:
                     offset, record = unit
                     break
-    def field_bytes(msg: bytes, f: int, w: int, a: int, b: int) -> bytes:
-        """The whole field (tag, length, value) whose value is msg[a:b]."""
-        head = len(varint_bytes(f << 3 | w)) + (len(varint_bytes(b - a)) if w == 2 else 0)
-        return msg[a - head:b]
-
     stripped = b"".join(field_bytes(record, *fld) for fld in ncu_rep_wire.fields(record)
                         if fld[0] != 13)
     assert block.num_results == 1
@@ -318,3 +319,25 @@ def test_range_and_graph_results_are_refused_not_dropped(tmp_path: Path) -> None
     with pytest.raises(InputError, match=r"1 range, command-list or graph result.*"
                                          r"--reader ncu-report"):
         roofprof.load(p)
+
+
+def test_embedded_sources_are_skipped_unread(tmp_path: Path) -> None:
+    """A block whose payload starts with a source entry (what --import-source embeds): skipped
+    by its length, the kernels read as before."""
+    path = FIXTURES / "known_work.ncu-rep"
+    data = path.read_bytes()
+    start = units(path)[1][0]  # a block header after kernel 1
+    hlen = int.from_bytes(data[start:start + 4], "little")
+    header = data[start + 4:start + 4 + hlen]
+    fields = list(ncu_rep_wire.fields(header))
+    payload_size = next(ncu_rep_wire.varint(header, a)[0] for f, _, a, _ in fields if f == 5)
+    source = b"\x0a\x04fake" + bytes(range(256)) * 40  # opaque bytes, never parsed
+    new_header = b"".join(
+        bytes([1 << 3, 1]) if f == 1 else
+        (varint_bytes(5 << 3) + varint_bytes(payload_size + 4 + len(source))) if f == 5 else
+        field_bytes(header, f, w, a, b) for f, w, a, b in fields)
+    rebuilt = (data[:start] + len(new_header).to_bytes(4, "little") + new_header
+               + len(source).to_bytes(4, "little") + source + data[start + 4 + hlen:])
+    p = tmp_path / "sources.ncu-rep"
+    p.write_bytes(rebuilt)
+    assert_same_table(_quiet_load(p), _quiet_load(path))
