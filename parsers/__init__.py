@@ -29,12 +29,15 @@ class Format:
     suffixes: tuple[str, ...]
     #: True if the file's first bytes look like this format
     sniff: Callable[[bytes], bool]
-    read: Callable[[Path], RawKernels]
+    #: read(path, **options): options are the keyword arguments named in ``options``
+    read: Callable[..., RawKernels]
     description: str
     #: timing sources (every launch timed, no counters): the timing table
     timing: Callable[[Path], TimingTrace] | None = None
     #: chosen by its suffix when no format recognises the content (an opaque container)
     by_suffix: bool = False
+    #: reading options this format accepts (``reader``, ``strict``); others are not passed
+    options: tuple[str, ...] = ()
 
 
 def _formats() -> tuple[Format, ...]:

@@ -225,7 +225,12 @@ _INPUT_FORMAT = click.option(
 _STRICT = click.option(
     "--strict", is_flag=True,
     help="Refuse an input with values roofprof would read as null (unreadable, negative, "
-         "non-finite) or rows it would leave out, instead of warning.")
+         "non-finite), rows it would leave out, or a cut report, instead of warning.")
+_READER = click.option(
+    "--reader", type=click.Choice(["roofprof", "ncu-report"]), default="roofprof",
+    show_default=True,
+    help="Read .ncu-rep reports with roofprof's own decoder or NVIDIA's ncu_report library "
+         "(the reference; reads format versions roofprof's decoder does not know).")
 _RULES = click.option(
     "--rules", type=click.Path(path_type=Path), metavar="FILE",
     help="A TOML file of attribution rules (phase, category, op) tried before the built-in "
@@ -239,8 +244,9 @@ _RULES = click.option(
 @_INPUT_FORMAT
 @_RULES
 @_STRICT
+@_READER
 def convert(inputs: tuple[Path, ...], output: Path, input_format: str | None,
-            rules: Path | None, strict: bool) -> None:
+            rules: Path | None, strict: bool, reader: str) -> None:
     """Convert Nsight Compute reports or CSV exports into one Parquet trace.
 
     \b
@@ -252,18 +258,19 @@ def convert(inputs: tuple[Path, ...], output: Path, input_format: str | None,
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
         trace = convert_files(list(inputs), output, format=input_format, rules=rules,
-                              strict=strict)
+                              reader=reader, strict=strict)
         formats = ", ".join(sorted(set(trace.meta["formats"])))
         click.echo(f"roofprof: wrote {output}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s) ({formats})", err=True)
 
 
 def _load_all(paths: tuple[Path, ...], input_format: str | None, rules: Path | None,
-              strict: bool = False) -> Any:
+              strict: bool = False, reader: str | None = None) -> Any:
     """One trace from one or several inputs (several: a ``trace`` column tells them apart)."""
     from roofprof.trace import combine, load
 
-    loaded = [load(p, format=input_format, rules=rules, strict=strict) for p in paths]
+    loaded = [load(p, format=input_format, rules=rules, strict=strict, reader=reader)
+              for p in paths]
     return combine(loaded) if len(loaded) > 1 else loaded[0]
 
 
@@ -300,9 +307,11 @@ _DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
 @_INPUT_FORMAT
 @_RULES
 @_STRICT
+@_READER
 def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
             filter_: str | None, top: int | None, fmt: str | None, output: Path | None,
-            wide: bool, input_format: str | None, rules: Path | None, strict: bool) -> None:
+            wide: bool, input_format: str | None, rules: Path | None, strict: bool,
+            reader: str) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
     bandwidth, % of roof, bound, headroom. Several traces are summarised together.
 
@@ -320,7 +329,7 @@ def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
                 if output else "table"
         if output is not None:
             refuse_inputs(output, [*traces, rules])
-        trace = _load_all(traces, input_format, rules, strict)
+        trace = _load_all(traces, input_format, rules, strict, reader)
         result = roofline.summarize(trace, by=by, level=level, depth=depth, top=top,
                                     filter=filter_)
         if fmt == "table":
@@ -364,9 +373,11 @@ def _levels(text: str) -> tuple[str, ...]:
 @_INPUT_FORMAT
 @_RULES
 @_STRICT
+@_READER
 def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: bool,
          levels: str, depth: int | None, filter_: str | None, title: str | None,
-         label_top: int, input_format: str | None, rules: Path | None, strict: bool) -> None:
+         label_top: int, input_format: str | None, rules: Path | None, strict: bool,
+         reader: str) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
 
     \b
@@ -387,11 +398,12 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
         if sweep:
             if len(traces) < 2:
                 raise UsageError("--sweep needs at least two traces")
-            loaded = [load(t, format=input_format, rules=rules, strict=strict) for t in traces]
+            loaded = [load(t, format=input_format, rules=rules, strict=strict, reader=reader)
+                      for t in traces]
             out = write(loaded, output, sweep=True, by=by or "phase", levels=names,
                         depth=depth, filter=filter_, title=title)
         else:
-            trace = _load_all(traces, input_format, rules, strict)
+            trace = _load_all(traces, input_format, rules, strict, reader)
             out = write(trace, output, by=by or ("trace" if len(traces) > 1 else "range"),
                         levels=names, depth=depth, filter=filter_, title=title,
                         label_top=label_top)

@@ -83,21 +83,23 @@ RulesArg = str | os.PathLike[str] | None
 
 
 def load(path: str | os.PathLike[str], format: str | None = None,
-         rules: RulesArg = None, strict: bool = False) -> Trace:
+         rules: RulesArg = None, reader: str | None = None, strict: bool = False) -> Trace:
     """Read a trace from a .parquet trace, a .ncu-rep report or a CSV export.
 
     ``rules``: a TOML rules file extending the built-in attribution rules; the trace's
     ``phase``, ``category`` and ``op`` are then computed again with them.
-    ``strict``: refuse an input with values roofprof would read as null or rows it would leave
-    out (see ``roofprof.validate``) instead of warning.
+    ``reader``: for .ncu-rep, "roofprof" (default) or "ncu-report" (NVIDIA's library).
+    ``strict``: refuse an input with values roofprof would read as null, rows it would leave
+    out (see ``roofprof.validate``) or a cut report, instead of warning.
     """
     from roofprof.validate import strict_mode
 
     with strict_mode(strict):
-        return _load(Path(path), format, rules)
+        return _load(Path(path), format, rules, reader, strict)
 
 
-def _load(p: Path, format: str | None, rules: RulesArg) -> Trace:
+def _load(p: Path, format: str | None, rules: RulesArg, reader: str | None,
+          strict: bool) -> Trace:
     from roofprof.attribution import load_rules
 
     ruleset = load_rules(rules) if rules is not None else None  # a bad file fails first
@@ -106,7 +108,7 @@ def _load(p: Path, format: str | None, rules: RulesArg) -> Trace:
         if ruleset is not None:
             _attribute(trace, ruleset)
         return trace
-    return read_inputs([p], format=format, rules=ruleset)
+    return read_inputs([p], format=format, rules=ruleset, reader=reader, strict=strict)
 
 
 def _attribute(trace: Trace, rules: Any) -> None:
@@ -117,7 +119,8 @@ def _attribute(trace: Trace, rules: Any) -> None:
 
 
 def read_inputs(paths: Sequence[Path], format: str | None = None,
-                rules: RulesArg | Rules = None) -> Trace:
+                rules: RulesArg | Rules = None, reader: str | None = None,
+                strict: bool = False) -> Trace:
     """Parse one or more reports/exports into one trace (rows in input order)."""
     import parsers
     from roofprof.attribution import Rules, load_rules
@@ -130,7 +133,8 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     timing_only = True
     for p in paths:
         fmt = parsers.detect(p, format)
-        raw = fmt.read(p)
+        options = {"reader": reader, "strict": strict}
+        raw = fmt.read(p, **{k: v for k, v in options.items() if k in fmt.options})
         timing_only = timing_only and bool(raw.meta.get("timing"))
         table, derivation = build_table(raw)
         table["source"] = pd.Series(str(p), index=table.index, dtype="string")
@@ -243,11 +247,12 @@ def read_parquet(path: Path) -> Trace:
 def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
             format: str | None = None, command: list[str] | None = None,
             record_argv: list[str] | None = None, rules: RulesArg = None,
-            strict: bool = False) -> Trace:
+            reader: str | None = None, strict: bool = False) -> Trace:
     """Parse ``inputs`` (reports, exports or traces) and write one Parquet trace.
 
     ``rules``: a TOML file extending the built-in attribution rules (stored columns follow it).
-    ``strict``: as in :func:`load`. ``output`` may not be one of the inputs (nor ``rules``).
+    ``reader``/``strict``: as in :func:`load`. ``output`` may not be one of the inputs (nor
+    ``rules``).
     """
     from roofprof.atomic import refuse_inputs
     from roofprof.validate import strict_mode
@@ -257,7 +262,7 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
         raise InputError("no input given")
     refuse_inputs(output, [*paths, rules])
     with strict_mode(strict):
-        trace = _read_for_convert(paths, format, rules)
+        trace = _read_for_convert(paths, format, rules, reader, strict)
     if trace.kernels.empty:
         raise InputError(f"{', '.join(map(str, paths))}: no kernels to write; nothing was "
                          "converted")
@@ -275,7 +280,8 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
     return trace
 
 
-def _read_for_convert(paths: list[Path], format: str | None, rules: RulesArg) -> Trace:
+def _read_for_convert(paths: list[Path], format: str | None, rules: RulesArg,
+                      reader: str | None = None, strict: bool = False) -> Trace:
     from roofprof.attribution import load_rules
 
     ruleset = load_rules(rules) if rules is not None else None
@@ -285,7 +291,8 @@ def _read_for_convert(paths: list[Path], format: str | None, rules: RulesArg) ->
             _attribute(t, ruleset)
     others = [p for p in paths if not _is_parquet(p)]
     if others:  # parsed and attributed once, with the rules parsed once
-        traces.append(read_inputs(others, format=format, rules=ruleset))
+        traces.append(read_inputs(others, format=format, rules=ruleset, reader=reader,
+                                  strict=strict))
     trace = traces[0] if len(traces) == 1 else _concat(traces)
     if ruleset is not None:
         trace.meta["attribution_rules"] = list(ruleset.sources)

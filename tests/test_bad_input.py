@@ -52,13 +52,19 @@ def test_empty_files(tmp_path: Path, out: str) -> None:
 @pytest.mark.parametrize("fraction", [0.999, 0.5, 0.01])
 def test_truncated_report_never_reads_as_zero_kernels(tmp_path: Path, out: str,
                                                       fraction: float) -> None:
+    """A cut report keeps its complete kernels with a warning; --strict refuses it."""
     data = (FIXTURES / "llama_small.ncu-rep").read_bytes()
     p = tmp_path / "cut.ncu-rep"
     p.write_bytes(data[: int(len(data) * fraction)])
-    code, output = convert(str(p), "-o", out)
+    code, output = convert(str(p), "--strict", "-o", out)
     assert_one_clear_error(code, output, "cut.ncu-rep", "truncated")
     with pytest.raises(InputError, match="truncated"):
-        roofprof.load(p)
+        roofprof.load(p, strict=True)
+    with pytest.raises(InputError, match="truncated"):
+        roofprof.load(p, reader="ncu-report")  # checked before NVIDIA's reader sees it
+    with pytest.warns(roofprof.RoofprofWarning, match="truncated"):
+        kept = len(roofprof.load(p).kernels)
+    assert 0 < kept < 186
 
 
 def test_random_bytes_with_report_magic(tmp_path: Path, out: str) -> None:

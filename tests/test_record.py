@@ -541,10 +541,12 @@ def test_without_ncu_report_the_report_is_read_through_ncus_csv_export(
     monkeypatch.setattr(importlib.util, "find_spec", no_ncu_report)
     result = invoke("-o", "run", "--", *PROG)
     assert result.exit_code == 0, result.stderr
+    # roofprof's own reader needs neither; NVIDIA's reader falls back to ncu's CSV export
+    assert not [c for c in ncu.calls() if c["argv"][:1] == ["--import"]]
+    trace = roofprof.load(tmp_path / "run.ncu-rep", reader="ncu-report")
     imports = [c["argv"] for c in ncu.calls() if c["argv"][:1] == ["--import"]]
-    assert imports == [["--import", "run.ncu-rep", "--csv", "--page", "raw",
+    assert imports == [["--import", str(tmp_path / "run.ncu-rep"), "--csv", "--page", "raw",
                         "--print-units", "base"]]
-    trace = roofprof.load(tmp_path / "run.parquet")
     assert trace.meta["formats"] == ["ncu-rep (via ncu --csv)"]
     assert trace.kernels["process_id"].notna().all()  # the CSV export carries it
 

@@ -77,8 +77,8 @@ def to_html(scene: Scene) -> str:
     # a density plot draws cells, not kernels: hover on the aggregates only
     data = {"points": {} if scene.density else drawing.points,
             "aggregates": drawing.aggregates,
-            "kernels": [] if scene.density else _kernel_tips(scene), "groups": [_group_tip(a.numbers, a.series)
-                                                       for a in scene.aggregates]}
+            "kernels": [] if scene.density else _kernel_tips(scene),
+            "groups": [_group_tip(a.numbers, a.series) for a in scene.aggregates]}
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"

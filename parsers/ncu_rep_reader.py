@@ -1,0 +1,276 @@
+"""roofprof's own .ncu-rep reader: stream a report, decode only what the kernel table needs.
+
+Contract (``read(path, strict)`` -> :class:`roofprof.derive.RawKernels`, the same columns and
+values as NVIDIA's reader in ``parsers.ncu_rep_nvidia``, plus the process id, name and host
+from each block's process record):
+
+* the file is read unit by unit (``parsers.ncu_rep_wire.walk``): memory holds one record at a
+  time plus the table being built, never the file; embedded sources are skipped with a seek;
+* a format version other than those in ``KNOWN_VERSIONS`` is refused, naming it;
+* a report cut short yields every complete kernel before the cut and a RoofprofWarning with the
+  bytes (and, where the last block's header says, the kernels) lost; ``strict=True`` makes it
+  an InputError;
+* damage (a length, tag or name id that does not fit) is an InputError naming the byte offset
+  and the kernel's position, never a silently different number; a kernel record holding no
+  metric at all is a RoofprofWarning naming its position.
+
+Decoding is pure Python over the protobuf wire format (no protobuf library, no definitions
+copied): ``parsers.ncu_rep_wire`` (framing), ``parsers.ncu_rep_records`` (the fields of a kernel
+record and the checks on them), ``parsers.ncu_rep_layouts`` (how repeated records are decoded
+quickly).
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+from parsers.ncu_rep_records import ResultDecoder
+from parsers.ncu_rep_wire import (
+    KNOWN_VERSIONS,
+    Block,
+    Cut,
+    Damaged,
+    UnknownVersion,
+    Unsupported,
+    fields,
+    read_file_header,
+    strings_of,
+    varint,
+    walk,
+)
+from roofprof.derive import RawKernels
+from roofprof.errors import InputError, RoofprofWarning
+
+#: identity columns and the metrics that give them (as NVIDIA's reader exposes them)
+IDENTITY_METRICS = {
+    "device": "launch__device_id",
+    "context": "launch__context_id",
+    "stream": "launch__stream_id",
+    "device_name": "device__attribute_display_name",
+    "cc_major": "device__attribute_compute_capability_major",
+    "cc_minor": "device__attribute_compute_capability_minor",
+    **{f"{g}_{a}": f"launch__{g}_dim_{a}" for g in ("grid", "block") for a in "xyz"},
+}
+
+
+class UnknownFormatVersion(InputError):
+    """The report's file format version is not one this reader was checked against."""
+
+
+class UnsupportedContent(InputError):
+    """A valid report holding results this reader does not decode (range replay, graphs)."""
+
+
+def unknown_version_message(path: Path, version: int) -> str:
+    known = ", ".join(f"{v} ({who})" for v, who in sorted(KNOWN_VERSIONS.items()))
+    return (f"{path}: report file format version {version} is not one roofprof's reader knows "
+            f"(known: {known}); read it with --reader ncu-report (NVIDIA's library), or export "
+            "it with ncu --import R --csv --page raw --print-units base")
+
+
+def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels:
+    """Read ``path``; ``checking``: a check before NVIDIA's reader (messages say so)."""
+    import pandas as pd
+
+    from parsers.ncu_rep import wanted_metrics
+
+    wanted = wanted_metrics()
+    slots = wanted + list(IDENTITY_METRICS.values())
+    decoder = ResultDecoder(slots, numeric=len(wanted))
+    decoder.identity_slots = [decoder.slot_of[m] for m in IDENTITY_METRICS.values()]
+    size = path.stat().st_size
+    table = _Rows(len(wanted))
+    columns: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
+    processes: dict[bytes, dict[str, Any]] = {}
+    texts: dict[Any, str | None] = {}
+    empty: list[str] = []
+    process: dict[str, Any] = {}
+    ncu_version = None
+    cut: Cut | None = None
+    with open(path, "rb") as fh:
+        try:
+            read_file_header(fh, size)
+        except UnknownVersion as exc:
+            raise UnknownFormatVersion(unknown_version_message(path, exc.version)) from None
+        except Damaged as exc:
+            raise InputError(f"{path}: {exc.what}; it is damaged or not a report") from None
+        try:
+            for unit in walk(fh, size):
+                if isinstance(unit, Block):
+                    decoder.add_strings(unit.strings)
+                    if unit.process:
+                        process = processes.get(unit.process) or processes.setdefault(
+                            unit.process, _process(unit.process, unit.offset))
+                    ncu_version = ncu_version or _ncu_version(unit.session)
+                elif isinstance(unit, Cut):
+                    cut = unit
+                else:
+                    offset, record = unit
+                    if record is None:
+                        continue
+                    try:
+                        got = decoder.decode(record, offset + 4, table.next())
+                    except Damaged as exc:
+                        raise InputError(
+                            f"{path}: kernel {table.count + 1} (the record at byte {offset:,}) is "
+                            f"damaged at byte {exc.offset:,}: {exc.what}; record or copy the "
+                            "report again") from None
+                    if not got.metrics:
+                        empty.append(f"{table.count + 1} (byte {offset:,})")
+                    _identity(columns, got, decoder, process, texts)
+                    table.keep()
+        except Unsupported as exc:
+            raise UnsupportedContent(
+                f"{path}: {exc.what} at byte {exc.offset:,}, which roofprof's reader does not "
+                "decode; read it with --reader ncu-report (NVIDIA's library)") from None
+        except Damaged as exc:
+            raise InputError(f"{path}: damaged at byte {exc.offset:,}: {exc.what} (after "
+                             f"{table.count} complete kernels); record or copy it again") from None
+    if cut is not None:
+        _report_cut(path, cut, table.count, strict or not table.count, checking)
+    if empty:
+        warnings.warn(f"{path}: kernel(s) {', '.join(empty[:10])} hold no metric values; their "
+                      "numbers are null", RoofprofWarning, stacklevel=3)
+    if not table.count:
+        raise InputError(f"{path}: the report holds no profiled kernel; record it again")
+    columns["id"] = list(range(table.count))
+    identity = pd.DataFrame(columns)
+    values, present = table.values()
+    metrics = pd.DataFrame(values, columns=[w for w, k in zip(wanted, present, strict=True) if k])
+    return RawKernels(identity=identity, metrics=metrics,
+                      meta={"format": "ncu-rep", "ncu_version": ncu_version})
+
+
+class _Rows:
+    """The metric values, in chunks of up to CHUNK kernels (no per-kernel array)."""
+
+    CHUNK = 4096
+
+    def __init__(self, width: int) -> None:
+        import numpy as np
+
+        self.width = width
+        self.chunks: list[Any] = []
+        self.count = 0
+        self._used = 0  # rows used in the last chunk
+        self._np = np
+
+    def next(self) -> Any:
+        """The (NaN) row for the next kernel; counted once :meth:`keep` is called."""
+        if not self.chunks or self._used == len(self.chunks[-1]):
+            rows = min(self.CHUNK, max(256, self.count))  # small reports stay small
+            self.chunks.append(self._np.full((rows, self.width), self._np.nan))
+            self._used = 0
+        return self.chunks[-1][self._used]
+
+    def keep(self) -> None:
+        self.count += 1
+        self._used += 1
+
+    def values(self) -> tuple[Any, Any]:
+        """(kernels x present columns array, which columns are present: not NaN everywhere),
+        without a full-width copy of the table."""
+        np = self._np
+        if not self.chunks:
+            return np.empty((0, 0)), np.zeros(self.width, dtype=bool)
+        self.chunks[-1] = self.chunks[-1][:self._used]
+        present = np.zeros(self.width, dtype=bool)
+        for chunk in self.chunks:
+            present |= ~np.isnan(chunk).all(axis=0)
+        parts = []
+        while self.chunks:  # free each full-width chunk once its columns are copied
+            parts.append(self.chunks.pop(0)[:, present])
+        return np.concatenate(parts), present
+
+
+_COLUMNS = ("kernel", "kernel_demangled", "device", "context", "stream", "device_name", "cc",
+            "grid", "block", "nvtx", "range", "process_id", "process_name", "host")
+
+
+def _identity(columns: dict[str, list[Any]], got: Any, decoder: ResultDecoder,
+              process: dict[str, Any], texts: dict[Any, str | None]) -> None:
+    """Append one kernel's identity; ``texts`` shares the strings kernels repeat."""
+    ident = got.ident
+    v = tuple(ident.get(slot) for slot in decoder.identity_slots)
+    device, context, stream, name, major, minor = v[:6]
+    columns["kernel"].append(got.function)
+    columns["kernel_demangled"].append(got.demangled or got.function)
+    columns["device"].append(device)
+    columns["context"].append(context)
+    columns["stream"].append(stream)
+    columns["device_name"].append(name)
+    columns["cc"].append(_text(texts, ("cc", major, minor)))
+    columns["grid"].append(_text(texts, ("dims", *v[6:9])))
+    columns["block"].append(_text(texts, ("dims", *v[9:12])))
+    columns["nvtx"].append(got.nvtx)
+    columns["range"].append(_text(texts, ("nvtx", *got.nvtx)))
+    columns["process_id"].append(process.get("process_id"))
+    columns["process_name"].append(process.get("process_name"))
+    columns["host"].append(process.get("host"))
+
+
+def _text(texts: dict[Any, str | None], key: tuple[Any, ...]) -> str | None:
+    """("cc", 9, 0) -> "9.0"; ("dims", x, y, z) -> "(x, y, z)"; ("nvtx", a, b) -> "a/b";
+    None where a part is unknown. Each distinct text is made once."""
+    text = texts.get(key, "")
+    if text == "":
+        kind, parts = key[0], key[1:]
+        if kind == "nvtx":
+            text = "/".join(parts)
+        elif any(p is None for p in parts):
+            text = None
+        elif kind == "cc":
+            text = f"{parts[0]}.{parts[1]}"
+        else:
+            text = "(" + ", ".join(str(int(d)) for d in parts) + ")"
+        texts[key] = text
+    return text
+
+
+def _process(buf: bytes, offset: int) -> dict[str, Any]:
+    """ProcessInfo: 1 process id, 2 host name, 3 process (executable) name."""
+    out: dict[str, Any] = {}
+    for f, w, a, b in fields(buf, offset):
+        if f == 1 and w == 0:
+            out["process_id"] = varint(buf, a)[0]
+        elif f == 2 and w == 2:
+            out["host"] = buf[a:b].decode("utf-8", "replace")
+        elif f == 3 and w == 2:  # the executable's path; ncu's CSV export shows its name
+            path = buf[a:b].decode("utf-8", "replace")
+            out["process_name"] = path.replace("\\", "/").rsplit("/", 1)[-1]
+    return out
+
+
+def _ncu_version(session: bytes) -> str | None:
+    """"2025.3.1.0" from the session's version info (8: 1 provider, 2 version)."""
+    if not session:
+        return None
+    for f, w, a, b in fields(session):
+        if f == 8 and w == 2:
+            info = session[a:b]
+            if strings_of(info, 1) == ["Nsight Compute Target"]:
+                text = (strings_of(info, 2) or [""])[0]
+                return text.split(" (")[0] or None
+    return None
+
+
+def _report_cut(path: Path, cut: Cut, kernels: int, strict: bool, checking: bool) -> None:
+    lost = cut.size - cut.offset
+    what = (f"{path}: the report is truncated at byte {cut.size:,}: it ends inside a record that "
+            f"starts at byte {cut.offset:,} and needed {cut.missing_bytes:,} more bytes")
+    if cut.lost_results:
+        what += f"; its block announced {cut.lost_results} more kernel(s), lost"
+    if strict:
+        keep = ("roofprof's own reader (--reader roofprof) keeps them" if checking else
+                "read without --strict to keep them")
+        if not kernels:
+            raise InputError(f"{what} (a copy or recording cut short) and holds no complete "
+                             "kernel; record or copy it again")
+        raise InputError(f"{what} (a copy or recording cut short); {kernels} complete kernel(s) "
+                         f"precede it: {keep}, or record it again")
+    warnings.warn(f"{what}; kept the {kernels} complete kernel(s) before it, dropped the last "
+                  f"{lost:,} bytes (and anything ncu would have written after them)",
+                  RoofprofWarning, stacklevel=3)
+
