@@ -154,7 +154,6 @@ def kernel_numbers(table: TableLike, level: str = "dram") -> pd.DataFrame:
     t = table_of(table)
     check(t)
     level_of(level)
-    n = len(t)
     labels = list(PRECISIONS)
     work = np.column_stack([_num(t, PRECISIONS[p][0]) for p in labels])
     peaks = np.column_stack([_num(t, PRECISIONS[p][1]) for p in labels])
@@ -174,14 +173,7 @@ def kernel_numbers(table: TableLike, level: str = "dram") -> pd.DataFrame:
 
     dur = _num(t, "duration_ns")
     dur = np.where(dur > 0, dur, np.nan)
-    nbytes = _num(t, BYTES_COLUMNS[level])
-    bw = _num(t, PEAK_BW_COLUMNS[level])
-    memory_ns = div(nbytes, bw) * 1e9
-    tma = np.zeros(n, dtype=bool)
-    if level == "l1":  # L1TEX does not see TMA traffic (Hopper+): see L1_BLIND
-        dram = _num(t, BYTES_COLUMNS["dram"])
-        tma = (_cc(t) >= 90) & (dram >= L1_BLIND_MIN_BYTES) & (nbytes < dram / 2)
-        memory_ns[tma] = np.nan
+    nbytes, bw, memory_ns, tma = _traffic(t, level)
     roof_ns = np.maximum(compute_ns, memory_ns)
     roof_ns[np.isnan(compute_ns) | np.isnan(memory_ns)] = np.nan
 
@@ -214,6 +206,34 @@ def kernel_numbers(table: TableLike, level: str = "dram") -> pd.DataFrame:
     df = pd.DataFrame(out, index=t.index)
     df["bound"] = pd.Categorical(df["bound"], categories=list(BOUNDS))
     return df
+
+
+def _traffic(t: pd.DataFrame, level: str) -> tuple[FloatArray, FloatArray, FloatArray,
+                                                   npt.NDArray[np.bool_]]:
+    """Bytes, peak bandwidth and time at that peak (ns) at ``level``, and which kernels' L1
+    counter misses their traffic (TMA, see :data:`L1_BLIND_MIN_BYTES`)."""
+    nbytes = _num(t, BYTES_COLUMNS[level])
+    bw = _num(t, PEAK_BW_COLUMNS[level])
+    memory_ns: FloatArray = div(nbytes, bw) * 1e9
+    tma = np.zeros(len(t), dtype=bool)
+    if level == "l1":  # L1TEX does not see TMA traffic (Hopper+)
+        dram = _num(t, BYTES_COLUMNS["dram"])
+        tma = (_cc(t) >= 90) & (dram >= L1_BLIND_MIN_BYTES) & (nbytes < dram / 2)
+        memory_ns[tma] = np.nan
+    return nbytes, bw, memory_ns, tma
+
+
+def level_numbers(table: TableLike, work: Any, level: str) -> pd.DataFrame:
+    """What places kernels at another memory level: ``work`` (from :func:`kernel_numbers`),
+    ``bytes``, ``ai`` and ``memory_ns`` at ``level``, as :func:`kernel_numbers` gives them,
+    without the rest (a million kernels at three levels stay small)."""
+    t = table_of(table)
+    level_of(level)
+    nbytes, _bw, memory_ns, tma = _traffic(t, level)
+    w = np.asarray(work, dtype=np.float64)
+    nb = np.where(tma, np.nan, nbytes)
+    return pd.DataFrame({"work": w, "bytes": nb, "ai": div(w, nb), "memory_ns": memory_ns},
+                        index=t.index)
 
 
 def _rates(work: FloatArray, nbytes: FloatArray, time_ns: FloatArray, compute_ns: FloatArray,

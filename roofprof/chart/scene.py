@@ -104,9 +104,9 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
     t, lv = _prepared(obj, levels, filter)
     grouping = group_kernels(t, by, depth)
     # every number at the first level; further levels only place points (memory stays low)
-    numbers = {lvl: rl.kernel_numbers(t, lvl) if i == 0 else
-               rl.kernel_numbers(t, lvl)[["work", "bytes", "ai", "memory_ns"]]
-               for i, lvl in enumerate(lv)}
+    numbers = {lv[0]: rl.kernel_numbers(t, lv[0])}
+    for lvl in lv[1:]:
+        numbers[lvl] = rl.level_numbers(t, numbers[lv[0]]["work"], lvl)
     groups = rl.group_numbers(numbers[lv[0]], grouping, lv[0])
     colours, shown = assign(grouping.by, grouping.parts, groups["time_ns"].fillna(0).tolist())
     placed = _placed(numbers[lv[0]])
