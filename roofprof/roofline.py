@@ -145,9 +145,8 @@ def div(a: Any, b: Any) -> Any:
 def kernel_numbers(table: TableLike, level: str = "dram") -> pd.DataFrame:
     """Every kernel's roofline numbers at ``level`` (same index as the table; module doc).
 
-    Columns: ``duration_ns``, ``work``, ``flop``, ``ops_int8``, ``work_p_<precision>`` (work
-    per precision, 0 where the GPU has no such unit), ``bytes``, ``compute_ns``, ``memory_ns``,
-    ``roof_ns``, ``ai``, ``work_per_s``, ``peak_compute_per_s``, ``peak_bytes_per_s``,
+    Columns: ``duration_ns``, ``work``, ``flop``, ``ops_int8``, ``bytes``, ``compute_ns``,
+    ``memory_ns``, ``roof_ns``, ``ai``, ``work_per_s``, ``peak_compute_per_s``, ``peak_bytes_per_s``,
     ``ridge``, ``roof_per_s``, ``pct_of_roof``, ``pct_of_peak_compute``, ``bytes_per_s``,
     ``pct_of_peak_bandwidth``, ``precision``, ``bound``, ``reason``, ``headroom_ns``.
     """
@@ -189,14 +188,11 @@ def kernel_numbers(table: TableLike, level: str = "dram") -> pd.DataFrame:
         "work": total,
         "flop": _num(t, "flop"),
         "ops_int8": work[:, int8],
-        **{f"work_p_{p}": w0[:, i] for i, p in enumerate(labels)},
         "bytes": np.where(tma, np.nan, nbytes),
         "compute_ns": compute_ns,
         "memory_ns": memory_ns,
         "roof_ns": roof_ns,
     }
-    for i, p in enumerate(labels):
-        out[f"compute_ns_{p}"] = np.where(incomplete, np.nan, per_p[:, i])
     out.update(_rates(out["work"], out["bytes"], dur, compute_ns, memory_ns, roof_ns))
     out["precision"] = precision
     out["bound"] = bound
@@ -339,12 +335,7 @@ def group_numbers(numbers: pd.DataFrame, grouping: Grouping,
         "level": np.full(n, level, dtype=object),
         **_rates(work, nbytes, time_ns, compute_ns, memory_ns, roof_ns),
     }
-    labels = list(PRECISIONS)
-    per_p = np.column_stack([strict(f"compute_ns_{p}") for p in labels])
-    has = ~np.isnan(per_p).all(axis=1) & (np.nan_to_num(per_p).max(axis=1) > 0)
-    precision = np.asarray(labels, dtype=object)[np.argmax(np.nan_to_num(per_p), axis=1)]
-    precision[~has | np.isnan(compute_ns)] = None
-    out["precision"] = precision
+    out["precision"] = _group_precision(numbers, codes, n, compute_ns)
     bound = np.where(compute_ns >= memory_ns, "compute", "memory").astype(object)
     latency_share = div(latency, time_ns)
     bound[latency_share > 0.5] = "latency"
@@ -370,6 +361,22 @@ def group_intensity(numbers: pd.DataFrame, grouping: Grouping) -> FloatArray:
         out.append(np.where(bad > 0, np.nan, s))
     result: FloatArray = div(out[0], out[1])
     return result
+
+
+def _group_precision(numbers: pd.DataFrame, codes: npt.NDArray[np.intp], n: int,
+                     compute_ns: FloatArray) -> npt.NDArray[Any]:
+    """The precision whose kernels (by the precision that sets each one's compute time) hold
+    most of the group's compute time; null where the group has no known compute time."""
+    labels = list(PRECISIONS)
+    kp = numbers["precision"].to_numpy(dtype=object)
+    idx = pd.Categorical(kp, categories=labels).codes.astype(np.int64)
+    c = np.nan_to_num(numbers["compute_ns"].to_numpy(dtype=np.float64, na_value=np.nan))
+    ok = idx >= 0
+    per = np.bincount(codes[ok] * len(labels) + idx[ok], weights=c[ok],
+                      minlength=n * len(labels)).reshape(n, len(labels))
+    out: npt.NDArray[Any] = np.asarray(labels, dtype=object)[np.argmax(per, axis=1)]
+    out[(per.max(axis=1) <= 0) | np.isnan(compute_ns)] = None
+    return out
 
 
 def _group_reasons(numbers: pd.DataFrame, codes: npt.NDArray[np.intp], n: int,
@@ -421,17 +428,19 @@ def top_kernels(table: TableLike, n: int = 10, level: str = "dram") -> pd.DataFr
     return out.head(n).reset_index(drop=True)
 
 
-def effective_peaks(numbers: pd.DataFrame, precisions: Sequence[str] | None = None,
+def effective_peaks(table: TableLike, precisions: Sequence[str] | None = None,
                     ) -> dict[str, float]:
-    """Each precision's compute roof over the given kernels, by the group definition:
-    sum W_p / sum (W_p / P_p), the work-weighted harmonic mean of their own peaks."""
+    """Each precision's compute roof over the kernels of ``table``, by the group definition:
+    sum W_p / sum (W_p / P_p), the work-weighted harmonic mean of their own peaks (kernels
+    whose peak of that precision is unknown are left out)."""
+    t = table_of(table)
     out: dict[str, float] = {}
     for p in precisions or list(PRECISIONS):
-        w = numbers[f"work_p_{p}"].to_numpy(dtype=np.float64)
-        c = numbers[f"compute_ns_{p}"].to_numpy(dtype=np.float64)
-        ok = (w > 0) & np.isfinite(c) & (c > 0)
+        w = _num(t, PRECISIONS[p][0])
+        peak = _num(t, PRECISIONS[p][1])
+        ok = (w > 0) & np.isfinite(peak) & (peak > 0)
         if ok.any():
-            out[p] = float(w[ok].sum() / (c[ok].sum() * 1e-9))
+            out[p] = float(w[ok].sum() / (w[ok] / peak[ok]).sum())
     return out
 
 

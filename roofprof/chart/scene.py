@@ -115,7 +115,7 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
     kernels = _kernel_frame(t, numbers, lv, placed, grouping, colours)
     total = float(np.nansum(numbers[lv[0]]["duration_ns"]))
     density = len(kernels) * len(lv) > max_points
-    roofs = _roofs(numbers[lv[0]][placed])
+    roofs = _roofs(t[placed])
     slopes = _slopes(numbers, lv, placed)
     aggs = _aggregates(t, numbers, lv, grouping, groups, colours, shown)
     scene = Scene(
