@@ -147,8 +147,9 @@ def kernel_numbers(table: TableLike, level: str = "dram") -> pd.DataFrame:
 
     Columns: ``duration_ns``, ``work``, ``flop``, ``ops_int8``, ``bytes``, ``compute_ns``,
     ``memory_ns``, ``roof_ns``, ``ai``, ``work_per_s``, ``peak_compute_per_s``,
-    ``peak_bytes_per_s``, ``ridge``, ``roof_per_s``, ``pct_of_roof``, ``pct_of_peak_compute``,
-    ``bytes_per_s``, ``pct_of_peak_bandwidth``, ``precision``, ``bound``, ``reason``, ``headroom_ns``.
+    ``peak_bytes_per_s``, ``ridge``, ``roof_per_s``, ``pct_of_roof``,
+    ``pct_of_peak_compute``, ``bytes_per_s``, ``pct_of_peak_bandwidth``, ``precision``,
+    ``bound``, ``reason``, ``headroom_ns``.
     """
     t = table_of(table)
     check(t)
