@@ -36,6 +36,7 @@ from parsers.csv_rows import Rows
 from parsers.ncu_names import function_name, parse_push_pop
 from roofprof.derive import RawKernels
 from roofprof.errors import InputError, RoofprofWarning
+from roofprof.metrics import IDENTITY_METRICS, SECTION_LABELS
 from roofprof.units import scale
 from roofprof.validate import (
     DIFFERS,
@@ -64,14 +65,10 @@ IDENTITY_HEADER = {
 }
 PUSH_POP = "thread Domain:Push/Pop_Range:PL_Type:PL_Value:CLR_Type:Color:Msg_Type:Msg"
 START_END = "Id:Domain:Start/Stop_Range:PL_Type:PL_Value:CLR_Type:Color:Msg_Type:Msg"
-DEVICE_NAME = "device__attribute_display_name"
+DEVICE_NAME = IDENTITY_METRICS["device_name"]
 DETAILS = ("Metric Name", "Metric Unit", "Metric Value")
 #: labels of ncu's own sections (details page) that are roofline quantities
-LABELS = {
-    "Duration": "gpu__time_duration.sum",
-    "DRAM Frequency": "dram__cycles_elapsed.avg.per_second",
-    "SM Frequency": "sm__cycles_elapsed.avg.per_second",
-}
+LABELS = SECTION_LABELS
 _HEADER_ID = re.compile(r'(^\ufeff?|,)"ID"(,|$)')
 _INTEGER_COLUMNS = ("process_id", "context", "stream", "device")
 _DIGITS = re.compile(r"^\d+$", re.ASCII)

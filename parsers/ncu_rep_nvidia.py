@@ -41,13 +41,10 @@ import pandas as pd
 from parsers.ncu_rep import MAGIC, wanted_metrics
 from roofprof.derive import RawKernels
 from roofprof.errors import InputError, NcuError, RoofprofWarning
+from roofprof.metrics import IDENTITY_METRICS
 
-_IDENTITY_METRICS = {
-    "device": "launch__device_id",
-    "context": "launch__context_id",
-    "stream": "launch__stream_id",
-    "device_name": "device__attribute_display_name",
-}
+_IDENTITY_METRICS = {k: IDENTITY_METRICS[k] for k in ("device", "context", "stream",
+                                                       "device_name")}
 
 
 def _value(action: Any, name: str) -> Any:
@@ -82,19 +79,20 @@ def read(path: Path, strict: bool = False) -> RawKernels:
                 m = action.metric_by_name(name)
                 if m is not None:
                     row[j] = float(m.value())
-            if all(np.isnan(v) for v in row) and action.metric_by_name("launch__grid_size") is None:
+            no_launch = action.metric_by_name(IDENTITY_METRICS["grid_size"]) is None
+            if all(np.isnan(v) for v in row) and no_launch:
                 empty.append(f"{kid + 1}")
             metric_rows.append(row)
             ident = {k: _value(action, v) for k, v in _IDENTITY_METRICS.items()}
-            major = _value(action, "device__attribute_compute_capability_major")
-            minor = _value(action, "device__attribute_compute_capability_minor")
+            major = _value(action, IDENTITY_METRICS["cc_major"])
+            minor = _value(action, IDENTITY_METRICS["cc_minor"])
             ident.update(
                 id=kid,
                 kernel=action.name(),
                 kernel_demangled=action.name(demangled),
                 cc=None if major is None else f"{major}.{minor}",
-                grid=_dims(action, "launch__grid_dim"),
-                block=_dims(action, "launch__block_dim"),
+                grid=_dims(action, IDENTITY_METRICS["grid_dim"]),
+                block=_dims(action, IDENTITY_METRICS["block_dim"]),
                 nvtx=_nvtx_stack(action),
             )
             ident_rows.append(ident)

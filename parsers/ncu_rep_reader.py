@@ -42,17 +42,11 @@ from parsers.ncu_rep_wire import (
 )
 from roofprof.derive import RawKernels
 from roofprof.errors import InputError, RoofprofWarning
+from roofprof.metrics import IDENTITY_METRICS as METRIC_IDENTITY
 
-#: identity columns and the metrics that give them (as NVIDIA's reader exposes them)
-IDENTITY_METRICS = {
-    "device": "launch__device_id",
-    "context": "launch__context_id",
-    "stream": "launch__stream_id",
-    "device_name": "device__attribute_display_name",
-    "cc_major": "device__attribute_compute_capability_major",
-    "cc_minor": "device__attribute_compute_capability_minor",
-    **{f"{g}_{a}": f"launch__{g}_dim_{a}" for g in ("grid", "block") for a in "xyz"},
-}
+#: identity columns and the metrics that give them (the metric table's)
+IDENTITY_METRICS = {k: v for k, v in METRIC_IDENTITY.items()
+                    if k not in ("grid_dim", "block_dim", "grid_size")}
 
 
 class UnknownFormatVersion(InputError):

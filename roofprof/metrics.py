@@ -253,6 +253,32 @@ PRECISIONS: dict[str, tuple[str, str]] = {
     if q.kind == "count" and q.precision
 }
 
+#: the metric that gives every kernel's duration (the time base of every rate)
+DURATION_METRIC = "gpu__time_duration.sum"
+
+#: identity columns of the kernel table and the metrics a report holds them in (``launch__*``
+#: metrics cost no replay pass); ``cc_*`` and the grid/block dimensions are combined into
+#: ``cc``, ``grid`` and ``block``
+IDENTITY_METRICS: dict[str, str] = {
+    "device": "launch__device_id",
+    "context": "launch__context_id",
+    "stream": "launch__stream_id",
+    "device_name": "device__attribute_display_name",
+    "cc_major": "device__attribute_compute_capability_major",
+    "cc_minor": "device__attribute_compute_capability_minor",
+    **{f"{g}_{a}": f"launch__{g}_dim_{a}" for g in ("grid", "block") for a in "xyz"},
+    "grid_dim": "launch__grid_dim",
+    "block_dim": "launch__block_dim",
+    "grid_size": "launch__grid_size",
+}
+
+#: labels of ncu's own sections (a CSV export's details page) that are roofline quantities
+SECTION_LABELS: dict[str, str] = {
+    "Duration": DURATION_METRIC,
+    "DRAM Frequency": "dram__cycles_elapsed.avg.per_second",
+    "SM Frequency": "sm__cycles_elapsed.avg.per_second",
+}
+
 #: launch metrics read for identity columns when present (always cheap: no replay pass)
 LAUNCH_METRICS: tuple[str, ...] = (
     "launch__grid_size",

@@ -304,7 +304,9 @@ def to_raw(trace: TimingTrace) -> RawKernels:
 
     k = trace.kernels
     ident = k[[c for c in IDENTITY if c in k.columns and c != "source"]].copy()
-    metrics = pd.DataFrame({"gpu__time_duration.sum": k["duration_ns"].to_numpy("float64")})
+    from roofprof.metrics import DURATION_METRIC
+
+    metrics = pd.DataFrame({DURATION_METRIC: k["duration_ns"].to_numpy("float64")})
     return RawKernels(identity=ident, metrics=metrics,
                       meta={**trace.meta, "timing": True})
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import InputError, RoofprofWarning
-from roofprof.metrics import QUANTITIES
+from roofprof.metrics import DURATION_METRIC, QUANTITIES
 from roofprof.schema import SCHEMA_VERSION, empty_meta
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def whole_number_metrics() -> frozenset[str]:
     A fraction there (``25.376`` ns) means the file is in display units (us, Mbyte) and lost
     the units row that says so.
     """
-    out = {"gpu__time_duration.sum"}
+    out = {DURATION_METRIC}
     for q in QUANTITIES:
         if q.kind == "count":
             out.update(t.metric for f in q.formulas for t in f.terms if t.metric.endswith(".sum"))
