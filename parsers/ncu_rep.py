@@ -19,30 +19,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from parsers import Format
+from parsers.ncu_rep_wire import MAGIC
 from roofprof.derive import RawKernels
 from roofprof.errors import UsageError
-from roofprof.metrics import QUANTITIES
 
-MAGIC = b"NVR\x00"
 READERS = ("roofprof", "ncu-report")
-
-_SUFFIXES = ("", ".per_second", ".per_cycle_elapsed")
-_CLOCK_UNITS = ("sm", "smsp", "dram", "lts", "l1tex")
-
-
-def wanted_metrics() -> list[str]:
-    """Every metric name (in every form) the metric table could use."""
-    names: list[str] = []
-    for q in QUANTITIES:
-        for f in q.formulas:
-            for t in f.terms:
-                if q.kind == "count":
-                    names += [t.metric + s for s in _SUFFIXES]
-                else:
-                    names.append(t.metric)
-    for u in _CLOCK_UNITS:
-        names += [f"{u}__cycles_elapsed.avg", f"{u}__cycles_elapsed.avg.per_second"]
-    return list(dict.fromkeys(names))
 
 
 def _sniff(head: bytes) -> bool:

@@ -38,10 +38,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parsers.ncu_rep import MAGIC, wanted_metrics
+from parsers.ncu_rep_wire import MAGIC
 from roofprof.derive import RawKernels
 from roofprof.errors import InputError, NcuError, RoofprofWarning
-from roofprof.metrics import IDENTITY_METRICS
+from roofprof.metrics import IDENTITY_METRICS, wanted_metrics
 
 _IDENTITY_METRICS = {k: IDENTITY_METRICS[k] for k in ("device", "context", "stream",
                                                        "device_name")}

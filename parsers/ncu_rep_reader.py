@@ -68,7 +68,7 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
     """Read ``path``; ``checking``: a check before NVIDIA's reader (messages say so)."""
     import pandas as pd
 
-    from parsers.ncu_rep import wanted_metrics
+    from roofprof.metrics import wanted_metrics
 
     wanted = wanted_metrics()
     slots = wanted + list(IDENTITY_METRICS.values())

@@ -300,3 +300,24 @@ def record_metrics(available: set[str] | None) -> list[str]:
                 out.extend(t.metric for t in formula.terms)
                 break
     return list(dict.fromkeys(out))
+
+
+#: the forms a counter may take in a report (see ``derive.py``): the sum, a rate, per cycle
+FORMS: tuple[str, ...] = ("", ".per_second", ".per_cycle_elapsed")
+#: units whose elapsed cycles turn a per-cycle form into a total
+CLOCK_UNITS: tuple[str, ...] = ("sm", "smsp", "dram", "lts", "l1tex")
+
+
+def wanted_metrics() -> list[str]:
+    """Every metric name, in every form, the metric table could use (what a reader keeps)."""
+    names: list[str] = []
+    for q in QUANTITIES:
+        for f in q.formulas:
+            for t in f.terms:
+                if q.kind == "count":
+                    names += [t.metric + s for s in FORMS]
+                else:
+                    names.append(t.metric)
+    for u in CLOCK_UNITS:
+        names += [f"{u}__cycles_elapsed.avg", f"{u}__cycles_elapsed.avg.per_second"]
+    return list(dict.fromkeys(names))
