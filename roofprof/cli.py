@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from roofprof import __version__
-from roofprof.errors import RoofprofError, UsageError
+from roofprof.errors import RoofprofError, RoofprofWarning, UsageError
 
 # NVIDIA's SWIG-generated ncu_report module makes Python warn at interpreter exit
 warnings.filterwarnings("ignore", message="builtin type swigvarlink", category=DeprecationWarning)
@@ -332,11 +332,17 @@ def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
         trace = _load_all(traces, input_format, rules, strict, reader)
         result = roofline.summarize(trace, by=by, level=level, depth=depth, top=top,
                                     filter=filter_)
+        from roofprof.sampling import label
+
+        sampled = label(getattr(trace, "meta", {}))
         if fmt == "table":
             # a terminal gets a table that fits it; a pipe or file gets every column
             tty = output is None and sys.stdout.isatty()
-            text = table.format_table(result, wide=wide, width=None if tty else 10_000)
+            text = table.format_table(result, wide=wide, width=None if tty else 10_000,
+                                      notes=[sampled] if sampled else [])
         else:
+            if sampled:
+                warnings.warn(sampled, RoofprofWarning, stacklevel=1)
             text = table.to_json(result) if fmt == "json" else table.to_csv(result)
         _emit(text, output, f"{len(result)} groups")
 

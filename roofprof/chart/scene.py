@@ -119,7 +119,8 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
     slopes = _slopes(numbers, lv, placed)
     aggs = _aggregates(t, numbers, lv, grouping, groups, colours, shown)
     scene = Scene(
-        title=title or _title(obj, t), subtitle=_subtitle(t, lv, total, filter, numbers, placed),
+        title=title or _title(obj, t),
+        subtitle=_subtitle(t, lv, total, filter, numbers, placed) + _sampled(obj),
         levels=lv, unit=_unit(roofs), xlim=(0, 0), ylim=(0, 0), kernels=kernels,
         density=density, roofs=roofs, slopes=slopes, aggregates=aggs,
         labels=[] if density else _heaviest(kernels, label_top, total),
@@ -313,6 +314,16 @@ def _subtitle(t: pd.DataFrame, lv: tuple[str, ...], total: float, filter: str | 
             share = np.nansum(dur[mask]) / total if total else 0.0
             sub.append(f"{int(mask.sum())} {what} ({100 * share:.1f}% of time) not drawn")
     return sub
+
+
+def _sampled(obj: Any) -> list[str]:
+    """A sampled trace says so: its time shares are of the profiled launches, not the run."""
+    from roofprof.sampling import time_shares_of
+
+    meta = getattr(obj, "meta", None)
+    if isinstance(meta, dict) and time_shares_of(meta) == "samples":
+        return ["SAMPLED: time shares are of the profiled launches, not of the run"]
+    return []
 
 
 def _notes(k: pd.DataFrame, lv: tuple[str, ...], aggs: list[Aggregate]) -> list[str]:

@@ -1,0 +1,41 @@
+"""A sampled trace (ncu --per-config) says in every view that its shares are of samples."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from roofprof.chart import build_scene
+from roofprof.cli import main
+from roofprof.sampling import from_ncu_argv
+from roofprof.trace import Trace
+from tests.conftest import load_fixture
+
+
+def _sampled(tmp_path: Path) -> Path:
+    shared = load_fixture("llama_annotated.ncu-rep")  # cached for every test: copy it
+    trace = Trace(shared.kernels.copy(), copy.deepcopy(shared.meta))
+    trace.meta["sampling"] = from_ncu_argv(
+        ["ncu", "--filter-mode", "per-launch-config", "--launch-count", "1", "python", "x.py"])
+    return trace.save(tmp_path / "sampled.parquet")
+
+
+def test_summary_table_json_and_plot_say_the_trace_is_sampled(tmp_path: Path) -> None:
+    path = _sampled(tmp_path)
+    table = CliRunner().invoke(main, ["summary", str(path), "--by", "phase"])
+    assert table.exit_code == 0, table.output
+    assert "note: sampled trace: time shares are of the profiled launches" in table.output
+    js = CliRunner().invoke(main, ["summary", str(path), "--by", "phase", "--format", "json"])
+    assert js.exit_code == 0
+    assert "roofprof: warning: sampled trace" in js.output
+    from roofprof.trace import load
+
+    scene = build_scene(load(path), by="phase")
+    assert any(s.startswith("SAMPLED") for s in scene.subtitle)
+
+
+def test_a_whole_run_says_nothing_of_the_kind() -> None:
+    scene = build_scene(load_fixture("llama_annotated.ncu-rep"), by="phase")
+    assert not any(s.startswith("SAMPLED") for s in scene.subtitle)
