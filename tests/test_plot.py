@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 import shutil
 import struct
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pandas as pd
