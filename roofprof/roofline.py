@@ -386,7 +386,7 @@ def _group_reasons(numbers: pd.DataFrame, codes: npt.NDArray[np.intp], n: int,
     reason = numbers["reason"].to_numpy(dtype=object)
     for g in np.flatnonzero(unknown):
         members = np.flatnonzero(codes == g)
-        whys = [r for r in reason[members] if r]
+        whys = [r for r in reason[members] if isinstance(r, str) and r]
         if whys:
             common = max(set(whys), key=whys.count)
             out[g] = f"{len(whys)} of {len(members)} kernels: {common}"

@@ -492,3 +492,15 @@ def test_unique_labels_never_merge_two_groups() -> None:
     assert got[1].startswith("decode/")
     assert "simt" in got[2]
     assert "wmma" in got[3]
+
+
+def test_l1_summary_of_a_hopper_trace_names_the_tma_kernels() -> None:
+    """`summary --level l1` on the H100 Llama: no group is called compute-bound on a 1e7 FLOP/B
+    L1 point; each says how many of its kernels L1TEX did not see."""
+    from tests.conftest import load_fixture
+
+    s = rl.summarize(load_fixture("llama_annotated.ncu-rep"), by="phase",
+                     level="l1").set_index("group")
+    assert (s["bound"] == "unknown").all()
+    assert s.loc["prefill", "reason"].startswith("9 of 62 kernels: L1TEX did not see")
+    assert s.loc["decode", "reason"].startswith("11 of 64 kernels: L1TEX did not see")
