@@ -417,8 +417,9 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
         trace = _load_all(traces, input_format, rules, strict, reader)
         comparison = None
         if modelled is not None:  # the groups (op x phase) gain the model's columns
-            from roofprof.model.compare import summarize_beside
+            from roofprof.model.compare import fitted, summarize_beside
 
+            modelled = modelled[0], fitted(roofline.table_of(trace), modelled[1])
             result, comparison = summarize_beside(trace, *modelled, by=by, level=level,
                                                   depth=depth, top=top, filter=filter_)
         else:
@@ -515,9 +516,9 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
             trace = _load_all(traces, input_format, rules, strict, reader)
             beside: dict[str, Any] = {}
             if modelled is not None:
-                from roofprof.model.compare import against, grouping_for
+                from roofprof.model.compare import against, fitted, grouping_for
 
-                arch, options = modelled
+                arch, options = modelled[0], fitted(trace.kernels, modelled[1])
                 by = grouping_for(trace.kernels, by)
                 beside = {"model": against(trace.kernels, arch, options),
                           "model_label": f"{arch.name}, batch {options.batch}, prompt "

@@ -23,7 +23,13 @@ from roofprof.chart.scene import build
 from roofprof.chart.static import render
 from roofprof.cli import main
 from roofprof.errors import UsageError
-from roofprof.model.compare import MODEL_COLUMNS, against, compare, summarize_beside
+from roofprof.model.compare import (
+    MODEL_COLUMNS,
+    against,
+    compare,
+    fitted,
+    summarize_beside,
+)
 from tests import _readme
 from tests.conftest import FIXTURES, ROOT, load_fixture
 from tests.test_plot import _chromium
@@ -95,6 +101,20 @@ def test_cli_summary_model_prefill_projections_and_batch1_padding() -> None:
     ratio = 263_262_208 / useful
     assert ratio > 8
     assert re.search(rf"^decode +gemm +9 .* {ratio:.2f}x ", small.stdout, re.M)
+
+
+def test_an_eager_trace_is_modelled_with_eager_attention() -> None:
+    """llama_eager runs Q.K^T, softmax and P.V as kernels of their own: a fused model has no
+    row beside them, so the views model attention eagerly; the full masked rectangle is then
+    2x the causal triangle's useful work (128 x 128 against 128 x 129 / 2 scores)."""
+    trace = load_fixture("llama_eager.ncu-rep")
+    options = model.Options(batch=4, prompt=128)
+    assert fitted(trace.kernels, options).attention == "eager"
+    assert fitted(load_fixture("llama_annotated.ncu-rep").kernels, options) is options
+    groups, _ = summarize_beside(trace, model.architecture(SMALL),
+                                 fitted(trace.kernels, options))
+    qk = groups.set_index("group").loc["attention_qk · prefill"]
+    assert qk["flop_ratio"] == pytest.approx(128 * 128 / (128 * 129 / 2))
 
 
 @pytest.mark.parametrize(("argv", "message"), [

@@ -117,6 +117,17 @@ def grouping_for(kernels: pd.DataFrame, by: str | None) -> str:
     return by
 
 
+def fitted(kernels: pd.DataFrame, options: Options) -> Options:
+    """``options`` with eager attention where the trace ran it eagerly (``attention_qk`` /
+    ``attention_pv`` ops): a fused model has no row to put beside them."""
+    from dataclasses import replace
+
+    ops = set(kernels["op"].dropna()) if "op" in kernels else set()
+    if options.attention == "fused" and ops & {"attention_qk", "attention_pv"}:
+        return replace(options, attention="eager")
+    return options
+
+
 def against(kernels: pd.DataFrame, arch: Architecture, options: Options) -> pd.DataFrame:
     """:func:`~roofprof.model.estimate` of the run a trace recorded: the phases the trace has,
     timed at its measured roofs (:func:`~roofprof.model.roofs_of_trace`)."""
