@@ -12,12 +12,13 @@ import shlex
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from roofprof import __version__
 from roofprof.errors import RoofprofError, RoofprofWarning, UsageError
@@ -274,6 +275,84 @@ def _load_all(paths: tuple[Path, ...], input_format: str | None, rules: Path | N
     return combine(loaded) if len(loaded) > 1 else loaded[0]
 
 
+# ------------------------------------------------- model options (model, summary, plot)
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+#: the run an analytic model describes; shared by `model` and `summary`/`plot --model`
+_MODEL_OPTIONS = (
+    click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True),
+    click.option("--prompt", type=click.IntRange(min=1), default=512, show_default=True,
+                 help="Prefill tokens per sequence."),
+    click.option("--context", type=click.IntRange(min=0),
+                 help="Tokens cached before a decode/spec step [default: --prompt]."),
+    click.option("--spec-tokens", type=click.IntRange(min=1), default=4, show_default=True,
+                 help="Candidates verified per sequence in the spec phase."),
+    click.option("--weight-dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]),
+                 help="Weights of the projections [default: the config's quantization, else "
+                      "bf16]."),
+    click.option("--group-size", type=click.IntRange(min=1),
+                 help="Quantization group (AWQ/GPTQ: 128): an fp16 scale and a zero per group."),
+    click.option("--act-dtype", type=click.Choice(["bf16", "fp16"]), default="bf16",
+                 show_default=True),
+    click.option("--kv-dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]),
+                 help="KV cache [default: --act-dtype]."),
+    click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
+                 help="Tensor-parallel degree (numbers are per GPU)."),
+    click.option("--attention", type=click.Choice(["fused", "eager"]), default="fused",
+                 show_default=True),
+    click.option("--traffic", type=click.Choice(["per-op", "fused"]), default="per-op",
+                 show_default=True,
+                 help="per-op: every op reads and writes its activations (eager); fused: only "
+                      "layer input/outputs and the KV cache move (hand-derivation convention)."),
+    click.option("--logits", type=click.Choice(["last", "all"]), default="last",
+                 show_default=True, help="lm_head on the last token per sequence, or on all."),
+    click.option("--non-causal", is_flag=True,
+                 help="Count the full attention rectangle (hand-derivation convention)."),
+)
+_MODEL = click.option(
+    "--model", "model_spec", metavar="MODEL",
+    help="Put the analytic model (a preset or a config.json, see `roofprof model`) beside the "
+         "measurement, timed at the trace's measured roofs; describe the recorded run with "
+         "--batch, --prompt, --context, --weight-dtype, ...")
+
+
+def _model_options(f: _F) -> _F:
+    for option in reversed(_MODEL_OPTIONS):
+        f = option(f)
+    return f
+
+
+def _optional_model(spec: str | None, run: dict[str, Any]) -> tuple[Any, Any] | None:
+    """:func:`_model_of` of ``--model``; None without one (and then no model option may be
+    given: it would be ignored)."""
+    if spec is not None:
+        return _model_of(spec, run)
+    ctx = click.get_current_context()
+    given = [k for k in run if ctx.get_parameter_source(k) is not ParameterSource.DEFAULT]
+    if given:
+        raise UsageError(f"--{given[0].replace('_', '-')} describes the modelled run: give "
+                         "--model MODEL too")
+    return None
+
+
+def _model_of(spec: str, run: dict[str, Any]) -> tuple[Any, Any]:
+    """(architecture, options) of MODEL and the model options."""
+    from roofprof import model
+
+    arch = model.architecture(spec)
+    weight_dtype = run["weight_dtype"]
+    options = model.Options(
+        batch=run["batch"], prompt=run["prompt"], context=run["context"],
+        spec_tokens=run["spec_tokens"], weight_dtype=weight_dtype or arch.quant_dtype or "bf16",
+        group_size=run["group_size"] or (arch.quant_group_size if weight_dtype is None
+                                         else None),
+        act_dtype=run["act_dtype"], kv_dtype=run["kv_dtype"], tp=run["tp"],
+        causal=not run["non_causal"], logits=run["logits"], traffic=run["traffic"],
+        attention=run["attention"])
+    return arch, options
+
+
 # ----------------------------------------------------------------------------- summary
 
 _GROUPS = ["range", "kernel", "device", "phase", "category", "op", "trace"]
@@ -290,8 +369,8 @@ _DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
 
 @main.command()
 @click.argument("traces", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--by", default="range", show_default=True, metavar="|".join(_GROUPS),
-              help=_BY_HELP)
+@click.option("--by", default=None, metavar="|".join(_GROUPS),
+              help=_BY_HELP + " [default: range; op,phase with --model]")
 @click.option("--level", type=click.Choice(["dram", "l2", "l1"]), default="dram",
               show_default=True, help="Memory level whose traffic and bandwidth set the roof.")
 @_DEPTH
@@ -308,10 +387,12 @@ _DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
 @_RULES
 @_STRICT
 @_READER
-def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
+@_MODEL
+@_model_options
+def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | None,
             filter_: str | None, top: int | None, fmt: str | None, output: Path | None,
             wide: bool, input_format: str | None, rules: Path | None, strict: bool,
-            reader: str) -> None:
+            reader: str, model_spec: str | None, **run: Any) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
     bandwidth, % of roof, bound, headroom. Several traces are summarised together.
 
@@ -319,19 +400,31 @@ def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
     Examples:  roofprof summary run.parquet --by range --depth 2 --top 10
                roofprof summary run.parquet --by op,phase --filter decode
                roofprof summary b1.parquet b16.parquet --by trace,phase
+               roofprof summary run.parquet --model config.json --batch 8 --prompt 512
     """
     with _errors():
         from roofprof import roofline, table
         from roofprof.atomic import refuse_inputs
 
+        modelled = _optional_model(model_spec, run)
+        if modelled is not None and len(traces) > 1:
+            raise UsageError("--model describes one run: give one trace")
         if fmt is None:
             fmt = {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table") \
                 if output else "table"
         if output is not None:
             refuse_inputs(output, [*traces, rules])
         trace = _load_all(traces, input_format, rules, strict, reader)
-        result = roofline.summarize(trace, by=by, level=level, depth=depth, top=top,
-                                    filter=filter_)
+        comparison = None
+        if modelled is not None:  # the groups (op x phase) gain the model's columns
+            from roofprof.model.compare import fitted, summarize_beside
+
+            modelled = modelled[0], fitted(roofline.table_of(trace), modelled[1])
+            result, comparison = summarize_beside(trace, *modelled, by=by, level=level,
+                                                  depth=depth, top=top, filter=filter_)
+        else:
+            result = roofline.summarize(trace, by=by or "range", level=level, depth=depth,
+                                        top=top, filter=filter_)
         from roofprof.sampling import label
 
         sampled = label(getattr(trace, "meta", {}))
@@ -340,6 +433,10 @@ def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
             tty = output is None and sys.stdout.isatty()
             text = table.format_table(result, wide=wide, width=None if tty else 10_000,
                                       notes=[sampled] if sampled else [])
+            if comparison is not None and modelled is not None:  # the ratios, under it
+                from roofprof.model.view import format_beside
+
+                text += "\n" + format_beside(comparison, *modelled)
         else:
             if sampled:
                 warnings.warn(sampled, RoofprofWarning, stacklevel=1)
@@ -380,10 +477,12 @@ def _levels(text: str) -> tuple[str, ...]:
 @_RULES
 @_STRICT
 @_READER
+@_MODEL
+@_model_options
 def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: bool,
          levels: str, depth: int | None, filter_: str | None, title: str | None,
          label_top: int, input_format: str | None, rules: Path | None, strict: bool,
-         reader: str) -> None:
+         reader: str, model_spec: str | None, **run: Any) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
 
     \b
@@ -391,11 +490,16 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
                roofprof plot run.parquet -o roofline.html --level dram,l2,l1
                roofprof plot run.parquet -o ops.png --by op,phase
                roofprof plot --sweep b1.parquet b4.parquet b16.parquet -o sweep.png
+               roofprof plot run.parquet --model config.json --batch 2 --prompt 1024
     """
     with _errors():
         from roofprof.atomic import refuse_inputs
         from roofprof.chart import write
         from roofprof.trace import label_of, load
+
+        modelled = _optional_model(model_spec, run)
+        if modelled is not None and (sweep or len(traces) > 1):
+            raise UsageError("--model draws beside one trace: give one trace, without --sweep")
 
         if output is None:
             output = Path(f"{label_of(traces[0])}{'_sweep' if sweep else ''}_roofline.png")
@@ -410,9 +514,18 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
                         depth=depth, filter=filter_, title=title)
         else:
             trace = _load_all(traces, input_format, rules, strict, reader)
+            beside: dict[str, Any] = {}
+            if modelled is not None:
+                from roofprof.model.compare import against, fitted, grouping_for
+
+                arch, options = modelled[0], fitted(trace.kernels, modelled[1])
+                by = grouping_for(trace.kernels, by)
+                beside = {"model": against(trace.kernels, arch, options),
+                          "model_label": f"{arch.name}, batch {options.batch}, prompt "
+                                         f"{options.prompt}"}
             out = write(trace, output, by=by or ("trace" if len(traces) > 1 else "range"),
                         levels=names, depth=depth, filter=filter_, title=title,
-                        label_top=label_top)
+                        label_top=label_top, **beside)
         click.echo(f"roofprof: wrote {out}", err=True)
 
 
@@ -496,41 +609,11 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
 @click.option("--phase", "phases", multiple=True,
               type=click.Choice(["prefill", "decode", "spec"]),
               help="Phases to model (repeatable; default all three).")
-@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
-@click.option("--prompt", type=click.IntRange(min=1), default=512, show_default=True,
-              help="Prefill tokens per sequence.")
-@click.option("--context", type=click.IntRange(min=0),
-              help="Tokens cached before a decode/spec step [default: --prompt].")
-@click.option("--spec-tokens", type=click.IntRange(min=1), default=4, show_default=True,
-              help="Candidates verified per sequence in the spec phase.")
-@click.option("--weight-dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]),
-              help="Weights of the projections [default: the config's quantization, else "
-                   "bf16].")
-@click.option("--group-size", type=click.IntRange(min=1),
-              help="Quantization group (AWQ/GPTQ: 128): an fp16 scale and a zero per group.")
-@click.option("--act-dtype", type=click.Choice(["bf16", "fp16"]), default="bf16",
-              show_default=True)
-@click.option("--kv-dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]),
-              help="KV cache [default: --act-dtype].")
-@click.option("--tp", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Tensor-parallel degree (numbers are per GPU).")
-@click.option("--attention", type=click.Choice(["fused", "eager"]), default="fused",
-              show_default=True)
-@click.option("--traffic", type=click.Choice(["per-op", "fused"]), default="per-op",
-              show_default=True,
-              help="per-op: every op reads and writes its activations (eager); fused: only "
-                   "layer input/outputs and the KV cache move (hand-derivation convention).")
-@click.option("--logits", type=click.Choice(["last", "all"]), default="last",
-              show_default=True, help="lm_head on the last token per sequence, or on all.")
-@click.option("--non-causal", is_flag=True,
-              help="Count the full attention rectangle (hand-derivation convention).")
+@_model_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
 def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str, ...],
-              batch: int, prompt: int, context: int | None, spec_tokens: int,
-              weight_dtype: str | None, group_size: int | None, act_dtype: str,
-              kv_dtype: str | None, tp: int, attention: str, traffic: str, logits: str,
-              non_causal: bool, fmt: str | None, output: Path | None) -> None:
+              fmt: str | None, output: Path | None, **run: Any) -> None:
     """Analytic estimate of a decoder transformer (a preset or a config.json): per op and
     phase, FLOPs, weight/KV/activation bytes, intensity and time at a GPU's roofs.
 
@@ -547,13 +630,7 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
 
         if gpu and trace:
             raise UsageError("--gpu and --trace both give roofs: pick one")
-        arch = model.architecture(spec)
-        options = model.Options(
-            batch=batch, prompt=prompt, context=context, spec_tokens=spec_tokens,
-            weight_dtype=weight_dtype or arch.quant_dtype or "bf16",
-            group_size=group_size or (arch.quant_group_size if weight_dtype is None else None),
-            act_dtype=act_dtype, kv_dtype=kv_dtype, tp=tp, causal=not non_causal,
-            logits=logits, traffic=traffic, attention=attention)
+        arch, options = _model_of(spec, run)
         kernels = None
         roofs = None
         where = ""
@@ -574,10 +651,10 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
         elif kernels is not None:
             text = format_compare(df)
         else:
-            title = (f"{arch.name}: batch {batch}, prompt {prompt}, weights "
+            title = (f"{arch.name}: batch {options.batch}, prompt {options.prompt}, weights "
                      f"{options.weight_dtype}"
                      f"{f' (group {options.group_size})' if options.group_size else ''}, "
-                     f"KV {kv_dtype or act_dtype}, TP {tp}"
+                     f"KV {options.kv_dtype or options.act_dtype}, TP {options.tp}"
                      f"{'; ' + where if where else '; no GPU given: no times (--gpu NAME)'}")
             text = format_estimate(df, model.totals(df), title)
         _emit(text, output, fmt)

@@ -44,6 +44,9 @@ _SCRIPT = """
   for (const [gid, i] of Object.entries(data.aggregates)) {
     marks(gid).forEach(el => { el.setAttribute('data-agg', i); hook(el, data.groups[i]); });
   }
+  for (const [gid, i] of Object.entries(data.models)) {
+    marks(gid).forEach(el => { el.setAttribute('data-model', i); hook(el, data.model[i]); });
+  }
   document.body.setAttribute('data-ready', '1');
 })();
 """
@@ -78,7 +81,9 @@ def to_html(scene: Scene) -> str:
     data = {"points": {} if scene.density else drawing.points,
             "aggregates": drawing.aggregates,
             "kernels": [] if scene.density else _kernel_tips(scene),
-            "groups": [_group_tip(a.numbers, a.series) for a in scene.aggregates]}
+            "groups": [_group_tip(a.numbers, a.series) for a in scene.aggregates],
+            "models": drawing.models, "model": [_model_tip(m.name, m.numbers)
+                                                for m in scene.models]}
     payload = json.dumps(data, separators=(",", ":")).replace("</", "<\\/")
     return (
         "<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
@@ -137,6 +142,23 @@ def _group_tip(r: dict[str, Any], series: str | None) -> str:
              f"% of roof: {pct(r['pct_of_roof'])} · bound: {html_escape(r['bound'])} · "
              f"headroom {duration(r['headroom_ns'])}"]
     return "<br>".join(lines)
+
+
+def _model_tip(name: str, r: dict[str, Any]) -> str:
+    def ratio(v: Any) -> str:
+        return "-" if v is None else f"{v:.2f}x"
+
+    def ns(seconds: Any) -> str:
+        return duration(None if seconds is None else seconds * 1e9)
+
+    return "<br>".join([
+        f"<b>{html_escape(name)}</b> (MODEL ESTIMATE, not measured)",
+        f"model: {si(r['model_flop'], 'FLOP')}, {si(r['model_bytes'], 'B')} DRAM, "
+        f"{ns(r['model_time_s'])} at the roofs",
+        f"measured: {si(r['measured_flop'], 'FLOP')}, {si(r['measured_bytes'], 'B')}, "
+        f"{ns(r['measured_time_s'])} in {r['kernels']} kernels",
+        f"measured / model: FLOPs {ratio(r['flop_ratio'])} (padding), bytes "
+        f"{ratio(r['bytes_ratio'])}, time {ratio(r['time_ratio'])} (distance from the roof)"])
 
 
 def _summary_table(s: Scene) -> str:

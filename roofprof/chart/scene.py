@@ -18,6 +18,7 @@ import pandas as pd
 
 from roofprof import roofline as rl
 from roofprof.chart.colours import OTHER, assign
+from roofprof.chart.overlay import NOTE, ModelPoint, model_points
 from roofprof.errors import InputError, UsageError
 from roofprof.fmt import duration, si, unique_labels
 from roofprof.grouping import Grouping, filter_kernels, group_kernels
@@ -95,12 +96,17 @@ class Scene:
     #: every group's name and colour (grey: "other"), in the summary's group order
     group_names: list[str] = field(default_factory=list)
     group_colours: list[str] = field(default_factory=list)
+    #: ``plot --model``: the analytic model's point of each measured group it describes
+    models: list[ModelPoint] = field(default_factory=list)
 
 
 def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
           filter: str | None = None, title: str | None = None, depth: int | None = None,
-          label_top: int = 5, max_points: int = MAX_POINTS) -> Scene:
-    """The scene of one trace (a Trace, kernel table or path)."""
+          label_top: int = 5, max_points: int = MAX_POINTS, model: pd.DataFrame | None = None,
+          model_label: str = "") -> Scene:
+    """The scene of one trace (a Trace, kernel table or path); with ``model`` (the table of
+    :func:`roofprof.model.estimate`, timed at roofs) its point beside each op · phase group
+    (:mod:`.overlay`; ``model_label`` names the modelled run in the legend)."""
     t, lv = _prepared(obj, levels, filter)
     grouping = group_kernels(t, by, depth)
     # every number at the first level; further levels only place points (memory stays low)
@@ -118,6 +124,9 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
     roofs = _roofs(t[placed])
     slopes = _slopes(numbers, lv, placed)
     aggs = _aggregates(t, numbers, lv, grouping, groups, colours, shown)
+    models = [] if model is None else model_points(t, model, grouping, groups, numbers, colours)
+    notes = _notes(kernels, lv, aggs) + ([f"{NOTE}: {model_label}" if model_label else NOTE]
+                                         if model is not None else [])
     scene = Scene(
         title=title or _title(obj, t),
         subtitle=_subtitle(t, lv, total, filter, numbers, placed) + _sampled(obj),
@@ -125,9 +134,9 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
         density=density, roofs=roofs, slopes=slopes, aggregates=aggs,
         labels=[] if density else _heaviest(kernels, label_top, total),
         legend_title=f"{grouping.label} · % of GPU time",
-        legend=_legend(grouping, groups, colours, shown, total), notes=_notes(kernels, lv, aggs),
+        legend=_legend(grouping, groups, colours, shown, total), notes=notes,
         not_drawn=_not_drawn(t, numbers[lv[0]], placed), summary=groups,
-        group_names=list(grouping.names), group_colours=colours)
+        group_names=list(grouping.names), group_colours=colours, models=models)
     scene.xlim, scene.ylim = limits(scene)
     return scene
 
@@ -369,6 +378,9 @@ def limits(s: Scene) -> tuple[tuple[float, float], tuple[float, float]]:
     for a in s.aggregates:
         xs += list(a.x.values())
         ys.append(a.y)
+    for m in s.models:
+        xs.append(m.x)
+        ys.append(m.y)
     for roof in s.roofs:
         ys.append(roof.peak)
         xs += [roof.peak / sl.bandwidth for sl in s.slopes]

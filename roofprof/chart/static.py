@@ -33,6 +33,8 @@ class Drawing:
     points: dict[str, list[int]] = field(default_factory=dict)
     #: gid of an aggregate marker -> index into scene.aggregates
     aggregates: dict[str, int] = field(default_factory=dict)
+    #: gid of a model marker -> index into scene.models
+    models: dict[str, int] = field(default_factory=dict)
 
 
 def new_axes(figsize: tuple[float, float] = (12.0, 6.8)) -> Axes:
@@ -56,6 +58,7 @@ def render(scene: Scene, ax: Axes | None = None,
     else:
         _points(d, scene)
     _aggregates(d, scene)
+    _models(d, scene)
     _legends(d.ax, scene)
     _title(d.ax, scene)
     rend = pl.renderer(d.ax)
@@ -180,6 +183,19 @@ def _aggregates(d: Drawing, s: Scene) -> None:
                                       "shrinkA": 6, "shrinkB": 6, "mutation_scale": 12})
 
 
+def _models(d: Drawing, s: Scene) -> None:
+    """The model's points: hollow circles in the group's colour, dotted to the measured."""
+    for i, m in enumerate(s.models):
+        if m.measured is not None:
+            d.ax.plot([m.x, m.measured[0]], [m.y, m.measured[1]], color=m.colour,
+                      linestyle=(0, (1, 2)), linewidth=1.1, zorder=6)
+        coll = d.ax.scatter([m.x], [m.y], s=95, marker="o", facecolors="none",
+                            edgecolors=m.colour, linewidths=1.8, zorder=8)
+        gid = f"model-{i}"
+        coll.set_gid(gid)
+        d.models[gid] = i
+
+
 def _marker_boxes(ax: Axes, s: Scene) -> pl.Obstacles:
     from matplotlib.transforms import Bbox
 
@@ -201,6 +217,9 @@ def _marker_boxes(ax: Axes, s: Scene) -> pl.Obstacles:
         for xv in a.x.values():
             ax_, ay_ = ax.transData.transform(np.array([[xv, a.y]]))[0]
             obs.markers.append((-1, Bbox.from_bounds(ax_ - ra, ay_ - ra, 2 * ra, 2 * ra)))
+    for m in s.models:
+        mx_, my_ = ax.transData.transform(np.array([[m.x, m.y]]))[0]
+        obs.markers.append((-1, Bbox.from_bounds(mx_ - ra, my_ - ra, 2 * ra, 2 * ra)))
     first = s.levels[0]
     for i, j in s.arrows:
         a, b = s.aggregates[i], s.aggregates[j]
@@ -280,6 +299,11 @@ def _legends(ax: Axes, s: Scene) -> None:
                            f"at {LEVEL_LABELS[s.levels[0]]}"))
     for note in s.notes:
         mark = note.startswith("◆")
+        if note.startswith("○"):   # the model's points: a hollow circle
+            keys.append(Line2D([], [], marker="o", linestyle="", markersize=8,
+                               markerfacecolor="none", markeredgecolor="#555555",
+                               markeredgewidth=1.6, label=plain(note.lstrip("○ "))))
+            continue
         keys.append(Line2D([], [], marker="D" if mark else None, linestyle="", markersize=7,
                            color=OTHER, markeredgecolor="black",
                            label=plain(note.lstrip("◆ ") if mark else note)))

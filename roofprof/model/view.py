@@ -70,3 +70,22 @@ def format_compare(df: pd.DataFrame) -> str:
     return render(head, rows, right=set(range(2, 12)),
                   notes=["ratios are measured / model: FLOPs > 1 is padding, bytes > 1 is "
                          "extra traffic, time > 1 is distance from the roof"])
+
+
+def describe(arch: Any, o: Any) -> str:
+    """One line naming the modelled run (an :class:`~roofprof.model.arch.Architecture` and
+    its :class:`~roofprof.model.estimate.Options`)."""
+    context = o.prompt if o.context is None else o.context
+    group = f" (group {o.group_size})" if o.group_size else ""
+    return (f"{arch.name}: batch {o.batch}, prompt {o.prompt}, context {context}, weights "
+            f"{o.weight_dtype}{group}, KV {o.kv_dtype or o.act_dtype}, TP {o.tp}, attention "
+            f"{o.attention}, logits {o.logits}")
+
+
+def format_beside(df: pd.DataFrame, arch: Any, options: Any) -> str:
+    """``summary --model``'s second table: the measured/model ratios per op and phase."""
+    title = ("Measured / model per op and phase (MODEL ESTIMATE, timed at the trace's "
+             f"measured roofs)\nmodel: {describe(arch, options)}")
+    if not len(df):
+        return title + "\n(no op of the trace has a row in the model)\n"
+    return title + "\n" + format_compare(df).rstrip("\n") + "\n"
