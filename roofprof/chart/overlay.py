@@ -24,7 +24,7 @@ from roofprof.errors import UsageError
 from roofprof.grouping import Grouping
 
 #: the legend entry of the model's points (the hollow circle of the renderers)
-NOTE = ("○ model (analytic estimate) at the trace's median peaks; dotted to the measured "
+NOTE = ("○ model (analytic estimate) at the trace's drawn roofs; dotted to the measured "
         "group")
 
 

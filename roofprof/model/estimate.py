@@ -303,11 +303,27 @@ def roofs_of_gpu(gpu: Gpu) -> dict[str, float]:
 
 
 def roofs_of_trace(kernels: pd.DataFrame) -> dict[str, float]:
-    """The median measured peaks of a trace's kernels, as :func:`estimate`'s ``roofs``."""
+    """A trace's measured roofs, as :func:`estimate`'s ``roofs``, by the group math's own
+    definition (:func:`roofprof.roofline.effective_peaks`): per precision, sum W / sum (W / P)
+    over the kernels that did work in it, the roof a plot of the trace draws; a precision no
+    kernel used takes the median of the kernels' peaks. DRAM: sum B / sum (B / BW)."""
+    import numpy as np
+
+    from roofprof.roofline import effective_peaks
+
     out: dict[str, float] = {}
-    for p, (_work, peak) in {**PRECISIONS, "dram": ("", "peak_dram_bytes_per_s")}.items():
-        if peak in kernels:
+    used = effective_peaks(kernels)
+    for p, (_work, peak) in PRECISIONS.items():
+        if p in used:
+            out[p] = used[p]
+        elif peak in kernels:
             value = kernels[peak].median()
             if not math.isnan(value) and value > 0:
                 out[p] = float(value)
+    if "dram_bytes" in kernels and "peak_dram_bytes_per_s" in kernels:
+        b = kernels["dram_bytes"].to_numpy(dtype=np.float64, na_value=np.nan)
+        bw = kernels["peak_dram_bytes_per_s"].to_numpy(dtype=np.float64, na_value=np.nan)
+        ok = np.isfinite(b) & (b > 0) & np.isfinite(bw) & (bw > 0)
+        if ok.any():
+            out["dram"] = float(b[ok].sum() / (b[ok] / bw[ok]).sum())
     return out
