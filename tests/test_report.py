@@ -1,0 +1,192 @@
+"""``roofprof report``: the content (every diagnosis sentence filled from the trace's numbers),
+the Markdown and the HTML as a headless Chromium builds it, on the real H100 Llama fixtures."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from roofprof import report, report_view
+from roofprof import roofline as rl
+from roofprof.cli import main
+from roofprof.errors import UsageError
+from roofprof.fmt import duration, pct
+from roofprof.timing import load_timing
+from tests.conftest import FIXTURES, load_fixture
+from tests.test_model import LARGE
+
+ANNOTATED = FIXTURES / "llama_annotated.ncu-rep"
+
+
+@pytest.fixture(scope="module")
+def built() -> report.Report:
+    return report.build(load_fixture("llama_annotated.ncu-rep"))
+
+
+def _phase_sentence(r: report.Report, phase: str) -> report.Sentence:
+    [s] = [s for s in r.diagnosis if s.source == f"phase {phase}"]
+    return s
+
+
+def test_verdict_per_phase_names_the_summary_numbers(built: report.Report) -> None:
+    phases = rl.summarize(load_fixture("llama_annotated.ncu-rep"), by="phase").set_index("group")
+    assert list(built.phases["group"]) == ["prefill", "decode"]
+    pre, dec = _phase_sentence(built, "prefill"), _phase_sentence(built, "decode")
+    assert pre.kind == "verdict:compute" and dec.kind == "verdict:latency"
+    for s, name in ((pre, "prefill"), (dec, "decode")):
+        row = phases.loc[name]
+        for key in ("time_share", "pct_of_roof", "pct_of_peak_compute", "headroom_ns"):
+            assert s.values[key] == pytest.approx(float(row[key])), key
+        assert pct(row["time_share"]) in s.text and pct(row["pct_of_roof"]) in s.text
+        assert duration(row["headroom_ns"]) in s.text or name == "decode"
+    # the shares a person can add up from the kernel table
+    k = load_fixture("llama_annotated.ncu-rep").kernels
+    share = k.loc[k["phase"] == "prefill", "duration_ns"].sum() / k["duration_ns"].sum()
+    assert pre.values["time_share"] == pytest.approx(share)
+    assert "34.4% of peak BF16 tensor compute" in pre.text
+    assert f"{pct(dec.values['latency_share'])} of its time" in dec.text
+    assert "2 µs launch floor" in dec.text  # LAUNCH_FLOOR_NS, not a literal
+    assert rl.LAUNCH_FLOOR_NS == 2000.0
+
+
+def test_fusion_candidates_follow_the_thresholds(built: report.Report) -> None:
+    k = load_fixture("llama_annotated.ncu-rep").kernels
+    fusion = {s.source.removeprefix("op "): s for s in built.diagnosis if s.kind == "fusion"}
+    assert "norm · prefill" in fusion
+    norm = fusion["norm · prefill"]
+    # norms' share of prefill, from the kernel table by hand
+    pre = k[k["phase"] == "prefill"]
+    want = pre.loc[pre["op"] == "norm", "duration_ns"].sum() / pre["duration_ns"].sum()
+    assert norm.values["phase_share"] == pytest.approx(want)
+    assert norm.text.startswith(f"norm takes {pct(want)} of prefill at 0.64% of peak compute")
+    # exactly the groups the rule selects, none other
+    phase_time = built.phases.set_index("group")["time_ns"]
+    expected = set()
+    for r in built.ops.to_dict("records"):
+        phase = r["group"].rpartition(" · ")[2]
+        if (r["time_ns"] / phase_time[phase] >= report.FUSION_MIN_PHASE_SHARE
+                and r["pct_of_peak_compute"] <= report.FUSION_MAX_PEAK_COMPUTE
+                and r["bound"] in ("memory", "latency")):
+            expected.add(r["group"])
+    assert set(fusion) == expected
+    assert "lm_head · prefill" not in fusion  # compute-bound at 83% of peak
+
+
+def test_sentences_come_from_the_trace_not_the_fixture() -> None:
+    """The eager prefill-only capture gets its own verdict and no decode sentence."""
+    r = report.build(load_fixture("llama_eager.ncu-rep"))
+    summary = rl.summarize(load_fixture("llama_eager.ncu-rep"), by="phase")
+    verdicts = [s for s in r.diagnosis if s.kind.startswith("verdict")]
+    assert [s.source for s in verdicts] == [f"phase {g}" for g in summary["group"]]
+    assert [s.kind for s in verdicts] == [f"verdict:{b}" for b in summary["bound"]]
+    assert not any("decode" in s.source for s in r.diagnosis)
+
+
+def test_headroom_and_ceilings(built: report.Report) -> None:
+    top = rl.top_kernels(load_fixture("llama_annotated.ncu-rep"), report.TOP_KERNELS)
+    pd.testing.assert_frame_equal(built.top, top)
+    [s] = [s for s in built.diagnosis if s.kind == "headroom"]
+    assert s.values["headroom_ns"] == pytest.approx(top["headroom_ns"].iloc[0])
+    assert s.text.startswith("The kernel with the most headroom is cudnn_generated")
+    c = built.ceilings.set_index("quantity")
+    k = load_fixture("llama_annotated.ncu-rep").kernels
+    assert c.loc["DRAM bandwidth", "measured_max"] == k["peak_dram_bytes_per_s"].max()
+    assert c.loc["DRAM bandwidth", "catalog"] == pytest.approx(3.35e12)  # H100 SXM datasheet
+    assert c.loc["BF16 tensor", "measured_min"] == k["peak_flop_per_s_tensor_bf16"].min()
+
+
+def test_model_comparison_names_the_padded_decode_gemms() -> None:
+    trace = load_fixture("llama_annotated.ncu-rep")
+    cmp = report.model_comparison(trace, LARGE, batch=2, prompt=1024, logits="all")
+    r = report.build(trace, comparison=cmp)
+    padding = {s.source.removeprefix("model "): s for s in r.diagnosis if s.kind == "padding"}
+    # cuBLAS pads decode's 2 rows to 8: o_proj executes exactly 4x its useful FLOPs
+    assert padding["decode · o_proj"].values["flop_ratio"] == 4.0
+    assert "In decode, o_proj executes 4.00× the model's useful FLOPs" in \
+        padding["decode · o_proj"].text
+    assert not any(p.startswith("prefill · ") and p.endswith("_proj") for p in padding)
+    assert all(s.values["flop_ratio"] >= report.PADDING_MIN_RATIO for s in padding.values())
+    assert "decode · norm" not in padding  # elementwise ops count FLOPs differently
+
+
+def test_latency_section_from_a_timing_trace() -> None:
+    timing = load_timing(FIXTURES / "llama_kineto.json.gz")
+    r = report.build(load_fixture("llama_annotated.ncu-rep"), timing=timing)
+    assert r.latency is not None
+    lat = r.latency.set_index("range")
+    assert set(lat.index) == {"prefill", "decode"}
+    assert lat.loc["decode", "instances"] == 3  # three decode steps in the fixture
+    [s] = [s for s in r.diagnosis if s.source == "range decode"]
+    assert s.values["wall_p50_ns"] == lat.loc["decode", "wall_p50_ns"]
+    assert duration(lat.loc["decode", "wall_p99_ns"]) in s.text
+
+
+def test_markdown_report_with_its_figures(tmp_path: Path) -> None:
+    out = tmp_path / "r.md"
+    res = CliRunner().invoke(main, ["report", str(ANNOTATED), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    text = out.read_text()
+    assert re.search(r"^\| prefill \| [^|]+ \| 75\.6% \| compute \| 49\.4% \|", text, re.M)
+    assert re.search(r"^\| decode \| [^|]+ \| 24\.4% \| latency \| 14\.2% \|", text, re.M)
+    for name in ("r_phase.png", "r_op_phase.png"):
+        assert f"]({name})" in text
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "norm takes 28.1% of prefill" in text
+    assert "## Op × phase (DRAM)" in text and "| norm · prefill | 24 |" in text
+
+
+def test_bad_suffix_and_counters_as_timing_are_one_line_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="suffix"):
+        report_view.format_of(tmp_path / "r.txt")
+    res = CliRunner().invoke(main, ["report", str(ANNOTATED), "-o", str(tmp_path / "r.txt")])
+    assert res.exit_code == 2 and "use a .html or .md suffix" in res.output
+    res = CliRunner().invoke(main, ["report", str(ANNOTATED), "-o", str(tmp_path / "r.html"),
+                                    "--timing", str(ANNOTATED)])
+    assert res.exit_code == 2 and "timing" in res.output and "Traceback" not in res.output
+    assert not (tmp_path / "r.html").exists()
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def test_html_report_in_headless_chromium(tmp_path: Path) -> None:
+    """The page as a browser builds it, offline: the verdict table comes first, the figures
+    are inline SVG, nothing is fetched from elsewhere."""
+    browser = _chromium()
+    if browser is None:
+        if os.environ.get("CI"):
+            pytest.fail("CI must install Debian's chromium (see .ci/run)")
+        pytest.skip("no chromium on this machine")
+    page = tmp_path / "r.html"
+    res = CliRunner().invoke(main, ["report", str(ANNOTATED), "-o", str(page)])
+    assert res.exit_code == 0, res.output
+    html = page.read_text()
+    assert not re.search(r"<(script|link|img|iframe)\b", html)  # nothing to load
+    assert "@import" not in html and not re.search(r"url\((?!#)", html)  # local refs only
+    ids = re.findall(r'\bid="([^"]+)"', html)
+    assert len(ids) == len(set(ids))  # the two figures' clip paths and markers stay apart
+    out = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+         "--no-first-run", "--disable-background-networking", "--disable-component-update",
+         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
+         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
+        capture_output=True, text=True, timeout=120, check=False)
+    dom = out.stdout
+    assert "<table id=\"verdicts\">" in dom, out.stderr[-2000:]
+    table = dom[dom.index("<table id=\"verdicts\">"):]
+    table = table[:table.index("</table>")]
+    rows = re.findall(r"<tr>(.*?)</tr>", table)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", r) for r in rows[1:]]
+    assert [(c[0], c[3]) for c in cells] == [("prefill", "compute"), ("decode", "latency")]
+    # first screen: the title and the verdicts before any figure or other section
+    assert dom.index("id=\"verdicts\"") < dom.index("<svg") < dom.index("id=\"ceilings\"")
+    assert dom.index("id=\"verdicts\"") < dom.index("<h2>")
+    assert dom.count("<svg") == 2
