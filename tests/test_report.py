@@ -39,12 +39,14 @@ def test_verdict_per_phase_names_the_summary_numbers(built: report.Report) -> No
     phases = rl.summarize(load_fixture("llama_annotated.ncu-rep"), by="phase").set_index("group")
     assert list(built.phases["group"]) == ["prefill", "decode"]
     pre, dec = _phase_sentence(built, "prefill"), _phase_sentence(built, "decode")
-    assert pre.kind == "verdict:compute" and dec.kind == "verdict:latency"
+    assert pre.kind == "verdict:compute"
+    assert dec.kind == "verdict:latency"
     for s, name in ((pre, "prefill"), (dec, "decode")):
         row = phases.loc[name]
         for key in ("time_share", "pct_of_roof", "pct_of_peak_compute", "headroom_ns"):
             assert s.values[key] == pytest.approx(float(row[key])), key
-        assert pct(row["time_share"]) in s.text and pct(row["pct_of_roof"]) in s.text
+        assert pct(row["time_share"]) in s.text
+        assert pct(row["pct_of_roof"]) in s.text
         assert duration(row["headroom_ns"]) in s.text or name == "decode"
     # the shares a person can add up from the kernel table
     k = load_fixture("llama_annotated.ncu-rep").kernels
@@ -139,17 +141,21 @@ def test_markdown_report_with_its_figures(tmp_path: Path) -> None:
         assert f"]({name})" in text
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "norm takes 28.1% of prefill" in text
-    assert "## Op × phase (DRAM)" in text and "| norm · prefill | 24 |" in text
+    assert "## Op × phase (DRAM)" in text
+    assert "| norm · prefill | 24 |" in text
 
 
 def test_bad_suffix_and_counters_as_timing_are_one_line_errors(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="suffix"):
         report_view.format_of(tmp_path / "r.txt")
     res = CliRunner().invoke(main, ["report", str(ANNOTATED), "-o", str(tmp_path / "r.txt")])
-    assert res.exit_code == 2 and "use a .html or .md suffix" in res.output
+    assert res.exit_code == 2
+    assert "use a .html or .md suffix" in res.output
     res = CliRunner().invoke(main, ["report", str(ANNOTATED), "-o", str(tmp_path / "r.html"),
                                     "--timing", str(ANNOTATED)])
-    assert res.exit_code == 2 and "timing" in res.output and "Traceback" not in res.output
+    assert res.exit_code == 2
+    assert "timing" in res.output
+    assert "Traceback" not in res.output
     assert not (tmp_path / "r.html").exists()
 
 
@@ -170,7 +176,8 @@ def test_html_report_in_headless_chromium(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     html = page.read_text()
     assert not re.search(r"<(script|link|img|iframe)\b", html)  # nothing to load
-    assert "@import" not in html and not re.search(r"url\((?!#)", html)  # local refs only
+    assert "@import" not in html
+    assert not re.search(r"url\((?!#)", html)
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))  # the two figures' clip paths and markers stay apart
     out = subprocess.run(
@@ -190,3 +197,16 @@ def test_html_report_in_headless_chromium(tmp_path: Path) -> None:
     assert dom.index("id=\"verdicts\"") < dom.index("<svg") < dom.index("id=\"ceilings\"")
     assert dom.index("id=\"verdicts\"") < dom.index("<h2>")
     assert dom.count("<svg") == 2
+
+
+def test_the_readmes_report_sample_is_real_output(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    block = readme.split("$ roofprof report fixtures/llama_annotated.ncu-rep -o report.md\n",
+                         1)[1].split("```", 1)[0]
+    res = CliRunner().invoke(main, ["report", str(ANNOTATED), "-o", str(tmp_path / "report.md")])
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "report.md").read_text()
+    lines = [ln for ln in block.splitlines() if ln.strip()]
+    assert len(lines) >= 10
+    for line in lines:
+        assert line in text, line
