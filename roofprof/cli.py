@@ -887,8 +887,12 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
             from roofprof.timing import load_timing
 
             timed = load_timing(timing)
-        cmp = (report.model_comparison(t, spec, batch=batch, prompt=prompt, context=context,
-                                       logits=logits) if spec else None)
-        written = report_view.write(report.build(t, timing=timed, comparison=cmp, level=level),
-                                    output)
+        cmp = options = None
+        if spec:
+            workload = {"batch": batch, "prompt": prompt, "context": context, "logits": logits}
+            cmp = report.model_comparison(t, spec, **workload)
+            if "phase" in t.kernels and (t.kernels["phase"] == "decode").any():
+                options = report.decode_options(t, spec, **workload)
+        written = report_view.write(report.build(t, timing=timed, comparison=cmp,
+                                                 options=options, level=level), output)
         click.echo(f"roofprof: wrote {', '.join(map(str, written))}", err=True)

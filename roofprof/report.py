@@ -51,6 +51,11 @@ FUSION_MAX_PEAK_COMPUTE = 0.02
 PADDING_MIN_RATIO = 1.25
 #: how many kernels the "most headroom" table lists
 TOP_KERNELS = 10
+#: the decode options the model quantifies, beside the batch as run: larger batches (factors)
+#: and narrower weights / KV cache (dtype, quantization group)
+BATCH_FACTORS = (4, 16)
+WEIGHT_OPTIONS = (("fp8", None), ("int4", 128))
+KV_OPTIONS = ("fp8",)
 
 
 @dataclass(frozen=True)
@@ -79,14 +84,17 @@ class Report:
     scenes: list[tuple[str, Scene]]
     latency: pd.DataFrame | None = None
     comparison: pd.DataFrame | None = None
+    options: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
 
 
 def build(trace: Any, *, timing: Any = None, comparison: pd.DataFrame | None = None,
-          level: str = "dram", title: str | None = None, top: int = TOP_KERNELS) -> Report:
+          options: pd.DataFrame | None = None, level: str = "dram", title: str | None = None,
+          top: int = TOP_KERNELS) -> Report:
     """The report of ``trace`` (a Trace, kernel table or path). ``timing``: a
     :class:`~roofprof.timing.TimingTrace` for the latency section; ``comparison``: the result of
-    :func:`roofprof.model.compare.compare` for the model section."""
+    :func:`model_comparison` (or :func:`roofprof.model.compare.compare`), ``options``: of
+    :func:`decode_options`, for the model section."""
     from roofprof import chart
     from roofprof import roofline as rl
     from roofprof.errors import InputError
@@ -114,11 +122,13 @@ def build(trace: Any, *, timing: Any = None, comparison: pd.DataFrame | None = N
     diagnosis = (_phase_sentences(phases) + _fusion_sentences(ops, phases)
                  + _headroom_sentences(heads, phases)
                  + (_model_sentences(comparison, phases) if comparison is not None else [])
+                 + (_option_sentences(options) if options is not None and len(options)
+                    else [])
                  + (_latency_sentences(lat) if lat is not None else []))
     return Report(title=title or _title(trace), gpu=gpu or "unknown GPU", level=level,
                   phases=phases, ops=ops, top=heads, ceilings=ceilings(kernels),
                   diagnosis=diagnosis, scenes=scenes, latency=lat, comparison=comparison,
-                  notes=notes)
+                  options=options, notes=notes)
 
 
 def model_comparison(trace: Any, spec: Any, **options: Any) -> pd.DataFrame:
@@ -132,16 +142,59 @@ def model_comparison(trace: Any, spec: Any, **options: Any) -> pd.DataFrame:
     from roofprof.model.compare import compare
 
     kernels = rl.table_of(trace)
-    arch = spec if isinstance(spec, model.Architecture) else model.architecture(spec)
-    if options.get("weight_dtype") is None:
-        options["weight_dtype"] = arch.quant_dtype or "bf16"
-        options.setdefault("group_size", arch.quant_group_size)
+    arch, options = _arch_and_options(spec, options)
     phases = tuple(p for p in model.PHASES if "phase" in kernels
                    and (kernels["phase"] == p).any()) or model.PHASES
     df = model.estimate(arch, model.Options(), phases=phases,
                         roofs=model.roofs_of_trace(kernels), **options)
     by = "op" if "op" in kernels and kernels["op"].notna().any() else "category"
     return compare(kernels, df, by=by)
+
+
+def _arch_and_options(spec: Any, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    from roofprof import model
+
+    arch = spec if isinstance(spec, model.Architecture) else model.architecture(spec)
+    o = dict(options)
+    if o.get("weight_dtype") is None:
+        o["weight_dtype"] = arch.quant_dtype or "bf16"
+        o.setdefault("group_size", arch.quant_group_size)
+    return arch, o
+
+
+def decode_options(trace: Any, spec: Any, **options: Any) -> pd.DataFrame:
+    """What the model says batching and narrower numbers do to a decode step, at the trace's
+    measured roofs: one row per variant (as run, each of :data:`BATCH_FACTORS` times the
+    batch, each of :data:`WEIGHT_OPTIONS` and :data:`KV_OPTIONS`) with its batch, dtypes,
+    weight and KV bytes, intensity, time at the roofs and tokens/s."""
+    import pandas as pd
+
+    from roofprof import model
+    from roofprof import roofline as rl
+
+    kernels = rl.table_of(trace)
+    arch, base = _arch_and_options(spec, options)
+    roofs = model.roofs_of_trace(kernels)
+    batch = int(base.get("batch") or 1)
+    variants: list[tuple[str, dict[str, Any]]] = [("as run", {})]
+    variants += [(f"batch x{f}", {"batch": batch * f}) for f in BATCH_FACTORS]
+    variants += [(f"{w} weights" + (f" (group {g})" if g else ""),
+                  {"weight_dtype": w, "group_size": g}) for w, g in WEIGHT_OPTIONS
+                 if w != base["weight_dtype"]]
+    variants += [(f"{kv} KV cache", {"kv_dtype": kv}) for kv in KV_OPTIONS
+                 if kv != base.get("kv_dtype")]
+    rows = []
+    for name, change in variants:
+        o = {**base, **change}
+        t = model.totals(model.estimate(arch, model.Options(), phases=("decode",),
+                                        roofs=roofs, **o)).iloc[0]
+        rows.append({"variant": name, "batch": int(o.get("batch") or 1),
+                     "weight_dtype": o["weight_dtype"],
+                     "kv_dtype": o.get("kv_dtype") or o.get("act_dtype") or "bf16",
+                     "weight_bytes": float(t["weight_bytes"]), "kv_bytes": float(t["kv_bytes"]),
+                     "intensity": float(t["intensity"]), "time_s": float(t["time_s"]),
+                     "tokens_per_s": float(t["tokens_per_s"]), "bound": t["bound"]})
+    return pd.DataFrame(rows)
 
 
 def _title(trace: Any) -> str:
@@ -194,7 +247,7 @@ def _latency(timing: Any) -> pd.DataFrame:
     return table
 
 
-def _pct(v: Any) -> str:
+def small_pct(v: Any) -> str:
     """A percentage that stays readable below 1% (``0.0021%``, not ``0.0%``)."""
     f = _num(v)
     if math.isfinite(f) and 0 < f < 0.01:
@@ -224,7 +277,8 @@ def _phase_sentences(phases: pd.DataFrame) -> list[Sentence]:
                                "pct_of_peak_bandwidth", "headroom_ns", "headroom_share", "ai",
                                "ridge", "latency_share", "peak_compute_per_s")}
         s = {"phase": name, "share": pct(r["time_share"]), "roof": pct(r["pct_of_roof"]),
-             "compute": _pct(r["pct_of_peak_compute"]), "bw": _pct(r["pct_of_peak_bandwidth"]),
+             "compute": small_pct(r["pct_of_peak_compute"]),
+             "bw": small_pct(r["pct_of_peak_bandwidth"]),
              "headroom": duration(r["headroom_ns"]), "hshare": pct(r["headroom_share"]),
              "ai": intensity(r["ai"]), "ridge": intensity(r["ridge"]),
              "lat": pct(r["latency_share"]), "floor": duration(LAUNCH_FLOOR_NS),
@@ -273,8 +327,8 @@ def _fusion_sentences(ops: pd.DataFrame, phases: pd.DataFrame) -> list[Sentence]
         v = {"phase_share": share, "pct_of_peak_compute": peak, "ai": r["ai"],
              "pct_of_peak_bandwidth": r["pct_of_peak_bandwidth"], "kernels": r["kernels"],
              "headroom_ns": r["headroom_ns"]}
-        s = {"op": op, "phase": phase, "share": pct(share), "compute": _pct(peak),
-             "ai": intensity(r["ai"]), "bw": _pct(r["pct_of_peak_bandwidth"]),
+        s = {"op": op, "phase": phase, "share": pct(share), "compute": small_pct(peak),
+             "ai": intensity(r["ai"]), "bw": small_pct(r["pct_of_peak_bandwidth"]),
              "n": str(r["kernels"]), "bound": str(r["bound"]), "headroom": duration(
                  r["headroom_ns"])}
         t = ("{op} takes {share} of {phase} at {compute} of peak compute ({n} kernels, "
@@ -332,6 +386,31 @@ def _model_sentences(cmp: pd.DataFrame, phases: pd.DataFrame) -> list[Sentence]:
         t = ("The ops the model describes take {measured} in {phase}, {ratio}× the model's "
              "{model} at the measured roofs.")
         out.append(_sentence("model", f"model {phase}", t, v, s))
+    return out
+
+
+def _option_sentences(options: pd.DataFrame) -> list[Sentence]:
+    rows = options.to_dict("records")
+    base = rows[0]
+    out = []
+    v = {k: base[k] for k in ("batch", "weight_bytes", "kv_bytes", "intensity", "time_s",
+                              "tokens_per_s")}
+    s = {"batch": str(base["batch"]), "w": si(base["weight_bytes"], "B"),
+         "kv": si(base["kv_bytes"], "B"), "ai": intensity(base["intensity"]),
+         "time": duration(base["time_s"] * 1e9), "tps": si(base["tokens_per_s"], "tokens/s")}
+    t = ("The model's decode step at batch {batch} reads {w} of weights and {kv} of KV cache "
+         "(intensity {ai} FLOP/B): {time} at the measured roofs, {tps}.")
+    out.append(_sentence("option", "model decode as run", t, v, s))
+    for r in rows[1:]:
+        gain = _num(r["tokens_per_s"]) / _num(base["tokens_per_s"])
+        v = {"batch": r["batch"], "intensity": r["intensity"], "time_s": r["time_s"],
+             "tokens_per_s": r["tokens_per_s"], "gain": gain}
+        s = {"variant": str(r["variant"]), "batch": str(r["batch"]),
+             "ai": intensity(r["intensity"]), "time": duration(r["time_s"] * 1e9),
+             "tps": si(r["tokens_per_s"], "tokens/s"), "gain": f"{gain:.2f}"}
+        t = ("{variant} (batch {batch}): intensity {ai} FLOP/B, {time} per step, {tps}: "
+             "{gain}× the tokens/s at the roofs.")
+        out.append(_sentence("option", f"model decode {r['variant']}", t, v, s))
     return out
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from roofprof.atomic import atomic_output
 from roofprof.errors import UsageError
 from roofprof.fmt import duration, html_escape, intensity, pct, short_kernel, si
+from roofprof.report import small_pct
 from roofprof.roofline import LEVEL_LABELS
 
 if TYPE_CHECKING:
@@ -60,8 +61,9 @@ def verdict_rows(report: Report) -> tuple[Row, list[Row]]:
     head = ["phase", "time", "share", "bound", "% of roof", "% peak compute",
             f"% peak {LEVEL_LABELS[report.level]} BW", "intensity", "headroom"]
     rows = [[str(r["group"]), duration(r["time_ns"]), pct(r["time_share"]), str(r["bound"]),
-             pct(r["pct_of_roof"]), pct(r["pct_of_peak_compute"]),
-             pct(r["pct_of_peak_bandwidth"]), intensity(r["ai"]), duration(r["headroom_ns"])]
+             pct(r["pct_of_roof"]), small_pct(r["pct_of_peak_compute"]),
+             small_pct(r["pct_of_peak_bandwidth"]), intensity(r["ai"]),
+             duration(r["headroom_ns"])]
             for r in _records(report.phases)]
     return head, rows
 
@@ -118,6 +120,16 @@ def _model_rows(report: Report) -> tuple[Row, list[Row]]:
     return head, rows
 
 
+def _option_rows(report: Report) -> tuple[Row, list[Row]]:
+    head = ["variant", "batch", "weights", "KV", "weight bytes", "KV bytes", "intensity",
+            "time at roofs", "tokens/s", "bound"]
+    rows = [[str(r["variant"]), str(r["batch"]), str(r["weight_dtype"]), str(r["kv_dtype"]),
+             si(r["weight_bytes"], "B"), si(r["kv_bytes"], "B"), intensity(r["intensity"]),
+             duration(r["time_s"] * 1e9 if r["time_s"] is not None else None),
+             si(r["tokens_per_s"]), str(r["bound"])] for r in _records(report.options)]
+    return head, rows
+
+
 def _sections(report: Report) -> list[tuple[str, str, Callable[[Report], tuple[Row, list[Row]]]]]:
     level = LEVEL_LABELS[report.level]
     out: list[tuple[str, str, Callable[[Report], tuple[Row, list[Row]]]]] = [
@@ -130,6 +142,8 @@ def _sections(report: Report) -> list[tuple[str, str, Callable[[Report], tuple[R
                     _latency_rows))
     if report.comparison is not None:
         out.append(("model", "Measured beside the model", _model_rows))
+    if report.options is not None and len(report.options):
+        out.append(("options", "Decode options (model, at the measured roofs)", _option_rows))
     return out
 
 

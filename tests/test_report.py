@@ -199,14 +199,63 @@ def test_html_report_in_headless_chromium(tmp_path: Path) -> None:
     assert dom.count("<svg") == 2
 
 
-def test_the_readmes_report_sample_is_real_output(tmp_path: Path) -> None:
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
-    block = readme.split("$ roofprof report fixtures/llama_annotated.ncu-rep -o report.md\n",
-                         1)[1].split("```", 1)[0]
-    res = CliRunner().invoke(main, ["report", str(ANNOTATED), "-o", str(tmp_path / "report.md")])
+def test_the_readmes_report_samples_are_real_output(tmp_path: Path) -> None:
+    import shlex
+
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    blocks = re.findall(r"```\n\$ (roofprof report [^\n]*)\n(.*?)```", readme, re.S)
+    assert len(blocks) == 2
+    for command, block in blocks:
+        argv = [str(root / a) if a.startswith(("fixtures/", "tests/")) else a
+                for a in shlex.split(command)[1:]]
+        argv[argv.index("-o") + 1] = str(tmp_path / "report.md")
+        res = CliRunner().invoke(main, argv)
+        assert res.exit_code == 0, res.output
+        text = (tmp_path / "report.md").read_text()
+        lines = [ln for ln in block.splitlines() if ln.strip()]
+        assert len(lines) >= 5
+        for line in lines:
+            assert line in text, line
+
+
+def test_decode_options_quantify_batching_and_narrower_numbers() -> None:
+    trace = load_fixture("llama_annotated.ncu-rep")
+    opts = report.decode_options(trace, LARGE, batch=2, prompt=1024)
+    rows = opts.set_index("variant")
+    base = rows.loc["as run"]
+    # bf16 weights of the GEMMs and lm_head: 2 bytes x (q/k/v + o + gate/up/down + lm_head)
+    gemm_params = 2048 * (2048 + 2 * 512) + 2048 * 2048 + 3 * 2048 * 5440 + 8000 * 2048
+    assert base["weight_bytes"] == pytest.approx(2 * gemm_params, rel=1e-3)
+    # K and V of 1 layer, 4 heads x 128, bf16, 2 sequences x ~1024 cached tokens
+    assert base["kv_bytes"] == pytest.approx(2 * 4 * 128 * 2 * 2 * 1024, rel=0.01)
+    assert [rows.loc[f"batch x{f}", "batch"] for f in report.BATCH_FACTORS] == [8, 32]
+    # fp8 halves the layers' GEMM weights; lm_head stays bf16 (the model's default)
+    lm_head = 8000 * 2048
+    assert rows.loc["fp8 weights", "weight_bytes"] == pytest.approx(
+        (gemm_params - lm_head) + 2 * lm_head, rel=1e-3)
+    for r in opts.to_dict("records"):
+        assert r["tokens_per_s"] == pytest.approx(r["batch"] / r["time_s"])
+    built = report.build(trace, options=opts)
+    sentences = {s.source: s for s in built.diagnosis if s.kind == "option"}
+    x4 = sentences["model decode batch x4"]
+    assert x4.values["gain"] == pytest.approx(
+        rows.loc["batch x4", "tokens_per_s"] / base["tokens_per_s"])
+    assert f"{x4.values['gain']:.2f}× the tokens/s" in x4.text
+
+
+def test_cli_with_a_model_config_and_timing(tmp_path: Path) -> None:
+    cfg = Path(__file__).resolve().parent / "data" / "llama_large_config.json"
+    out = tmp_path / "r.md"
+    res = CliRunner().invoke(main, [
+        "report", str(ANNOTATED), "-o", str(out), "--model", str(cfg), "--batch", "2",
+        "--prompt", "1024", "--logits", "all", "--timing",
+        str(FIXTURES / "llama_kineto.json.gz")])
     assert res.exit_code == 0, res.output
-    text = (tmp_path / "report.md").read_text()
-    lines = [ln for ln in block.splitlines() if ln.strip()]
-    assert len(lines) >= 10
-    for line in lines:
-        assert line in text, line
+    text = out.read_text()
+    assert "## Measured beside the model" in text
+    assert "| decode | o_proj | 67.1 M | 16.8 M | 4.00 |" in text  # padded 2 rows -> 8
+    assert "## Decode options (model, at the measured roofs)" in text
+    assert "## Latency percentiles" in text
+    assert "In decode, o_proj executes 4.00× the model's useful FLOPs" in text
+    assert "no model comparison" not in text
