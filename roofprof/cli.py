@@ -882,11 +882,12 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
 
         report_view.format_of(output)  # a wrong suffix fails before the work
         t = load(trace)
-        timed = None
         if timing is not None:
             from roofprof.timing import load_timing
 
             timed = load_timing(timing)
+        else:  # a timing trace given as TRACE brings its own latency section
+            timed = report.timing_of(trace)
         cmp = options = None
         if spec:
             workload = {"batch": batch, "prompt": prompt, "context": context, "logits": logits}

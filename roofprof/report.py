@@ -151,6 +151,18 @@ def model_comparison(trace: Any, spec: Any, **options: Any) -> pd.DataFrame:
     return compare(kernels, df, by=by)
 
 
+def timing_of(path: Any) -> Any:
+    """The timing trace ``path`` holds (a roofprof timing trace, Kineto or nsys), or None
+    where it holds counters only: the latency section of a timing trace comes by itself."""
+    from roofprof.errors import RoofprofError
+    from roofprof.timing import load_timing
+
+    try:
+        return load_timing(path)
+    except RoofprofError:
+        return None
+
+
 def _arch_and_options(spec: Any, options: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     from roofprof import model
 

@@ -259,3 +259,18 @@ def test_cli_with_a_model_config_and_timing(tmp_path: Path) -> None:
     assert "## Latency percentiles" in text
     assert "In decode, o_proj executes 4.00× the model's useful FLOPs" in text
     assert "no model comparison" not in text
+
+
+def test_a_timing_trace_brings_its_own_latency_section(tmp_path: Path) -> None:
+    out = tmp_path / "k.md"
+    res = CliRunner().invoke(main, ["report", str(FIXTURES / "llama_kineto.json.gz"),
+                                    "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "a timing trace (every launch timed, no counters)" in res.output  # said, once
+    text = out.read_text()
+    assert "## Latency percentiles" in text
+    assert re.search(r"^\| decode \| 3 \| 74\.2 ms \|", text, re.M)
+    # no counters: every phase is unknown, and says why
+    assert "decode takes 68.6% of GPU time and has no verdict: 306 of 306 kernels: no FLOP" \
+        in text
+    assert report.timing_of(ANNOTATED) is None
