@@ -17,7 +17,7 @@ from roofprof import report, report_view
 from roofprof import roofline as rl
 from roofprof.cli import main
 from roofprof.errors import UsageError
-from roofprof.fmt import duration, pct
+from roofprof.fmt import duration, intensity, pct
 from roofprof.timing import load_timing
 from tests.conftest import FIXTURES, load_fixture
 from tests.test_model import LARGE
@@ -274,3 +274,21 @@ def test_a_timing_trace_brings_its_own_latency_section(tmp_path: Path) -> None:
     assert "decode takes 68.6% of GPU time and has no verdict: 306 of 306 kernels: no FLOP" \
         in text
     assert report.timing_of(ANNOTATED) is None
+
+
+def test_a_memory_bound_phase_names_its_bandwidth_and_ridge() -> None:
+    """The prefill norms alone (real kernels of the fixture) make a memory-bound phase."""
+    k = load_fixture("llama_annotated.ncu-rep").kernels
+    norms = k[k["op"] == "norm"].copy()
+    r = report.build(norms)
+    row = rl.summarize(norms, by="phase").set_index("group").loc["prefill"]
+    assert row["bound"] == "memory"
+    s = _phase_sentence(r, "prefill")
+    assert s.kind == "verdict:memory"
+    assert s.values["pct_of_peak_bandwidth"] == pytest.approx(row["pct_of_peak_bandwidth"])
+    assert f"memory-bound at {pct(row['pct_of_peak_bandwidth'])} of peak DRAM bandwidth" \
+        in s.text
+    ridge = row["peak_compute_per_s"] / row["peak_bytes_per_s"]  # where the roofs meet
+    assert s.values["ridge"] == pytest.approx(ridge)
+    assert f"{intensity(row['ai'])} FLOP/B is below its ridge {intensity(ridge)}" in s.text
+    assert r.title == "roofprof report"  # a bare table has no source to name
