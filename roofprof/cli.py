@@ -917,3 +917,60 @@ def _timed_join(command: tuple[str, ...], counters_path: Path, counters: Any,
         click.echo(f"roofprof: warning: {problem}", err=True)
     click.echo(format_report(done.facts), nl=False)
     click.echo(f"roofprof: wrote {done.timing} and {done.joined}", err=True)
+
+
+# ------------------------------------------------------------------ report (issue 12, part 6)
+
+
+@main.command("report")
+@click.argument("trace", type=click.Path(path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+              help="report.html (one self-contained page) or report.md (with PNG figures "
+                   "written beside it).")
+@click.option("--timing", type=click.Path(path_type=Path), metavar="TRACE",
+              help="A timing trace of the same run (roofprof trace, Kineto, nsys): adds "
+                   "latency percentiles per phase range.")
+@click.option("--model", "spec", metavar="MODEL",
+              help="A preset or config.json: adds measured/model ratios and padded FLOPs.")
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Sequences per step (with --model).")
+@click.option("--prompt", type=click.IntRange(min=1), default=512, show_default=True,
+              help="Prefill tokens per sequence (with --model).")
+@click.option("--context", type=click.IntRange(min=0),
+              help="Tokens cached before a decode step (with --model) [default: --prompt].")
+@click.option("--logits", type=click.Choice(["last", "all"]), default="last",
+              show_default=True, help="lm_head on the last token per sequence, or on all.")
+@click.option("--level", type=click.Choice(["dram", "l2", "l1"]), default="dram",
+              show_default=True, help="Memory level of the roofs.")
+def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None, batch: int,
+               prompt: int, context: int | None, logits: str, level: str) -> None:
+    """A written report of TRACE: verdict per phase, diagnosis derived from its numbers,
+    measured ceilings, per-phase and op x phase tables, rooflines, kernels with the most
+    headroom; latency with --timing, the model comparison with --model.
+
+    \b
+    Examples:  roofprof report run.ncu-rep -o report.html
+               roofprof report run.ncu-rep -o report.md --timing run.json.gz \\
+                   --model Llama-3-8B --batch 2 --prompt 1024
+    """
+    with _errors():
+        from roofprof import report, report_view
+        from roofprof.trace import load
+
+        report_view.format_of(output)  # a wrong suffix fails before the work
+        t = load(trace)
+        if timing is not None:
+            from roofprof.timing import load_timing
+
+            timed = load_timing(timing)
+        else:  # a timing trace given as TRACE brings its own latency section
+            timed = report.timing_of(trace)
+        cmp = options = None
+        if spec:
+            workload = {"batch": batch, "prompt": prompt, "context": context, "logits": logits}
+            cmp = report.model_comparison(t, spec, **workload)
+            if "phase" in t.kernels and (t.kernels["phase"] == "decode").any():
+                options = report.decode_options(t, spec, **workload)
+        written = report_view.write(report.build(t, timing=timed, comparison=cmp,
+                                                 options=options, level=level), output)
+        click.echo(f"roofprof: wrote {', '.join(map(str, written))}", err=True)
