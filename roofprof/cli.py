@@ -749,9 +749,13 @@ def _percent(value: str | None, what: str) -> float | None:
               help="A TOML file of attribution rules tried before the built-in ones.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+@click.option("--plot", "plot_out", type=click.Path(path_type=Path), metavar="FILE",
+              help="Also draw each group's move from A to B on the roofline (an arrow per "
+                   "group: the sweep plot of A and B), as .png/.svg/.pdf/.html.")
 def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tuple[Path, ...],
              noise_pct: str, fail_pct: str | None, gate: str, top_kernels: int,
-             rules: Path | None, fmt: str | None, output: Path | None) -> None:
+             rules: Path | None, fmt: str | None, output: Path | None,
+             plot_out: Path | None) -> None:
     """Compare run B with baseline A: per group, time, work, bytes, intensity and % of roof,
     and their changes; an exit code for CI.
 
@@ -759,6 +763,7 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
     Examples:  roofprof diff main.parquet pr.parquet --by op
                roofprof diff a1.parquet b1.parquet --repeat-a a2.parquet --repeat-b b2.parquet
                roofprof diff main.parquet pr.parquet --fail-if-slower 5%
+               roofprof diff main.parquet pr.parquet --by op --plot moves.png
     """
     with _errors():
         from roofprof import diff as df_
@@ -778,6 +783,16 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
         else:
             text = tb.to_json(result) if fmt == "json" else tb.to_csv(result)
         _emit(text, output, fmt)
+        if plot_out is not None:
+            from roofprof.atomic import refuse_inputs
+            from roofprof.chart import write
+            from roofprof.trace import label_of
+
+            refuse_inputs(plot_out, [a, b, *repeat_a, *repeat_b, rules])
+            names = [f"A: {label_of(a)}", f"B: {label_of(b)}"]
+            write([load(a, rules=rules), load(b, rules=rules)], plot_out, sweep=True,
+                  labels=names, by=by)
+            click.echo(f"roofprof: wrote {plot_out}", err=True)
         if fail is not None:
             slower = df_.slower_than(result, fail)
             if gate == "total":

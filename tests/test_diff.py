@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -113,3 +115,25 @@ def test_cli_diff_gates_ci() -> None:
 
 def test_the_readme_shows_real_output() -> None:
     assert _readme.check("diff") >= 1
+
+
+def test_diff_draws_each_groups_move_from_a_to_b(tmp_path: Path) -> None:
+    """Issue 12: arrows from A to B on the roofline, one per group in both runs, at the
+    summary's own numbers for each run."""
+    from roofprof.chart.sweep import build_sweep
+    from roofprof.roofline import summarize
+
+    a, b = load_fixture("batch_1.ncu-rep"), load_fixture("batch_64.ncu-rep")
+    out = tmp_path / "moves.png"
+    res = CliRunner().invoke(main, ["diff", str(FIXTURES / "batch_1.ncu-rep"),
+                                    str(FIXTURES / "batch_64.ncu-rep"), "--by", "category",
+                                    "--kernels", "0", "--plot", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    scene = build_sweep([a, b], labels=["A", "B"], by="category")
+    gemm = [g for g in scene.aggregates if g.name == "gemm"]
+    assert [g.series for g in gemm] == ["A", "B"]
+    for agg, trace in zip(gemm, (a, b), strict=True):
+        row = summarize(trace, by="category").set_index("group").loc["gemm"]
+        assert agg.y == pytest.approx(row["work_per_s"], rel=1e-12)
+    assert any(scene.aggregates[i].name == "gemm" for i, _j in scene.arrows)
