@@ -237,23 +237,112 @@ _RULES = click.option(
          "ones.")
 
 
+# ------------------------------------------------------------------ datasets (roofprof.dataset)
+
+
+def _DATASET_OPTIONS(f: Any) -> Any:
+    for opt in reversed([
+        click.option("--dataset", type=click.Path(path_type=Path), metavar="DIR",
+                     help="Add the inputs to the partitioned dataset DIR as one new file "
+                          "(instead of -o)."),
+        click.option("--run", default="default", show_default=True, metavar="NAME",
+                     help="With --dataset: the run partition."),
+        click.option("--host", default="default", show_default=True, metavar="NAME",
+                     help="With --dataset: the host partition (also the file's host "
+                          "column)."),
+        click.option("--rank", default=0, show_default=True, type=click.IntRange(min=0),
+                     metavar="N", help="With --dataset: the rank partition."),
+    ]):
+        f = opt(f)
+    return f
+
+
+_WHERE = click.option(
+    "--where", metavar="EXPR",
+    help="With a dataset folder: read only partitions matching EXPR, clauses on run, host "
+         "and rank joined by and (\"rank = 3\", \"rank in (0, 1) and run = 'r1'\").")
+_ENGINE = click.option(
+    "--engine", type=click.Choice(["auto", "duckdb", "pandas"]), default="auto",
+    show_default=True,
+    help="How a dataset folder is summarised: duckdb (out of core, reads Parquet directly) "
+         "or pandas (in memory); auto: duckdb where it can (not with --depth, --filter, "
+         "--rules or --by kernel).")
+
+
+def _convert_to_dataset(inputs: tuple[Path, ...], output: Path | None,
+                        input_format: str | None, rules: Path | None, strict: bool,
+                        reader: str, dataset: Path | None, run: str, host: str,
+                        rank: int) -> None:
+    from roofprof.dataset import append
+
+    with _errors():
+        if dataset is None:
+            raise UsageError("give -o FILE.parquet or --dataset DIR")
+        if output is not None:
+            raise UsageError("give -o or --dataset, not both")
+        trace, path = append(list(inputs), dataset, run=run, host=host, rank=rank,
+                             format=input_format, rules=rules, reader=reader, strict=strict)
+        click.echo(f"roofprof: wrote {path}: {len(trace.kernels)} kernels from "
+                   f"{len(inputs)} input(s)", err=True)
+
+
+def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
+                     filter_: str | None, top: int | None, rules: Path | None,
+                     where: str | None, engine: str) -> tuple[Any, Any]:
+    """(metadata holder, result) from DuckDB for one dataset folder, or (None, None) when the
+    in-memory path is to run."""
+    from roofprof.dataset import is_dataset
+
+    datasets = [p for p in traces if is_dataset(p)]
+    if where is not None and len(datasets) != len(traces):
+        raise UsageError("--where applies to dataset folders only")
+    unsupported = [n for n, v in (("--depth", depth), ("--filter", filter_),
+                                  ("--rules", rules)) if v is not None]
+    if "kernel" in [b.strip() for b in by.split(",")]:
+        unsupported.append("--by kernel")
+    if engine == "duckdb":
+        if len(traces) != 1 or not datasets:
+            raise UsageError("--engine duckdb reads one dataset folder")
+        if unsupported:
+            raise UsageError(f"--engine duckdb does not take {', '.join(unsupported)}; use "
+                             "--engine pandas")
+    if engine == "pandas" or len(traces) != 1 or not datasets or unsupported:
+        return None, None
+    from roofprof import dataset_sql
+
+    result = dataset_sql.summarize(traces[0], by=by, level=level, top=top, where=where)
+    from types import SimpleNamespace
+
+    from roofprof.dataset import sampling_meta
+
+    return SimpleNamespace(meta=sampling_meta(traces[0], where)), result
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", type=click.Path(path_type=Path),
               help="The Parquet trace to write (.parquet).")
 @_INPUT_FORMAT
 @_RULES
 @_STRICT
 @_READER
-def convert(inputs: tuple[Path, ...], output: Path, input_format: str | None,
-            rules: Path | None, strict: bool, reader: str) -> None:
-    """Convert Nsight Compute reports or CSV exports into one Parquet trace.
+@_DATASET_OPTIONS
+def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | None,
+            rules: Path | None, strict: bool, reader: str, dataset: Path | None,
+            run: str, host: str, rank: int) -> None:
+    """Convert Nsight Compute reports or CSV exports into one Parquet trace, or add them to a
+    dataset (--dataset DIR: one new file under DIR/run=RUN/host=HOST/rank=N/).
 
     \b
-    Example:  roofprof convert run1.ncu-rep run2.csv -o trace.parquet
+    Examples:  roofprof convert run1.ncu-rep run2.csv -o trace.parquet
+               roofprof convert rank3.ncu-rep --dataset fleet/ --run r1 --host n7 --rank 3
     """
     from roofprof.trace import convert as convert_files
 
+    if dataset is not None or output is None:
+        _convert_to_dataset(inputs, output, input_format, rules, strict, reader, dataset,
+                            run, host, rank)
+        return
     with _errors():
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
@@ -265,12 +354,13 @@ def convert(inputs: tuple[Path, ...], output: Path, input_format: str | None,
 
 
 def _load_all(paths: tuple[Path, ...], input_format: str | None, rules: Path | None,
-              strict: bool = False, reader: str | None = None) -> Any:
-    """One trace from one or several inputs (several: a ``trace`` column tells them apart)."""
+              strict: bool = False, reader: str | None = None, where: str | None = None) -> Any:
+    """One trace from one or several inputs (several: a ``trace`` column tells them apart);
+    a dataset folder is read in memory, its partitions picked by ``where``."""
     from roofprof.trace import combine, load
 
-    loaded = [load(p, format=input_format, rules=rules, strict=strict, reader=reader)
-              for p in paths]
+    loaded = [load(p, format=input_format, rules=rules, strict=strict, reader=reader,
+                   where=where) for p in paths]
     return combine(loaded) if len(loaded) > 1 else loaded[0]
 
 
@@ -308,10 +398,12 @@ _DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
 @_RULES
 @_STRICT
 @_READER
+@_WHERE
+@_ENGINE
 def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
             filter_: str | None, top: int | None, fmt: str | None, output: Path | None,
             wide: bool, input_format: str | None, rules: Path | None, strict: bool,
-            reader: str) -> None:
+            reader: str, where: str | None, engine: str) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
     bandwidth, % of roof, bound, headroom. Several traces are summarised together.
 
@@ -329,9 +421,12 @@ def summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
                 if output else "table"
         if output is not None:
             refuse_inputs(output, [*traces, rules])
-        trace = _load_all(traces, input_format, rules, strict, reader)
-        result = roofline.summarize(trace, by=by, level=level, depth=depth, top=top,
-                                    filter=filter_)
+        trace, result = _dataset_summary(traces, by, level, depth, filter_, top, rules, where,
+                                         engine)
+        if result is None:
+            trace = _load_all(traces, input_format, rules, strict, reader, where)
+            result = roofline.summarize(trace, by=by, level=level, depth=depth, top=top,
+                                        filter=filter_)
         from roofprof.sampling import label
 
         sampled = label(getattr(trace, "meta", {}))
@@ -380,10 +475,11 @@ def _levels(text: str) -> tuple[str, ...]:
 @_RULES
 @_STRICT
 @_READER
+@_WHERE
 def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: bool,
          levels: str, depth: int | None, filter_: str | None, title: str | None,
          label_top: int, input_format: str | None, rules: Path | None, strict: bool,
-         reader: str) -> None:
+         reader: str, where: str | None) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
 
     \b
@@ -404,12 +500,12 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
         if sweep:
             if len(traces) < 2:
                 raise UsageError("--sweep needs at least two traces")
-            loaded = [load(t, format=input_format, rules=rules, strict=strict, reader=reader)
-                      for t in traces]
+            loaded = [load(t, format=input_format, rules=rules, strict=strict, reader=reader,
+                           where=where) for t in traces]
             out = write(loaded, output, sweep=True, by=by or "phase", levels=names,
                         depth=depth, filter=filter_, title=title)
         else:
-            trace = _load_all(traces, input_format, rules, strict, reader)
+            trace = _load_all(traces, input_format, rules, strict, reader, where)
             out = write(trace, output, by=by or ("trace" if len(traces) > 1 else "range"),
                         levels=names, depth=depth, filter=filter_, title=title,
                         label_top=label_top)

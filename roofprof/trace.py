@@ -83,8 +83,10 @@ RulesArg = str | os.PathLike[str] | None
 
 
 def load(path: str | os.PathLike[str], format: str | None = None,
-         rules: RulesArg = None, reader: str | None = None, strict: bool = False) -> Trace:
-    """Read a trace from a .parquet trace, a .ncu-rep report or a CSV export.
+         rules: RulesArg = None, reader: str | None = None, strict: bool = False,
+         where: str | None = None) -> Trace:
+    """Read a trace from a .parquet trace, a .ncu-rep report, a CSV export or a dataset folder
+    (``roofprof.dataset``: its partitions matching ``where``, in memory).
 
     ``rules``: a TOML rules file extending the built-in attribution rules; the trace's
     ``phase``, ``category`` and ``op`` are then computed again with them.
@@ -92,8 +94,19 @@ def load(path: str | os.PathLike[str], format: str | None = None,
     ``strict``: refuse an input with values roofprof would read as null, rows it would leave
     out (see ``roofprof.validate``) or a cut report, instead of warning.
     """
+    from roofprof import dataset
     from roofprof.validate import strict_mode
 
+    if dataset.is_dataset(path):
+        trace = dataset.load(path, where)
+        if rules is not None:
+            from roofprof.attribution import load_rules
+
+            _attribute(trace, load_rules(rules))
+        return trace
+    if where is not None:
+        raise InputError(f"{path}: --where applies to a dataset folder (made with "
+                         "`roofprof convert ... --dataset DIR`)")
     with strict_mode(strict):
         return _load(Path(path), format, rules, reader, strict)
 
