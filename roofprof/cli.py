@@ -273,7 +273,7 @@ def _convert_to_dataset(inputs: tuple[Path, ...], output: Path | None,
                         input_format: str | None, rules: Path | None, strict: bool,
                         reader: str, dataset: Path | None, run: str, host: str,
                         rank: int) -> None:
-    from roofprof.dataset import append
+    from roofprof.trace import append
 
     with _errors():
         if dataset is None:
@@ -313,9 +313,7 @@ def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int |
     result = dataset_sql.summarize(traces[0], by=by, level=level, top=top, where=where)
     from types import SimpleNamespace
 
-    from roofprof.dataset import sampling_meta
-
-    return SimpleNamespace(meta=sampling_meta(traces[0], where)), result
+    return SimpleNamespace(meta=dataset_sql.sampling_meta(traces[0], where)), result
 
 
 @main.command()

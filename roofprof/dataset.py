@@ -3,9 +3,12 @@
 Layout: ``DIR/run=RUN/host=HOST/rank=N/part-<uuid>.parquet``. Each file is a roofprof trace as
 :func:`roofprof.trace.write_parquet` writes it (the kernel table's schema, roofprof metadata
 kept per file, written atomically), so a file of a dataset is also a trace on its own.
-:func:`append` adds one file; the partition values (``run``, ``host``, ``rank``) live in the
-folder names, and the file's ``host`` column is set to its partition's host so that every
-reader (pandas here, DuckDB's hive partitioning) sees the same value.
+:func:`roofprof.trace.append` adds one file; the partition values (``run``, ``host``,
+``rank``) live in the folder names, and the file's ``host`` column is set to its partition's
+host so that every reader (pandas, DuckDB's hive partitioning) sees the same value.
+
+This module knows the layout and ``--where``; ``roofprof.trace`` reads and writes the files
+(``trace.append``, ``trace.read_dataset``, and ``trace.load`` of a dataset folder).
 
 ``--where`` (:func:`parse_where`) selects partitions before anything is read: clauses on the
 partition columns joined by ``and`` (``rank = 3``, ``rank in (0, 1)``, ``host != 'n1'``,
@@ -18,15 +21,11 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from roofprof.errors import InputError, UsageError
-
-if TYPE_CHECKING:
-    from roofprof.trace import Trace
 
 #: partition columns, outermost first, and whether their values are integers
 PARTITIONS: tuple[str, ...] = ("run", "host", "rank")
@@ -58,38 +57,19 @@ def check_value(column: str, value: object) -> PartitionValue:
     return value
 
 
-def append(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLike[str],
-           run: str = "default", host: str = "default", rank: int = 0,
-           format: str | None = None, rules: str | os.PathLike[str] | None = None,
-           reader: str | None = None, strict: bool = False) -> tuple[Trace, Path]:
-    """Parse ``inputs`` as :func:`roofprof.trace.convert` does and add them to the dataset at
-    ``directory`` as one new file in partition run/host/rank. Returns the trace and the file."""
-    import pandas as pd
-
-    from roofprof.trace import _read_for_convert, write_parquet
-    from roofprof.validate import strict_mode
-
+def folder(directory: str | os.PathLike[str], run: str, host: str, rank: int) -> Path:
+    """The partition folder of run/host/rank in the dataset at ``directory`` (values checked)."""
     values = {"run": check_value("run", run), "host": check_value("host", host),
               "rank": check_value("rank", rank)}
-    paths = [Path(p) for p in inputs]
-    if not paths:
-        raise InputError("no input given")
     root = Path(directory)
     if root.exists() and not root.is_dir():
         raise UsageError(f"{root}: --dataset must be a folder")
-    with strict_mode(strict):
-        trace = _read_for_convert(paths, format, rules, reader, strict)
-    if trace.kernels.empty:
-        raise InputError(f"{', '.join(map(str, paths))}: no kernels to write; nothing was "
-                         "added")
-    trace.kernels = trace.kernels.copy()
-    trace.kernels["host"] = pd.Series(values["host"], index=trace.kernels.index,
-                                      dtype="string")
-    folder = root.joinpath(*(f"{c}={values[c]}" for c in PARTITIONS))
-    folder.mkdir(parents=True, exist_ok=True)
-    out = folder / f"part-{uuid.uuid4().hex}.parquet"
-    write_parquet(trace, out)
-    return trace, out
+    return root.joinpath(*(f"{c}={values[c]}" for c in PARTITIONS))
+
+
+def new_file(folder: Path) -> Path:
+    """A new file name in a partition folder (names never collide between writers)."""
+    return folder / f"part-{uuid.uuid4().hex}.parquet"
 
 
 def is_dataset(path: str | os.PathLike[str]) -> bool:
@@ -120,50 +100,6 @@ def parts(directory: str | os.PathLike[str], where: str | None = None) -> list[P
         raise InputError(f"{root}: no dataset files{what} (files live in "
                          "run=*/host=*/rank=*/*.parquet)")
     return out
-
-
-def load(directory: str | os.PathLike[str], where: str | None = None) -> Trace:
-    """The dataset's files matching ``where`` as one in-memory trace, with ``run``, ``host``
-    and ``rank`` columns from their partitions."""
-    import pandas as pd
-
-    from roofprof.trace import _concat, read_parquet
-
-    traces = []
-    for part in parts(directory, where):
-        t = read_parquet(part.path)
-        k = t.kernels.copy()
-        for col in PARTITIONS:
-            dtype = "Int64" if col in INTEGER_PARTITIONS else "string"
-            k[col] = pd.Series(part.values.get(col), index=k.index, dtype=dtype)
-        t.kernels = k
-        traces.append(t)
-    trace = traces[0] if len(traces) == 1 else _concat(traces)
-    if len(traces) == 1:
-        trace.kernels = trace.kernels.reset_index(drop=True)
-    return trace
-
-
-def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,
-                  ) -> dict[str, Any]:
-    """The metadata views read for their sampling note: the first file (of those matching
-    ``where``) whose trace says it was sampled or filtered, else the first file's. Reads only
-    the files' footers."""
-    import json
-
-    import pyarrow.parquet as pq
-
-    from roofprof.trace import META_KEY
-
-    first: dict[str, Any] | None = None
-    for part in parts(directory, where):
-        raw = (pq.read_schema(part.path).metadata or {}).get(META_KEY)
-        meta = json.loads(raw) if raw else {}
-        if first is None:
-            first = meta
-        if (meta.get("sampling") or {}).get("kind") in ("sample", "filtered"):
-            return dict(meta)
-    return first or {}
 
 
 # ------------------------------------------------------------------------------------ where

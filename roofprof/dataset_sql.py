@@ -235,31 +235,51 @@ def _finish(df: pd.DataFrame, level: str, top: int | None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _group_reasons(df: pd.DataFrame, whys: pd.DataFrame, level: str) -> list[str | None]:
-    """``roofline.group_numbers``' reason of each unknown group ("3 of 10 kernels: no FP8
-    tensor work counter"), its texts made by ``roofline._reasons`` from the packed flags."""
+def _reason_texts(bits: Any, level: str) -> list[str | None]:
+    """The kernel reason of each combination of missing inputs (rows of ``bits``, packed as
+    in :func:`summary_sql`), from ``roofline.kernel_numbers`` itself on one representative
+    kernel per combination, so the texts are roofline's."""
     import numpy as np
 
-    from roofprof.roofline import _reasons
+    from roofprof.roofline import kernel_numbers
+
+    k = len(PRECISIONS)
+    nan = np.nan
+    rows = []
+    for b in bits:
+        unc, none, nopeak = b[:k], b[k], b[k + 1:2 * k + 1]
+        no_dur, no_bytes, no_bw, tma = b[2 * k + 1:]
+        row: dict[str, Any] = {"duration_ns": nan if no_dur else 1e6,
+                               PEAK_BW_COLUMNS[level]: nan if no_bw else 1.0}
+        for i, (work, peak) in enumerate(PRECISIONS.values()):
+            row[work] = nan if unc[i] or none else (1.0 if nopeak[i] else 0.0)
+            row[peak] = 1.0 if unc[i] else nan
+        if tma:  # cc >= 9.0, DRAM traffic, few L1 bytes (roofline.L1_BLIND_MIN_BYTES)
+            row.update({"cc": "9.0", BYTES_COLUMNS["dram"]: 4 * L1_BLIND_MIN_BYTES,
+                        BYTES_COLUMNS[level]: 0.0})
+        else:
+            row[BYTES_COLUMNS[level]] = nan if no_bytes else 1.0
+        rows.append(row)
+    reason = kernel_numbers(pd.DataFrame(rows), level)["reason"]
+    return [r if isinstance(r, str) else None for r in reason]
+
+
+def _group_reasons(df: pd.DataFrame, whys: pd.DataFrame, level: str) -> list[str | None]:
+    """``roofline.group_numbers``' reason of each unknown group ("3 of 10 kernels: no FP8
+    tensor work counter"): the members' most common reason."""
+    import numpy as np
 
     out: list[str | None] = [None] * len(df)
     if whys.empty:
         return out
-    k = len(PRECISIONS)
     packed = whys["flags"].to_numpy(dtype=np.int64)
-    bits = (packed[:, None] >> np.arange(2 * k + 5, dtype=np.int64)) & 1 == 1
-
-    def nan_if(b: Any) -> Any:
-        return np.where(b, np.nan, 1.0)
-
-    texts = _reasons(list(PRECISIONS), bits[:, :k], bits[:, k], nan_if(bits[:, k + 1:2 * k + 1]),
-                     nan_if(bits[:, 2 * k + 1]), nan_if(bits[:, 2 * k + 2]),
-                     nan_if(bits[:, 2 * k + 3]), bits[:, 2 * k + 4], level)
+    bits = (packed[:, None] >> np.arange(2 * len(PRECISIONS) + 5, dtype=np.int64)) & 1 == 1
+    texts = _reason_texts(bits, level)
     per_group: dict[str, dict[str, int]] = {}
     for g, text, n in zip(whys["group"], texts, whys["n"], strict=True):
         if text:
             counts = per_group.setdefault(str(g), {})
-            counts[str(text)] = counts.get(str(text), 0) + int(n)
+            counts[text] = counts.get(text, 0) + int(n)
     for i, (g, bound, kernels) in enumerate(zip(df["group"], df["bound"], df["kernels"],
                                                 strict=True)):
         found = per_group.get(str(g))
@@ -267,6 +287,29 @@ def _group_reasons(df: pd.DataFrame, whys: pd.DataFrame, level: str) -> list[str
             common = max(sorted(found), key=lambda t: found[t])
             out[i] = f"{sum(found.values())} of {int(kernels)} kernels: {common}"
     return out
+
+
+def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,
+                  ) -> dict[str, Any]:
+    """The metadata views read for their sampling note: the first file (of those matching
+    ``where``) whose trace says it was sampled or filtered, else the first file's. Reads only
+    the files' footers."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from roofprof.dataset import parts
+    from roofprof.trace import META_KEY
+
+    first: dict[str, Any] | None = None
+    for part in parts(directory, where):
+        raw = (pq.read_schema(part.path).metadata or {}).get(META_KEY)
+        meta = json.loads(raw) if raw else {}
+        if first is None:
+            first = meta
+        if (meta.get("sampling") or {}).get("kind") in ("sample", "filtered"):
+            return dict(meta)
+    return first or {}
 
 
 def explain(by: str = "range", level: str = "dram") -> Any:

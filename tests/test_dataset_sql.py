@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from roofprof import dataset, dataset_sql, roofline
+from roofprof import dataset_sql, roofline
 from roofprof.errors import RoofprofWarning, UsageError
 from roofprof.metrics import PRECISIONS
+from roofprof.trace import append, read_dataset
 
 from .conftest import FIXTURES
 
@@ -31,7 +32,7 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         for f in INPUTS:
             d = tmp_path_factory.mktemp(f.name.replace(".", "_"))
             for rank in (0, 1):
-                dataset.append([f], d, run="r1", host="n1", rank=rank)
+                append([f], d, run="r1", host="n1", rank=rank)
             out[f.name] = d
     return out
 
@@ -55,7 +56,7 @@ def assert_same(mem: pd.DataFrame, sql: pd.DataFrame) -> None:
 def test_duckdb_equals_in_memory(datasets: dict[str, Path], name: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RoofprofWarning)
-        mem_trace = dataset.load(datasets[name])
+        mem_trace = read_dataset(datasets[name])
     assert len(mem_trace.kernels) % 2 == 0
     for by in BYS:
         for level in ("dram", "l1") if by != "phase" else ("dram", "l2", "l1"):
