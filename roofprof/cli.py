@@ -934,3 +934,42 @@ def _timed_join(command: tuple[str, ...], counters_path: Path, counters: Any,
         click.echo(f"roofprof: warning: {problem}", err=True)
     click.echo(format_report(done.facts), nl=False)
     click.echo(f"roofprof: wrote {done.timing} and {done.joined}", err=True)
+
+
+# ----------------------------------------------------------------------------- ranks
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option("--by", default="phase", show_default=True, metavar="COLUMN[,COLUMN]",
+              help="What to compare across ranks (phase, op, range, ...).")
+@_WHERE
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="Output format.")
+def ranks(dataset: Path, by: str, where: str | None, fmt: str) -> None:
+    """Time per group across the ranks of a dataset folder: min, median, max, spread
+    (max / median) and the straggler rank (most time) with its excess over the median.
+
+    \b
+    Example:  roofprof ranks fleet/ --by phase --where "run = 'r1'"
+    """
+    with _errors():
+        from roofprof import dataset_sql
+        from roofprof.dataset import is_dataset
+
+        if not is_dataset(dataset):
+            raise UsageError(f"{dataset}: not a dataset folder (make one with `roofprof "
+                             "convert ... --dataset DIR --rank N`)")
+        result = dataset_sql.rank_view(dataset, by=by, where=where)
+        if fmt == "json":
+            click.echo(result.to_json(orient="records", indent=2))
+        elif fmt == "csv":
+            click.echo(result.to_csv(index=False), nl=False)
+        else:
+            from roofprof.fmt import duration
+
+            shown = result.copy()
+            for col in ("min_ns", "median_ns", "max_ns", "straggler_excess_ns"):
+                shown[col] = [duration(v) for v in shown[col]]
+            shown["spread"] = [f"{v:.3f}" for v in shown["spread"]]
+            click.echo(shown.to_string(index=False))
