@@ -18,6 +18,7 @@ It returns ``roofline.summarize``'s columns, sorted the same way. What the query
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -39,12 +40,27 @@ from roofprof.roofline import (
 _NOT_GROUPABLE = frozenset({"nvtx", "kernel", "id"})
 
 
-def _q(name: str) -> str:
-    """A column name as a quoted identifier (names come from the schema, never the user)."""
-    return '"' + name.replace('"', '""') + '"'
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the SQL engines the query runs on (the math does not)."""
+
+    name: str
+    quote: str          # identifier quote
+    regex: str          # a full-pattern test of {x} against {p}
+    string: str         # the string type of CAST
+
+    def q(self, name: str) -> str:
+        """A column name as a quoted identifier (names come from the schema, never the
+        user)."""
+        return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
 
 
-def _group_expr(by: tuple[str, ...], columns: dict[str, str]) -> str:
+DUCKDB = Dialect("duckdb", '"', "regexp_matches({x}, {p})", "VARCHAR")
+SPARK = Dialect("spark", "`", "{x} RLIKE {p}", "STRING")
+
+
+def _group_expr(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> str:
+    _q = d.q
     parts = []
     for name in by:
         col = "source" if name == "trace" and "trace" not in columns else name
@@ -52,13 +68,13 @@ def _group_expr(by: tuple[str, ...], columns: dict[str, str]) -> str:
             raise UsageError(f"--by {col}: the dataset engine groups by a column of the "
                              f"kernel table other than {', '.join(sorted(_NOT_GROUPABLE))}; "
                              "use --engine pandas")
-        if columns[col] in ("DOUBLE", "FLOAT"):
+        if columns[col].upper() in ("DOUBLE", "FLOAT"):
             raise UsageError(f"--by {col}: a measured column; group by a name column")
         if col == "range":
             parts.append(f"CASE WHEN {_q(col)} IS NULL OR {_q(col)} = '' THEN '{NO_RANGE}' "
-                         f"ELSE CAST({_q(col)} AS VARCHAR) END")
+                         f"ELSE CAST({_q(col)} AS {d.string}) END")
         else:
-            parts.append(f"COALESCE(CAST({_q(col)} AS VARCHAR), '{NO_VALUE}')")
+            parts.append(f"COALESCE(CAST({_q(col)} AS {d.string}), '{NO_VALUE}')")
     return f" || '{GROUP_JOIN}' || ".join(parts)
 
 
@@ -67,12 +83,13 @@ def _strict_sum(x: str) -> str:
     return f"CASE WHEN COUNT({x}) < COUNT(*) THEN NULL ELSE SUM({x}) END"
 
 
-def summary_sql(source: str, by: tuple[str, ...], level: str,
-                columns: dict[str, str]) -> tuple[str, str]:
+def summary_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, str],
+                dialect: Dialect = DUCKDB) -> tuple[str, str]:
     """The summary query over the relation ``source`` (one row per kernel), and the query of
     each group's kernels per combination of missing inputs (for ``reason``); ``columns`` maps
     the relation's column names to their SQL types."""
     level_of(level)
+    _q = dialect.q
     labels = list(PRECISIONS)
     idx = range(len(labels))
     w = [f"w{i}" for i in idx]
@@ -81,7 +98,8 @@ def summary_sql(source: str, by: tuple[str, ...], level: str,
     nbytes, bw = BYTES_COLUMNS[level], PEAK_BW_COLUMNS[level]
     dram = BYTES_COLUMNS["dram"]
     if level == "l1":  # TMA loads bypass L1TEX (roofline.L1_BLIND_MIN_BYTES)
-        cc_num = ("CASE WHEN regexp_matches(cc, '^[0-9]+[.][0-9]+$') THEN "
+        is_cc = dialect.regex.format(x="cc", p="'^[0-9]+[.][0-9]+$'")
+        cc_num = (f"CASE WHEN {is_cc} THEN "
                   "CAST(split_part(cc, '.', 1) AS BIGINT) * 10 + "
                   "CAST(split_part(cc, '.', 2) AS BIGINT) ELSE 0 END")
         tma = (f"COALESCE({cc_num} >= 90 AND {_q(dram)} >= {L1_BLIND_MIN_BYTES!r} "
@@ -89,7 +107,7 @@ def summary_sql(source: str, by: tuple[str, ...], level: str,
     else:
         tma = "FALSE"
     raw = ",\n    ".join(
-        [f"{_group_expr(by, columns)} AS g",
+        [f"{_group_expr(by, columns, dialect)} AS g",
          "CASE WHEN duration_ns > 0 THEN CAST(duration_ns AS DOUBLE) END AS dur",
          "CAST(flop AS DOUBLE) AS flop",
          f"CAST({_q(nbytes)} AS DOUBLE) AS nbytes",
@@ -146,10 +164,12 @@ def summary_sql(source: str, by: tuple[str, ...], level: str,
     peak_c = "CASE WHEN compute_ns > 0 THEN work / (compute_ns * 1e-9) END"
     peak_b = "CASE WHEN memory_ns > 0 THEN bytes / (memory_ns * 1e-9) END"
     final = ",\n    ".join([
-        "g AS \"group\"", "kernels", "dur AS time_ns",
+        f"g AS {_q('group')}", "kernels", "dur AS time_ns",
         "dur / SUM(dur_known) OVER () AS time_share",
         "work", "flop", "ops_int8", "bytes",
-        "work / bytes AS ai",
+        # x/0 as numpy gives it (inf, or NaN for 0/0) on every engine
+        "CASE WHEN bytes = 0 THEN CASE WHEN work > 0 THEN CAST('Infinity' AS DOUBLE) "
+        "WHEN work = 0 THEN CAST('NaN' AS DOUBLE) END ELSE work / bytes END AS ai",
         "work / (dur * 1e-9) AS work_per_s",
         f"CASE WHEN compute_ns IS NULL OR GREATEST({', '.join(pcs)}) <= 0 THEN NULL "
         f"{gprec} END AS precision",
@@ -175,7 +195,7 @@ def summary_sql(source: str, by: tuple[str, ...], level: str,
             f"k4 AS (SELECT\n    {step4}\nFROM k3),\n"
             f"grp AS (SELECT\n    {agg}\nFROM k4 GROUP BY g)\n"
             f"SELECT\n    {final}\nFROM grp")
-    reasons = (f"{head}\nSELECT g AS \"group\", flags, COUNT(*) AS n FROM k1 "
+    reasons = (f"{head}\nSELECT g AS {_q('group')}, flags, COUNT(*) AS n FROM k1 "
                "WHERE flags <> 0 GROUP BY g, flags")
     return main, reasons
 
