@@ -262,10 +262,11 @@ _WHERE = click.option(
     help="With a dataset folder: read only partitions matching EXPR, clauses on run, host "
          "and rank joined by and (\"rank = 3\", \"rank in (0, 1) and run = 'r1'\").")
 _ENGINE = click.option(
-    "--engine", type=click.Choice(["auto", "duckdb", "pandas"]), default="auto",
+    "--engine", type=click.Choice(["auto", "duckdb", "spark", "pandas"]), default="auto",
     show_default=True,
-    help="How a dataset folder is summarised: duckdb (out of core, reads Parquet directly) "
-         "or pandas (in memory); auto: duckdb where it can (not with --depth, --filter, "
+    help="How a dataset folder is summarised: duckdb (out of core, reads Parquet directly), "
+         "spark (the same query on a local Spark session; pip install 'roofprof[spark]') or "
+         "pandas (in memory); auto: duckdb where it can (not with --depth, --filter, "
          "--rules or --by kernel).")
 
 
@@ -300,17 +301,22 @@ def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int |
                                   ("--rules", rules)) if v is not None]
     if "kernel" in [b.strip() for b in by.split(",")]:
         unsupported.append("--by kernel")
-    if engine == "duckdb":
+    if engine in ("duckdb", "spark"):
         if len(traces) != 1 or not datasets:
-            raise UsageError("--engine duckdb reads one dataset folder")
+            raise UsageError(f"--engine {engine} reads one dataset folder")
         if unsupported:
-            raise UsageError(f"--engine duckdb does not take {', '.join(unsupported)}; use "
+            raise UsageError(f"--engine {engine} does not take {', '.join(unsupported)}; use "
                              "--engine pandas")
     if engine == "pandas" or len(traces) != 1 or not datasets or unsupported:
         return None, None
     from roofprof import dataset_sql
 
-    result = dataset_sql.summarize(traces[0], by=by, level=level, top=top, where=where)
+    if engine == "spark":
+        from roofprof import dataset_spark
+
+        result = dataset_spark.summarize(traces[0], by=by, level=level, top=top, where=where)
+    else:
+        result = dataset_sql.summarize(traces[0], by=by, level=level, top=top, where=where)
     from types import SimpleNamespace
 
     return SimpleNamespace(meta=dataset_sql.sampling_meta(traces[0], where)), result

@@ -230,11 +230,11 @@ def summarize(directory: str | os.PathLike[str], by: str = "range", level: str =
             if (df["bound"] == "unknown").any() else pd.DataFrame()
     finally:
         con.close()
-    df["reason"] = pd.Series(_group_reasons(df, whys, level), index=df.index, dtype=object)
-    return _finish(df, level, top)
+    df["reason"] = pd.Series(group_reasons(df, whys, level), index=df.index, dtype=object)
+    return finish(df, level, top)
 
 
-def _finish(df: pd.DataFrame, level: str, top: int | None) -> pd.DataFrame:
+def finish(df: pd.DataFrame, level: str, top: int | None) -> pd.DataFrame:
     """The engine's rows as ``roofline.summarize`` returns them: its columns, nulls as NaN or
     None, sorted by time (most first) then name."""
     import numpy as np
@@ -284,7 +284,7 @@ def _reason_texts(bits: Any, level: str) -> list[str | None]:
     return [r if isinstance(r, str) else None for r in reason]
 
 
-def _group_reasons(df: pd.DataFrame, whys: pd.DataFrame, level: str) -> list[str | None]:
+def group_reasons(df: pd.DataFrame, whys: pd.DataFrame, level: str) -> list[str | None]:
     """``roofline.group_numbers``' reason of each unknown group ("3 of 10 kernels: no FP8
     tensor work counter"): the members' most common reason."""
     import numpy as np
