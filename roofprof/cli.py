@@ -343,6 +343,9 @@ def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | N
     """
     from roofprof.trace import convert as convert_files
 
+    if dataset is None and (run, host, rank) != ("default", "default", 0):
+        with _errors():
+            raise UsageError("--run, --host and --rank apply with --dataset DIR")
     if dataset is not None or output is None:
         _convert_to_dataset(inputs, output, input_format, rules, strict, reader, dataset,
                             run, host, rank)

@@ -170,3 +170,11 @@ def test_rank_view_against_the_traces_own_times(tmp_path: Path) -> None:
     r = CliRunner().invoke(main, ["ranks", str(d), "--format", "json"])
     assert r.exit_code == 0, r.output
     assert [x["group"] for x in json.loads(r.stdout)] == ["prefill", "decode"]
+
+
+def test_partition_options_need_a_dataset(tmp_path: Path) -> None:
+    r = CliRunner().invoke(main, ["convert", str(KNOWN), "-o", str(tmp_path / "t.parquet"),
+                                  "--rank", "3"])
+    assert r.exit_code != 0
+    assert "--dataset" in r.output
+    assert not (tmp_path / "t.parquet").exists()
