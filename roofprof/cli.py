@@ -238,23 +238,119 @@ _RULES = click.option(
          "ones.")
 
 
+# ------------------------------------------------------------------ datasets (roofprof.dataset)
+
+
+def _DATASET_OPTIONS(f: Any) -> Any:
+    for opt in reversed([
+        click.option("--dataset", type=click.Path(path_type=Path), metavar="DIR",
+                     help="Add the inputs to the partitioned dataset DIR as one new file "
+                          "(instead of -o)."),
+        click.option("--run", default="default", show_default=True, metavar="NAME",
+                     help="With --dataset: the run partition."),
+        click.option("--host", default="default", show_default=True, metavar="NAME",
+                     help="With --dataset: the host partition (also the file's host "
+                          "column)."),
+        click.option("--rank", default=0, show_default=True, type=click.IntRange(min=0),
+                     metavar="N", help="With --dataset: the rank partition."),
+    ]):
+        f = opt(f)
+    return f
+
+
+_WHERE = click.option(
+    "--where", metavar="EXPR",
+    help="With a dataset folder: read only partitions matching EXPR, clauses on run, host "
+         "and rank joined by and (\"rank = 3\", \"rank in (0, 1) and run = 'r1'\").")
+_ENGINE = click.option(
+    "--engine", type=click.Choice(["auto", "duckdb", "spark", "pandas"]), default="auto",
+    show_default=True,
+    help="How a dataset folder is summarised: duckdb (out of core, reads Parquet directly), "
+         "spark (the same query on a local Spark session; pip install 'roofprof[spark]') or "
+         "pandas (in memory); auto: duckdb where it can (not with --depth, --filter, "
+         "--rules or --by kernel).")
+
+
+def _convert_to_dataset(inputs: tuple[Path, ...], output: Path | None,
+                        input_format: str | None, rules: Path | None, strict: bool,
+                        reader: str, dataset: Path | None, run: str, host: str,
+                        rank: int) -> None:
+    from roofprof.trace import append
+
+    with _errors():
+        if dataset is None:
+            raise UsageError("give -o FILE.parquet or --dataset DIR")
+        if output is not None:
+            raise UsageError("give -o or --dataset, not both")
+        trace, path = append(list(inputs), dataset, run=run, host=host, rank=rank,
+                             format=input_format, rules=rules, reader=reader, strict=strict)
+        click.echo(f"roofprof: wrote {path}: {len(trace.kernels)} kernels from "
+                   f"{len(inputs)} input(s)", err=True)
+
+
+def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
+                     filter_: str | None, top: int | None, rules: Path | None,
+                     where: str | None, engine: str) -> tuple[Any, Any]:
+    """(metadata holder, result) from DuckDB for one dataset folder, or (None, None) when the
+    in-memory path is to run."""
+    from roofprof.dataset import is_dataset
+
+    datasets = [p for p in traces if is_dataset(p)]
+    if where is not None and len(datasets) != len(traces):
+        raise UsageError("--where applies to dataset folders only")
+    unsupported = [n for n, v in (("--depth", depth), ("--filter", filter_),
+                                  ("--rules", rules)) if v is not None]
+    if "kernel" in [b.strip() for b in by.split(",")]:
+        unsupported.append("--by kernel")
+    if engine in ("duckdb", "spark"):
+        if len(traces) != 1 or not datasets:
+            raise UsageError(f"--engine {engine} reads one dataset folder")
+        if unsupported:
+            raise UsageError(f"--engine {engine} does not take {', '.join(unsupported)}; use "
+                             "--engine pandas")
+    if engine == "pandas" or len(traces) != 1 or not datasets or unsupported:
+        return None, None
+    from roofprof import dataset_sql
+
+    if engine == "spark":
+        from roofprof import dataset_spark
+
+        result = dataset_spark.summarize(traces[0], by=by, level=level, top=top, where=where)
+    else:
+        result = dataset_sql.summarize(traces[0], by=by, level=level, top=top, where=where)
+    from types import SimpleNamespace
+
+    return SimpleNamespace(meta=dataset_sql.sampling_meta(traces[0], where)), result
+
+
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
+@click.option("-o", "--output", type=click.Path(path_type=Path),
               help="The Parquet trace to write (.parquet).")
 @_INPUT_FORMAT
 @_RULES
 @_STRICT
 @_READER
-def convert(inputs: tuple[Path, ...], output: Path, input_format: str | None,
-            rules: Path | None, strict: bool, reader: str) -> None:
-    """Convert Nsight Compute reports or CSV exports into one Parquet trace.
+@_DATASET_OPTIONS
+def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | None,
+            rules: Path | None, strict: bool, reader: str, dataset: Path | None,
+            run: str, host: str, rank: int) -> None:
+    """Convert Nsight Compute reports or CSV exports into one Parquet trace, or add them to a
+    dataset (--dataset DIR: one new file under DIR/run=RUN/host=HOST/rank=N/).
 
     \b
-    Example:  roofprof convert run1.ncu-rep run2.csv -o trace.parquet
+    Examples:  roofprof convert run1.ncu-rep run2.csv -o trace.parquet
+               roofprof convert rank3.ncu-rep --dataset fleet/ --run r1 --host n7 --rank 3
     """
     from roofprof.trace import convert as convert_files
 
+    if dataset is None and (run, host, rank) != ("default", "default", 0):
+        with _errors():
+            raise UsageError("--run, --host and --rank apply with --dataset DIR")
+    if dataset is not None or output is None:
+        _convert_to_dataset(inputs, output, input_format, rules, strict, reader, dataset,
+                            run, host, rank)
+        return
     with _errors():
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
@@ -266,12 +362,13 @@ def convert(inputs: tuple[Path, ...], output: Path, input_format: str | None,
 
 
 def _load_all(paths: tuple[Path, ...], input_format: str | None, rules: Path | None,
-              strict: bool = False, reader: str | None = None) -> Any:
-    """One trace from one or several inputs (several: a ``trace`` column tells them apart)."""
+              strict: bool = False, reader: str | None = None, where: str | None = None) -> Any:
+    """One trace from one or several inputs (several: a ``trace`` column tells them apart);
+    a dataset folder is read in memory, its partitions picked by ``where``."""
     from roofprof.trace import combine, load
 
-    loaded = [load(p, format=input_format, rules=rules, strict=strict, reader=reader)
-              for p in paths]
+    loaded = [load(p, format=input_format, rules=rules, strict=strict, reader=reader,
+                   where=where) for p in paths]
     return combine(loaded) if len(loaded) > 1 else loaded[0]
 
 
@@ -389,10 +486,13 @@ _DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
 @_READER
 @_MODEL
 @_model_options
+@_WHERE
+@_ENGINE
 def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | None,
             filter_: str | None, top: int | None, fmt: str | None, output: Path | None,
             wide: bool, input_format: str | None, rules: Path | None, strict: bool,
-            reader: str, model_spec: str | None, **run: Any) -> None:
+            reader: str, where: str | None, engine: str, model_spec: str | None,
+            **run: Any) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
     bandwidth, % of roof, bound, headroom. Several traces are summarised together.
 
@@ -414,17 +514,21 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
                 if output else "table"
         if output is not None:
             refuse_inputs(output, [*traces, rules])
-        trace = _load_all(traces, input_format, rules, strict, reader)
         comparison = None
         if modelled is not None:  # the groups (op x phase) gain the model's columns
             from roofprof.model.compare import fitted, summarize_beside
 
+            trace = _load_all(traces, input_format, rules, strict, reader, where)
             modelled = modelled[0], fitted(roofline.table_of(trace), modelled[1])
             result, comparison = summarize_beside(trace, *modelled, by=by, level=level,
                                                   depth=depth, top=top, filter=filter_)
         else:
-            result = roofline.summarize(trace, by=by or "range", level=level, depth=depth,
-                                        top=top, filter=filter_)
+            trace, result = _dataset_summary(traces, by or "range", level, depth, filter_, top,
+                                             rules, where, engine)
+            if result is None:
+                trace = _load_all(traces, input_format, rules, strict, reader, where)
+                result = roofline.summarize(trace, by=by or "range", level=level, depth=depth,
+                                            top=top, filter=filter_)
         from roofprof.sampling import label
 
         sampled = label(getattr(trace, "meta", {}))
@@ -479,10 +583,11 @@ def _levels(text: str) -> tuple[str, ...]:
 @_READER
 @_MODEL
 @_model_options
+@_WHERE
 def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: bool,
          levels: str, depth: int | None, filter_: str | None, title: str | None,
          label_top: int, input_format: str | None, rules: Path | None, strict: bool,
-         reader: str, model_spec: str | None, **run: Any) -> None:
+         reader: str, where: str | None, model_spec: str | None, **run: Any) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
 
     \b
@@ -508,12 +613,12 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
         if sweep:
             if len(traces) < 2:
                 raise UsageError("--sweep needs at least two traces")
-            loaded = [load(t, format=input_format, rules=rules, strict=strict, reader=reader)
-                      for t in traces]
+            loaded = [load(t, format=input_format, rules=rules, strict=strict, reader=reader,
+                           where=where) for t in traces]
             out = write(loaded, output, sweep=True, by=by or "phase", levels=names,
                         depth=depth, filter=filter_, title=title)
         else:
-            trace = _load_all(traces, input_format, rules, strict, reader)
+            trace = _load_all(traces, input_format, rules, strict, reader, where)
             beside: dict[str, Any] = {}
             if modelled is not None:
                 from roofprof.model.compare import against, fitted, grouping_for
@@ -989,3 +1094,42 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
         written = report_view.write(report.build(t, timing=timed, comparison=cmp,
                                                  options=options, level=level), output)
         click.echo(f"roofprof: wrote {', '.join(map(str, written))}", err=True)
+
+
+# ----------------------------------------------------------------------------- ranks
+
+
+@main.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option("--by", default="phase", show_default=True, metavar="COLUMN[,COLUMN]",
+              help="What to compare across ranks (phase, op, range, ...).")
+@_WHERE
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
+              show_default=True, help="Output format.")
+def ranks(dataset: Path, by: str, where: str | None, fmt: str) -> None:
+    """Time per group across the ranks of a dataset folder: min, median, max, spread
+    (max / median) and the straggler rank (most time) with its excess over the median.
+
+    \b
+    Example:  roofprof ranks fleet/ --by phase --where "run = 'r1'"
+    """
+    with _errors():
+        from roofprof import dataset_sql
+        from roofprof.dataset import is_dataset
+
+        if not is_dataset(dataset):
+            raise UsageError(f"{dataset}: not a dataset folder (make one with `roofprof "
+                             "convert ... --dataset DIR --rank N`)")
+        result = dataset_sql.rank_view(dataset, by=by, where=where)
+        if fmt == "json":
+            click.echo(result.to_json(orient="records", indent=2))
+        elif fmt == "csv":
+            click.echo(result.to_csv(index=False), nl=False)
+        else:
+            from roofprof.fmt import duration
+
+            shown = result.copy()
+            for col in ("min_ns", "median_ns", "max_ns", "straggler_excess_ns"):
+                shown[col] = [duration(v) for v in shown[col]]
+            shown["spread"] = [f"{v:.3f}" for v in shown["spread"]]
+            click.echo(shown.to_string(index=False))

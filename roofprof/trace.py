@@ -83,8 +83,10 @@ RulesArg = str | os.PathLike[str] | None
 
 
 def load(path: str | os.PathLike[str], format: str | None = None,
-         rules: RulesArg = None, reader: str | None = None, strict: bool = False) -> Trace:
-    """Read a trace from a .parquet trace, a .ncu-rep report or a CSV export.
+         rules: RulesArg = None, reader: str | None = None, strict: bool = False,
+         where: str | None = None) -> Trace:
+    """Read a trace from a .parquet trace, a .ncu-rep report, a CSV export or a dataset folder
+    (``roofprof.dataset``: its partitions matching ``where``, in memory).
 
     ``rules``: a TOML rules file extending the built-in attribution rules; the trace's
     ``phase``, ``category`` and ``op`` are then computed again with them.
@@ -92,8 +94,19 @@ def load(path: str | os.PathLike[str], format: str | None = None,
     ``strict``: refuse an input with values roofprof would read as null, rows it would leave
     out (see ``roofprof.validate``) or a cut report, instead of warning.
     """
+    from roofprof import dataset
     from roofprof.validate import strict_mode
 
+    if dataset.is_dataset(path):
+        trace = read_dataset(path, where)
+        if rules is not None:
+            from roofprof.attribution import load_rules
+
+            _attribute(trace, load_rules(rules))
+        return trace
+    if where is not None:
+        raise InputError(f"{path}: --where applies to a dataset folder (made with "
+                         "`roofprof convert ... --dataset DIR`)")
     with strict_mode(strict):
         return _load(Path(path), format, rules, reader, strict)
 
@@ -180,7 +193,8 @@ def _warn_missing(missing: list[str], path: Path) -> None:
 # ------------------------------------------------------------------------------- parquet I/O
 
 
-def _arrow_table(trace: Trace) -> Any:
+def arrow_table(trace: Trace) -> Any:
+    """The trace as an Arrow table with its roofprof metadata (what a Parquet file holds)."""
     import pyarrow as pa
 
     df = trace.kernels.copy()
@@ -197,7 +211,7 @@ def write_parquet(trace: Trace, path: str | os.PathLike[str]) -> None:
     trace.meta["schema_version"] = SCHEMA_VERSION
     trace.meta["created"] = trace.meta.get("created") or _dt.datetime.now(
         _dt.UTC).isoformat(timespec="seconds")
-    table = _arrow_table(trace)
+    table = arrow_table(trace)
     with atomic_output(path) as fh:
         pq.write_table(table, fh, compression="zstd")
 
@@ -314,6 +328,53 @@ def _concat(traces: list[Trace]) -> Trace:
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
     meta["roofprof_version"] = __version__
     return Trace(kernels=kernels, meta=meta)
+
+
+def append(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLike[str],
+           run: str = "default", host: str = "default", rank: int = 0,
+           format: str | None = None, rules: RulesArg = None, reader: str | None = None,
+           strict: bool = False) -> tuple[Trace, Path]:
+    """Parse ``inputs`` as :func:`convert` does and add them to the dataset at ``directory``
+    (``roofprof.dataset``) as one new file, atomically, in partition run/host/rank; the file's
+    ``host`` column is the partition's. Returns the trace and the file."""
+    from roofprof import dataset
+    from roofprof.validate import strict_mode
+
+    where = dataset.folder(directory, run, host, rank)
+    paths = [Path(p) for p in inputs]
+    if not paths:
+        raise InputError("no input given")
+    with strict_mode(strict):
+        trace = _read_for_convert(paths, format, rules, reader, strict)
+    if trace.kernels.empty:
+        raise InputError(f"{', '.join(map(str, paths))}: no kernels to write; nothing was "
+                         "added")
+    trace.kernels = trace.kernels.copy()
+    trace.kernels["host"] = pd.Series(host, index=trace.kernels.index, dtype="string")
+    where.mkdir(parents=True, exist_ok=True)
+    out = dataset.new_file(where)
+    write_parquet(trace, out)
+    return trace, out
+
+
+def read_dataset(directory: str | os.PathLike[str], where: str | None = None) -> Trace:
+    """The dataset's files matching ``where`` as one in-memory trace, with ``run``, ``host``
+    and ``rank`` columns from their partitions."""
+    from roofprof import dataset
+
+    traces = []
+    for part in dataset.parts(directory, where):
+        t = read_parquet(part.path)
+        k = t.kernels.copy()
+        for col in dataset.PARTITIONS:
+            dtype = "Int64" if col in dataset.INTEGER_PARTITIONS else "string"
+            k[col] = pd.Series(part.values.get(col), index=k.index, dtype=dtype)
+        t.kernels = k
+        traces.append(t)
+    if len(traces) == 1:
+        traces[0].kernels = traces[0].kernels.reset_index(drop=True)
+        return traces[0]
+    return _concat(traces)
 
 
 def combine(traces: Sequence[Trace], labels: Sequence[str] | None = None) -> Trace:

@@ -1,0 +1,383 @@
+"""The group math of ``roofprof.roofline`` as one SQL query, run out of core on DuckDB.
+
+:func:`summary_sql` generates the query from the metric table (``roofprof.metrics.PRECISIONS``)
+and the constants of ``roofprof.roofline`` (``LAUNCH_FLOOR_NS``, ``L1_BLIND_MIN_BYTES``), so it
+cannot drift from them: per kernel c_k = max_p W_kp/P_kp, m_k = B_k/BW_k, r_k = max(c_k, m_k)
+with the missing-counter rule (a precision whose peak is known but whose work is null makes the
+kernel unknown), the L1/TMA rule and the launch floor; per group the sums of
+:func:`roofprof.roofline.group_numbers` with its null rule (a group number is null if any
+member's input is). tests/test_dataset_sql.py checks it equals ``roofline.summarize`` on every
+fixture.
+
+:func:`summarize` runs the query with DuckDB over a dataset's Parquet files (after ``--where``
+picked them), reading only the columns it needs; memory stays bounded by the number of groups.
+It returns ``roofline.summarize``'s columns, sorted the same way. What the query does not do
+(``--by kernel``, ``--depth``, ``--rules``) the in-memory path does (``--engine pandas``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from roofprof.errors import UsageError
+from roofprof.grouping import GROUP_JOIN, NO_RANGE, NO_VALUE, parse_by
+from roofprof.metrics import PRECISIONS
+from roofprof.roofline import (
+    BYTES_COLUMNS,
+    INT8,
+    L1_BLIND_MIN_BYTES,
+    LAUNCH_FLOOR_NS,
+    PEAK_BW_COLUMNS,
+    SUMMARY_COLUMNS,
+    level_of,
+)
+
+#: columns whose values a group name cannot be made of in SQL (lists, full kernel identity)
+_NOT_GROUPABLE = frozenset({"nvtx", "kernel", "id"})
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the SQL engines the query runs on (the math does not)."""
+
+    name: str
+    quote: str          # identifier quote
+    regex: str          # a full-pattern test of {x} against {p}
+    string: str         # the string type of CAST
+
+    def q(self, name: str) -> str:
+        """A column name as a quoted identifier (names come from the schema, never the
+        user)."""
+        return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
+
+
+DUCKDB = Dialect("duckdb", '"', "regexp_matches({x}, {p})", "VARCHAR")
+SPARK = Dialect("spark", "`", "{x} RLIKE {p}", "STRING")
+
+
+def _group_expr(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> str:
+    _q = d.q
+    parts = []
+    for name in by:
+        col = "source" if name == "trace" and "trace" not in columns else name
+        if col in _NOT_GROUPABLE or col not in columns:
+            raise UsageError(f"--by {col}: the dataset engine groups by a column of the "
+                             f"kernel table other than {', '.join(sorted(_NOT_GROUPABLE))}; "
+                             "use --engine pandas")
+        if columns[col].upper() in ("DOUBLE", "FLOAT"):
+            raise UsageError(f"--by {col}: a measured column; group by a name column")
+        if col == "range":
+            parts.append(f"CASE WHEN {_q(col)} IS NULL OR {_q(col)} = '' THEN '{NO_RANGE}' "
+                         f"ELSE CAST({_q(col)} AS {d.string}) END")
+        else:
+            parts.append(f"COALESCE(CAST({_q(col)} AS {d.string}), '{NO_VALUE}')")
+    return f" || '{GROUP_JOIN}' || ".join(parts)
+
+
+def _strict_sum(x: str) -> str:
+    """Sum that is null where any member is null (the group null rule)."""
+    return f"CASE WHEN COUNT({x}) < COUNT(*) THEN NULL ELSE SUM({x}) END"
+
+
+def summary_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, str],
+                dialect: Dialect = DUCKDB) -> tuple[str, str]:
+    """The summary query over the relation ``source`` (one row per kernel), and the query of
+    each group's kernels per combination of missing inputs (for ``reason``); ``columns`` maps
+    the relation's column names to their SQL types."""
+    level_of(level)
+    _q = dialect.q
+    labels = list(PRECISIONS)
+    idx = range(len(labels))
+    w = [f"w{i}" for i in idx]
+    pk = [f"pk{i}" for i in idx]
+    per = [f"per{i}" for i in idx]
+    nbytes, bw = BYTES_COLUMNS[level], PEAK_BW_COLUMNS[level]
+    dram = BYTES_COLUMNS["dram"]
+    if level == "l1":  # TMA loads bypass L1TEX (roofline.L1_BLIND_MIN_BYTES)
+        is_cc = dialect.regex.format(x="cc", p="'^[0-9]+[.][0-9]+$'")
+        cc_num = (f"CASE WHEN {is_cc} THEN "
+                  "CAST(split_part(cc, '.', 1) AS BIGINT) * 10 + "
+                  "CAST(split_part(cc, '.', 2) AS BIGINT) ELSE 0 END")
+        tma = (f"COALESCE({cc_num} >= 90 AND {_q(dram)} >= {L1_BLIND_MIN_BYTES!r} "
+               f"AND {_q(nbytes)} < {_q(dram)} / 2, FALSE)")
+    else:
+        tma = "FALSE"
+    raw = ",\n    ".join(
+        [f"{_group_expr(by, columns, dialect)} AS g",
+         "CASE WHEN duration_ns > 0 THEN CAST(duration_ns AS DOUBLE) END AS dur",
+         "CAST(flop AS DOUBLE) AS flop",
+         f"CAST({_q(nbytes)} AS DOUBLE) AS nbytes",
+         f"CAST({_q(bw)} AS DOUBLE) AS bw",
+         f"{tma} AS tma"]
+        + [f"CAST({_q(PRECISIONS[p][0])} AS DOUBLE) AS {w[i]}" for i, p in enumerate(labels)]
+        + [f"CAST({_q(PRECISIONS[p][1])} AS DOUBLE) AS {pk[i]}" for i, p in enumerate(labels)])
+    uncounted = " OR ".join(f"({w[i]} IS NULL AND {pk[i]} IS NOT NULL)" for i in idx)
+    no_counters = " AND ".join(f"{w[i]} IS NULL" for i in idx)
+    w0 = [f"COALESCE({w[i]}, 0.0)" for i in idx]
+    # why a kernel is unknown, packed as roofline._reasons packs it: uncounted per precision,
+    # no counters, no peak per precision, no duration, no bytes, no bandwidth, TMA
+    conds = ([f"{w[i]} IS NULL AND {pk[i]} IS NOT NULL" for i in idx] + [no_counters]
+             + [f"{w0[i]} > 0 AND {pk[i]} IS NULL" for i in idx]
+             + ["dur IS NULL", "nbytes IS NULL", "bw IS NULL", "tma"])
+    flags = " + ".join(f"CASE WHEN {c} THEN {1 << b} ELSE 0 END" for b, c in enumerate(conds))
+    step1 = ",\n    ".join(
+        ["g", "dur", "flop", f"{flags} AS flags", f"{w[labels.index(INT8)]} AS ops_int8",
+         f"({uncounted}) OR ({no_counters}) AS incomplete",
+         f"CASE WHEN {no_counters} THEN NULL ELSE {' + '.join(w0)} END AS work",
+         f"({' OR '.join(f'{x} > 0' for x in w0)}) AS has_work",
+         "CASE WHEN tma THEN NULL ELSE nbytes END AS bytes",
+         "CASE WHEN tma THEN NULL ELSE nbytes / bw * 1e9 END AS memory_ns"]
+        + [f"CASE WHEN {w0[i]} > 0 THEN {w0[i]} / {pk[i]} * 1e9 ELSE 0.0 END AS {per[i]}"
+           for i in idx])
+    any_null = " OR ".join(f"{p} IS NULL" for p in per)
+    step2 = ",\n    ".join(
+        ["g", "dur", "flop", "ops_int8", "work", "bytes", "memory_ns", "has_work", *per,
+         f"CASE WHEN incomplete OR {any_null} THEN NULL "
+         f"ELSE GREATEST(0.0, {', '.join(per)}) END AS compute_ns"])
+    floor = f"{LAUNCH_FLOOR_NS!r}"
+    prec = " ".join(f"WHEN {per[i]} = compute_ns THEN '{p}'" for i, p in enumerate(labels))
+    step3 = ",\n    ".join([
+        "*",
+        "CASE WHEN compute_ns IS NULL OR memory_ns IS NULL THEN NULL "
+        "ELSE GREATEST(compute_ns, memory_ns) END AS roof_ns",
+        f"CASE WHEN compute_ns IS NULL OR NOT has_work THEN NULL {prec} END AS precision"])
+    step4 = ",\n    ".join([
+        "*",
+        f"COALESCE(roof_ns < {floor} AND dur IS NOT NULL, FALSE) AS is_latency",
+        f"CASE WHEN dur IS NULL OR roof_ns IS NULL THEN NULL "
+        f"ELSE GREATEST(dur - GREATEST(roof_ns, {floor}), 0.0) END AS headroom_ns"])
+    sums = {c: _strict_sum(c) for c in ("dur", "work", "flop", "ops_int8", "bytes",
+                                        "compute_ns", "memory_ns", "roof_ns", "headroom_ns")}
+    agg = ",\n    ".join(
+        ["g", "COUNT(*) AS kernels", "COALESCE(SUM(dur), 0.0) AS dur_known",
+         "SUM(CASE WHEN is_latency THEN dur ELSE 0.0 END) AS latency_ns"]
+        + [f"{expr} AS {c}" for c, expr in sums.items()]
+        + [f"SUM(CASE WHEN precision = '{p}' THEN COALESCE(compute_ns, 0.0) ELSE 0.0 END) "
+           f"AS pc{i}" for i, p in enumerate(labels)])
+    pcs = [f"pc{i}" for i in idx]
+    gprec = " ".join(f"WHEN pc{i} = GREATEST({', '.join(pcs)}) THEN '{p}'"
+                     for i, p in enumerate(labels))
+    peak_c = "CASE WHEN compute_ns > 0 THEN work / (compute_ns * 1e-9) END"
+    peak_b = "CASE WHEN memory_ns > 0 THEN bytes / (memory_ns * 1e-9) END"
+    final = ",\n    ".join([
+        f"g AS {_q('group')}", "kernels", "dur AS time_ns",
+        "dur / SUM(dur_known) OVER () AS time_share",
+        "work", "flop", "ops_int8", "bytes",
+        # x/0 as numpy gives it (inf, or NaN for 0/0) on every engine
+        "CASE WHEN bytes = 0 THEN CASE WHEN work > 0 THEN CAST('Infinity' AS DOUBLE) "
+        "WHEN work = 0 THEN CAST('NaN' AS DOUBLE) END ELSE work / bytes END AS ai",
+        "work / (dur * 1e-9) AS work_per_s",
+        f"CASE WHEN compute_ns IS NULL OR GREATEST({', '.join(pcs)}) <= 0 THEN NULL "
+        f"{gprec} END AS precision",
+        f"{peak_c} AS peak_compute_per_s",
+        f"{peak_b} AS peak_bytes_per_s",
+        f"({peak_c}) / ({peak_b}) AS ridge",
+        "CASE WHEN work > 0 THEN work / (roof_ns * 1e-9) END AS roof_per_s",
+        "roof_ns / dur AS pct_of_roof",
+        "compute_ns / dur AS pct_of_peak_compute",
+        "bytes / (dur * 1e-9) AS bytes_per_s",
+        "memory_ns / dur AS pct_of_peak_bandwidth",
+        "CASE WHEN roof_ns IS NULL OR dur IS NULL THEN 'unknown' "
+        "WHEN latency_ns / dur > 0.5 THEN 'latency' "
+        "WHEN compute_ns >= memory_ns THEN 'compute' ELSE 'memory' END AS bound",
+        "latency_ns / dur AS latency_share",
+        "headroom_ns",
+        "headroom_ns / SUM(dur_known) OVER () AS headroom_share"])
+    head = (f"WITH raw AS (SELECT\n    {raw}\nFROM {source}),\n"
+            f"k1 AS (SELECT\n    {step1}\nFROM raw)")
+    main = (f"{head},\n"
+            f"k2 AS (SELECT\n    {step2}\nFROM k1),\n"
+            f"k3 AS (SELECT\n    {step3}\nFROM k2),\n"
+            f"k4 AS (SELECT\n    {step4}\nFROM k3),\n"
+            f"grp AS (SELECT\n    {agg}\nFROM k4 GROUP BY g)\n"
+            f"SELECT\n    {final}\nFROM grp")
+    reasons = (f"{head}\nSELECT g AS {_q('group')}, flags, COUNT(*) AS n FROM k1 "
+               "WHERE flags <> 0 GROUP BY g, flags")
+    return main, reasons
+
+
+def summarize(directory: str | os.PathLike[str], by: str = "range", level: str = "dram",
+              top: int | None = None, where: str | None = None,
+              threads: int | None = None, memory_limit: str | None = None) -> pd.DataFrame:
+    """``roofline.summarize`` of the dataset at ``directory`` (its files matching ``where``),
+    computed by DuckDB reading the Parquet files."""
+    import duckdb
+
+    from roofprof.dataset import parts
+
+    if top is not None and top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
+    files = [str(p.path) for p in parts(directory, where)]
+    con = duckdb.connect()
+    try:
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
+        # the file list comes from our own listing; each path is quoted as a SQL string
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(f"CREATE TEMP VIEW kernels AS SELECT * FROM read_parquet([{listed}], "
+                    "hive_partitioning = true, union_by_name = true, "
+                    "hive_types = {'run': VARCHAR, 'host': VARCHAR, 'rank': BIGINT})")
+        columns = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE kernels").fetchall()}
+        sql, why_sql = summary_sql("kernels", parse_by(by), level, columns)
+        df: pd.DataFrame = con.execute(sql).df()
+        whys: pd.DataFrame = con.execute(why_sql).df() \
+            if (df["bound"] == "unknown").any() else pd.DataFrame()
+    finally:
+        con.close()
+    df["reason"] = pd.Series(group_reasons(df, whys, level), index=df.index, dtype=object)
+    return finish(df, level, top)
+
+
+def finish(df: pd.DataFrame, level: str, top: int | None) -> pd.DataFrame:
+    """The engine's rows as ``roofline.summarize`` returns them: its columns, nulls as NaN or
+    None, sorted by time (most first) then name."""
+    import numpy as np
+
+    df = df.copy()
+    df["level"] = level
+    df["kernels"] = df["kernels"].astype(np.int64)
+    for col in SUMMARY_COLUMNS:
+        if col not in ("group", "kernels", "level", "precision", "bound", "reason"):
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(np.float64)
+    for col in ("group", "precision", "bound", "reason"):
+        df[col] = df[col].astype(object).where(df[col].notna(), None)
+    df = df[list(SUMMARY_COLUMNS)]
+    df = df.sort_values(["time_ns", "group"], ascending=[False, True], kind="stable",
+                        na_position="last")
+    if top is not None:
+        df = df.head(top)
+    return df.reset_index(drop=True)
+
+
+def _reason_texts(bits: Any, level: str) -> list[str | None]:
+    """The kernel reason of each combination of missing inputs (rows of ``bits``, packed as
+    in :func:`summary_sql`), from ``roofline.kernel_numbers`` itself on one representative
+    kernel per combination, so the texts are roofline's."""
+    import numpy as np
+
+    from roofprof.roofline import kernel_numbers
+
+    k = len(PRECISIONS)
+    nan = np.nan
+    rows = []
+    for b in bits:
+        unc, none, nopeak = b[:k], b[k], b[k + 1:2 * k + 1]
+        no_dur, no_bytes, no_bw, tma = b[2 * k + 1:]
+        row: dict[str, Any] = {"duration_ns": nan if no_dur else 1e6,
+                               PEAK_BW_COLUMNS[level]: nan if no_bw else 1.0}
+        for i, (work, peak) in enumerate(PRECISIONS.values()):
+            row[work] = nan if unc[i] or none else (1.0 if nopeak[i] else 0.0)
+            row[peak] = 1.0 if unc[i] else nan
+        if tma:  # cc >= 9.0, DRAM traffic, few L1 bytes (roofline.L1_BLIND_MIN_BYTES)
+            row.update({"cc": "9.0", BYTES_COLUMNS["dram"]: 4 * L1_BLIND_MIN_BYTES,
+                        BYTES_COLUMNS[level]: 0.0})
+        else:
+            row[BYTES_COLUMNS[level]] = nan if no_bytes else 1.0
+        rows.append(row)
+    reason = kernel_numbers(pd.DataFrame(rows), level)["reason"]
+    return [r if isinstance(r, str) else None for r in reason]
+
+
+def group_reasons(df: pd.DataFrame, whys: pd.DataFrame, level: str) -> list[str | None]:
+    """``roofline.group_numbers``' reason of each unknown group ("3 of 10 kernels: no FP8
+    tensor work counter"): the members' most common reason."""
+    import numpy as np
+
+    out: list[str | None] = [None] * len(df)
+    if whys.empty:
+        return out
+    packed = whys["flags"].to_numpy(dtype=np.int64)
+    bits = (packed[:, None] >> np.arange(2 * len(PRECISIONS) + 5, dtype=np.int64)) & 1 == 1
+    texts = _reason_texts(bits, level)
+    per_group: dict[str, dict[str, int]] = {}
+    for g, text, n in zip(whys["group"], texts, whys["n"], strict=True):
+        if text:
+            counts = per_group.setdefault(str(g), {})
+            counts[text] = counts.get(text, 0) + int(n)
+    for i, (g, bound, kernels) in enumerate(zip(df["group"], df["bound"], df["kernels"],
+                                                strict=True)):
+        found = per_group.get(str(g))
+        if bound == "unknown" and found:
+            common = max(sorted(found), key=lambda t: found[t])
+            out[i] = f"{sum(found.values())} of {int(kernels)} kernels: {common}"
+    return out
+
+
+#: columns of :func:`rank_view`'s result
+RANK_COLUMNS: tuple[str, ...] = ("group", "ranks", "min_ns", "median_ns", "max_ns", "spread",
+                                 "straggler", "straggler_excess_ns")
+
+
+def rank_view(directory: str | os.PathLike[str], by: str = "phase",
+              where: str | None = None) -> pd.DataFrame:
+    """Time per group per rank, across ranks: min, median and max over the ranks that ran the
+    group, ``spread`` = max / median, the ``straggler`` (the rank with the most time; the
+    lowest such rank on a tie) and its excess over the median. The per-rank times are the
+    ``time_ns`` of :func:`summarize` by ``by,rank`` (one group math); groups with the most
+    time first. A rank's time is null where one of its kernels' durations is."""
+    import numpy as np
+
+    cols = parse_by(by)
+    if "rank" in cols:
+        raise UsageError("--by: the rank view groups by rank itself; give other columns")
+    # the rank is the last part of each "by,rank" name (split at the last separator)
+    per = summarize(directory, by=",".join([*cols, "rank"]), where=where)
+    split = per["group"].str.rsplit(GROUP_JOIN, n=1)
+    per = per.assign(g=split.str[0], rank=split.str[1].astype("int64"))
+    rows = []
+    for g, part in per.groupby("g", sort=False):
+        t = part["time_ns"].to_numpy(dtype=np.float64)
+        if np.isnan(t).any():
+            med = mx = mn = excess = float("nan")
+            straggler = None
+        else:
+            order = np.lexsort((part["rank"].to_numpy(), -t))
+            mn, med, mx = float(t.min()), float(np.median(t)), float(t.max())
+            straggler = int(part["rank"].to_numpy()[order[0]])
+            excess = mx - med
+        rows.append({"group": g, "ranks": len(part), "min_ns": mn, "median_ns": med,
+                     "max_ns": mx, "spread": mx / med if med > 0 else float("nan"),
+                     "straggler": straggler, "straggler_excess_ns": excess,
+                     "_total": float(np.nansum(t))})
+    out = pd.DataFrame(rows)
+    out = out.sort_values(["_total", "group"], ascending=[False, True], kind="stable")
+    return out[list(RANK_COLUMNS)].reset_index(drop=True)
+
+
+def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,
+                  ) -> dict[str, Any]:
+    """The metadata views read for their sampling note: the first file (of those matching
+    ``where``) whose trace says it was sampled or filtered, else the first file's. Reads only
+    the files' footers."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from roofprof.dataset import parts
+    from roofprof.trace import META_KEY
+
+    first: dict[str, Any] | None = None
+    for part in parts(directory, where):
+        raw = (pq.read_schema(part.path).metadata or {}).get(META_KEY)
+        meta = json.loads(raw) if raw else {}
+        if first is None:
+            first = meta
+        if (meta.get("sampling") or {}).get("kind") in ("sample", "filtered"):
+            return dict(meta)
+    return first or {}
+
+
+def explain(by: str = "range", level: str = "dram") -> Any:
+    """The generated query over a relation named ``kernels`` of the full kernel table (for
+    reading, and for other engines)."""
+    from roofprof.schema import COLUMNS, dtype_of
+
+    cols = {c: ("DOUBLE" if dtype_of(c) == "float64" else "VARCHAR") for c in COLUMNS}
+    cols.update({"run": "VARCHAR", "host": "VARCHAR", "rank": "BIGINT"})
+    return summary_sql("kernels", parse_by(by), level, cols)[0]
