@@ -288,6 +288,16 @@ def _convert_to_dataset(inputs: tuple[Path, ...], output: Path | None,
                    f"{len(inputs)} input(s)", err=True)
 
 
+def _check_catalog(trace: Any) -> None:
+    """Measured peaks always win; a GPU the catalog knows whose measured roofs are far from
+    its datasheet is reported (one warning each, with the numbers)."""
+    from roofprof.catalog import check_peaks
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is not in the GPU catalog")
+        check_peaks(trace.kernels, warn=True)
+
+
 def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
                      filter_: str | None, top: int | None, rules: Path | None,
                      where: str | None, engine: str) -> tuple[Any, Any]:
@@ -529,6 +539,7 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
                 trace = _load_all(traces, input_format, rules, strict, reader, where)
                 result = roofline.summarize(trace, by=by or "range", level=level, depth=depth,
                                             top=top, filter=filter_)
+                _check_catalog(trace)
         from roofprof.sampling import label
 
         sampled = label(getattr(trace, "meta", {}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +149,22 @@ def test_cli_gpus() -> None:
 
 def test_the_readme_shows_real_output() -> None:
     assert _readme.check("gpus") >= 1
+
+
+def test_summary_reports_a_measured_roof_far_from_the_datasheet(tmp_path: Path) -> None:
+    """Issue 12: measured peaks win, but the catalog entry of the GPU a trace ran on is checked
+    against them: an H100 recording labelled as an H200 has 0.69x the H200's bandwidth."""
+    import copy
+
+    from roofprof.trace import Trace
+
+    shared = load_fixture("llama_annotated.ncu-rep")
+    k = shared.kernels.copy()
+    k["device_name"] = k["device_name"].astype("string").str.replace("H100 80GB HBM3", "H200")
+    path = Trace(k, copy.deepcopy(shared.meta)).save(tmp_path / "relabelled.parquet")
+    res = CliRunner().invoke(main, ["summary", str(path), "--by", "phase"])
+    assert res.exit_code == 0, res.output
+    assert "0.69x the catalog's 4.8 TB/s for H200" in res.output
+    clean = CliRunner().invoke(main, ["summary", str(FIXTURES / "llama_annotated.ncu-rep"),
+                                      "--by", "phase"])
+    assert "catalog" not in clean.output
