@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import struct
 import subprocess
 import sys
@@ -22,7 +20,7 @@ from roofprof import table as tb
 from roofprof.chart.colours import PHASES
 from roofprof.chart.html import to_html
 from roofprof.errors import InputError, OutputError, RoofprofWarning, UsageError
-from tests import _synth
+from tests import _browser, _synth
 from tests.conftest import load_fixture
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -181,31 +179,17 @@ def test_nothing_drawable_names_the_missing_counters() -> None:
         P.build_scene(trace)
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def test_html_in_headless_chromium_shows_every_point_and_aggregate(tmp_path: Path) -> None:
     """The page as a reader's browser builds it: every kernel marker and both phase
     aggregates carry their numbers once the script has run."""
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium (see .ci/run)")
-        pytest.skip("no chromium on this machine")
+    _browser.chromium()
     trace = load_fixture("llama_annotated.ncu-rep")
     sc = P.build_scene(trace, by="phase")
     page = tmp_path / "phase.html"
     page.write_text(to_html(sc))
     assert page.stat().st_size < 1_000_000
-    out = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
-    dom = out.stdout
-    assert 'data-ready="1"' in dom, out.stderr[-2000:]
+    dom, err = _browser.dump_dom(page, tmp_path / "profile")
+    assert 'data-ready="1"' in dom, err[-2000:]
     kernels = {int(k) for k in re.findall(r'data-k="(\d+)"', dom)}
     assert kernels == set(range(len(sc.kernels)))
     assert sorted(set(re.findall(r'data-agg="(\d+)"', dom))) == ["0", "1"]

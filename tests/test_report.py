@@ -3,10 +3,7 @@ the Markdown and the HTML as a headless Chromium builds it, on the real H100 Lla
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +16,7 @@ from roofprof.cli import main
 from roofprof.errors import UsageError
 from roofprof.fmt import duration, intensity, pct
 from roofprof.timing import load_timing
+from tests import _browser
 from tests.conftest import FIXTURES, load_fixture
 from tests.test_model import LARGE
 
@@ -159,18 +157,10 @@ def test_bad_suffix_and_counters_as_timing_are_one_line_errors(tmp_path: Path) -
     assert not (tmp_path / "r.html").exists()
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def test_html_report_in_headless_chromium(tmp_path: Path) -> None:
     """The page as a browser builds it, offline: the verdict table comes first, the figures
     are inline SVG, nothing is fetched from elsewhere."""
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium (see .ci/run)")
-        pytest.skip("no chromium on this machine")
+    _browser.chromium()
     page = tmp_path / "r.html"
     res = CliRunner().invoke(main, ["report", str(ANNOTATED), "-o", str(page)])
     assert res.exit_code == 0, res.output
@@ -180,14 +170,8 @@ def test_html_report_in_headless_chromium(tmp_path: Path) -> None:
     assert not re.search(r"url\((?!#)", html)
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))  # the two figures' clip paths and markers stay apart
-    out = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-         "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120, check=False)
-    dom = out.stdout
-    assert "<table id=\"verdicts\">" in dom, out.stderr[-2000:]
+    dom, err = _browser.dump_dom(page, tmp_path / "profile")
+    assert "<table id=\"verdicts\">" in dom, err[-2000:]
     table = dom[dom.index("<table id=\"verdicts\">"):]
     table = table[:table.index("</table>")]
     rows = re.findall(r"<tr>(.*?)</tr>", table)
