@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -30,9 +28,8 @@ from roofprof.model.compare import (
     fitted,
     summarize_beside,
 )
-from tests import _readme
+from tests import _browser, _readme
 from tests.conftest import FIXTURES, ROOT, load_fixture
-from tests.test_plot import _chromium
 
 LARGE = str(ROOT / "tests" / "data" / "llama_large_config.json")
 SMALL = str(ROOT / "tests" / "data" / "llama_small_config.json")
@@ -199,22 +196,13 @@ def test_model_points_are_drawn_hollow_and_hovered_in_html() -> None:
 
 
 def test_model_points_carry_their_numbers_in_headless_chromium(tmp_path: Path) -> None:
-    browser = _chromium()
-    if browser is None:
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium (see .ci/run)")
-        pytest.skip("no chromium on this machine")
     trace = load_fixture("llama_annotated.ncu-rep")
     scene = build(trace, by="op,phase", model=against(trace.kernels, *large_model()))
     page = tmp_path / "model.html"
     page.write_text(to_html(scene))
-    out = subprocess.run(
-        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000",
-         "--dump-dom", page.as_uri()], capture_output=True, text=True, timeout=120, check=False)
-    assert 'data-ready="1"' in out.stdout, out.stderr[-2000:]
-    shown = {int(i) for i in re.findall(r'data-model="(\d+)"', out.stdout)}
+    dom, err = _browser.dump_dom(page, tmp_path / "profile")
+    assert 'data-ready="1"' in dom, err[-2000:]
+    shown = {int(i) for i in re.findall(r'data-model="(\d+)"', dom)}
     assert shown == set(range(len(scene.models)))
 
 
