@@ -648,13 +648,16 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
 # ------------------------------------------------------------------------------- gpus
 
 
-def _emit(text: str, output: Path | None, what: str) -> None:
-    """Print ``text`` or write it to ``output`` (atomically: complete or not at all)."""
+def _emit(text: str, output: Path | None, what: str,
+          inputs: tuple[Path | None, ...] = ()) -> None:
+    """Print ``text`` or write it to ``output`` (atomically: complete or not at all), never
+    over one of the command's ``inputs``."""
     if output is None:
         click.echo(text, nl=False)
         return
-    from roofprof.atomic import atomic_output
+    from roofprof.atomic import atomic_output, refuse_inputs
 
+    refuse_inputs(output, inputs)
     with atomic_output(output) as fh:
         fh.write(text.encode("utf-8"))
     click.echo(f"roofprof: wrote {output} ({what})", err=True)
@@ -710,7 +713,7 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
         else:
             text = catalog.format_catalog() if fmt == "table" else \
                 {"json": table.to_json, "csv": table.to_csv}[fmt](catalog.table())
-        _emit(text, output, fmt)
+        _emit(text, output, fmt, (check,))
 
 
 # ------------------------------------------------------------------------------- model
@@ -773,7 +776,7 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
                      f"KV {options.kv_dtype or options.act_dtype}, TP {options.tp}"
                      f"{'; ' + where if where else '; no GPU given: no times (--gpu NAME)'}")
             text = format_estimate(df, model.totals(df), title)
-        _emit(text, output, fmt)
+        _emit(text, output, fmt, (trace,))
 
 
 # ------------------------------------------------------------------------------- whatif
@@ -825,7 +828,7 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | No
         src_name = source.name if source else ", ".join(map(str, names)) or "?"
         text = (wi.format_whatif(df, src_name, target.name, chosen) if fmt == "table" else
                 table.to_json(df) if fmt == "json" else table.to_csv(df))
-        _emit(text, output, fmt)
+        _emit(text, output, fmt, (trace, against, rules))
 
 
 # --------------------------------------------------------------------------------- diff
@@ -898,7 +901,7 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
             text = df_.format_diff(result, kernels, top=top_kernels)
         else:
             text = tb.to_json(result) if fmt == "json" else tb.to_csv(result)
-        _emit(text, output, fmt)
+        _emit(text, output, fmt, (a, b, *repeat_a, *repeat_b, rules))
         if plot_out is not None:
             from roofprof.atomic import refuse_inputs
             from roofprof.chart import write
@@ -988,6 +991,9 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float) -> N
     with _errors():
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
+        from roofprof.atomic import refuse_inputs
+
+        refuse_inputs(output, [timing, counters])
         facts = write_joined(load_timing(timing), load(counters), output, spread=spread)
         click.echo(format_report(facts), nl=False)
         total = sum(facts["launches"].values())
@@ -1032,6 +1038,9 @@ def latency(trace: Path, ranges: tuple[str, ...], by: str, metric: str, top: int
         text = lat.format_table(table, by=by) if fmt == "table" else lat.to_json(table, inst)
         click.echo(text, nl=False)
         if output is not None:
+            from roofprof.atomic import refuse_inputs
+
+            refuse_inputs(output, [trace])
             lat.write(inst, table, output, ranges=ranges, by=by, metric=f"{metric}_ns")
             click.echo(f"roofprof: wrote {output}", err=True)
 
@@ -1089,6 +1098,9 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
         from roofprof.trace import load
 
         report_view.format_of(output)  # a wrong suffix fails before the work
+        from roofprof.atomic import refuse_inputs
+
+        refuse_inputs(output, [trace, timing])
         t = load(trace)
         if timing is not None:
             from roofprof.timing import load_timing

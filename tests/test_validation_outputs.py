@@ -253,3 +253,36 @@ def test_rules_of_the_wrong_type_name_the_field(tmp_path: Path) -> None:
         rules.write_text(text)
         with pytest.raises(InputError, match=fragment):
             roofprof.load(SOURCE, rules=rules)
+
+
+@pytest.mark.parametrize("command", [
+    ["diff", "{a}", "{b}", "-o", "{a}"],
+    ["whatif", "{a}", "--gpu", "H200", "-o", "{a}"],
+    ["model", "Llama-3-8B", "--trace", "{a}", "-o", "{a}"],
+    ["gpus", "--check", "{a}", "-o", "{a}"],
+    ["report", "{a}", "-o", "{html}", "--timing", "{html}"],
+    ["join", "{b}", "{a}", "-o", "{a}"],
+])
+def test_no_command_writes_over_its_own_input(tmp_path: Path, command: list[str]) -> None:
+    """Issue 10: every command with an output refuses to replace one of its inputs."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from roofprof.cli import main
+
+    a = tmp_path / "a.parquet"
+    b = tmp_path / "b.json.gz"
+    html = tmp_path / "r.html"
+    CliRunner().invoke(main, ["convert", str(FIXTURES / "batch_1.ncu-rep"), "-o", str(a)])
+    shutil.copy(FIXTURES / "llama_kineto.json.gz", b)
+    html.write_text("<html></html>")
+    before = {p: p.read_bytes() for p in (a, b, html)}
+    argv = [c.format(a=a, b=b if command[0] == "join" else a, html=html) for c in command]
+    if command[0] == "diff":
+        argv[2] = str(a)
+    res = CliRunner().invoke(main, argv)
+    assert res.exit_code == 2, res.output
+    assert "is also an input of this command" in res.output
+    assert "Traceback" not in res.output
+    assert {p: p.read_bytes() for p in (a, b, html)} == before
