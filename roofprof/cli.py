@@ -460,6 +460,14 @@ def _model_of(spec: str, run: dict[str, Any]) -> tuple[Any, Any]:
     return arch, options
 
 
+def _trace_inputs(f: Any) -> Any:
+    """How summary and plot read their traces: input format, rules, --strict, --reader, a
+    model to set beside them, and --where on dataset folders."""
+    for option in (_WHERE, _model_options, _MODEL, _READER, _STRICT, _RULES, _INPUT_FORMAT):
+        f = option(f)
+    return f
+
+
 # ----------------------------------------------------------------------------- summary
 
 _GROUPS = ["range", "kernel", "device", "phase", "category", "op", "trace"]
@@ -490,13 +498,7 @@ _DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
               help="Write to FILE instead of stdout (.json/.csv pick the format).")
 @click.option("--wide", is_flag=True, help="Every column and whole group names, whatever the "
                                            "terminal's width.")
-@_INPUT_FORMAT
-@_RULES
-@_STRICT
-@_READER
-@_MODEL
-@_model_options
-@_WHERE
+@_trace_inputs
 @_ENGINE
 def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | None,
             filter_: str | None, top: int | None, fmt: str | None, output: Path | None,
@@ -588,13 +590,7 @@ def _levels(text: str) -> tuple[str, ...]:
 @click.option("--title", help="Title (default: GPU name and source).")
 @click.option("--labels", "label_top", type=click.IntRange(min=0), default=5,
               show_default=True, help="Label the N kernel names with the most GPU time.")
-@_INPUT_FORMAT
-@_RULES
-@_STRICT
-@_READER
-@_MODEL
-@_model_options
-@_WHERE
+@_trace_inputs
 def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: bool,
          levels: str, depth: int | None, filter_: str | None, title: str | None,
          label_top: int, input_format: str | None, rules: Path | None, strict: bool,
