@@ -33,6 +33,7 @@ from typing import Any
 
 from roofprof.errors import InputError, OutputError, UsageError
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
+from roofprof.tracer_hook import MARKER_END, MARKER_START
 
 SITE = Path(__file__).resolve().parent / "tracer_site"
 HOOK = Path(__file__).resolve().with_name("tracer_hook.py")
@@ -85,7 +86,7 @@ def run(command: Sequence[str], output: Path, force: bool = False) -> TraceResul
             returncode = child.wait()
         records, problems = read_parts(parts)
         trace = None
-        if any(r["kernels"] for r in records):
+        if any(len(r.get("kernels", {}).get("start", ())) for r in records):
             trace = from_parts(records, source=str(output), command=list(command))
             write(trace, output)
         elif not problems:
@@ -101,8 +102,9 @@ def read_parts(folder: Path) -> tuple[list[dict[str, Any]], list[str]]:
     records: list[dict[str, Any]] = []
     problems: list[str] = []
     for err in sorted(folder.glob("*.error")):
-        problems.append(f"process {err.stem}: tracing did not start: "
-                        f"{err.read_text().strip()} (pip install roofprof[trace])")
+        why = err.read_text().strip()
+        hint = " (pip install roofprof[trace])" if "No module named 'cupti" in why else ""
+        problems.append(f"process {err.stem}: tracing did not start: {why}{hint}")
     for part in sorted(folder.glob("*.pickle")):
         with open(part, "rb") as fh:  # written by our own hook in the traced program
             rec = pickle.load(fh)
@@ -127,73 +129,67 @@ def demangle(names: Sequence[str]) -> dict[str, str]:
 
 def from_parts(records: Sequence[dict[str, Any]], source: str,
                command: list[str] | None = None) -> TimingTrace:
-    """The timing table of the raw records of one run's processes (see the module docstring)."""
+    """The timing table of the raw records of one run's processes (see the module docstring).
+
+    Each record is one process's, as ``roofprof.tracer_hook`` writes it: column arrays of its
+    kernels (``KERNEL_FIELDS`` and ``name``), its launch calls (``CALL_FIELDS`` and ``driver``)
+    and its NVTX marker records, and its graph nodes.
+    """
     import numpy as np
     import pandas as pd
 
-    def thread_key(pid: int, tid: int) -> int:
-        return (int(pid) << 32) | (int(tid) & 0xFFFFFFFF)
-
-    kernels: list[tuple[Any, ...]] = []
-    calls: dict[tuple[int, int], tuple[int, int, int, str]] = {}
-    ranges: list[tuple[int, str, int, int]] = []
+    kernels, calls, ranges = [], [], []
     captured: dict[tuple[int, int], tuple[int, int]] = {}  # (pid, node) -> (thread key, ts)
+    call_names: dict[tuple[int, int, int], str] = {}
     for rec in records:
+        if rec.get("format") != 2 or "kernels" not in rec:
+            continue  # its problems are reported by read_parts
         pid = int(rec["pid"])
-        kernels += [(pid, *k) for k in rec["kernels"]]
-        names = rec["call_names"]
-        for corr, start, cpid, tid, cbid, driver in rec["calls"]:
-            key = (pid, int(corr))
-            if key not in calls or not driver:  # a runtime call wins over its driver call
-                calls[key] = (int(cpid), int(tid), int(start), names.get((driver, cbid), ""))
-        opened: dict[int, tuple[str, int, int, int]] = {}
-        for mid, flags, ts, name, _domain, mpid, tid in sorted(rec["markers"],
-                                                              key=lambda m: m[2]):
-            if flags & 2:  # MARKER_START
-                opened[mid] = (name, int(ts), int(mpid), int(tid))
-            elif flags & 4 and mid in opened:  # MARKER_END
-                n, s, p, t = opened.pop(mid)
-                ranges.append((thread_key(p, t), n, s, int(ts)))
-        ranges += [(thread_key(p, t), n, s, _NEVER) for n, s, p, t in opened.values()]
-        nodes, clones = rec["nodes"], rec["clones"]
-        for node in set(nodes) | set(clones):
-            original = node
-            for _ in range(8):
-                if original in nodes or original not in clones:
-                    break
-                original = clones[original]
-            if original in nodes:
-                ts, tid = nodes[original]
-                captured[(pid, int(node))] = (thread_key(pid, tid), int(ts))
-    if not kernels:
+        k = pd.DataFrame(rec["kernels"])
+        k.insert(0, "pid", pid)
+        kernels.append(k)
+        c = pd.DataFrame(rec["calls"])
+        c.insert(0, "pid", pid)
+        calls.append(c)
+        call_names.update({(pid, d, b): n for (d, b), n in rec["call_names"].items()})
+        ranges += _ranges(rec["markers"])
+        captured.update(_captured(pid, rec["nodes"], rec["clones"]))
+    if not kernels or not sum(len(k) for k in kernels):
         raise InputError(f"{source}: the traced run launched no kernels")
-    col = list(zip(*kernels, strict=True))
-    pid_c = col[0]
-    launch = [calls.get((int(p), int(c))) for p, c in zip(pid_c, col[6], strict=True)]
-    demangled = demangle([str(n) for n in col[15]])
+    k = pd.concat(kernels, ignore_index=True)
+    # who launched each kernel: its correlation id's runtime call, else its driver call
+    c = pd.concat(calls, ignore_index=True).sort_values("driver", kind="stable")
+    c = c.drop_duplicates(["pid", "correlation_id"], keep="first")
+    k = k.merge(c.rename(columns={"start": "call_start", "process_id": "call_pid"}),
+                on=["pid", "correlation_id"], how="left", validate="many_to_one")
+    found = k["call_start"].notna().to_numpy()
+    api = [call_names.get((int(p), int(d), int(b))) if ok else None for p, d, b, ok in
+           zip(k["pid"], k["driver"].fillna(0), k["cbid"].fillna(0), found, strict=True)]
+    launch_pid = np.where(found, k["call_pid"].fillna(0), k["pid"]).astype(np.int64)
+    tid = k["thread_id"].fillna(0).to_numpy(np.int64)
+    demangled = demangle([str(n) for n in k["name"].unique()])
     rows: dict[str, Any] = {
-        "kernel": [short_name(str(n)) for n in col[15]],
-        "kernel_demangled": [demangled[str(n)] for n in col[15]],
-        "process_id": [lc[0] if lc else p for lc, p in zip(launch, pid_c, strict=True)],
-        "thread_id": [lc[1] if lc else None for lc in launch],
-        "device": col[3], "context": col[4], "stream": col[5],
-        "grid": [dims(*g) for g in zip(col[7], col[8], col[9], strict=True)],
-        "block": [dims(*b) for b in zip(col[10], col[11], col[12], strict=True)],
-        "start_ns": np.asarray(col[1], dtype=np.int64),
-        "end_ns": np.asarray(col[2], dtype=np.int64),
-        "correlation_id": col[6],
-        "launch_api": [lc[3] if lc else None for lc in launch],
-        "graph_id": [g or None for g in col[13]],
-        "graph_node_id": [g or None for g in col[14]],
+        "kernel": [short_name(str(n)) for n in k["name"]],
+        "kernel_demangled": [demangled[str(n)] for n in k["name"]],
+        "process_id": launch_pid,
+        "thread_id": [int(t) if ok else None for t, ok in zip(tid, found, strict=True)],
+        "device": k["device_id"], "context": k["context_id"], "stream": k["stream_id"],
+        "grid": [dims(*g) for g in zip(k["grid_x"], k["grid_y"], k["grid_z"], strict=True)],
+        "block": [dims(*b) for b in zip(k["block_x"], k["block_y"], k["block_z"],
+                                        strict=True)],
+        "start_ns": k["start"].to_numpy(np.int64), "end_ns": k["end"].to_numpy(np.int64),
+        "correlation_id": k["correlation_id"],
+        "launch_api": api,
+        "graph_id": [int(g) or None for g in k["graph_id"]],
+        "graph_node_id": [int(g) or None for g in k["graph_node_id"]],
     }
     table = pd.DataFrame(ranges, columns=["thread", "name", "start_ns", "end_ns"])
-    thread = np.asarray([thread_key(lc[0], lc[1]) if lc else -1 for lc in launch],
-                        dtype=np.int64)
-    when = np.asarray([lc[2] if lc else 0 for lc in launch], dtype=np.int64)
+    thread = np.where(found, (launch_pid << 32) | (tid & 0xFFFFFFFF), -1)
+    when = np.where(found, k["call_start"].fillna(0), 0).astype(np.int64)
     stacks = stacks_at(table, thread, when)
-    sources = ["launch" if lc else "none" for lc in launch]
+    sources = ["launch" if ok else "none" for ok in found]
     at_capture = [(i, captured[(int(p), int(n))]) for i, (p, n) in enumerate(
-        zip(pid_c, col[14], strict=True)) if n and (int(p), int(n)) in captured]
+        zip(k["pid"], k["graph_node_id"], strict=True)) if n and (int(p), int(n)) in captured]
     if at_capture:
         cap = stacks_at(table, np.asarray([a[1][0] for a in at_capture], dtype=np.int64),
                         np.asarray([a[1][1] for a in at_capture], dtype=np.int64))
@@ -203,12 +199,62 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     meta = {"format": "roofprof-trace", "sources": [source], "formats": ["roofprof-trace"],
             "command": command, "sampling": {"kind": "run", "reasons": ["every launch timed"]},
             "timing": {"clock": "CUPTI timestamps (ns)", "launches": len(df),
-                       "processes": len(records), "nvtx_ranges": len(ranges),
+                       "processes": len(kernels), "nvtx_ranges": len(ranges),
+                       "cupti_records": _counts(records),
                        "graph_node_kernels": int(df["graph_node_id"].notna().sum()),
                        "graph_kernels_with_capture_ranges": len(at_capture),
                        "nvtx_source": {str(a): int(b) for a, b in
                                        df["nvtx_source"].value_counts().items()}}}
     return TimingTrace(kernels=df, meta=meta)
+
+
+def _counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """CUPTI records of each family over all processes (kernel, runtime, driver, marker)."""
+    out: dict[str, int] = {}
+    for rec in records:
+        for family, n in rec.get("counts", {}).items():
+            out[family] = out.get(family, 0) + int(n)
+    return out
+
+
+def _thread_key(pid: Any, tid: Any) -> int:
+    return (int(pid) << 32) | (int(tid) & 0xFFFFFFFF)
+
+
+def _ranges(markers: dict[str, Any]) -> list[tuple[int, str, int, int]]:
+    """NVTX ranges (thread key, name, start, end) from CUPTI marker records: a start record
+    and the end record of the same id; a range never closed lasts to the end of the run."""
+    out: list[tuple[int, str, int, int]] = []
+    opened: dict[int, tuple[str, int, int, int]] = {}
+    order = sorted(range(len(markers["id"])), key=lambda i: int(markers["timestamp"][i]))
+    for i in order:
+        mid, flags, ts = int(markers["id"][i]), int(markers["flags_"][i]), \
+            int(markers["timestamp"][i])
+        if flags & MARKER_START:
+            opened[mid] = (str(markers["name"][i]), ts, int(markers["process_id"][i]),
+                           int(markers["thread_id"][i]))
+        elif flags & MARKER_END and mid in opened:
+            n, s, p, t = opened.pop(mid)
+            out.append((_thread_key(p, t), n, s, ts))
+    out += [(_thread_key(p, t), n, s, _NEVER) for n, s, p, t in opened.values()]
+    return out
+
+
+def _captured(pid: int, nodes: dict[int, tuple[int, int]], clones: dict[int, int]
+              ) -> dict[tuple[int, int], tuple[int, int]]:
+    """(pid, node) -> (thread key, time) of the capture each graph node goes back to: an
+    instantiated node leads to the node it was cloned from (clones of clones too)."""
+    out = {}
+    for node in set(nodes) | set(clones):
+        original = node
+        for _ in range(8):
+            if original in nodes or original not in clones:
+                break
+            original = clones[original]
+        if original in nodes:
+            ts, tid = nodes[original]
+            out[(pid, int(node))] = (_thread_key(pid, tid), int(ts))
+    return out
 
 
 @dataclass

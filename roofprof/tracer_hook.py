@@ -7,77 +7,173 @@ program runs, in every Python process the program starts (workers included). Equ
 ``ROOFPROF_TRACE_DIR=DIR python -m roofprof.tracer_hook serve.py ARGS``.
 
 Recorded: concurrent kernel activity (start, end, device, context, stream, grid, block,
-correlation id, graph id and node), runtime and driver API calls (correlation id, process,
-thread, start: who launched each kernel, and when), NVTX ranges (CUPTI marker records; NVTX is
-routed to CUPTI through ``NVTX_INJECTION64_PATH``), and, for CUDA graphs, when and on which
-thread each graph node was created and which node each instantiated node was cloned from
-(resource callbacks), so replays can be attributed to the ranges open at capture.
+correlation id, graph id and node), the runtime and driver calls that launch kernels
+(correlation id, process, thread, start: who launched each kernel, and when; every other API
+call is left out, so tracing costs little on the launching thread), NVTX ranges (CUPTI marker
+records; NVTX is routed to the CUPTI library cupti-python loaded through
+``NVTX_INJECTION64_PATH``), and, for CUDA graphs, when and on which thread each graph node was
+created and which node each instantiated node was cloned from (resource callbacks), so replays
+can be attributed to the ranges open at capture.
 
-At exit the raw records go to ``DIR/<pid>.pickle`` (stdlib only: the traced program's
-environment needs neither pandas nor pyarrow); ``roofprof.tracer`` builds the timing table.
-This module imports nothing heavy until :func:`start` runs, and never raises into the program:
-a failure to start is written to ``DIR/<pid>.error`` and the program runs untraced.
+Cost on the program: CUPTI fills our activity buffers; when one is full, the callback (on
+CUPTI's thread) only copies its bytes and hands the buffer back. Nothing is decoded while the
+program runs: cupti-python's own buffer callback builds a Python object per record, which held
+the interpreter lock long enough to slow an eager decode loop 17-fold. At exit the buffers are
+decoded with the record layouts cupti-python publishes (``activity_kernel10_dtype``, ...; the
+layouts of the CUPTI it loaded) into column arrays, and written to ``DIR/<pid>.pickle``;
+``roofprof.tracer`` builds the timing table. This module imports nothing heavy until
+:func:`start` runs, and never raises into the program: a failure to start is written to
+``DIR/<pid>.error`` and the program runs untraced.
 """
 
 from __future__ import annotations
 
 import atexit
-import glob
+import ctypes
 import os
 import pickle
+import re
+import struct
 import sys
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 ENV_DIR = "ROOFPROF_TRACE_DIR"
+#: which records to take (for measuring what each costs): kernel, api, marker (all by default)
+ENV_KINDS = "ROOFPROF_TRACE_RECORDS"
 BUFFER_BYTES = 8 * 1024 * 1024
 #: CUPTI_ACTIVITY_FLAG_MARKER_START / _END (cupti_activity.h)
 MARKER_START, MARKER_END = 1 << 1, 1 << 2
+#: the record fields kept, per record family (names as in cupti-python's dtypes)
+KERNEL_FIELDS = ("start", "end", "device_id", "context_id", "stream_id", "correlation_id",
+                 "grid_x", "grid_y", "grid_z", "block_x", "block_y", "block_z", "graph_id",
+                 "graph_node_id")
+CALL_FIELDS = ("correlation_id", "start", "process_id", "thread_id", "cbid")
+MARKER_FIELDS = ("id", "flags_", "timestamp")
+
+_REQUESTED = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_void_p),
+                              ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t))
+_COMPLETED = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p,
+                              ctypes.c_size_t, ctypes.c_size_t)
+#: CUPTI keeps calling these after start(): they must outlive every Recorder
+_KEEP: list[Any] = []
+
+
+def layouts(cupti: Any) -> dict[int, tuple[str, Any]]:
+    """Record kind -> (family, numpy dtype) for the kinds the hook enables, from cupti-python."""
+    k = cupti.ActivityKind
+    return {int(k.CONCURRENT_KERNEL): ("kernel", cupti.activity_kernel10_dtype),
+            int(k.RUNTIME): ("runtime", cupti.activity_api_dtype),
+            int(k.DRIVER): ("driver", cupti.activity_api_dtype),
+            int(k.MARKER): ("marker", cupti.activity_marker2_dtype)}
+
+
+def decode(buffers: Iterable[bytes], kinds: dict[int, tuple[str, Any]]
+           ) -> tuple[dict[str, Any], list[str]]:
+    """Raw activity buffers -> one structured array per record family, and problems.
+
+    Records follow each other in a buffer, each as long as its kind's struct (all of them
+    multiples of CUPTI's 8-byte record alignment). A kind we did not enable means the layouts
+    are not this CUPTI's: that buffer's remaining records are dropped and the problem said.
+    """
+    import numpy as np
+
+    found: dict[str, list[Any]] = {family: [] for family, _ in kinds.values()}
+    problems: list[str] = []
+    unpack = struct.Struct("<i").unpack_from
+    for buf in buffers:
+        offsets: dict[int, list[int]] = {kind: [] for kind in kinds}
+        at, end = 0, len(buf)
+        while at + 4 <= end:
+            kind = unpack(buf, at)[0]
+            entry = kinds.get(kind)
+            if entry is None or at + entry[1].itemsize > end:
+                problems.append(f"activity record of kind {kind} at byte {at} of a "
+                                f"{end}-byte buffer: not a kind this tracer reads; "
+                                "the rest of that buffer is lost")
+                break
+            offsets[kind].append(at)
+            at += entry[1].itemsize
+        raw = np.frombuffer(buf, dtype=np.uint8)
+        for kind, offs in offsets.items():
+            if offs:
+                family, dtype = kinds[kind]
+                rows = raw[np.asarray(offs)[:, None] + np.arange(dtype.itemsize)]
+                found[family].append(np.ascontiguousarray(rows).view(dtype).reshape(-1))
+    out = {family: np.concatenate(parts) if parts else np.zeros(0, kinds_dtype(kinds, family))
+           for family, parts in found.items()}
+    return out, problems
+
+
+def kinds_dtype(kinds: dict[int, tuple[str, Any]], family: str) -> Any:
+    return next(dtype for fam, dtype in kinds.values() if fam == family)
+
+
+def columns(records: Any, fields: Iterable[str]) -> dict[str, Any]:
+    """Plain column arrays of a structured record array (unions and padding left behind)."""
+    import numpy as np
+
+    return {f: np.array(records[f]) for f in fields}
+
+
+def call_name(cupti: Any, driver: int, cbid: int) -> str:
+    """An API call's name from cupti-python's callback-id enums, without the version suffix
+    CUPTI adds (``cudaLaunchKernel_v7000`` -> ``cudaLaunchKernel``; ``..._v2`` is the API's)."""
+    enum = cupti.driver_api_trace_cbid if driver else cupti.runtime_api_trace_cbid
+    try:
+        name = str(enum(cbid).name)
+    except ValueError:
+        return f"cbid {cbid}"
+    return re.sub(r"_v[0-9]{4,}$", "", name)
+
+
+def strings(pointers: Any, read: Any) -> dict[int, str]:
+    """The C strings at ``pointers`` (each read once), "" for NULL."""
+    out: dict[int, str] = {}
+    for p in {int(p) for p in pointers}:
+        out[p] = read(p).decode("utf-8", "replace") if p else ""
+    return out
 
 
 class Recorder:
-    """Raw CUPTI records of one process, appended by CUPTI's buffer-completed callback."""
+    """One process's CUPTI activity buffers, and graph nodes from the resource callbacks."""
 
-    def __init__(self, folder: str) -> None:
+    def __init__(self, folder: str, cupti: Any, library: Any) -> None:
         self.folder = folder
-        self.kernels: list[tuple[Any, ...]] = []
-        self.calls: list[tuple[Any, ...]] = []
-        self.markers: list[tuple[Any, ...]] = []
+        self.cupti = cupti
+        self.library = library
+        self.buffers: list[bytes] = []
+        self.live: dict[int, Any] = {}  # address -> the ctypes array CUPTI is filling
+        self.spare: list[Any] = []
         #: graph node id -> (CUPTI timestamp, system thread id) of its creation
         self.nodes: dict[int, tuple[int, int]] = {}
         #: instantiated (cloned) node id -> the node it was cloned from
         self.clones: dict[int, int] = {}
-        self.call_names: dict[tuple[int, int], str] = {}
         self.errors: list[str] = []
         self.lock = threading.Lock()
-        self.cupti: Any = None
         self.subscriber: Any = None
+        self.stopped = False
 
-    # CUPTI calls these from its own thread
-    def buffer_requested(self) -> tuple[int, int]:
-        return BUFFER_BYTES, 0
-
-    def buffer_completed(self, activities: list[Any]) -> None:
-        c = self.cupti
-        kinds = c.ActivityKind
-        kernels, calls, markers = [], [], []
-        for a in activities:
-            k = a.kind
-            if k in (kinds.CONCURRENT_KERNEL, kinds.KERNEL):
-                kernels.append((a.start, a.end, a.device_id, a.context_id, a.stream_id,
-                                a.correlation_id, a.grid_x, a.grid_y, a.grid_z, a.block_x,
-                                a.block_y, a.block_z, a.graph_id, a.graph_node_id, a.name))
-            elif k in (kinds.RUNTIME, kinds.DRIVER):
-                calls.append((a.correlation_id, a.start, a.process_id, a.thread_id, a.cbid,
-                              int(k == kinds.DRIVER)))
-            elif k == kinds.MARKER:
-                pt = a.object_id.pt
-                markers.append((a.id, a.flags_, a.timestamp, a.name or "", a.domain or "",
-                                pt.process_id, pt.thread_id))
+    # CUPTI calls these from its own thread (or the flushing one): copy and return, no decoding
+    def requested(self, buffer: Any, size: Any, max_records: Any) -> None:
         with self.lock:
-            self.kernels += kernels
-            self.calls += calls
-            self.markers += markers
+            block = self.spare.pop() if self.spare else (ctypes.c_uint8 * BUFFER_BYTES)()
+            address = ctypes.addressof(block)
+            self.live[address] = block
+        buffer[0] = address
+        size[0] = BUFFER_BYTES
+        max_records[0] = 0
+
+    def completed(self, _context: Any, _stream: Any, buffer: Any, _size: Any,
+                  valid: int) -> None:
+        data = ctypes.string_at(buffer, valid) if valid else b""
+        with self.lock:
+            if data:
+                self.buffers.append(data)
+            block = self.live.pop(buffer, None)
+            if block is not None:
+                self.spare.append(block)
 
     def resource(self, _userdata: Any, _domain: Any, cbid: Any, data: Any) -> None:
         """Graph node created / cloned: remember when, where and from which node."""
@@ -93,34 +189,61 @@ class Recorder:
             if len(self.errors) < 5:
                 self.errors.append(f"graph node callback: {exc!r}")
 
-    def dump(self) -> None:
+    def part(self) -> dict[str, Any]:
+        """This process's records as column arrays (``roofprof.tracer.from_parts`` reads them)."""
+        import numpy as np
+
         c = self.cupti
+        with self.lock:
+            buffers, self.buffers = self.buffers, []
+        found, problems = decode(buffers, layouts(c))
+        self.errors += problems
+        kernels, markers = found["kernel"], found["marker"]
+        calls = np.concatenate([found["runtime"], found["driver"]])
+        names = strings(kernels["name"], ctypes.string_at)
+        marker_names = strings(markers["name"], ctypes.string_at)
+        driver = np.r_[np.zeros(len(found["runtime"]), np.int8),
+                       np.ones(len(found["driver"]), np.int8)]
+        call_names = {(d, b): call_name(c, d, b) for d, b in
+                      {(int(d), int(b)) for d, b in zip(driver, calls["cbid"], strict=True)}}
+        pt = markers["object_id"]["pt"]
+        return {
+            "format": 2, "pid": os.getpid(), "argv": list(sys.argv),
+            "kernels": {**columns(kernels, KERNEL_FIELDS),
+                        "name": np.array([names[int(p)] for p in kernels["name"]], object)},
+            "calls": {**columns(calls, CALL_FIELDS), "driver": driver},
+            "markers": {**columns(markers, MARKER_FIELDS),
+                        "process_id": np.array(pt["process_id"]),
+                        "thread_id": np.array(pt["thread_id"]),
+                        "name": np.array([marker_names[int(p)] for p in markers["name"]],
+                                         object)},
+            "counts": {family: len(found[family]) for family in found},
+            "nodes": self.nodes, "clones": self.clones, "call_names": call_names,
+            "errors": self.errors}
+
+    def dump(self) -> None:
         try:
-            c.activity_flush_all(1)
+            self.cupti.activity_flush_all(1)
         except Exception as exc:
             self.errors.append(f"flush: {exc!r}")
-        for _, _, _, _, cbid, driver in self.calls:
-            key = (driver, cbid)
-            if key not in self.call_names:
-                domain = c.CallbackDomain.DRIVER_API if driver else c.CallbackDomain.RUNTIME_API
-                try:
-                    self.call_names[key] = str(c.get_callback_name(domain, cbid))
-                except Exception:
-                    self.call_names[key] = f"cbid {cbid}"
-        part = {"pid": os.getpid(), "argv": list(sys.argv), "kernels": self.kernels,
-                "calls": self.calls, "markers": self.markers, "nodes": self.nodes,
-                "clones": self.clones, "call_names": self.call_names, "errors": self.errors}
+        try:
+            part = self.part()
+        except Exception as exc:  # never into the program
+            part = {"format": 2, "pid": os.getpid(), "argv": list(sys.argv), "errors":
+                    [*self.errors, f"decoding the activity records failed: {exc!r}"]}
         tmp = os.path.join(self.folder, f".{os.getpid()}.pickle.tmp")
         with open(tmp, "wb") as fh:
             pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, os.path.join(self.folder, f"{os.getpid()}.pickle"))
         self.stop()
 
-
     def stop(self) -> None:
         """Detach from CUPTI before the interpreter goes: a buffer CUPTI hands back while the
         CUDA context is torn down (after atexit) would call into a finalised interpreter
         (seen on an H200: the traced program died with SIGSEGV at exit)."""
+        if self.stopped:
+            return
+        self.stopped = True
         c = self.cupti
         for kind in ("CONCURRENT_KERNEL", "RUNTIME", "DRIVER", "MARKER"):
             self._quietly(f"disable {kind}", "activity_disable", getattr(c.ActivityKind, kind))
@@ -145,17 +268,62 @@ def _graph_data(c: Any, data: Any) -> Any:
     return c.GraphData.from_ptr(data.resource_descriptor)
 
 
-def cupti_library() -> str | None:
-    """libcupti.so of the nvidia-cuda-cupti wheel (or a CUDA install), for NVTX injection."""
-    roots = [p for p in sys.path if p and os.path.isdir(p)]
-    patterns = [os.path.join(r, "nvidia", "*", "lib", "libcupti.so*") for r in roots]
-    patterns += [os.path.join(r, "nvidia", "*", "*", "lib", "libcupti.so*") for r in roots]
-    patterns += ["/usr/local/cuda/extras/CUPTI/lib64/libcupti.so*"]
-    for pattern in patterns:
-        found = sorted(glob.glob(pattern))
-        if found:
-            return found[0]
+def loaded_library(name: str = "libcupti.so") -> str | None:
+    """The path of the shared library ``name`` this process has loaded (from /proc/self/maps)."""
+    try:
+        with open("/proc/self/maps") as fh:
+            for line in fh:
+                path = line.split(maxsplit=5)[-1].strip()
+                if os.path.basename(path).startswith(name):
+                    return path
+    except OSError:
+        return None
     return None
+
+
+def nvtx_domains_on(errors: list[str]) -> None:
+    """Make the ``nvtx`` package emit its ranges under CUPTI.
+
+    Since 0.2.1x the package asks NVTX whether a tool enables a domain
+    (``nvtxDomainIsEnabled``) and turns the domain into a no-op when the answer is no. CUPTI
+    13.0 does not answer (seen on an H100: ``torch.cuda.nvtx`` ranges reached CUPTI, the nvtx
+    package's did not), so every domain is taken as enabled in a traced process. CUPTI records
+    named domains' ranges but not the default domain's through ``nvtxDomainRangePushEx`` (NULL
+    handle), so the default domain becomes the domain named "NVTX", as Nsight Systems names it.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("nvtx") is None:
+        return
+    try:
+        from nvtx._lib import lib
+
+        handle = lib.DomainHandle
+
+        def enabled_domain(cls: Any, name: str | None = None) -> Any:
+            obj = object.__new__(cls)
+            obj.handle = handle("NVTX" if name is None else name)
+            return obj
+
+        lib.Domain.__new__ = staticmethod(enabled_domain)
+    except Exception as exc:  # an nvtx release without these names: its ranges may be lost
+        errors.append(f"nvtx package: could not enable its domains ({exc!r}); its ranges may "
+                      "be missing (torch.cuda.nvtx ranges are not affected)")
+
+
+def launches_only(cupti: Any, driver_only: bool = False) -> None:
+    """Keep API records of the calls that launch kernels or graphs; drop every other call's
+    (torch makes several runtime and driver calls per kernel; only the launch says who launched
+    it, and when)."""
+    apis = [(cupti.driver_api_trace_cbid, cupti.activity_enable_driver_api)]
+    if not driver_only:
+        apis.append((cupti.runtime_api_trace_cbid, cupti.activity_enable_runtime_api))
+    for enum, enable in apis:
+        for member in enum:
+            name = member.name
+            if name.endswith(("INVALID", "SIZE", "FORCE_INT")):
+                continue
+            enable(int(member), int("Launch" in name and "HostFunc" not in name))
 
 
 def start(folder: str | None = None) -> Recorder | None:
@@ -164,18 +332,36 @@ def start(folder: str | None = None) -> Recorder | None:
     if not folder:
         return None
     try:
-        lib = cupti_library()
-        if lib and "NVTX_INJECTION64_PATH" not in os.environ:
-            os.environ["NVTX_INJECTION64_PATH"] = lib  # read at the program's first NVTX call
-        from cupti import cupti  # type: ignore[import-not-found,unused-ignore]
+        from cupti import cupti
 
-        rec = Recorder(folder)
-        rec.cupti = cupti
-        cupti.set_thread_id_type(cupti.ActivityThreadIdType.SYSTEM)
-        cupti.activity_register_callbacks(rec.buffer_requested, rec.buffer_completed)
-        for kind in (cupti.ActivityKind.CONCURRENT_KERNEL, cupti.ActivityKind.RUNTIME,
-                     cupti.ActivityKind.DRIVER, cupti.ActivityKind.MARKER):
-            cupti.activity_enable(kind)
+        cupti.set_thread_id_type(cupti.ActivityThreadIdType.SYSTEM)  # loads libcupti
+        path = loaded_library()
+        if path is None:
+            raise RuntimeError("cupti-python is installed but no libcupti.so is loaded")
+        rec = Recorder(folder, cupti, ctypes.CDLL(path))
+        injected = os.environ.get("NVTX_INJECTION64_PATH")
+        if injected and os.path.realpath(injected) != os.path.realpath(path):
+            rec.errors.append(f"NVTX_INJECTION64_PATH is {injected} (another tool's): NVTX "
+                              "ranges go there, not to roofprof")
+        elif not injected:
+            os.environ["NVTX_INJECTION64_PATH"] = path  # read at the program's first NVTX call
+        callbacks = (_REQUESTED(rec.requested), _COMPLETED(rec.completed))
+        _KEEP.append(callbacks)
+        register = rec.library.cuptiActivityRegisterCallbacks
+        register.restype = ctypes.c_int
+        status = register(*callbacks)
+        if status:
+            raise RuntimeError(f"cuptiActivityRegisterCallbacks returned {status}")
+        wanted = os.environ.get(ENV_KINDS, "kernel,api,marker").split(",")
+        for family, kinds in (("kernel", ("CONCURRENT_KERNEL",)), ("api", ("RUNTIME", "DRIVER")),
+                              ("driverapi", ("DRIVER",)), ("marker", ("MARKER",))):
+            if family in wanted:
+                for kind in kinds:
+                    cupti.activity_enable(getattr(cupti.ActivityKind, kind))
+        if ("api" in wanted or "driverapi" in wanted) and "allapi" not in wanted:
+            launches_only(cupti, driver_only="api" not in wanted)
+        if "marker" in wanted:
+            nvtx_domains_on(rec.errors)
         try:
             sub = cupti.subscribe(rec.resource, None)
             rec.subscriber = sub
@@ -184,8 +370,6 @@ def start(folder: str | None = None) -> Recorder | None:
                 cupti.enable_callback(1, sub, cupti.CallbackDomain.RESOURCE, cbid)
         except Exception as exc:  # e.g. another CUPTI subscriber: no capture attribution
             rec.errors.append(f"graph node callbacks unavailable: {exc!r}")
-        if not lib:
-            rec.errors.append("libcupti.so not found for NVTX injection: no NVTX ranges")
         atexit.register(rec.dump)
         return rec
     except Exception as exc:

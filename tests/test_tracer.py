@@ -4,7 +4,9 @@ program-running half without cupti-python (tracing cannot start: said, program u
 
 from __future__ import annotations
 
+import ctypes
 import gzip
+import importlib.util
 import json
 import re
 import shutil
@@ -12,13 +14,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from roofprof import tracer
+from roofprof import tracer_hook as hook
 from roofprof.cli import main
 from roofprof.timing import load_timing
+from roofprof.tracer_hook import CALL_FIELDS, KERNEL_FIELDS, MARKER_END
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"
@@ -70,9 +75,17 @@ def records_from_kineto(path: Path) -> list[dict[str, Any]]:
             clones[1000 + pos] = 2000 + pos
             pos += 1
     pid = calls[0]["pid"]
-    return [{"pid": pid, "argv": ["x"], "kernels": kernels, "calls": call_rows,
-             "markers": markers, "nodes": nodes, "clones": clones, "call_names": names,
-             "errors": []}]
+    return [{"format": 2, "pid": pid, "argv": ["x"],
+             "kernels": _columns(kernels, (*KERNEL_FIELDS, "name")),
+             "calls": _columns(call_rows, (*CALL_FIELDS, "driver")),
+             "markers": _columns(markers, ("id", "flags_", "timestamp", "name", "domain",
+                                           "process_id", "thread_id")),
+             "nodes": nodes, "clones": clones, "call_names": names, "errors": []}]
+
+
+def _columns(rows: list[tuple[Any, ...]], names: tuple[str, ...]) -> dict[str, Any]:
+    return {n: np.array(list(col), dtype=object if n in ("name", "domain") else np.int64)
+            for n, col in zip(names, zip(*rows, strict=True), strict=True)}
 
 
 @pytest.mark.parametrize("capture", [EAGER, GRAPH])
@@ -96,10 +109,12 @@ def test_graph_replays_take_the_ranges_of_their_capture() -> None:
 
 def test_an_unclosed_range_covers_the_rest_of_the_run() -> None:
     rec = records_from_kineto(EAGER)[0]
-    outer = next(m for m in rec["markers"] if m[3] == "prefill")
-    rec["markers"] = [m for m in rec["markers"] if not (m[0] == outer[0] and m[1] == 4)]
+    m = rec["markers"]
+    outer = int(np.flatnonzero(m["name"] == "prefill")[0])
+    keep = ~((m["id"] == m["id"][outer]) & (m["flags_"] == MARKER_END))
+    rec["markers"] = {col: values[keep] for col, values in m.items()}
     k = tracer.from_parts([rec], source="t.parquet").kernels
-    later = k.loc[k["start_ns"] > outer[2], "nvtx"]
+    later = k.loc[k["start_ns"] > m["timestamp"][outer], "nvtx"]
     assert len(later) == 412  # every kernel after the prefill began (all but the first)
     assert all(s[:1] == ["prefill"] for s in later)
 
@@ -113,7 +128,9 @@ def test_demangle_turns_mangled_names_into_ncus_forms() -> None:
     assert got["nvjet_sm90_tst"] == "nvjet_sm90_tst"
 
 
-def test_without_cupti_the_program_runs_and_the_reason_is_said(tmp_path: Path) -> None:
+def test_where_tracing_cannot_start_the_program_runs_and_the_reason_is_said(
+        tmp_path: Path) -> None:
+    """No GPU here: cupti-python is missing (said, with the install hint) or finds no driver."""
     # a sitecustomize of the user's own is still run after ours
     own = tmp_path / "own"
     own.mkdir()
@@ -128,7 +145,10 @@ def test_without_cupti_the_program_runs_and_the_reason_is_said(tmp_path: Path) -
                                        sys.executable, str(prog)], env=env_path)
     assert result.exit_code == 3, result.output
     assert "tracing did not start" in result.output
-    assert "pip install roofprof[trace]" in result.output
+    if importlib.util.find_spec("cupti") is None:
+        assert "pip install roofprof[trace]" in result.output
+    else:
+        assert "libcuda.so" in result.output
     assert (tmp_path / "own_ran").read_text() == "yes"
     assert not out.exists()
     assert not list(tmp_path.glob(".run.parquet.parts.*"))  # the raw parts are cleaned up
@@ -142,51 +162,76 @@ def test_trace_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     assert "pass -f to overwrite" in result.output
 
 
-# ------------------------------------------- the whole chain, with a fake cupti-python
+# ------------------------- the hook's records in CUPTI's own layouts, decoded as at exit
+
+def activity_buffers(rec: dict[str, Any], keep: list[Any]) -> list[bytes]:
+    """The records of ``rec`` as CUPTI writes them into activity buffers: cupti-python's record
+    layouts (CUPTI 13), kinds interleaved in time order, split over three buffers; names are
+    C strings in memory (``keep`` holds them alive)."""
+    c = pytest.importorskip("cupti.cupti")
+    kind = c.ActivityKind
+
+    def cstr(text: str) -> int:
+        buf = ctypes.create_string_buffer(text.encode())
+        keep.append(buf)
+        return ctypes.addressof(buf) if text else 0
+
+    out: list[tuple[int, bytes]] = []
+    k, calls, m = rec["kernels"], rec["calls"], rec["markers"]
+    for i in range(len(k["start"])):
+        r = np.zeros(1, c.activity_kernel10_dtype)
+        r["kind"] = int(kind.CONCURRENT_KERNEL)
+        for f in KERNEL_FIELDS:
+            r[f] = k[f][i]
+        r["name"] = cstr(str(k["name"][i]))
+        out.append((int(k["start"][i]), r.tobytes()))
+    for i in range(len(calls["start"])):
+        r = np.zeros(1, c.activity_api_dtype)
+        r["kind"] = int(kind.DRIVER if calls["driver"][i] else kind.RUNTIME)
+        for f in CALL_FIELDS:
+            r[f] = calls[f][i]
+        out.append((int(calls["start"][i]), r.tobytes()))
+    for i in range(len(m["id"])):
+        r = np.zeros(1, c.activity_marker2_dtype)
+        r["kind"] = int(kind.MARKER)
+        r["id"], r["flags_"], r["timestamp"] = m["id"][i], m["flags_"][i], m["timestamp"][i]
+        r["object_id"]["pt"]["process_id"] = m["process_id"][i]
+        r["object_id"]["pt"]["thread_id"] = m["thread_id"][i]
+        r["name"] = cstr(str(m["name"][i]))
+        out.append((int(m["timestamp"][i]), r.tobytes()))
+    out.sort(key=lambda t: t[0])
+    third = len(out) // 3
+    return [b"".join(b for _, b in out[a:z]) for a, z in ((0, third), (third, 2 * third),
+                                                          (2 * third, len(out)))]
 
 
-KERNEL_FIELDS = ("start", "end", "device_id", "context_id", "stream_id", "correlation_id",
-                 "grid_x", "grid_y", "grid_z", "block_x", "block_y", "block_z", "graph_id",
-                 "graph_node_id", "name")
-
-
-def fake_records(capture: Path, path: Path) -> Path:
-    """The Kineto capture's records in cupti-python's attribute names (cupti.pyi), for
-    tests/fake_cupti."""
+@pytest.mark.parametrize("capture", [EAGER, GRAPH])
+def test_the_hook_decodes_cuptis_buffers_into_the_same_table(capture: Path) -> None:
+    """Buffers in CUPTI's layouts -> the hook's exit-time decoding -> the timing table equals
+    the one torch.profiler wrote for the same run."""
+    c = pytest.importorskip("cupti.cupti")
     rec = records_from_kineto(capture)[0]
-    data = {
-        "kernels": [dict(zip(KERNEL_FIELDS, k, strict=True)) for k in rec["kernels"]],
-        "calls": [dict(zip(("correlation_id", "start", "process_id", "thread_id", "cbid",
-                            "driver"), c, strict=True)) for c in rec["calls"]],
-        "markers": [dict(zip(("id", "flags_", "timestamp", "name", "domain", "process_id",
-                              "thread_id"), m, strict=True)) for m in rec["markers"]],
-        "nodes": [[n, None, ts, tid] for n, (ts, tid) in rec["nodes"].items()]
-        + [[clone, orig, rec["nodes"][orig][0], rec["nodes"][orig][1]]
-           for clone, orig in rec["clones"].items()],
-        "call_names": {f"{d}:{cbid}": name for (d, cbid), name in rec["call_names"].items()},
-    }
-    path.write_text(json.dumps(data))
-    return path
-
-
-def test_trace_runs_the_hook_in_the_program_and_builds_the_table(
-        tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    """sitecustomize -> the hook (in the traced process) -> its records -> the timing table,
-    with tests/fake_cupti standing in for cupti-python (no GPU here)."""
-    records = fake_records(GRAPH, tmp_path / "records.json")
-    env = {"PYTHONPATH": str(Path(__file__).with_name("fake_cupti")),
-           "FAKE_CUPTI_RECORDS": str(records)}
-    out = tmp_path / "run.parquet"
-    result = CliRunner().invoke(main, ["trace", "-o", str(out), "--", sys.executable, "-c",
-                                       "print('serving')"], env=env)
-    assert result.exit_code == 0, result.output
-    assert "748 kernel launches timed" in result.output
-    assert "375 launch+capture" in result.output
-    child = capfd.readouterr()
-    assert "serving" in child.out  # the program ran, its output untouched
-    assert "sitecustomize" not in child.err
-    ours = load_timing(out).kernels
-    kineto = load_timing(GRAPH).kernels
-    for col in ("kernel", "grid", "start_ns", "range", "phase", "op", "nvtx_source"):
+    keep: list[Any] = []
+    recorder = hook.Recorder("unused", c, library=None)
+    recorder.buffers = activity_buffers(rec, keep)
+    recorder.nodes, recorder.clones = rec["nodes"], rec["clones"]
+    part = recorder.part()
+    assert part["errors"] == []
+    ours = tracer.from_parts([{**part, "pid": rec["pid"]}], source="t.parquet").kernels
+    kineto = load_timing(capture).kernels
+    for col in ("kernel", "grid", "block", "device", "stream", "start_ns", "end_ns", "range",
+                "nvtx_source", "phase", "op", "thread_id", "launch_api", "correlation_id"):
         pd.testing.assert_series_equal(ours[col], kineto[col], check_names=False)
-    assert ours["process_id"].nunique() == 1
+
+
+def test_a_record_of_a_kind_not_enabled_is_reported_not_misread() -> None:
+    c = pytest.importorskip("cupti.cupti")
+    good = np.zeros(1, c.activity_api_dtype)
+    good["kind"] = int(c.ActivityKind.RUNTIME)
+    bad = np.zeros(1, c.activity_api_dtype)
+    bad["kind"] = 99
+    found, problems = hook.decode([good.tobytes() + bad.tobytes() + good.tobytes()],
+                                  hook.layouts(c))
+    assert len(found["runtime"]) == 1
+    assert problems == ["activity record of kind 99 at byte 40 of a 120-byte buffer: not a "
+                        "kind this tracer reads; the rest of that buffer is lost"]
