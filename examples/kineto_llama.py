@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -77,14 +77,20 @@ def static_cache(model: Any, batch: int, length: int) -> Any:
 
 
 @torch.inference_mode()
-def run_eager(model: Any, batch: int, prompt: int, new_tokens: int) -> None:
+def unmarked(_name: str) -> contextlib.AbstractContextManager[None]:
+    """No range (the warm-up run)."""
+    return contextlib.nullcontext()
+
+
+def run_eager(model: Any, batch: int, prompt: int, new_tokens: int,
+              mark: Callable[[str], contextlib.AbstractContextManager[None]] = marked) -> None:
     ids = torch.randint(0, model.config.vocab_size, (batch, prompt), device="cuda")
-    with marked("prefill"):
+    with mark("prefill"):
         out = model(input_ids=ids, use_cache=True)
         torch.cuda.synchronize()
     past, token = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
     for _ in range(new_tokens - 1):
-        with marked("decode"):
+        with mark("decode"):
             out = model(input_ids=token, past_key_values=past, use_cache=True)
             torch.cuda.synchronize()
         past, token = out.past_key_values, out.logits[:, -1].argmax(-1, keepdim=True)
@@ -92,11 +98,11 @@ def run_eager(model: Any, batch: int, prompt: int, new_tokens: int) -> None:
 
 @torch.inference_mode()
 def run_graph(model: Any, batch: int, prompt: int, new_tokens: int,
-              profiler: Any = None) -> None:
+              mark: Callable[[str], contextlib.AbstractContextManager[None]] = marked) -> None:
     """Prefill eagerly, capture one decode step in a CUDA graph, replay it per token."""
     cache = static_cache(model, batch, prompt + new_tokens + 1)
     ids = torch.randint(0, model.config.vocab_size, (batch, prompt), device="cuda")
-    with marked("prefill"):
+    with mark("prefill"):
         out = model(input_ids=ids, past_key_values=cache, use_cache=True,
                     cache_position=torch.arange(prompt, device="cuda"))
         torch.cuda.synchronize()
@@ -111,13 +117,13 @@ def run_graph(model: Any, batch: int, prompt: int, new_tokens: int,
                   use_cache=True)
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
-    with marked("decode"), marked("graph_capture"), torch.cuda.graph(graph):
+    with mark("decode"), mark("graph_capture"), torch.cuda.graph(graph):
         static_out = model(input_ids=static_ids, past_key_values=cache,
                            cache_position=static_pos, use_cache=True)
     torch.cuda.synchronize()
     for step in range(new_tokens - 1):
         static_pos.fill_(prompt + step)
-        with marked("decode"):
+        with mark("decode"):
             graph.replay()
             torch.cuda.synchronize()
         static_ids.copy_(static_out.logits[:, -1].argmax(-1, keepdim=True))
@@ -136,7 +142,7 @@ def main() -> None:
     args = p.parse_args()
     model = build(args)
     run = run_graph if args.graph else run_eager
-    run(model, args.batch, args.prompt, 2)  # warm-up outside any annotation
+    run(model, args.batch, args.prompt, 2, mark=unmarked)  # warm-up outside any annotation
     handles = annotate_modules(model)
     if args.no_profiler:
         run(model, args.batch, args.prompt, args.new_tokens)

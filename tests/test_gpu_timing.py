@@ -52,7 +52,13 @@ def test_trace_attributes_cuda_graph_replays_to_decode_and_their_ops(tmp_path: P
                         "--graph")
     assert done.returncode == 0, done.stderr
     k = load_timing(out).kernels
-    replay = k[k["launch_api"].str.contains("GraphLaunch", na=False)]
+    replays = k[k["launch_api"].str.contains("GraphLaunch", na=False)]
+    # two graphs: the example's unannotated warm-up (one replay, no ranges) and the run's
+    last = replays.sort_values("start_ns")["graph_id"].iloc[-1]
+    warm_up = replays[replays["graph_id"] != last]
+    assert len(warm_up) == 125
+    assert set(warm_up["phase"]) == {"other"}
+    replay = replays[replays["graph_id"] == last]
     assert len(replay) == 3 * 125
     assert set(replay["phase"]) == {"decode"}
     assert replay["graph_node_id"].notna().all()
