@@ -10,6 +10,7 @@ Needs torch with CUDA and transformers (random weights, nothing downloaded).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import time
@@ -30,6 +31,8 @@ def main() -> None:
     p.add_argument("--prompt", type=int, default=128)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--graph", action="store_true")
+    p.add_argument("--kineto", action="store_true",
+                   help="time the loop under torch.profiler (CUDA activities only), to compare")
     args = p.parse_args()
     model = build(args)
     cache = static_cache(model, args.batch, args.prompt + args.steps + 8)
@@ -62,13 +65,17 @@ def main() -> None:
     for _ in range(5):  # warm-up
         run()
     torch.cuda.synchronize()
-    began = time.perf_counter()
-    for i in range(args.steps):
-        pos.fill_(args.prompt + 5 + i)
-        with marked("decode"):
-            run()
-            torch.cuda.synchronize()
-    ms = (time.perf_counter() - began) * 1000 / args.steps
+    profiler = contextlib.nullcontext()
+    if args.kineto:
+        profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA])
+    with profiler:
+        began = time.perf_counter()
+        for i in range(args.steps):
+            pos.fill_(args.prompt + 5 + i)
+            with marked("decode"):
+                run()
+                torch.cuda.synchronize()
+        ms = (time.perf_counter() - began) * 1000 / args.steps
     print(json.dumps({"ms_per_step": ms, "steps": args.steps, "graph": args.graph}))
 
 
