@@ -303,11 +303,10 @@ def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int |
                      where: str | None, engine: str) -> tuple[Any, Any]:
     """(metadata holder, result) from DuckDB for one dataset folder, or (None, None) when the
     in-memory path is to run."""
-    from roofprof.dataset import is_dataset
+    from roofprof.dataset import expand_all, is_dataset
 
+    traces = tuple(expand_all(traces))  # a pattern matching one dataset folder is that folder
     datasets = [p for p in traces if is_dataset(p)]
-    if where is not None and len(datasets) != len(traces):
-        raise UsageError("--where applies to dataset folders only")
     unsupported = [n for n, v in (("--depth", depth), ("--filter", filter_),
                                   ("--rules", rules)) if v is not None]
     if "kernel" in [b.strip() for b in by.split(",")]:
@@ -345,8 +344,9 @@ def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int |
 def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | None,
             rules: Path | None, strict: bool, reader: str, dataset: Path | None,
             run: str, host: str, rank: int) -> None:
-    """Convert Nsight Compute reports or CSV exports into one Parquet trace, or add them to a
-    dataset (--dataset DIR: one new file under DIR/run=RUN/host=HOST/rank=N/).
+    """Convert Nsight Compute reports or CSV exports (traces, dataset folders, quoted globs)
+    into one Parquet trace, or add them to a dataset (--dataset DIR: one new file under
+    DIR/run=RUN/host=HOST/rank=N/).
 
     \b
     Examples:  roofprof convert run1.ncu-rep run2.csv -o trace.parquet
@@ -373,13 +373,13 @@ def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | N
 
 def _load_all(paths: tuple[Path, ...], input_format: str | None, rules: Path | None,
               strict: bool = False, reader: str | None = None, where: str | None = None) -> Any:
-    """One trace from one or several inputs (several: a ``trace`` column tells them apart);
-    a dataset folder is read in memory, its partitions picked by ``where``."""
-    from roofprof.trace import combine, load
+    """One trace from one or several inputs or glob patterns (several files: a ``trace``
+    column tells them apart, one label per file); a dataset folder is read in memory, its
+    partitions picked by ``where``."""
+    from roofprof.inputs import load_many
 
-    loaded = [load(p, format=input_format, rules=rules, strict=strict, reader=reader,
-                   where=where) for p in paths]
-    return combine(loaded) if len(loaded) > 1 else loaded[0]
+    return load_many(paths, format=input_format, rules=rules, strict=strict, reader=reader,
+                     where=where)
 
 
 # ------------------------------------------------- model options (model, summary, plot)
@@ -506,12 +506,15 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
             reader: str, where: str | None, engine: str, model_spec: str | None,
             **run: Any) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
-    bandwidth, % of roof, bound, headroom. Several traces are summarised together.
+    bandwidth, % of roof, bound, headroom. Several traces are summarised together; a quoted
+    glob ('runs/*/rank*.parquet') reads every file it matches, and --by trace then has one
+    group per file (its name; its path below the common folder where names repeat).
 
     \b
     Examples:  roofprof summary run.parquet --by range --depth 2 --top 10
                roofprof summary run.parquet --by op,phase --filter decode
                roofprof summary b1.parquet b16.parquet --by trace,phase
+               roofprof summary 'runs/*/rank*.parquet' --by trace
                roofprof summary run.parquet --model config.json --batch 8 --prompt 512
     """
     with _errors():
@@ -595,7 +598,8 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
          levels: str, depth: int | None, filter_: str | None, title: str | None,
          label_top: int, input_format: str | None, rules: Path | None, strict: bool,
          reader: str, where: str | None, model_spec: str | None, **run: Any) -> None:
-    """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
+    """Draw the measured roofline of TRACE (.parquet, .ncu-rep, .csv, a dataset folder or a
+    quoted glob of them: several files are coloured by file unless --by says otherwise).
 
     \b
     Examples:  roofprof plot run.parquet                  (writes run_roofline.png)
@@ -607,7 +611,8 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
     with _errors():
         from roofprof.atomic import refuse_inputs
         from roofprof.chart import write
-        from roofprof.trace import label_of, load
+        from roofprof.dataset import label_of
+        from roofprof.inputs import load
 
         modelled = _optional_model(model_spec, run)
         if modelled is not None and (sweep or len(traces) > 1):
@@ -635,7 +640,8 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
                 beside = {"model": against(trace.kernels, arch, options),
                           "model_label": f"{arch.name}, batch {options.batch}, prompt "
                                          f"{options.prompt}"}
-            out = write(trace, output, by=by or ("trace" if len(traces) > 1 else "range"),
+            several = "trace" in trace.kernels.columns  # several files, a glob's included
+            out = write(trace, output, by=by or ("trace" if several else "range"),
                         levels=names, depth=depth, filter=filter_, title=title,
                         label_top=label_top, **beside)
         click.echo(f"roofprof: wrote {out}", err=True)
@@ -691,7 +697,7 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
 
         fmt = _fmt(fmt, output)
         if check is not None:
-            from roofprof.trace import load
+            from roofprof.inputs import load
 
             df = catalog.check_peaks(load(check).kernels, gpu=name, tolerance=tolerance)
             text = catalog.format_check(df) if fmt == "table" else \
@@ -750,7 +756,7 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
         roofs = None
         where = ""
         if trace is not None:
-            from roofprof.trace import load
+            from roofprof.inputs import load
 
             kernels = load(trace).kernels
             roofs, where = model.roofs_of_trace(kernels), f"measured roofs of {trace}"
@@ -808,7 +814,7 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | No
     with _errors():
         from roofprof import catalog, table
         from roofprof import whatif as wi
-        from roofprof.trace import load
+        from roofprof.inputs import load
 
         kernels = load(trace, rules=rules).kernels
         target = catalog.get(gpu)
@@ -883,7 +889,7 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
     with _errors():
         from roofprof import diff as df_
         from roofprof import table as tb
-        from roofprof.trace import load
+        from roofprof.inputs import load
 
         noise = _percent(noise_pct, "--noise") or 0.0
         fail = _percent(fail_pct, "--fail-if-slower")
@@ -901,7 +907,7 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
         if plot_out is not None:
             from roofprof.atomic import refuse_inputs
             from roofprof.chart import write
-            from roofprof.trace import label_of
+            from roofprof.dataset import label_of
 
             refuse_inputs(plot_out, [a, b, *repeat_a, *repeat_b, rules])
             names = [f"A: {label_of(a)}", f"B: {label_of(b)}"]
@@ -980,9 +986,9 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float) -> N
     \b
     Example:  roofprof join run.parquet counters.ncu-rep -o joined.parquet
     """
+    from roofprof.inputs import load
     from roofprof.join import format_report, write_joined
     from roofprof.timing import load_timing
-    from roofprof.trace import load
 
     with _errors():
         if output.suffix != ".parquet":
@@ -1091,7 +1097,7 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
     """
     with _errors():
         from roofprof import report, report_view
-        from roofprof.trace import load
+        from roofprof.inputs import load
 
         report_view.format_of(output)  # a wrong suffix fails before the work
         from roofprof.atomic import refuse_inputs
