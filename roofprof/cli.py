@@ -258,10 +258,22 @@ def _DATASET_OPTIONS(f: Any) -> Any:
     return f
 
 
+def _check_where(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--where is parsed (dataset.parse_where) before any input is read: one line if bad."""
+    from roofprof.dataset import parse_where
+
+    if value is not None and not ctx.resilient_parsing:
+        with _errors():
+            parse_where(value)
+    return value
+
+
+#: the one --where of every command that reads traces or datasets
 _WHERE = click.option(
-    "--where", metavar="EXPR",
-    help="With a dataset folder: read only partitions matching EXPR, clauses on run, host "
-         "and rank joined by and (\"rank = 3\", \"rank in (0, 1) and run = 'r1'\").")
+    "--where", metavar="EXPR", callback=_check_where,
+    help="With a dataset folder (or its files): read only partitions matching EXPR, clauses "
+         "on run, host and rank joined by and (\"rank = 3\", \"rank in (0, 1) and run = "
+         "'r1'\"); an error for other inputs.")
 _ENGINE = click.option(
     "--engine", type=click.Choice(["auto", "duckdb", "spark", "pandas"]), default="auto",
     show_default=True,
@@ -274,7 +286,7 @@ _ENGINE = click.option(
 def _convert_to_dataset(inputs: tuple[Path, ...], output: Path | None,
                         input_format: str | None, rules: Path | None, strict: bool,
                         reader: str, dataset: Path | None, run: str, host: str,
-                        rank: int) -> None:
+                        rank: int, where: str | None) -> None:
     from roofprof.trace import append
 
     with _errors():
@@ -283,7 +295,8 @@ def _convert_to_dataset(inputs: tuple[Path, ...], output: Path | None,
         if output is not None:
             raise UsageError("give -o or --dataset, not both")
         trace, path = append(list(inputs), dataset, run=run, host=host, rank=rank,
-                             format=input_format, rules=rules, reader=reader, strict=strict)
+                             format=input_format, rules=rules, reader=reader, strict=strict,
+                             where=where)
         click.echo(f"roofprof: wrote {path}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s)", err=True)
 
@@ -341,9 +354,10 @@ def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int |
 @_STRICT
 @_READER
 @_DATASET_OPTIONS
+@_WHERE
 def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | None,
             rules: Path | None, strict: bool, reader: str, dataset: Path | None,
-            run: str, host: str, rank: int) -> None:
+            run: str, host: str, rank: int, where: str | None) -> None:
     """Convert Nsight Compute reports or CSV exports (traces, dataset folders, quoted globs)
     into one Parquet trace, or add them to a dataset (--dataset DIR: one new file under
     DIR/run=RUN/host=HOST/rank=N/).
@@ -351,6 +365,7 @@ def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | N
     \b
     Examples:  roofprof convert run1.ncu-rep run2.csv -o trace.parquet
                roofprof convert rank3.ncu-rep --dataset fleet/ --run r1 --host n7 --rank 3
+               roofprof convert fleet/ --where "rank = 3" -o rank3.parquet
     """
     from roofprof.trace import convert as convert_files
 
@@ -359,13 +374,13 @@ def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | N
             raise UsageError("--run, --host and --rank apply with --dataset DIR")
     if dataset is not None or output is None:
         _convert_to_dataset(inputs, output, input_format, rules, strict, reader, dataset,
-                            run, host, rank)
+                            run, host, rank, where)
         return
     with _errors():
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
         trace = convert_files(list(inputs), output, format=input_format, rules=rules,
-                              reader=reader, strict=strict)
+                              reader=reader, strict=strict, where=where)
         formats = ", ".join(sorted(set(trace.meta["formats"])))
         click.echo(f"roofprof: wrote {output}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s) ({formats})", err=True)
@@ -679,11 +694,12 @@ def _fmt(fmt: str | None, output: Path | None) -> str:
                    "NAME).")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=0.10, show_default=True,
               help="With --check: relative difference reported as a disagreement.")
+@_WHERE
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format (default: table, or from the -o suffix).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
-def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None,
-         output: Path | None) -> None:
+def gpus(name: str | None, check: Path | None, tolerance: float, where: str | None,
+         fmt: str | None, output: Path | None) -> None:
     """The GPU catalog: datasheet peaks per precision (dense; sparse beside), memory bandwidth
     and size, L2, SMs, boost clock and the source of every number.
 
@@ -699,7 +715,8 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
         if check is not None:
             from roofprof.inputs import load
 
-            df = catalog.check_peaks(load(check).kernels, gpu=name, tolerance=tolerance)
+            df = catalog.check_peaks(load(check, where=where).kernels, gpu=name,
+                                     tolerance=tolerance)
             text = catalog.format_check(df) if fmt == "table" else \
                 {"json": table.to_json, "csv": table.to_csv}[fmt](df)
         elif name is not None:
@@ -715,6 +732,8 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
         else:
             text = catalog.format_catalog() if fmt == "table" else \
                 {"json": table.to_json, "csv": table.to_csv}[fmt](catalog.table())
+        if where is not None and check is None:
+            raise UsageError("--where applies to the trace of --check")
         _emit(text, output, fmt, (check,))
 
 
@@ -727,14 +746,16 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
 @click.option("--trace", type=click.Path(path_type=Path), metavar="TRACE",
               help="Time at TRACE's measured roofs instead, and compare with its kernels "
                    "(measured/model ratios per op and phase).")
+@_WHERE
 @click.option("--phase", "phases", multiple=True,
               type=click.Choice(["prefill", "decode", "spec"]),
               help="Phases to model (repeatable; default all three).")
 @_model_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
-def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str, ...],
-              fmt: str | None, output: Path | None, **run: Any) -> None:
+def model_cmd(spec: str, gpu: str | None, trace: Path | None, where: str | None,
+              phases: tuple[str, ...], fmt: str | None, output: Path | None,
+              **run: Any) -> None:
     """Analytic estimate of a decoder transformer (a preset or a config.json): per op and
     phase, FLOPs, weight/KV/activation bytes, intensity and time at a GPU's roofs.
 
@@ -751,18 +772,20 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
 
         if gpu and trace:
             raise UsageError("--gpu and --trace both give roofs: pick one")
+        if where is not None and trace is None:
+            raise UsageError("--where applies to the trace of --trace")
         arch, options = _model_of(spec, run)
         kernels = None
         roofs = None
-        where = ""
+        at = ""
         if trace is not None:
             from roofprof.inputs import load
 
-            kernels = load(trace).kernels
-            roofs, where = model.roofs_of_trace(kernels), f"measured roofs of {trace}"
+            kernels = load(trace, where=where).kernels
+            roofs, at = model.roofs_of_trace(kernels), f"measured roofs of {trace}"
         elif gpu is not None:
             entry = catalog.get(gpu)
-            roofs, where = model.roofs_of_gpu(entry), f"{entry.name} datasheet roofs"
+            roofs, at = model.roofs_of_gpu(entry), f"{entry.name} datasheet roofs"
         df = model.estimate(arch, options, phases=phases or model.PHASES, roofs=roofs)
         fmt = _fmt(fmt, output)
         if kernels is not None:
@@ -776,7 +799,7 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
                      f"{options.weight_dtype}"
                      f"{f' (group {options.group_size})' if options.group_size else ''}, "
                      f"KV {options.kv_dtype or options.act_dtype}, TP {options.tp}"
-                     f"{'; ' + where if where else '; no GPU given: no times (--gpu NAME)'}")
+                     f"{'; ' + at if at else '; no GPU given: no times (--gpu NAME)'}")
             text = format_estimate(df, model.totals(df), title)
         _emit(text, output, fmt, (trace,))
 
@@ -798,10 +821,12 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
                    "time per group and the projection's error.")
 @click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of attribution rules tried before the built-in ones.")
+@_WHERE
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
 def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | None,
-           rules: Path | None, fmt: str | None, output: Path | None) -> None:
+           rules: Path | None, where: str | None, fmt: str | None,
+           output: Path | None) -> None:
     """Project TRACE's measured kernels onto another GPU's roofs: per group, the time if each
     kernel keeps its measured fraction of the roof, and at 100% of the roof (projections,
     not measurements).
@@ -816,12 +841,13 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | No
         from roofprof import whatif as wi
         from roofprof.inputs import load
 
-        kernels = load(trace, rules=rules).kernels
+        kernels = load(trace, rules=rules, where=where).kernels
         target = catalog.get(gpu)
         source = wi.source_gpu(kernels)
         chosen = peaks or ("ratio" if source is not None else "datasheet")
         if against is not None:
-            df = wi.validate(kernels, target, load(against, rules=rules).kernels, by=by,
+            df = wi.validate(kernels, target, load(against, rules=rules, where=where).kernels,
+                             by=by,
                              peaks=chosen)
         else:
             df = wi.whatif(kernels, target, by=by, peaks=chosen)
@@ -868,6 +894,7 @@ def _percent(value: str | None, what: str) -> float | None:
               show_default=True, help="Also list the N kernels whose time changed most.")
 @click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of attribution rules tried before the built-in ones.")
+@_WHERE
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
 @click.option("--plot", "plot_out", type=click.Path(path_type=Path), metavar="FILE",
@@ -875,7 +902,7 @@ def _percent(value: str | None, what: str) -> float | None:
                    "group: the sweep plot of A and B), as .png/.svg/.pdf/.html.")
 def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tuple[Path, ...],
              noise_pct: str, fail_pct: str | None, gate: str, top_kernels: int,
-             rules: Path | None, fmt: str | None, output: Path | None,
+             rules: Path | None, where: str | None, fmt: str | None, output: Path | None,
              plot_out: Path | None) -> None:
     """Compare run B with baseline A: per group, time, work, bytes, intensity and % of roof,
     and their changes; an exit code for CI.
@@ -893,8 +920,8 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
 
         noise = _percent(noise_pct, "--noise") or 0.0
         fail = _percent(fail_pct, "--fail-if-slower")
-        runs_a = [load(p, rules=rules).kernels for p in (a, *repeat_a)]
-        runs_b = [load(p, rules=rules).kernels for p in (b, *repeat_b)]
+        runs_a = [load(p, rules=rules, where=where).kernels for p in (a, *repeat_a)]
+        runs_b = [load(p, rules=rules, where=where).kernels for p in (b, *repeat_b)]
         result = df_.diff(runs_a, runs_b, by=by, noise=noise / 100)
         fmt = _fmt(fmt, output)
         if fmt == "table":
@@ -911,7 +938,8 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
 
             refuse_inputs(plot_out, [a, b, *repeat_a, *repeat_b, rules])
             names = [f"A: {label_of(a)}", f"B: {label_of(b)}"]
-            write([load(a, rules=rules), load(b, rules=rules)], plot_out, sweep=True,
+            write([load(a, rules=rules, where=where), load(b, rules=rules, where=where)],
+                  plot_out, sweep=True,
                   labels=names, by=by)
             click.echo(f"roofprof: wrote {plot_out}", err=True)
         if fail is not None:
@@ -978,7 +1006,9 @@ def trace(output: Path, force: bool, command: tuple[str, ...]) -> None:
 @click.option("--spread", type=click.FloatRange(min=0), default=0.05, show_default=True,
               help="Report signatures whose samples differ by more than this fraction in "
                    "FLOPs or DRAM bytes.")
-def join_command(timing: Path, counters: Path, output: Path, spread: float) -> None:
+@_WHERE
+def join_command(timing: Path, counters: Path, output: Path, spread: float,
+                 where: str | None) -> None:
     """Give every timed launch of TIMING (roofprof trace, Kineto, nsys) counters from COUNTERS
     (any kernel table: .ncu-rep, .csv, .parquet): from the same launch, else from sampled
     launches of the same kernel and configuration.
@@ -996,7 +1026,8 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float) -> N
         from roofprof.atomic import refuse_inputs
 
         refuse_inputs(output, [timing, counters])
-        facts = write_joined(load_timing(timing), load(counters), output, spread=spread)
+        facts = write_joined(load_timing(timing), load(counters, where=where), output,
+                             spread=spread)
         click.echo(format_report(facts), nl=False)
         total = sum(facts["launches"].values())
         click.echo(f"roofprof: wrote {output} ({total} launches)", err=True)
@@ -1084,8 +1115,10 @@ def _timed_join(command: tuple[str, ...], counters_path: Path, counters: Any,
               show_default=True, help="lm_head on the last token per sequence, or on all.")
 @click.option("--level", type=click.Choice(["dram", "l2", "l1"]), default="dram",
               show_default=True, help="Memory level of the roofs.")
+@_WHERE
 def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None, batch: int,
-               prompt: int, context: int | None, logits: str, level: str) -> None:
+               prompt: int, context: int | None, logits: str, level: str,
+               where: str | None) -> None:
     """A written report of TRACE: verdict per phase, diagnosis derived from its numbers,
     measured ceilings, per-phase and op x phase tables, rooflines, kernels with the most
     headroom; latency with --timing, the model comparison with --model.
@@ -1103,7 +1136,7 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
         from roofprof.atomic import refuse_inputs
 
         refuse_inputs(output, [trace, timing])
-        t = load(trace)
+        t = load(trace, where=where)
         if timing is not None:
             from roofprof.timing import load_timing
 

@@ -195,3 +195,96 @@ def test_glob_of_dataset_folders_and_of_their_files(fleet: Path) -> None:
         load_many([files], where="rank = 1 or 1 = 1")
     with pytest.raises(InputError, match="--where applies to a dataset"):
         load_many([KNOWN, files], where="rank = 1")
+
+
+# ------------------------------------------------------------------ --where on every command
+
+
+@pytest.fixture(scope="module")
+def two_ranks(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A dataset of known_work (rank 0) and llama_small (rank 1), and llama_small alone."""
+    d = tmp_path_factory.mktemp("two")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RoofprofWarning)
+        append([KNOWN], d / "fleet", run="r", host="n1", rank=0)
+        append([SMALL], d / "fleet", run="r", host="n1", rank=1)
+        convert([SMALL], d / "small.parquet")
+    return d / "fleet", d / "small.parquet"
+
+
+WHERE_COMMANDS = [
+    ["summary", "{}", "--by", "op,phase", "--format", "json"],
+    ["whatif", "{}", "--gpu", "H200", "--format", "json"],
+    ["whatif", "{}", "--gpu", "H100-SXM5-80GB", "--against", "{}", "--format", "json"],
+    ["diff", "{}", "{}", "--format", "json"],
+    ["gpus", "--check", "{}", "--format", "json"],
+    ["model", "Llama-3-8B", "--trace", "{}", "--format", "json"],
+    ["join", str(KINETO), "{}", "-o", "{out}"],
+]
+
+
+@pytest.mark.parametrize("argv", WHERE_COMMANDS, ids=lambda a: "-".join(a[:2]))
+def test_where_reads_the_selected_partition(two_ranks: tuple[Path, Path], tmp_path: Path,
+                                            argv: list[str]) -> None:
+    """Rank 1 of the dataset (--where) gives what its trace alone gives."""
+    fleet, alone = two_ranks
+    out = str(tmp_path / "out.parquet")
+    selected = run(*[a.format(fleet, out=out) for a in argv], "--where", "rank = 1")
+    plain = run(*[a.format(alone, out=out) for a in argv])
+    assert selected.exit_code == 0, selected.output
+    assert plain.exit_code == 0, plain.output
+    assert selected.stdout == plain.stdout
+    everything = run(*[a.format(fleet, out=out) for a in argv])
+    assert everything.exit_code == 0, everything.output
+    # known_work on rank 0 adds groups or kernels (its GEMMs match no launch of the Llama
+    # timing, and the model compares by the trace's op names, which known_work lacks)
+    if argv[0] not in ("model", "join"):
+        assert everything.stdout != plain.stdout
+
+
+@pytest.mark.parametrize("argv", [*WHERE_COMMANDS,
+                                  ["report", "{}", "-o", "{out}.md"],
+                                  ["plot", "{}", "-o", "{out}.png"],
+                                  ["convert", "{}", "-o", "{out}"],
+                                  ["ranks", "{}"]], ids=lambda a: "-".join(a[:2]))
+def test_where_refused_where_it_cannot_apply(two_ranks: tuple[Path, Path], tmp_path: Path,
+                                             argv: list[str]) -> None:
+    fleet, alone = two_ranks
+    out = str(tmp_path / "out.parquet")
+    bad = run(*[a.format(fleet, out=out) for a in argv], "--where", "rank = 1 or 1 = 1")
+    assert bad.exit_code == 2, bad.output
+    assert bad.output.startswith("roofprof: error: --where 'rank = 1 or 1 = 1'")
+    assert len(bad.output.splitlines()) == 1
+    if argv[0] == "ranks":
+        return
+    on_a_trace = run(*[a.format(alone, out=out) for a in argv], "--where", "rank = 1")
+    assert on_a_trace.exit_code == 2, on_a_trace.output
+    assert "--where applies to a dataset" in on_a_trace.output
+    assert "Traceback" not in on_a_trace.output
+    assert not Path(out).exists()
+
+
+def test_report_plot_convert_with_where(two_ranks: tuple[Path, Path], tmp_path: Path) -> None:
+    fleet, alone = two_ranks
+    r = run("convert", fleet, "--where", "rank = 1", "-o", tmp_path / "r1.parquet")
+    assert r.exit_code == 0, r.output
+    got, want = load(tmp_path / "r1.parquet").kernels, load(alone).kernels
+    assert len(got) == len(want)
+    assert set(got["rank"]) == {1}
+    assert got["duration_ns"].sum() == want["duration_ns"].sum()
+    # a selection added to another dataset: its partition is the new one, nothing clashes
+    r = run("convert", fleet, "--where", "rank = 1", "--dataset", tmp_path / "other", "--rank",
+            "5")
+    assert r.exit_code == 0, r.output
+    five = run("summary", tmp_path / "other", "--by", "rank,phase", "--format", "json")
+    assert five.exit_code == 0, five.output
+    assert {g["group"].split(" · ")[0] for g in json.loads(five.stdout)} == {"5"}
+    r = run("report", fleet, "--where", "rank = 1", "-o", tmp_path / "r.md")
+    assert r.exit_code == 0, r.output
+    assert "decode" in (tmp_path / "r.md").read_text()
+    r = run("plot", fleet, "--where", "rank = 0", "-o", tmp_path / "p.png")
+    assert r.exit_code == 0, r.output
+    for argv in (["gpus", "--where", "rank = 1"], ["model", "Llama-3-8B", "--where", "rank = 1"]):
+        r = run(*argv)
+        assert r.exit_code == 2
+        assert "--where applies to the trace of" in r.output
