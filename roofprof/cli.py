@@ -1160,34 +1160,50 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
 @main.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--by", default="phase", show_default=True, metavar="COLUMN[,COLUMN]",
-              help="What to compare across ranks (phase, op, range, ...).")
+              help="What to compare across ranks (phase, op, range, ...; run: each rank's "
+                   "totals).")
+@click.option("--view", type=click.Choice(["rank", "spread"]), default="rank",
+              show_default=True,
+              help="rank: a row per group and rank (time, % of roof, intensity, bound, "
+                   "communication share, time over the median, straggler); spread: a row per "
+                   "group (min, median, max over ranks, spread, straggler).")
+@click.option("--level", type=click.Choice(["dram", "l2", "l1"]), default="dram",
+              show_default=True, help="Memory level whose traffic and bandwidth set the roof.")
 @_WHERE
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="Output format.")
-def ranks(dataset: Path, by: str, where: str | None, fmt: str) -> None:
-    """Time per group across the ranks of a dataset folder: min, median, max, spread
-    (max / median) and the straggler rank (most time) with its excess over the median.
+@click.option("--engine", type=click.Choice(["duckdb", "pandas"]), default="duckdb",
+              show_default=True,
+              help="duckdb: out of core, reading the Parquet files; pandas: in memory.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format (default: table, or from the -o suffix).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def ranks(dataset: Path, by: str, view: str, level: str, where: str | None, engine: str,
+          fmt: str | None, output: Path | None) -> None:
+    """The ranks of a dataset folder side by side, per group (--by): each rank's time, % of
+    roof, intensity, bound and communication share (NCCL and other collectives), and the
+    straggler (the rank with the most time); --view spread: min, median, max and spread of
+    the time over ranks.
 
     \b
-    Example:  roofprof ranks fleet/ --by phase --where "run = 'r1'"
+    Examples:  roofprof ranks fleet/ --by phase --where "run = 'r1'"
+               roofprof ranks fleet/ --by run               (each rank's totals)
+               roofprof ranks fleet/ --view spread --format csv
     """
     with _errors():
-        from roofprof import dataset_sql
-        from roofprof.dataset import is_dataset
+        from roofprof import ranks as rk
+        from roofprof import table
+        from roofprof.dataset import expand, is_dataset
 
-        if not is_dataset(dataset):
-            raise UsageError(f"{dataset}: not a dataset folder (make one with `roofprof "
+        found = expand(dataset)  # a pattern naming one dataset folder is that folder
+        if len(found) != 1 or not is_dataset(found[0]):
+            raise UsageError(f"{dataset}: give one dataset folder (make one with `roofprof "
                              "convert ... --dataset DIR --rank N`)")
-        result = dataset_sql.rank_view(dataset, by=by, where=where)
-        if fmt == "json":
-            click.echo(result.to_json(orient="records", indent=2))
-        elif fmt == "csv":
-            click.echo(result.to_csv(index=False), nl=False)
+        fmt = _fmt(fmt, output)
+        if view == "spread":
+            result = rk.spread(found[0], by=by, where=where, engine=engine)
+            text = table.format_spread(result) if fmt == "table" else None
         else:
-            from roofprof.fmt import duration
-
-            shown = result.copy()
-            for col in ("min_ns", "median_ns", "max_ns", "straggler_excess_ns"):
-                shown[col] = [duration(v) for v in shown[col]]
-            shown["spread"] = [f"{v:.3f}" for v in shown["spread"]]
-            click.echo(shown.to_string(index=False))
+            result = rk.per_rank(found[0], by=by, level=level, where=where, engine=engine)
+            text = table.format_ranks(result) if fmt == "table" else None
+        if text is None:
+            text = table.to_json(result) if fmt == "json" else table.to_csv(result)
+        _emit(text, output, f"{len(result)} rows", (dataset,))
