@@ -157,12 +157,13 @@ def values_of(path: str | os.PathLike[str]) -> dict[str, PartitionValue]:
 def labels(paths: Any) -> list[str]:
     """A short, distinct label per input: its file name without the suffix (``rank3``), or,
     where two names are alike, its path below the inputs' common folder (``a/rank3``);
-    a dataset file is named by its partition (``r1/n7/3``)."""
+    a dataset file is named by its partition (``run=r1/host=n7/rank=3``)."""
     items = [Path(p) for p in paths]
     out = []
     for p in items:
         values = values_of(p)
-        out.append("/".join(str(values[c]) for c in PARTITIONS) if values else label_of(p))
+        out.append("/".join(f"{c}={values[c]}" for c in PARTITIONS) if values
+                   else label_of(p))
     if len(set(out)) == len(out) or len(items) < 2:
         return out
     try:
