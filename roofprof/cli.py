@@ -599,7 +599,8 @@ def _levels(text: str) -> tuple[str, ...]:
                    "each combination. [default: range; phase with --sweep]")
 @click.option("--sweep", is_flag=True,
               help="Several traces (e.g. batch sizes) on one roofline: one aggregate point "
-                   "per trace and group, joined by arrows in the order given.")
+                   "per trace and group, joined by arrows in the order given (a quoted glob "
+                   "is one trace: its files together).")
 @click.option("--level", "--levels", "levels", default="dram", show_default=True,
               metavar="dram[,l2,l1]",
               help="Memory level(s) to draw; several draw each kernel at each level, joined.")
@@ -712,6 +713,8 @@ def gpus(name: str | None, check: Path | None, tolerance: float, where: str | No
         from roofprof import catalog, table
 
         fmt = _fmt(fmt, output)
+        if where is not None and check is None:
+            raise UsageError("--where applies to the trace of --check")
         if check is not None:
             from roofprof.inputs import load
 
@@ -732,8 +735,6 @@ def gpus(name: str | None, check: Path | None, tolerance: float, where: str | No
         else:
             text = catalog.format_catalog() if fmt == "table" else \
                 {"json": table.to_json, "csv": table.to_csv}[fmt](catalog.table())
-        if where is not None and check is None:
-            raise UsageError("--where applies to the trace of --check")
         _emit(text, output, fmt, (check,))
 
 
@@ -846,9 +847,8 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | No
         source = wi.source_gpu(kernels)
         chosen = peaks or ("ratio" if source is not None else "datasheet")
         if against is not None:
-            df = wi.validate(kernels, target, load(against, rules=rules, where=where).kernels,
-                             by=by,
-                             peaks=chosen)
+            measured = load(against, rules=rules, where=where).kernels
+            df = wi.validate(kernels, target, measured, by=by, peaks=chosen)
         else:
             df = wi.whatif(kernels, target, by=by, peaks=chosen)
         fmt = _fmt(fmt, output)
@@ -939,8 +939,7 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
             refuse_inputs(plot_out, [a, b, *repeat_a, *repeat_b, rules])
             names = [f"A: {label_of(a)}", f"B: {label_of(b)}"]
             write([load(a, rules=rules, where=where), load(b, rules=rules, where=where)],
-                  plot_out, sweep=True,
-                  labels=names, by=by)
+                  plot_out, sweep=True, labels=names, by=by)
             click.echo(f"roofprof: wrote {plot_out}", err=True)
         if fail is not None:
             slower = df_.slower_than(result, fail)
