@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given
+from hypothesis import strategies as st
 
 from roofprof import dataset, roofline
 from roofprof.cli import main
@@ -288,3 +290,24 @@ def test_report_plot_convert_with_where(two_ranks: tuple[Path, Path], tmp_path: 
         r = run(*argv)
         assert r.exit_code == 2
         assert "--where applies to the trace of" in r.output
+
+
+_NAME = st.text(alphabet="abc01_", min_size=1, max_size=4)
+
+
+@given(st.lists(st.tuples(st.lists(_NAME, max_size=3), _NAME,
+                          st.sampled_from([".parquet", ".ncu-rep", ".csv", ""])),
+                min_size=1, max_size=8))
+def test_labels_are_distinct_and_one_per_input(paths: list[tuple[list[str], str, str]]) -> None:
+    files = [Path("/data", *folders, name + suffix) for folders, name, suffix in paths]
+    got = dataset.labels(files)
+    assert len(got) == len(files)
+    assert len(set(got)) == len(got)
+    assert all(g for g in got)
+
+
+def test_a_pattern_never_matches_a_write_in_progress(tmp_path: Path) -> None:
+    (tmp_path / "a.parquet").write_bytes(b"")
+    (tmp_path / ".a.parquet.tmp").write_bytes(b"")
+    assert dataset.expand(f"{tmp_path}/*") == [tmp_path / "a.parquet"]
+    assert dataset.expand(f"{tmp_path}/**/*a*") == [tmp_path / "a.parquet"]
