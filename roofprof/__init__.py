@@ -15,13 +15,14 @@ from roofprof.errors import RoofprofError, RoofprofWarning
 
 if TYPE_CHECKING:
     from roofprof.chart import plot
+    from roofprof.inputs import load
     from roofprof.roofline import summary, top_kernels
-    from roofprof.trace import Trace, load
+    from roofprof.trace import Trace
 
 __all__ = ["RoofprofError", "RoofprofWarning", "Trace", "__version__", "load", "mark", "phase",
            "plot", "range", "summary", "top_kernels"]
 
-_LAZY = {"plot": "roofprof.chart", "Trace": "roofprof.trace", "load": "roofprof.trace",
+_LAZY = {"plot": "roofprof.chart", "Trace": "roofprof.trace", "load": "roofprof.inputs",
          "summary": "roofprof.roofline", "top_kernels": "roofprof.roofline"}
 
 

@@ -79,12 +79,13 @@ def refuse_inputs(output: PathArg, inputs: Iterable[PathArg | None]) -> None:
     """Raise :class:`UsageError` if ``output`` is one of ``inputs`` (same file, any spelling).
 
     ``summary run.csv -o run.csv`` would otherwise replace the export with its own summary.
+    A glob pattern among ``inputs`` stands for the paths it matches.
     """
+    from roofprof.dataset import expand_all
+
     out = Path(output)
-    for given in inputs:
-        if given is None:
-            continue
-        source = Path(given)
+    # a glob's matches are the inputs (an output matching the pattern is read when it exists)
+    for source in expand_all(g for g in inputs if g is not None):
         try:
             same = os.path.samefile(out, source)
         except OSError:  # one of them does not exist (yet): compare where they would be

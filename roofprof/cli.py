@@ -258,10 +258,22 @@ def _DATASET_OPTIONS(f: Any) -> Any:
     return f
 
 
+def _check_where(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--where is parsed (dataset.parse_where) before any input is read: one line if bad."""
+    from roofprof.dataset import parse_where
+
+    if value is not None and not ctx.resilient_parsing:
+        with _errors():
+            parse_where(value)
+    return value
+
+
+#: the one --where of every command that reads traces or datasets
 _WHERE = click.option(
-    "--where", metavar="EXPR",
-    help="With a dataset folder: read only partitions matching EXPR, clauses on run, host "
-         "and rank joined by and (\"rank = 3\", \"rank in (0, 1) and run = 'r1'\").")
+    "--where", metavar="EXPR", callback=_check_where,
+    help="With a dataset folder (or its files): read only partitions matching EXPR, clauses "
+         "on run, host and rank joined by and (\"rank = 3\", \"rank in (0, 1) and run = "
+         "'r1'\"); an error for other inputs.")
 _ENGINE = click.option(
     "--engine", type=click.Choice(["auto", "duckdb", "spark", "pandas"]), default="auto",
     show_default=True,
@@ -274,7 +286,7 @@ _ENGINE = click.option(
 def _convert_to_dataset(inputs: tuple[Path, ...], output: Path | None,
                         input_format: str | None, rules: Path | None, strict: bool,
                         reader: str, dataset: Path | None, run: str, host: str,
-                        rank: int) -> None:
+                        rank: int, where: str | None) -> None:
     from roofprof.trace import append
 
     with _errors():
@@ -283,7 +295,8 @@ def _convert_to_dataset(inputs: tuple[Path, ...], output: Path | None,
         if output is not None:
             raise UsageError("give -o or --dataset, not both")
         trace, path = append(list(inputs), dataset, run=run, host=host, rank=rank,
-                             format=input_format, rules=rules, reader=reader, strict=strict)
+                             format=input_format, rules=rules, reader=reader, strict=strict,
+                             where=where)
         click.echo(f"roofprof: wrote {path}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s)", err=True)
 
@@ -303,11 +316,10 @@ def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int |
                      where: str | None, engine: str) -> tuple[Any, Any]:
     """(metadata holder, result) from DuckDB for one dataset folder, or (None, None) when the
     in-memory path is to run."""
-    from roofprof.dataset import is_dataset
+    from roofprof.dataset import expand_all, is_dataset
 
+    traces = tuple(expand_all(traces))  # a pattern matching one dataset folder is that folder
     datasets = [p for p in traces if is_dataset(p)]
-    if where is not None and len(datasets) != len(traces):
-        raise UsageError("--where applies to dataset folders only")
     unsupported = [n for n, v in (("--depth", depth), ("--filter", filter_),
                                   ("--rules", rules)) if v is not None]
     if "kernel" in [b.strip() for b in by.split(",")]:
@@ -342,15 +354,18 @@ def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int |
 @_STRICT
 @_READER
 @_DATASET_OPTIONS
+@_WHERE
 def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | None,
             rules: Path | None, strict: bool, reader: str, dataset: Path | None,
-            run: str, host: str, rank: int) -> None:
-    """Convert Nsight Compute reports or CSV exports into one Parquet trace, or add them to a
-    dataset (--dataset DIR: one new file under DIR/run=RUN/host=HOST/rank=N/).
+            run: str, host: str, rank: int, where: str | None) -> None:
+    """Convert Nsight Compute reports or CSV exports (traces, dataset folders, quoted globs)
+    into one Parquet trace, or add them to a dataset (--dataset DIR: one new file under
+    DIR/run=RUN/host=HOST/rank=N/).
 
     \b
     Examples:  roofprof convert run1.ncu-rep run2.csv -o trace.parquet
                roofprof convert rank3.ncu-rep --dataset fleet/ --run r1 --host n7 --rank 3
+               roofprof convert fleet/ --where "rank = 3" -o rank3.parquet
     """
     from roofprof.trace import convert as convert_files
 
@@ -359,13 +374,13 @@ def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | N
             raise UsageError("--run, --host and --rank apply with --dataset DIR")
     if dataset is not None or output is None:
         _convert_to_dataset(inputs, output, input_format, rules, strict, reader, dataset,
-                            run, host, rank)
+                            run, host, rank, where)
         return
     with _errors():
         if output.suffix != ".parquet":
             raise UsageError(f"{output}: the output must be a .parquet file")
         trace = convert_files(list(inputs), output, format=input_format, rules=rules,
-                              reader=reader, strict=strict)
+                              reader=reader, strict=strict, where=where)
         formats = ", ".join(sorted(set(trace.meta["formats"])))
         click.echo(f"roofprof: wrote {output}: {len(trace.kernels)} kernels from "
                    f"{len(inputs)} input(s) ({formats})", err=True)
@@ -373,13 +388,13 @@ def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | N
 
 def _load_all(paths: tuple[Path, ...], input_format: str | None, rules: Path | None,
               strict: bool = False, reader: str | None = None, where: str | None = None) -> Any:
-    """One trace from one or several inputs (several: a ``trace`` column tells them apart);
-    a dataset folder is read in memory, its partitions picked by ``where``."""
-    from roofprof.trace import combine, load
+    """One trace from one or several inputs or glob patterns (several files: a ``trace``
+    column tells them apart, one label per file); a dataset folder is read in memory, its
+    partitions picked by ``where``."""
+    from roofprof.inputs import load_many
 
-    loaded = [load(p, format=input_format, rules=rules, strict=strict, reader=reader,
-                   where=where) for p in paths]
-    return combine(loaded) if len(loaded) > 1 else loaded[0]
+    return load_many(paths, format=input_format, rules=rules, strict=strict, reader=reader,
+                     where=where)
 
 
 # ------------------------------------------------- model options (model, summary, plot)
@@ -506,12 +521,15 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
             reader: str, where: str | None, engine: str, model_spec: str | None,
             **run: Any) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
-    bandwidth, % of roof, bound, headroom. Several traces are summarised together.
+    bandwidth, % of roof, bound, headroom. Several traces are summarised together; a quoted
+    glob ('runs/*/rank*.parquet') reads every file it matches, and --by trace then has one
+    group per file (its name; its path below the common folder where names repeat).
 
     \b
     Examples:  roofprof summary run.parquet --by range --depth 2 --top 10
                roofprof summary run.parquet --by op,phase --filter decode
                roofprof summary b1.parquet b16.parquet --by trace,phase
+               roofprof summary 'runs/*/rank*.parquet' --by trace
                roofprof summary run.parquet --model config.json --batch 8 --prompt 512
     """
     with _errors():
@@ -581,7 +599,8 @@ def _levels(text: str) -> tuple[str, ...]:
                    "each combination. [default: range; phase with --sweep]")
 @click.option("--sweep", is_flag=True,
               help="Several traces (e.g. batch sizes) on one roofline: one aggregate point "
-                   "per trace and group, joined by arrows in the order given.")
+                   "per trace and group, joined by arrows in the order given (a quoted glob "
+                   "is one trace: its files together).")
 @click.option("--level", "--levels", "levels", default="dram", show_default=True,
               metavar="dram[,l2,l1]",
               help="Memory level(s) to draw; several draw each kernel at each level, joined.")
@@ -595,7 +614,8 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
          levels: str, depth: int | None, filter_: str | None, title: str | None,
          label_top: int, input_format: str | None, rules: Path | None, strict: bool,
          reader: str, where: str | None, model_spec: str | None, **run: Any) -> None:
-    """Draw the measured roofline of TRACE (.parquet, .ncu-rep or .csv).
+    """Draw the measured roofline of TRACE (.parquet, .ncu-rep, .csv, a dataset folder or a
+    quoted glob of them: several files are coloured by file unless --by says otherwise).
 
     \b
     Examples:  roofprof plot run.parquet                  (writes run_roofline.png)
@@ -607,7 +627,8 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
     with _errors():
         from roofprof.atomic import refuse_inputs
         from roofprof.chart import write
-        from roofprof.trace import label_of, load
+        from roofprof.dataset import label_of
+        from roofprof.inputs import load
 
         modelled = _optional_model(model_spec, run)
         if modelled is not None and (sweep or len(traces) > 1):
@@ -635,7 +656,8 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
                 beside = {"model": against(trace.kernels, arch, options),
                           "model_label": f"{arch.name}, batch {options.batch}, prompt "
                                          f"{options.prompt}"}
-            out = write(trace, output, by=by or ("trace" if len(traces) > 1 else "range"),
+            several = "trace" in trace.kernels.columns  # several files, a glob's included
+            out = write(trace, output, by=by or ("trace" if several else "range"),
                         levels=names, depth=depth, filter=filter_, title=title,
                         label_top=label_top, **beside)
         click.echo(f"roofprof: wrote {out}", err=True)
@@ -673,11 +695,12 @@ def _fmt(fmt: str | None, output: Path | None) -> str:
                    "NAME).")
 @click.option("--tolerance", type=click.FloatRange(min=0), default=0.10, show_default=True,
               help="With --check: relative difference reported as a disagreement.")
+@_WHERE
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format (default: table, or from the -o suffix).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
-def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None,
-         output: Path | None) -> None:
+def gpus(name: str | None, check: Path | None, tolerance: float, where: str | None,
+         fmt: str | None, output: Path | None) -> None:
     """The GPU catalog: datasheet peaks per precision (dense; sparse beside), memory bandwidth
     and size, L2, SMs, boost clock and the source of every number.
 
@@ -690,10 +713,13 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
         from roofprof import catalog, table
 
         fmt = _fmt(fmt, output)
+        if where is not None and check is None:
+            raise UsageError("--where applies to the trace of --check")
         if check is not None:
-            from roofprof.trace import load
+            from roofprof.inputs import load
 
-            df = catalog.check_peaks(load(check).kernels, gpu=name, tolerance=tolerance)
+            df = catalog.check_peaks(load(check, where=where).kernels, gpu=name,
+                                     tolerance=tolerance)
             text = catalog.format_check(df) if fmt == "table" else \
                 {"json": table.to_json, "csv": table.to_csv}[fmt](df)
         elif name is not None:
@@ -721,14 +747,16 @@ def gpus(name: str | None, check: Path | None, tolerance: float, fmt: str | None
 @click.option("--trace", type=click.Path(path_type=Path), metavar="TRACE",
               help="Time at TRACE's measured roofs instead, and compare with its kernels "
                    "(measured/model ratios per op and phase).")
+@_WHERE
 @click.option("--phase", "phases", multiple=True,
               type=click.Choice(["prefill", "decode", "spec"]),
               help="Phases to model (repeatable; default all three).")
 @_model_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
-def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str, ...],
-              fmt: str | None, output: Path | None, **run: Any) -> None:
+def model_cmd(spec: str, gpu: str | None, trace: Path | None, where: str | None,
+              phases: tuple[str, ...], fmt: str | None, output: Path | None,
+              **run: Any) -> None:
     """Analytic estimate of a decoder transformer (a preset or a config.json): per op and
     phase, FLOPs, weight/KV/activation bytes, intensity and time at a GPU's roofs.
 
@@ -745,18 +773,20 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
 
         if gpu and trace:
             raise UsageError("--gpu and --trace both give roofs: pick one")
+        if where is not None and trace is None:
+            raise UsageError("--where applies to the trace of --trace")
         arch, options = _model_of(spec, run)
         kernels = None
         roofs = None
-        where = ""
+        at = ""
         if trace is not None:
-            from roofprof.trace import load
+            from roofprof.inputs import load
 
-            kernels = load(trace).kernels
-            roofs, where = model.roofs_of_trace(kernels), f"measured roofs of {trace}"
+            kernels = load(trace, where=where).kernels
+            roofs, at = model.roofs_of_trace(kernels), f"measured roofs of {trace}"
         elif gpu is not None:
             entry = catalog.get(gpu)
-            roofs, where = model.roofs_of_gpu(entry), f"{entry.name} datasheet roofs"
+            roofs, at = model.roofs_of_gpu(entry), f"{entry.name} datasheet roofs"
         df = model.estimate(arch, options, phases=phases or model.PHASES, roofs=roofs)
         fmt = _fmt(fmt, output)
         if kernels is not None:
@@ -770,7 +800,7 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
                      f"{options.weight_dtype}"
                      f"{f' (group {options.group_size})' if options.group_size else ''}, "
                      f"KV {options.kv_dtype or options.act_dtype}, TP {options.tp}"
-                     f"{'; ' + where if where else '; no GPU given: no times (--gpu NAME)'}")
+                     f"{'; ' + at if at else '; no GPU given: no times (--gpu NAME)'}")
             text = format_estimate(df, model.totals(df), title)
         _emit(text, output, fmt, (trace,))
 
@@ -792,10 +822,12 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, phases: tuple[str,
                    "time per group and the projection's error.")
 @click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of attribution rules tried before the built-in ones.")
+@_WHERE
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
 def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | None,
-           rules: Path | None, fmt: str | None, output: Path | None) -> None:
+           rules: Path | None, where: str | None, fmt: str | None,
+           output: Path | None) -> None:
     """Project TRACE's measured kernels onto another GPU's roofs: per group, the time if each
     kernel keeps its measured fraction of the roof, and at 100% of the roof (projections,
     not measurements).
@@ -808,15 +840,15 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | No
     with _errors():
         from roofprof import catalog, table
         from roofprof import whatif as wi
-        from roofprof.trace import load
+        from roofprof.inputs import load
 
-        kernels = load(trace, rules=rules).kernels
+        kernels = load(trace, rules=rules, where=where).kernels
         target = catalog.get(gpu)
         source = wi.source_gpu(kernels)
         chosen = peaks or ("ratio" if source is not None else "datasheet")
         if against is not None:
-            df = wi.validate(kernels, target, load(against, rules=rules).kernels, by=by,
-                             peaks=chosen)
+            measured = load(against, rules=rules, where=where).kernels
+            df = wi.validate(kernels, target, measured, by=by, peaks=chosen)
         else:
             df = wi.whatif(kernels, target, by=by, peaks=chosen)
         fmt = _fmt(fmt, output)
@@ -862,6 +894,7 @@ def _percent(value: str | None, what: str) -> float | None:
               show_default=True, help="Also list the N kernels whose time changed most.")
 @click.option("--rules", type=click.Path(path_type=Path), metavar="FILE",
               help="A TOML file of attribution rules tried before the built-in ones.")
+@_WHERE
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None)
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
 @click.option("--plot", "plot_out", type=click.Path(path_type=Path), metavar="FILE",
@@ -869,7 +902,7 @@ def _percent(value: str | None, what: str) -> float | None:
                    "group: the sweep plot of A and B), as .png/.svg/.pdf/.html.")
 def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tuple[Path, ...],
              noise_pct: str, fail_pct: str | None, gate: str, top_kernels: int,
-             rules: Path | None, fmt: str | None, output: Path | None,
+             rules: Path | None, where: str | None, fmt: str | None, output: Path | None,
              plot_out: Path | None) -> None:
     """Compare run B with baseline A: per group, time, work, bytes, intensity and % of roof,
     and their changes; an exit code for CI.
@@ -883,12 +916,12 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
     with _errors():
         from roofprof import diff as df_
         from roofprof import table as tb
-        from roofprof.trace import load
+        from roofprof.inputs import load
 
         noise = _percent(noise_pct, "--noise") or 0.0
         fail = _percent(fail_pct, "--fail-if-slower")
-        runs_a = [load(p, rules=rules).kernels for p in (a, *repeat_a)]
-        runs_b = [load(p, rules=rules).kernels for p in (b, *repeat_b)]
+        runs_a = [load(p, rules=rules, where=where).kernels for p in (a, *repeat_a)]
+        runs_b = [load(p, rules=rules, where=where).kernels for p in (b, *repeat_b)]
         result = df_.diff(runs_a, runs_b, by=by, noise=noise / 100)
         fmt = _fmt(fmt, output)
         if fmt == "table":
@@ -901,12 +934,12 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
         if plot_out is not None:
             from roofprof.atomic import refuse_inputs
             from roofprof.chart import write
-            from roofprof.trace import label_of
+            from roofprof.dataset import label_of
 
             refuse_inputs(plot_out, [a, b, *repeat_a, *repeat_b, rules])
             names = [f"A: {label_of(a)}", f"B: {label_of(b)}"]
-            write([load(a, rules=rules), load(b, rules=rules)], plot_out, sweep=True,
-                  labels=names, by=by)
+            write([load(a, rules=rules, where=where), load(b, rules=rules, where=where)],
+                  plot_out, sweep=True, labels=names, by=by)
             click.echo(f"roofprof: wrote {plot_out}", err=True)
         if fail is not None:
             slower = df_.slower_than(result, fail)
@@ -972,7 +1005,9 @@ def trace(output: Path, force: bool, command: tuple[str, ...]) -> None:
 @click.option("--spread", type=click.FloatRange(min=0), default=0.05, show_default=True,
               help="Report signatures whose samples differ by more than this fraction in "
                    "FLOPs or DRAM bytes.")
-def join_command(timing: Path, counters: Path, output: Path, spread: float) -> None:
+@_WHERE
+def join_command(timing: Path, counters: Path, output: Path, spread: float,
+                 where: str | None) -> None:
     """Give every timed launch of TIMING (roofprof trace, Kineto, nsys) counters from COUNTERS
     (any kernel table: .ncu-rep, .csv, .parquet): from the same launch, else from sampled
     launches of the same kernel and configuration.
@@ -980,9 +1015,9 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float) -> N
     \b
     Example:  roofprof join run.parquet counters.ncu-rep -o joined.parquet
     """
+    from roofprof.inputs import load
     from roofprof.join import format_report, write_joined
     from roofprof.timing import load_timing
-    from roofprof.trace import load
 
     with _errors():
         if output.suffix != ".parquet":
@@ -990,7 +1025,8 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float) -> N
         from roofprof.atomic import refuse_inputs
 
         refuse_inputs(output, [timing, counters])
-        facts = write_joined(load_timing(timing), load(counters), output, spread=spread)
+        facts = write_joined(load_timing(timing), load(counters, where=where), output,
+                             spread=spread)
         click.echo(format_report(facts), nl=False)
         total = sum(facts["launches"].values())
         click.echo(f"roofprof: wrote {output} ({total} launches)", err=True)
@@ -1078,8 +1114,10 @@ def _timed_join(command: tuple[str, ...], counters_path: Path, counters: Any,
               show_default=True, help="lm_head on the last token per sequence, or on all.")
 @click.option("--level", type=click.Choice(["dram", "l2", "l1"]), default="dram",
               show_default=True, help="Memory level of the roofs.")
+@_WHERE
 def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None, batch: int,
-               prompt: int, context: int | None, logits: str, level: str) -> None:
+               prompt: int, context: int | None, logits: str, level: str,
+               where: str | None) -> None:
     """A written report of TRACE: verdict per phase, diagnosis derived from its numbers,
     measured ceilings, per-phase and op x phase tables, rooflines, kernels with the most
     headroom; latency with --timing, the model comparison with --model.
@@ -1091,13 +1129,13 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
     """
     with _errors():
         from roofprof import report, report_view
-        from roofprof.trace import load
+        from roofprof.inputs import load
 
         report_view.format_of(output)  # a wrong suffix fails before the work
         from roofprof.atomic import refuse_inputs
 
         refuse_inputs(output, [trace, timing])
-        t = load(trace)
+        t = load(trace, where=where)
         if timing is not None:
             from roofprof.timing import load_timing
 
@@ -1121,34 +1159,50 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
 @main.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--by", default="phase", show_default=True, metavar="COLUMN[,COLUMN]",
-              help="What to compare across ranks (phase, op, range, ...).")
+              help="What to compare across ranks (phase, op, range, ...; run: each rank's "
+                   "totals).")
+@click.option("--view", type=click.Choice(["rank", "spread"]), default="rank",
+              show_default=True,
+              help="rank: a row per group and rank (time, % of roof, intensity, bound, "
+                   "communication share, time over the median, straggler); spread: a row per "
+                   "group (min, median, max over ranks, spread, straggler).")
+@click.option("--level", type=click.Choice(["dram", "l2", "l1"]), default="dram",
+              show_default=True, help="Memory level whose traffic and bandwidth set the roof.")
 @_WHERE
-@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default="table",
-              show_default=True, help="Output format.")
-def ranks(dataset: Path, by: str, where: str | None, fmt: str) -> None:
-    """Time per group across the ranks of a dataset folder: min, median, max, spread
-    (max / median) and the straggler rank (most time) with its excess over the median.
+@click.option("--engine", type=click.Choice(["duckdb", "pandas"]), default="duckdb",
+              show_default=True,
+              help="duckdb: out of core, reading the Parquet files; pandas: in memory.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
+              help="Output format (default: table, or from the -o suffix).")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+def ranks(dataset: Path, by: str, view: str, level: str, where: str | None, engine: str,
+          fmt: str | None, output: Path | None) -> None:
+    """The ranks of a dataset folder side by side, per group (--by): each rank's time, % of
+    roof, intensity, bound and communication share (NCCL and other collectives), and the
+    straggler (the rank with the most time); --view spread: min, median, max and spread of
+    the time over ranks.
 
     \b
-    Example:  roofprof ranks fleet/ --by phase --where "run = 'r1'"
+    Examples:  roofprof ranks fleet/ --by phase --where "run = 'r1'"
+               roofprof ranks fleet/ --by run               (each rank's totals)
+               roofprof ranks fleet/ --view spread --format csv
     """
     with _errors():
-        from roofprof import dataset_sql
-        from roofprof.dataset import is_dataset
+        from roofprof import ranks as rk
+        from roofprof import table
+        from roofprof.dataset import expand, is_dataset
 
-        if not is_dataset(dataset):
-            raise UsageError(f"{dataset}: not a dataset folder (make one with `roofprof "
+        found = expand(dataset)  # a pattern naming one dataset folder is that folder
+        if len(found) != 1 or not is_dataset(found[0]):
+            raise UsageError(f"{dataset}: give one dataset folder (make one with `roofprof "
                              "convert ... --dataset DIR --rank N`)")
-        result = dataset_sql.rank_view(dataset, by=by, where=where)
-        if fmt == "json":
-            click.echo(result.to_json(orient="records", indent=2))
-        elif fmt == "csv":
-            click.echo(result.to_csv(index=False), nl=False)
+        fmt = _fmt(fmt, output)
+        if view == "spread":
+            result = rk.spread(found[0], by=by, where=where, engine=engine)
+            text = table.format_spread(result) if fmt == "table" else None
         else:
-            from roofprof.fmt import duration
-
-            shown = result.copy()
-            for col in ("min_ns", "median_ns", "max_ns", "straggler_excess_ns"):
-                shown[col] = [duration(v) for v in shown[col]]
-            shown["spread"] = [f"{v:.3f}" for v in shown["spread"]]
-            click.echo(shown.to_string(index=False))
+            result = rk.per_rank(found[0], by=by, level=level, where=where, engine=engine)
+            text = table.format_ranks(result) if fmt == "table" else None
+        if text is None:
+            text = table.to_json(result) if fmt == "json" else table.to_csv(result)
+        _emit(text, output, f"{len(result)} rows", (dataset,))

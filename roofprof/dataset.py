@@ -10,6 +10,12 @@ host so that every reader (pandas, DuckDB's hive partitioning) sees the same val
 This module knows the layout and ``--where``; ``roofprof.trace`` reads and writes the files
 (``trace.append``, ``trace.read_dataset``, and ``trace.load`` of a dataset folder).
 
+Inputs (:func:`expand`): every command that takes a trace path takes a quoted glob too
+(``'runs/*/rank*.parquet'``, ``'fleet-*'``, ``**`` for any depth); the files and folders it
+matches, sorted, are read as one input, each keeping its own label (:func:`labels`). A pattern
+matching nothing is an error naming it. A matched file inside ``run=/host=/rank=`` folders keeps
+its partition values (:func:`values_of`), so ``--where`` selects among such files too.
+
 ``--where`` (:func:`parse_where`) selects partitions before anything is read: clauses on the
 partition columns joined by ``and`` (``rank = 3``, ``rank in (0, 1)``, ``host != 'n1'``,
 ``rank >= 8 and run = 'a'``). It is parsed here and evaluated on the folder names in Python;
@@ -18,6 +24,7 @@ nothing the user writes reaches a query engine as SQL.
 
 from __future__ import annotations
 
+import glob
 import os
 import re
 import uuid
@@ -100,6 +107,89 @@ def parts(directory: str | os.PathLike[str], where: str | None = None) -> list[P
         raise InputError(f"{root}: no dataset files{what} (files live in "
                          "run=*/host=*/rank=*/*.parquet)")
     return out
+
+
+# ----------------------------------------------------------------------------------- inputs
+
+_GLOB_CHARS = frozenset("*?[")
+
+
+def is_pattern(path: str | os.PathLike[str]) -> bool:
+    """True for a glob pattern (``*``, ``?`` or ``[`` in it) that is not an existing path."""
+    text = os.fspath(path)
+    return any(c in _GLOB_CHARS for c in text) and not os.path.exists(text)
+
+
+def expand(path: str | os.PathLike[str]) -> list[Path]:
+    """The files and folders ``path`` names: itself, or the sorted matches of a glob pattern
+    (``**`` matches any depth; hidden names, such as atomic writes in progress, never match).
+    A pattern matching nothing is an :class:`InputError` naming it."""
+    if not is_pattern(path):
+        return [Path(path)]
+    text = os.fspath(path)
+    found = sorted(Path(m) for m in glob.glob(text, recursive=True))
+    if not found:
+        raise InputError(f"{text}: the pattern matches no file or folder; check it (quote it "
+                         "so that roofprof, not the shell, expands it)")
+    return found
+
+
+def expand_all(paths: Any) -> list[Path]:
+    """:func:`expand` of each path, in the order given (a file named twice is read twice)."""
+    return [p for given in paths for p in expand(given)]
+
+
+def values_of(path: str | os.PathLike[str]) -> dict[str, PartitionValue]:
+    """The partition values of a dataset file from its folders (``.../run=a/host=n1/rank=3/
+    part-x.parquet``); empty for a file outside such folders."""
+    parents = Path(path).parent.parts[-len(PARTITIONS):]
+    if len(parents) != len(PARTITIONS):
+        return {}
+    values: dict[str, PartitionValue] = {}
+    for column, name in zip(PARTITIONS, parents, strict=True):
+        key, sep, raw = name.partition("=")
+        if key != column or not sep:
+            return {}
+        values[key] = int(raw) if key in INTEGER_PARTITIONS and raw.isdigit() else raw
+    return values
+
+
+def labels(paths: Any) -> list[str]:
+    """A short, distinct label per input: its file name without the suffix (``rank3``), or,
+    where two names are alike, its path below the inputs' common folder (``a/rank3``);
+    a dataset file is named by its partition (``run=r1/host=n7/rank=3``)."""
+    items = [Path(p) for p in paths]
+    out = []
+    for p in items:
+        values = values_of(p)
+        out.append("/".join(f"{c}={values[c]}" for c in PARTITIONS) if values
+                   else label_of(p))
+    if len(set(out)) == len(out) or len(items) < 2:
+        return out
+    try:
+        common = Path(os.path.commonpath([p.resolve() for p in items]))
+        below = [_stem(p.resolve().relative_to(common).as_posix()) for p in items]
+    except ValueError:  # different drives
+        below = []
+    if len(set(below)) == len(items) and "." not in below:
+        return below
+    return [f"{i + 1}:{n}" for i, n in enumerate(out)]  # a file given twice
+
+
+def _stem(name: str) -> str:
+    for suffix in (".parquet", ".ncu-rep", ".csv"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def label_of(source: str | os.PathLike[str]) -> str:
+    """A trace's short name: its file name without the suffix (``batch_16``); a pattern's
+    name without its wildcards (``rank*.parquet`` -> ``rank``)."""
+    name = _stem(os.path.basename(os.fspath(source).rstrip("/\\")))
+    if is_pattern(source):
+        name = re.sub(r"\[[^\]]*\]|[*?]", "", name).strip("_-.") or "traces"
+    return name
 
 
 # ------------------------------------------------------------------------------------ where

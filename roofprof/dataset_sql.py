@@ -321,15 +321,20 @@ def rank_view(directory: str | os.PathLike[str], by: str = "phase",
     lowest such rank on a tie) and its excess over the median. The per-rank times are the
     ``time_ns`` of :func:`summarize` by ``by,rank`` (one group math); groups with the most
     time first. A rank's time is null where one of its kernels' durations is."""
-    import numpy as np
-
     cols = parse_by(by)
     if "rank" in cols:
         raise UsageError("--by: the rank view groups by rank itself; give other columns")
     # the rank is the last part of each "by,rank" name (split at the last separator)
     per = summarize(directory, by=",".join([*cols, "rank"]), where=where)
     split = per["group"].str.rsplit(GROUP_JOIN, n=1)
-    per = per.assign(g=split.str[0], rank=split.str[1].astype("int64"))
+    return across_ranks(per.assign(g=split.str[0], rank=split.str[1].astype("int64")))
+
+
+def across_ranks(per: pd.DataFrame) -> pd.DataFrame:
+    """:func:`rank_view`'s columns from per-rank times: ``per`` has a row per group ``g`` and
+    ``rank`` with its ``time_ns``."""
+    import numpy as np
+
     rows = []
     for g, part in per.groupby("g", sort=False):
         t = part["time_ns"].to_numpy(dtype=np.float64)

@@ -63,7 +63,11 @@ def instances(trace: TimingTrace) -> pd.DataFrame:
     ex["k_start"] = k["start_ns"].to_numpy()[ex["row"]]
     ex["k_end"] = k["end_ns"].to_numpy()[ex["row"]]
     ex["k_dur"] = k["duration_ns"].to_numpy()[ex["row"]]
-    g = ex.groupby(["thread_id", "depth", "range", "path", "start_ns", "end_ns"], sort=False)
+    # several traces (a glob) may share thread ids and clocks: an instance is per source
+    ex["source"] = (k["source"].astype("string").fillna("").to_numpy(dtype=object)
+                    if "source" in k else np.full(len(k), "", dtype=object))[ex["row"]]
+    g = ex.groupby(["source", "thread_id", "depth", "range", "path", "start_ns", "end_ns"],
+                   sort=False)
     out = g.agg(first=("k_start", "min"), last=("k_end", "max"), kernel_ns=("k_dur", "sum"),
                 kernels=("row", "size")).reset_index()
     out["wall_ns"] = (out["end_ns"] - out["start_ns"]).astype("float64")

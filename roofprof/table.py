@@ -162,3 +162,44 @@ def _explain(rows: list[dict[str, Any]], shown: list[str], keep: list[int],
     if hidden:
         out.append(f"({', '.join(hidden)} left out to fit the terminal; --wide shows all)")
     return out
+
+
+# ------------------------------------------------------------------------- ranks (datasets)
+
+
+def format_ranks(df: pd.DataFrame) -> str:
+    """A terminal table of :func:`roofprof.ranks.per_rank`: per group and rank, time, % of
+    roof, intensity, bound, communication share and time over the group's median, the
+    straggler marked."""
+    from roofprof.roofline import LEVEL_LABELS
+    from roofprof.texttable import render
+
+    level = str(df["level"].iloc[0]) if len(df) else "dram"
+    head = ["group", "rank", "kernels", "time", "% roof", f"AI {LEVEL_LABELS.get(level, level)}",
+            "bound", "communication", "vs median", "straggler"]
+    rows = [[str(r["group"]), str(r["rank"]), str(r["kernels"]), duration(r["time_ns"]),
+             pct(r["pct_of_roof"]), intensity(r["ai"]), str(r["bound"] or "-"),
+             pct(r["communication_share"]),
+             "-" if r["vs_median"] is None else f"{r['vs_median']:.3f}x",
+             "<- straggler" if r["straggler"] else ""]
+            for r in records(df)]
+    notes = [f"{r['group']} on rank {r['rank']}: unknown: {r['reason']}"
+             for r in records(df) if r["bound"] == "unknown" and r.get("reason")]
+    notes += ["communication: the share of the rank's time in kernels of category "
+              "communication (NCCL, other collectives)",
+              "vs median: the rank's time over the median over ranks"]
+    return render(head, rows, right={1, 2, 3, 4, 5, 7, 8}, notes=notes)
+
+
+def format_spread(df: pd.DataFrame) -> str:
+    """A terminal table of :func:`roofprof.ranks.spread`: per group, time over ranks (min,
+    median, max), spread (max / median) and the straggler with its excess over the median."""
+    from roofprof.texttable import render
+
+    head = ["group", "ranks", "min", "median", "max", "spread", "straggler", "excess"]
+    rows = [[str(r["group"]), str(r["ranks"]), duration(r["min_ns"]), duration(r["median_ns"]),
+             duration(r["max_ns"]), "-" if r["spread"] is None else f"{r['spread']:.3f}",
+             "-" if r["straggler"] is None else str(int(r["straggler"])),
+             duration(r["straggler_excess_ns"])]
+            for r in records(df)]
+    return render(head, rows, right={1, 2, 3, 4, 5, 6, 7})

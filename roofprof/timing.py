@@ -372,9 +372,13 @@ def is_timing_parquet(path: Path) -> bool:
 
 def load_timing(path: str | os.PathLike[str], format: str | None = None) -> TimingTrace:
     """A timing table from any timing source: a ``roofprof trace`` Parquet file, a Kineto
-    ``.json``/``.json.gz`` trace, an Nsight Systems ``.sqlite`` export or ``.nsys-rep``."""
+    ``.json``/``.json.gz`` trace, an Nsight Systems ``.sqlite`` export or ``.nsys-rep``; or a
+    glob pattern of these: the launches of every match, each keeping its ``source``."""
     import parsers
+    from roofprof.dataset import expand, is_pattern
 
+    if is_pattern(path):
+        return _concat([load_timing(f, format) for f in expand(path)])
     p = Path(path)
     if format in (None, "parquet") and p.is_file() and is_timing_parquet(p):
         return read(p)
@@ -384,6 +388,19 @@ def load_timing(path: str | os.PathLike[str], format: str | None = None) -> Timi
                          "give a timing trace (roofprof trace, a Kineto .json/.json.gz or an "
                          "nsys .sqlite / .nsys-rep)")
     return fmt.timing(p)
+
+
+def _concat(parts: list[TimingTrace]) -> TimingTrace:
+    """Several timing tables as one (ids renumbered; sources listed in order)."""
+    import pandas as pd
+
+    if len(parts) == 1:
+        return parts[0]
+    kernels = pd.concat([t.kernels for t in parts], ignore_index=True)
+    kernels["id"] = range(len(kernels))
+    meta = dict(parts[0].meta)
+    meta["sources"] = [s for t in parts for s in t.meta.get("sources") or []]
+    return TimingTrace(kernels=kernels, meta=meta)
 
 
 def concat_unique(values: Iterable[str]) -> list[str]:

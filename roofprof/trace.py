@@ -25,6 +25,7 @@ import pandas as pd
 
 from roofprof import __version__
 from roofprof.atomic import atomic_output
+from roofprof.dataset import label_of
 from roofprof.errors import InputError, OutputError, RoofprofWarning
 from roofprof.schema import (
     ATTRIBUTION,
@@ -85,8 +86,9 @@ RulesArg = str | os.PathLike[str] | None
 def load(path: str | os.PathLike[str], format: str | None = None,
          rules: RulesArg = None, reader: str | None = None, strict: bool = False,
          where: str | None = None) -> Trace:
-    """Read a trace from a .parquet trace, a .ncu-rep report, a CSV export or a dataset folder
-    (``roofprof.dataset``: its partitions matching ``where``, in memory).
+    """Read a trace from a .parquet trace, a .ncu-rep report, a CSV export, a dataset folder
+    (``roofprof.dataset``: its partitions matching ``where``, in memory). Glob patterns:
+    :func:`roofprof.inputs.load`.
 
     ``rules``: a TOML rules file extending the built-in attribution rules; the trace's
     ``phase``, ``category`` and ``op`` are then computed again with them.
@@ -261,22 +263,25 @@ def read_parquet(path: Path) -> Trace:
 def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
             format: str | None = None, command: list[str] | None = None,
             record_argv: list[str] | None = None, rules: RulesArg = None,
-            reader: str | None = None, strict: bool = False) -> Trace:
-    """Parse ``inputs`` (reports, exports or traces) and write one Parquet trace.
+            reader: str | None = None, strict: bool = False,
+            where: str | None = None) -> Trace:
+    """Parse ``inputs`` (reports, exports, traces, dataset folders or glob patterns of them)
+    and write one Parquet trace; ``where`` selects dataset partitions.
 
     ``rules``: a TOML file extending the built-in attribution rules (stored columns follow it).
     ``reader``/``strict``: as in :func:`load`. ``output`` may not be one of the inputs (nor
     ``rules``).
     """
     from roofprof.atomic import refuse_inputs
+    from roofprof.dataset import expand_all
     from roofprof.validate import strict_mode
 
-    paths = [Path(p) for p in inputs]
+    paths = expand_all(inputs)
     if not paths:
         raise InputError("no input given")
     refuse_inputs(output, [*paths, rules])
     with strict_mode(strict):
-        trace = _read_for_convert(paths, format, rules, reader, strict)
+        trace = _read_for_convert(paths, format, rules, reader, strict, where)
     if trace.kernels.empty:
         raise InputError(f"{', '.join(map(str, paths))}: no kernels to write; nothing was "
                          "converted")
@@ -295,15 +300,17 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
 
 
 def _read_for_convert(paths: list[Path], format: str | None, rules: RulesArg,
-                      reader: str | None = None, strict: bool = False) -> Trace:
+                      reader: str | None = None, strict: bool = False,
+                      where: str | None = None) -> Trace:
+    from roofprof import dataset
     from roofprof.attribution import load_rules
 
     ruleset = load_rules(rules) if rules is not None else None
-    traces = [read_parquet(p) for p in paths if _is_parquet(p)]
+    traces = _read_stored(paths, where)
     if ruleset is not None:  # traces attributed when written: attribute again with these rules
         for t in traces:
             _attribute(t, ruleset)
-    others = [p for p in paths if not _is_parquet(p)]
+    others = [p for p in paths if not _is_parquet(p) and not dataset.is_dataset(p)]
     if others:  # parsed and attributed once, with the rules parsed once
         traces.append(read_inputs(others, format=format, rules=ruleset, reader=reader,
                                   strict=strict))
@@ -311,6 +318,28 @@ def _read_for_convert(paths: list[Path], format: str | None, rules: RulesArg,
     if ruleset is not None:
         trace.meta["attribution_rules"] = list(ruleset.sources)
     return trace
+
+
+def _read_stored(paths: list[Path], where: str | None) -> list[Trace]:
+    """The roofprof Parquet traces and dataset folders among ``paths``; ``where`` selects
+    dataset partitions (and is refused for anything else)."""
+    from roofprof import dataset
+
+    test = dataset.parse_where(where)
+    out = []
+    for p in paths:
+        values = dataset.values_of(p) if _is_parquet(p) else {}
+        if where is not None and not values and not dataset.is_dataset(p):
+            raise InputError(f"{p}: --where applies to a dataset folder or its files (made "
+                             "with `roofprof convert ... --dataset DIR`)")
+        if dataset.is_dataset(p):
+            out.append(read_dataset(p, where))
+        elif values:
+            if test(values):
+                out.append(read_part(p, values))
+        elif _is_parquet(p):
+            out.append(read_parquet(p))
+    return out
 
 
 def _concat(traces: list[Trace]) -> Trace:
@@ -333,26 +362,27 @@ def _concat(traces: list[Trace]) -> Trace:
 def append(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLike[str],
            run: str = "default", host: str = "default", rank: int = 0,
            format: str | None = None, rules: RulesArg = None, reader: str | None = None,
-           strict: bool = False) -> tuple[Trace, Path]:
+           strict: bool = False, where: str | None = None) -> tuple[Trace, Path]:
     """Parse ``inputs`` as :func:`convert` does and add them to the dataset at ``directory``
     (``roofprof.dataset``) as one new file, atomically, in partition run/host/rank; the file's
     ``host`` column is the partition's. Returns the trace and the file."""
     from roofprof import dataset
     from roofprof.validate import strict_mode
 
-    where = dataset.folder(directory, run, host, rank)
-    paths = [Path(p) for p in inputs]
+    into = dataset.folder(directory, run, host, rank)
+    paths = dataset.expand_all(inputs)
     if not paths:
         raise InputError("no input given")
     with strict_mode(strict):
-        trace = _read_for_convert(paths, format, rules, reader, strict)
+        trace = _read_for_convert(paths, format, rules, reader, strict, where)
     if trace.kernels.empty:
         raise InputError(f"{', '.join(map(str, paths))}: no kernels to write; nothing was "
                          "added")
-    trace.kernels = trace.kernels.copy()
+    # the partition lives in the folder names (a dataset's own run/rank columns would clash)
+    trace.kernels = trace.kernels.drop(columns=["run", "rank"], errors="ignore")
     trace.kernels["host"] = pd.Series(host, index=trace.kernels.index, dtype="string")
-    where.mkdir(parents=True, exist_ok=True)
-    out = dataset.new_file(where)
+    into.mkdir(parents=True, exist_ok=True)
+    out = dataset.new_file(into)
     write_parquet(trace, out)
     return trace, out
 
@@ -362,19 +392,24 @@ def read_dataset(directory: str | os.PathLike[str], where: str | None = None) ->
     and ``rank`` columns from their partitions."""
     from roofprof import dataset
 
-    traces = []
-    for part in dataset.parts(directory, where):
-        t = read_parquet(part.path)
-        k = t.kernels.copy()
-        for col in dataset.PARTITIONS:
-            dtype = "Int64" if col in dataset.INTEGER_PARTITIONS else "string"
-            k[col] = pd.Series(part.values.get(col), index=k.index, dtype=dtype)
-        t.kernels = k
-        traces.append(t)
+    traces = [read_part(part.path, part.values) for part in dataset.parts(directory, where)]
     if len(traces) == 1:
         traces[0].kernels = traces[0].kernels.reset_index(drop=True)
         return traces[0]
     return _concat(traces)
+
+
+def read_part(path: Path, values: dict[str, Any]) -> Trace:
+    """One dataset file with ``run``, ``host`` and ``rank`` columns from its partition."""
+    from roofprof import dataset
+
+    t = read_parquet(path)
+    k = t.kernels.copy()
+    for col in dataset.PARTITIONS:
+        dtype = "Int64" if col in dataset.INTEGER_PARTITIONS else "string"
+        k[col] = pd.Series(values.get(col), index=k.index, dtype=dtype)
+    t.kernels = k
+    return t
 
 
 def combine(traces: Sequence[Trace], labels: Sequence[str] | None = None) -> Trace:
@@ -393,12 +428,3 @@ def combine(traces: Sequence[Trace], labels: Sequence[str] | None = None) -> Tra
         parts.append(Trace(k, t.meta))
     out = _concat(parts)
     return out
-
-
-def label_of(source: str | os.PathLike[str]) -> str:
-    """A trace's short name: its file name without the suffix (``batch_16``)."""
-    name = os.path.basename(str(source))
-    for suffix in (".parquet", ".ncu-rep", ".csv"):
-        if name.endswith(suffix):
-            return name[: -len(suffix)]
-    return name

@@ -167,7 +167,7 @@ def test_rank_view_against_the_traces_own_times(tmp_path: Path) -> None:
     assert two.loc["prefill", "spread"] > 1
     with pytest.raises(UsageError, match="rank view"):
         dataset_sql.rank_view(d, by="rank")
-    r = CliRunner().invoke(main, ["ranks", str(d), "--format", "json"])
+    r = CliRunner().invoke(main, ["ranks", str(d), "--view", "spread", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert [x["group"] for x in json.loads(r.stdout)] == ["prefill", "decode"]
 

@@ -19,11 +19,11 @@ import pandas as pd
 from roofprof import roofline as rl
 from roofprof.chart import scene as sc
 from roofprof.chart.colours import OTHER, assign
+from roofprof.dataset import label_of
 from roofprof.errors import UsageError
 from roofprof.fmt import unique_labels
 from roofprof.grouping import filter_kernels, group_kernels
 from roofprof.table import records
-from roofprof.trace import label_of
 
 SWEEP_COLUMN = "_sweep"
 

@@ -1,0 +1,49 @@
+"""Benchmark (issue 14): `roofprof ranks` (per rank and phase, with the communication share)
+over a large partitioned dataset, beside `summary --by phase` on the same files.
+
+The dataset is bench_dataset.py's (real fixture rows tiled over 64 ranks); `ranks` runs two
+summaries out of core on DuckDB (by phase,rank and by phase,rank,category), so it should take
+about twice `summary`'s time in the same bounded memory.
+
+Run from the repository root:  python bench/bench_ranks.py [--kernels N] [--dir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_dataset import RANKS, build, timed
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernels", type=int, default=10_000_000)
+    ap.add_argument("--dir", type=Path, default=None, help="reuse or build the dataset here")
+    args = ap.parse_args()
+    d = args.dir or Path(tempfile.mkdtemp()) / "fleet"
+    if not d.exists():
+        t0 = time.perf_counter()
+        build(d, args.kernels)
+        print(f"built {args.kernels:,} kernels over {RANKS} ranks in "
+              f"{time.perf_counter() - t0:.1f} s at {d}")
+    size = sum(f.stat().st_size for f in d.rglob("*.parquet")) / 2**20
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
+          f"{platform.python_version()}; dataset {size:.0f} MiB on disk")
+    for argv in (["summary", str(d), "--by", "phase", "--format", "csv"],
+                 ["ranks", str(d), "--by", "phase", "--format", "csv"],
+                 ["ranks", str(d), "--view", "spread", "--format", "csv"]):
+        wall, rss, out = timed(argv)
+        print(f"roofprof {' '.join(argv[:1] + argv[2:])}: {wall:.2f} s, peak RSS {rss:.0f} MB "
+              f"({len(out.splitlines()) - 1} rows)")
+
+
+if __name__ == "__main__":
+    main()
