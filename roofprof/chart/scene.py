@@ -126,7 +126,7 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
     aggs = _aggregates(t, numbers, lv, grouping, groups, colours, shown)
     models = [] if model is None else model_points(t, model, grouping, groups, numbers, colours)
     notes = notes_of(aggs) + ([f"{NOTE}: {model_label}" if model_label else NOTE]
-                                         if model is not None else [])
+                              if model is not None else [])
     scene = Scene(
         title=title or _title(obj, t),
         subtitle=_subtitle(t, lv, total, filter, numbers, placed) + sampled_note(obj),
