@@ -575,9 +575,9 @@ _PLOT_ENGINE = click.option(
     "--engine", type=click.Choice(["auto", "duckdb", "pandas"]), default="auto",
     show_default=True,
     help="How a dataset folder is plotted: duckdb (out of core: the groups by summary's own "
-         "query, the longest kernels of each group as points, bounded memory) or pandas (in "
-         "memory, every kernel); auto: duckdb where it can (not with --depth, --filter, "
-         "--rules, --model or --by kernel).")
+         "query; as points at most 20,000 kernels, the longest launches of each kernel in "
+         "each group, as the legend says) or pandas (in memory, every kernel); auto: duckdb "
+         "where it can (not with --depth, --filter, --rules, --model or --by kernel).")
 
 
 def _plot_dataset(traces: tuple[Path, ...], output: Path, engine: str, by: str | None,
