@@ -589,6 +589,45 @@ def _levels(text: str) -> tuple[str, ...]:
     return names
 
 
+_PLOT_ENGINE = click.option(
+    "--engine", type=click.Choice(["auto", "duckdb", "pandas"]), default="auto",
+    show_default=True,
+    help="How a dataset folder is plotted: duckdb (out of core: the groups by summary's own "
+         "query; as points at most 20,000 kernels, the longest launches of each kernel in "
+         "each group, as the legend says) or pandas (in memory, every kernel); auto: duckdb "
+         "where it can (not with --depth, --filter, --rules, --model or --by kernel).")
+
+
+def _plot_dataset(traces: tuple[Path, ...], output: Path, engine: str, by: str | None,
+                  levels: tuple[str, ...], where: str | None, title: str | None,
+                  label_top: int, options: list[tuple[str, Any]]) -> Path | None:
+    """Plot one dataset folder out of core and return the file written; None when the
+    in-memory path is to run (``options``: the in-memory-only options and their values)."""
+    from roofprof.dataset import is_dataset
+
+    unsupported = [name for name, value in options if value is not None]
+    if by and "kernel" in [b.strip() for b in by.split(",")]:
+        unsupported.append("--by kernel")
+    one = len(traces) == 1 and is_dataset(traces[0])
+    if engine == "duckdb":
+        if not one:
+            raise UsageError("--engine duckdb plots one dataset folder")
+        if unsupported:
+            raise UsageError(f"--engine duckdb does not take {', '.join(unsupported)}; use "
+                             "--engine pandas")
+    if engine == "pandas" or not one or unsupported:
+        return None
+    from roofprof.chart import write_scene
+    from roofprof.chart.dataset_scene import build_dataset
+
+    if output.suffix.lower() not in (".png", ".svg", ".pdf", ".html", ".htm"):
+        raise UsageError(f"cannot tell the output format of {output}: use a .png, .svg, .pdf "
+                         "or .html suffix")
+    scene = build_dataset(traces[0], by=by or "range", levels=levels, where=where,
+                          title=title, label_top=label_top)
+    return write_scene(scene, output)
+
+
 @main.command()
 @click.argument("traces", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
@@ -610,10 +649,12 @@ def _levels(text: str) -> tuple[str, ...]:
 @click.option("--labels", "label_top", type=click.IntRange(min=0), default=5,
               show_default=True, help="Label the N kernel names with the most GPU time.")
 @_trace_inputs
+@_PLOT_ENGINE
 def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: bool,
          levels: str, depth: int | None, filter_: str | None, title: str | None,
          label_top: int, input_format: str | None, rules: Path | None, strict: bool,
-         reader: str, where: str | None, model_spec: str | None, **run: Any) -> None:
+         reader: str, where: str | None, engine: str, model_spec: str | None,
+         **run: Any) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep, .csv, a dataset folder or a
     quoted glob of them: several files are coloured by file unless --by says otherwise).
 
@@ -638,7 +679,12 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
             output = Path(f"{label_of(traces[0])}{'_sweep' if sweep else ''}_roofline.png")
         refuse_inputs(output, [*traces, rules])
         names = _levels(levels)
-        if sweep:
+        done = _plot_dataset(traces, output, engine, by, names, where, title, label_top,
+                             [("--depth", depth), ("--filter", filter_), ("--rules", rules),
+                              ("--model", model_spec), ("--sweep", sweep or None)])
+        if done is not None:
+            out = done
+        elif sweep:
             if len(traces) < 2:
                 raise UsageError("--sweep needs at least two traces")
             loaded = [load(t, format=input_format, rules=rules, strict=strict, reader=reader,

@@ -12,39 +12,107 @@ pyspark is optional (``pip install roofprof[spark]``); Spark needs Java 17 or la
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from typing import Any
 
 import pandas as pd
 
 from roofprof.dataset_sql import SPARK, finish, group_reasons, summary_sql
-from roofprof.errors import UsageError
+from roofprof.errors import InputError, UsageError
 from roofprof.grouping import parse_by
 
 
-def session() -> Any:
-    """A local Spark session (the running one where there is one)."""
+def session(master: str | None = "local[*]") -> Any:
+    """A Spark session (the running one where there is one): on ``master``, or with None
+    on the one ``spark-submit`` configured."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
         raise UsageError("--engine spark needs pyspark: pip install 'roofprof[spark]' "
                          "(and Java 17 or later)") from None
-    return (SparkSession.builder.master("local[*]").appName("roofprof")
-            .config("spark.ui.enabled", "false").getOrCreate())
+    builder = SparkSession.builder.appName("roofprof")
+    if master is not None:
+        builder = builder.master(master)
+        if master.startswith("local"):
+            builder = builder.config("spark.ui.enabled", "false")
+    return builder.getOrCreate()
 
 
 def summarize(directory: str | os.PathLike[str], by: str = "range", level: str = "dram",
               top: int | None = None, where: str | None = None,
               spark: Any = None) -> pd.DataFrame:
     """``roofline.summarize`` of the dataset at ``directory`` (files matching ``where``),
-    computed by Spark reading the Parquet files."""
-    from pyspark.sql import functions as F
-
+    computed by Spark reading the Parquet files. ``directory`` is a local folder or, see
+    :func:`is_uri`, any URI Spark reads (``s3a://``, ``gs://``, ``hdfs://``, ``file://``)."""
     from roofprof.dataset import parts
 
     if top is not None and top < 1:
         raise UsageError(f"--top must be at least 1, got {top}")
-    files = [str(p.path) for p in parts(directory, where)]
+    if is_uri(directory):
+        spark = spark or session()
+        files = list_files(spark, str(directory), where)
+    else:
+        files = [str(p.path) for p in parts(directory, where)]
+        spark = spark or session()
+    return summarize_files(files, by, level, top, spark)
+
+
+def is_uri(path: str | os.PathLike[str]) -> bool:
+    """True for ``scheme://...`` (a dataset Spark's file systems read; never checked here)."""
+    return isinstance(path, str) and re.match(r"^[A-Za-z][A-Za-z0-9+.\-]*://", path) is not None
+
+
+def list_files(spark: Any, uri: str, where: str | None = None) -> list[str]:
+    """The dataset's Parquet files under ``uri`` whose partition values satisfy ``where``,
+    listed by Spark's own Hadoop file system (whatever connectors and credentials the
+    cluster has), sorted; ``--where`` is roofprof's (``dataset.parse_where``), as for a local
+    folder."""
+    from roofprof.dataset import INTEGER_PARTITIONS, parse_where
+
+    test = parse_where(where)
+    jvm = spark.sparkContext._jvm
+    root = jvm.org.apache.hadoop.fs.Path(uri)
+    try:
+        fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+        found = fs.listFiles(root, True)
+        files = []
+        while found.hasNext():
+            files.append(str(found.next().getPath().toString()))
+    except Exception as exc:  # py4j's error; the JVM exception's own line says what
+        java = getattr(exc, "java_exception", None)
+        text = str(java.toString()) if java is not None else str(exc).strip()
+        first = text.splitlines()[0] if text else type(exc).__name__
+        raise InputError(f"{uri}: cannot list the dataset ({first}); check the URI and the "
+                         "cluster's file system connector and credentials") from None
+    out = []
+    for f in sorted(files):
+        m = _PART.search(f)
+        if m is None or m.group("name").startswith("."):
+            continue
+        values: dict[str, str | int] = {k: m.group(k) for k in ("run", "host", "rank")}
+        for k in INTEGER_PARTITIONS:
+            raw = str(values[k])
+            values[k] = int(raw) if raw.isdigit() else raw
+        if test(values):
+            out.append(f)
+    if not out:
+        what = f" matching --where {where!r}" if where else ""
+        raise InputError(f"{uri}: no dataset files{what} (files live in "
+                         "run=*/host=*/rank=*/*.parquet)")
+    return out
+
+
+_PART = re.compile(r"/run=(?P<run>[^/]+)/host=(?P<host>[^/]+)/rank=(?P<rank>[^/]+)/"
+                   r"(?P<name>[^/]+\.parquet)$")
+
+
+def summarize_files(files: list[str], by: str = "range", level: str = "dram",
+                    top: int | None = None, spark: Any = None) -> pd.DataFrame:
+    """``roofline.summarize`` of the given dataset files (paths or URIs under
+    ``run=/host=/rank=`` folders), computed by Spark."""
+    from pyspark.sql import functions as F
+
     spark = spark or session()
     df = spark.read.option("mergeSchema", "true").parquet(*files)
     path = F.input_file_name()

@@ -59,7 +59,9 @@ DUCKDB = Dialect("duckdb", '"', "regexp_matches({x}, {p})", "VARCHAR")
 SPARK = Dialect("spark", "`", "{x} RLIKE {p}", "STRING")
 
 
-def _group_expr(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> str:
+def group_parts(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> list[str]:
+    """The SQL expression of each part of a group's name (one per column of ``by``), named
+    as ``roofprof.grouping`` names them."""
     _q = d.q
     parts = []
     for name in by:
@@ -75,7 +77,11 @@ def _group_expr(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> str
                          f"ELSE CAST({_q(col)} AS {d.string}) END")
         else:
             parts.append(f"COALESCE(CAST({_q(col)} AS {d.string}), '{NO_VALUE}')")
-    return f" || '{GROUP_JOIN}' || ".join(parts)
+    return parts
+
+
+def _group_expr(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> str:
+    return f" || '{GROUP_JOIN}' || ".join(group_parts(by, columns, d))
 
 
 def _strict_sum(x: str) -> str:
@@ -83,38 +89,63 @@ def _strict_sum(x: str) -> str:
     return f"CASE WHEN COUNT({x}) < COUNT(*) THEN NULL ELSE SUM({x}) END"
 
 
-def summary_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, str],
-                dialect: Dialect = DUCKDB) -> tuple[str, str]:
-    """The summary query over the relation ``source`` (one row per kernel), and the query of
-    each group's kernels per combination of missing inputs (for ``reason``); ``columns`` maps
-    the relation's column names to their SQL types."""
+def _traffic(level: str, d: Dialect) -> tuple[str, str, str]:
+    """(bytes, peak bandwidth, TMA test) of ``level`` over the raw columns: the rule of
+    ``roofline._traffic`` (L1TEX does not see TMA loads on Hopper and later)."""
+    _q = d.q
+    nbytes, bw = _q(BYTES_COLUMNS[level]), _q(PEAK_BW_COLUMNS[level])
+    if level != "l1":
+        return nbytes, bw, "FALSE"
+    dram = _q(BYTES_COLUMNS["dram"])
+    is_cc = d.regex.format(x="cc", p="'^[0-9]+[.][0-9]+$'")
+    cc_num = (f"CASE WHEN {is_cc} THEN "
+              "CAST(split_part(cc, '.', 1) AS BIGINT) * 10 + "
+              "CAST(split_part(cc, '.', 2) AS BIGINT) ELSE 0 END")
+    return nbytes, bw, (f"COALESCE({cc_num} >= 90 AND {dram} >= {L1_BLIND_MIN_BYTES!r} "
+                        f"AND {nbytes} < {dram} / 2, FALSE)")
+
+
+def kernel_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, str],
+               dialect: Dialect = DUCKDB, levels: tuple[str, ...] = (),
+               carry: tuple[str, ...] = ()) -> str:
+    """The per-kernel numbers of ``roofline.kernel_numbers`` over the relation ``source`` as a
+    ``WITH`` clause ending in the relation ``k4``: per kernel its group ``g``, ``dur``,
+    ``work``, ``bytes``, ``compute_ns``, ``memory_ns``, ``roof_ns``, ``precision``,
+    ``is_latency``, ``headroom_ns``, the packed missing-input ``flags``, each precision's
+    work ``w<i>`` and peak ``pk<i>`` (in ``PRECISIONS`` order); for each of ``levels`` its
+    bytes ``xb_<level>`` and time at peak bandwidth ``xm_<level>`` (null for TMA kernels);
+    and each column of ``carry`` as ``c_<name>`` (as stored). ``columns`` maps the relation's
+    column names to their SQL types."""
     level_of(level)
+    for extra in levels:
+        level_of(extra)
     _q = dialect.q
     labels = list(PRECISIONS)
     idx = range(len(labels))
     w = [f"w{i}" for i in idx]
     pk = [f"pk{i}" for i in idx]
     per = [f"per{i}" for i in idx]
-    nbytes, bw = BYTES_COLUMNS[level], PEAK_BW_COLUMNS[level]
-    dram = BYTES_COLUMNS["dram"]
-    if level == "l1":  # TMA loads bypass L1TEX (roofline.L1_BLIND_MIN_BYTES)
-        is_cc = dialect.regex.format(x="cc", p="'^[0-9]+[.][0-9]+$'")
-        cc_num = (f"CASE WHEN {is_cc} THEN "
-                  "CAST(split_part(cc, '.', 1) AS BIGINT) * 10 + "
-                  "CAST(split_part(cc, '.', 2) AS BIGINT) ELSE 0 END")
-        tma = (f"COALESCE({cc_num} >= 90 AND {_q(dram)} >= {L1_BLIND_MIN_BYTES!r} "
-               f"AND {_q(nbytes)} < {_q(dram)} / 2, FALSE)")
-    else:
-        tma = "FALSE"
+    nbytes, bw, tma = _traffic(level, dialect)
+    extras: list[str] = []
+    for lvl in levels:
+        xb, xbw, xtma = _traffic(lvl, dialect)
+        extras += [f"CASE WHEN {xtma} THEN NULL ELSE CAST({xb} AS DOUBLE) END AS xb_{lvl}",
+                   f"CASE WHEN {xtma} THEN NULL ELSE CAST({xb} AS DOUBLE) / "
+                   f"CAST({xbw} AS DOUBLE) * 1e9 END AS xm_{lvl}"]
+    carried = [f"{_q(c)} AS {_q('c_' + c)}" for c in carry]
+    passed = ["flags", *w, *pk,
+              *(f"{x}_{lvl}" for lvl in levels for x in ("xb", "xm")),
+              *(_q("c_" + c) for c in carry)]
     raw = ",\n    ".join(
         [f"{_group_expr(by, columns, dialect)} AS g",
          "CASE WHEN duration_ns > 0 THEN CAST(duration_ns AS DOUBLE) END AS dur",
          "CAST(flop AS DOUBLE) AS flop",
-         f"CAST({_q(nbytes)} AS DOUBLE) AS nbytes",
-         f"CAST({_q(bw)} AS DOUBLE) AS bw",
+         f"CAST({nbytes} AS DOUBLE) AS nbytes",
+         f"CAST({bw} AS DOUBLE) AS bw",
          f"{tma} AS tma"]
         + [f"CAST({_q(PRECISIONS[p][0])} AS DOUBLE) AS {w[i]}" for i, p in enumerate(labels)]
-        + [f"CAST({_q(PRECISIONS[p][1])} AS DOUBLE) AS {pk[i]}" for i, p in enumerate(labels)])
+        + [f"CAST({_q(PRECISIONS[p][1])} AS DOUBLE) AS {pk[i]}" for i, p in enumerate(labels)]
+        + extras + carried)
     uncounted = " OR ".join(f"({w[i]} IS NULL AND {pk[i]} IS NOT NULL)" for i in idx)
     no_counters = " AND ".join(f"{w[i]} IS NULL" for i in idx)
     w0 = [f"COALESCE({w[i]}, 0.0)" for i in idx]
@@ -132,12 +163,13 @@ def summary_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str,
          "CASE WHEN tma THEN NULL ELSE nbytes END AS bytes",
          "CASE WHEN tma THEN NULL ELSE nbytes / bw * 1e9 END AS memory_ns"]
         + [f"CASE WHEN {w0[i]} > 0 THEN {w0[i]} / {pk[i]} * 1e9 ELSE 0.0 END AS {per[i]}"
-           for i in idx])
+           for i in idx]
+        + passed[1:])
     any_null = " OR ".join(f"{p} IS NULL" for p in per)
     step2 = ",\n    ".join(
         ["g", "dur", "flop", "ops_int8", "work", "bytes", "memory_ns", "has_work", *per,
          f"CASE WHEN incomplete OR {any_null} THEN NULL "
-         f"ELSE GREATEST(0.0, {', '.join(per)}) END AS compute_ns"])
+         f"ELSE GREATEST(0.0, {', '.join(per)}) END AS compute_ns", *passed])
     floor = f"{LAUNCH_FLOOR_NS!r}"
     prec = " ".join(f"WHEN {per[i]} = compute_ns THEN '{p}'" for i, p in enumerate(labels))
     step3 = ",\n    ".join([
@@ -150,6 +182,22 @@ def summary_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str,
         f"COALESCE(roof_ns < {floor} AND dur IS NOT NULL, FALSE) AS is_latency",
         f"CASE WHEN dur IS NULL OR roof_ns IS NULL THEN NULL "
         f"ELSE GREATEST(dur - GREATEST(roof_ns, {floor}), 0.0) END AS headroom_ns"])
+    return (f"WITH raw AS (SELECT\n    {raw}\nFROM {source}),\n"
+            f"k1 AS (SELECT\n    {step1}\nFROM raw),\n"
+            f"k2 AS (SELECT\n    {step2}\nFROM k1),\n"
+            f"k3 AS (SELECT\n    {step3}\nFROM k2),\n"
+            f"k4 AS (SELECT\n    {step4}\nFROM k3)")
+
+
+def summary_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, str],
+                dialect: Dialect = DUCKDB) -> tuple[str, str]:
+    """The summary query over the relation ``source`` (one row per kernel), and the query of
+    each group's kernels per combination of missing inputs (for ``reason``); ``columns`` maps
+    the relation's column names to their SQL types."""
+    _q = dialect.q
+    labels = list(PRECISIONS)
+    idx = range(len(labels))
+    kernels = kernel_sql(source, by, level, columns, dialect)
     sums = {c: _strict_sum(c) for c in ("dur", "work", "flop", "ops_int8", "bytes",
                                         "compute_ns", "memory_ns", "roof_ns", "headroom_ns")}
     agg = ",\n    ".join(
@@ -187,30 +235,24 @@ def summary_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str,
         "latency_ns / dur AS latency_share",
         "headroom_ns",
         "headroom_ns / SUM(dur_known) OVER () AS headroom_share"])
-    head = (f"WITH raw AS (SELECT\n    {raw}\nFROM {source}),\n"
-            f"k1 AS (SELECT\n    {step1}\nFROM raw)")
-    main = (f"{head},\n"
-            f"k2 AS (SELECT\n    {step2}\nFROM k1),\n"
-            f"k3 AS (SELECT\n    {step3}\nFROM k2),\n"
-            f"k4 AS (SELECT\n    {step4}\nFROM k3),\n"
+    main = (f"{kernels},\n"
             f"grp AS (SELECT\n    {agg}\nFROM k4 GROUP BY g)\n"
             f"SELECT\n    {final}\nFROM grp")
-    reasons = (f"{head}\nSELECT g AS {_q('group')}, flags, COUNT(*) AS n FROM k1 "
+    reasons = (f"{kernels}\nSELECT g AS {_q('group')}, flags, COUNT(*) AS n FROM k1 "
                "WHERE flags <> 0 GROUP BY g, flags")
     return main, reasons
 
 
-def summarize(directory: str | os.PathLike[str], by: str = "range", level: str = "dram",
-              top: int | None = None, where: str | None = None,
-              threads: int | None = None, memory_limit: str | None = None) -> pd.DataFrame:
-    """``roofline.summarize`` of the dataset at ``directory`` (its files matching ``where``),
-    computed by DuckDB reading the Parquet files."""
+def connect(directory: str | os.PathLike[str], where: str | None = None,
+            threads: int | None = None, memory_limit: str | None = None,
+            row_ids: bool = False) -> Any:
+    """A DuckDB connection with the view ``kernels`` over the dataset's files matching
+    ``where`` (``run``, ``host``, ``rank`` from the folder names); with ``row_ids`` also
+    ``filename`` and ``file_row_number``, which name one kernel."""
     import duckdb
 
     from roofprof.dataset import parts
 
-    if top is not None and top < 1:
-        raise UsageError(f"--top must be at least 1, got {top}")
     files = [str(p.path) for p in parts(directory, where)]
     con = duckdb.connect()
     try:
@@ -220,16 +262,42 @@ def summarize(directory: str | os.PathLike[str], by: str = "range", level: str =
             con.execute("SET memory_limit = ?", [memory_limit])
         # the file list comes from our own listing; each path is quoted as a SQL string
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        ids = ", filename = true, file_row_number = true" if row_ids else ""
         con.execute(f"CREATE TEMP VIEW kernels AS SELECT * FROM read_parquet([{listed}], "
-                    "hive_partitioning = true, union_by_name = true, "
+                    f"hive_partitioning = true, union_by_name = true{ids}, "
                     "hive_types = {'run': VARCHAR, 'host': VARCHAR, 'rank': BIGINT})")
-        columns = {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE kernels").fetchall()}
-        sql, why_sql = summary_sql("kernels", parse_by(by), level, columns)
-        df: pd.DataFrame = con.execute(sql).df()
-        whys: pd.DataFrame = con.execute(why_sql).df() \
-            if (df["bound"] == "unknown").any() else pd.DataFrame()
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def view_columns(con: Any) -> dict[str, str]:
+    """The ``kernels`` view's column names and SQL types."""
+    return {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE kernels").fetchall()}
+
+
+def summarize(directory: str | os.PathLike[str], by: str = "range", level: str = "dram",
+              top: int | None = None, where: str | None = None,
+              threads: int | None = None, memory_limit: str | None = None) -> pd.DataFrame:
+    """``roofline.summarize`` of the dataset at ``directory`` (its files matching ``where``),
+    computed by DuckDB reading the Parquet files."""
+    if top is not None and top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
+    con = connect(directory, where, threads, memory_limit)
+    try:
+        return summarize_view(con, by, level, top)
     finally:
         con.close()
+
+
+def summarize_view(con: Any, by: str = "range", level: str = "dram",
+                   top: int | None = None) -> pd.DataFrame:
+    """:func:`summarize` over the ``kernels`` view of a :func:`connect` connection."""
+    sql, why_sql = summary_sql("kernels", parse_by(by), level, view_columns(con))
+    df: pd.DataFrame = con.execute(sql).df()
+    whys: pd.DataFrame = con.execute(why_sql).df() \
+        if (df["bound"] == "unknown").any() else pd.DataFrame()
     df["reason"] = pd.Series(group_reasons(df, whys, level), index=df.index, dtype=object)
     return finish(df, level, top)
 
@@ -255,7 +323,7 @@ def finish(df: pd.DataFrame, level: str, top: int | None) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def _reason_texts(bits: Any, level: str) -> list[str | None]:
+def reason_texts(bits: Any, level: str) -> list[str | None]:
     """The kernel reason of each combination of missing inputs (rows of ``bits``, packed as
     in :func:`summary_sql`), from ``roofline.kernel_numbers`` itself on one representative
     kernel per combination, so the texts are roofline's."""
@@ -284,17 +352,23 @@ def _reason_texts(bits: Any, level: str) -> list[str | None]:
     return [r if isinstance(r, str) else None for r in reason]
 
 
+def flag_texts(packed: Any, level: str) -> list[str | None]:
+    """The kernel reason of each packed ``flags`` value of :func:`kernel_sql`."""
+    import numpy as np
+
+    flags = np.asarray(packed, dtype=np.int64)
+    bits = (flags[:, None] >> np.arange(2 * len(PRECISIONS) + 5, dtype=np.int64)) & 1 == 1
+    return reason_texts(bits, level)
+
+
 def group_reasons(df: pd.DataFrame, whys: pd.DataFrame, level: str) -> list[str | None]:
     """``roofline.group_numbers``' reason of each unknown group ("3 of 10 kernels: no FP8
     tensor work counter"): the members' most common reason."""
-    import numpy as np
 
     out: list[str | None] = [None] * len(df)
     if whys.empty:
         return out
-    packed = whys["flags"].to_numpy(dtype=np.int64)
-    bits = (packed[:, None] >> np.arange(2 * len(PRECISIONS) + 5, dtype=np.int64)) & 1 == 1
-    texts = _reason_texts(bits, level)
+    texts = flag_texts(whys["flags"], level)
     per_group: dict[str, dict[str, int]] = {}
     for g, text, n in zip(whys["group"], texts, whys["n"], strict=True):
         if text:

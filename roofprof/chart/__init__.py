@@ -110,16 +110,24 @@ def write(table_or_trace: Any, path: str | os.PathLike[str], *, sweep: bool = Fa
         s = build_sweep(table_or_trace, **options)
     else:
         s = build_scene(table_or_trace, **options)
+    return write_scene(s, out)
+
+
+def write_scene(scene: Scene, path: str | os.PathLike[str]) -> Path:
+    """Draw a built scene (e.g. :func:`roofprof.chart.dataset_scene.build_dataset`'s) as PNG,
+    SVG, PDF or interactive HTML, chosen by the suffix."""
+    out = Path(path)
+    suffix = out.suffix.lower()
     if suffix in HTML:
         from roofprof.chart.html import to_html
 
-        text = to_html(s)
+        text = to_html(scene)
         with atomic_output(out) as fh:
             fh.write(text.encode("utf-8"))
         return out
     from roofprof.chart.static import render
 
-    return save(render(s).ax, out)
+    return save(render(scene).ax, out)
 
 
 def write_sweep(traces: Sequence[Any], path: str | os.PathLike[str], **options: Any) -> Path:

@@ -115,26 +115,26 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
         numbers[lvl] = rl.level_numbers(t, numbers[lv[0]]["work"], lvl)
     groups = rl.group_numbers(numbers[lv[0]], grouping, lv[0])
     colours, shown = assign(grouping.by, grouping.parts, groups["time_ns"].fillna(0).tolist())
-    placed = _placed(numbers[lv[0]])
+    placed = placed_kernels(numbers[lv[0]])
     if not placed.any():
         raise InputError(_nothing_drawable(numbers[lv[0]], lv[0]))
-    kernels = _kernel_frame(t, numbers, lv, placed, grouping, colours)
     total = float(np.nansum(numbers[lv[0]]["duration_ns"]))
+    kernels = kernel_frame(t, numbers, lv, placed, grouping, colours, total)
     density = len(kernels) * len(lv) > max_points
-    roofs = _roofs(t[placed])
+    roofs = roofs_of(rl.effective_peaks(t[placed]))
     slopes = _slopes(numbers, lv, placed)
     aggs = _aggregates(t, numbers, lv, grouping, groups, colours, shown)
     models = [] if model is None else model_points(t, model, grouping, groups, numbers, colours)
-    notes = _notes(kernels, lv, aggs) + ([f"{NOTE}: {model_label}" if model_label else NOTE]
-                                         if model is not None else [])
+    notes = notes_of(aggs) + ([f"{NOTE}: {model_label}" if model_label else NOTE]
+                              if model is not None else [])
     scene = Scene(
         title=title or _title(obj, t),
-        subtitle=_subtitle(t, lv, total, filter, numbers, placed) + _sampled(obj),
-        levels=lv, unit=_unit(roofs), xlim=(0, 0), ylim=(0, 0), kernels=kernels,
+        subtitle=_subtitle(t, lv, total, filter, numbers, placed) + sampled_note(obj),
+        levels=lv, unit=unit_of(roofs), xlim=(0, 0), ylim=(0, 0), kernels=kernels,
         density=density, roofs=roofs, slopes=slopes, aggregates=aggs,
         labels=[] if density else _heaviest(kernels, label_top, total),
         legend_title=f"{grouping.label} · % of GPU time",
-        legend=_legend(grouping, groups, colours, shown, total), notes=notes,
+        legend=legend(grouping, groups, colours, shown, total), notes=notes,
         not_drawn=_not_drawn(t, numbers[lv[0]], placed), summary=groups,
         group_names=list(grouping.names), group_colours=colours, models=models)
     scene.xlim, scene.ylim = limits(scene)
@@ -153,7 +153,9 @@ def _prepared(obj: Any, levels: Sequence[str], filter: str | None,
     return filter_kernels(t, filter), lv
 
 
-def _placed(k: pd.DataFrame) -> Any:
+def placed_kernels(k: pd.DataFrame) -> Any:
+    """Which kernels are on the plot: a finite positive intensity and achieved rate, and a
+    known verdict."""
     ai = k["ai"].to_numpy(dtype=np.float64)
     y = k["work_per_s"].to_numpy(dtype=np.float64)
     return np.isfinite(ai) & (ai > 0) & np.isfinite(y) & (y > 0) & (k["bound"] != "unknown"
@@ -161,20 +163,27 @@ def _placed(k: pd.DataFrame) -> Any:
 
 
 def _nothing_drawable(k: pd.DataFrame, level: str) -> str:
-    reasons = k["reason"].dropna()
+    return nothing_drawable(k["reason"].dropna().value_counts(), len(k), level)
+
+
+def nothing_drawable(reasons: pd.Series, kernels: int, level: str) -> str:
+    """Why no kernel is on the plot: ``reasons`` counts the kernels per reason their numbers
+    are unknown (most first), of ``kernels`` in all."""
     if len(reasons):
-        common = reasons.value_counts().index[0]
-        return (f"nothing to draw: {len(reasons)} of {len(k)} kernels lack counters ({common}); "
+        n, common = int(reasons.sum()), reasons.index[0]
+        return (f"nothing to draw: {n} of {kernels} kernels lack counters ({common}); "
                 "record with `roofprof record` to collect every roofline metric")
-    return (f"nothing to draw: none of the {len(k)} kernels did floating-point work with "
+    return (f"nothing to draw: none of the {kernels} kernels did floating-point work with "
             f"{rl.LEVEL_LABELS[level]} traffic (see `roofprof summary`: they are judged by "
             "bandwidth)")
 
 
-def _kernel_frame(t: pd.DataFrame, numbers: dict[str, pd.DataFrame], lv: tuple[str, ...],
-                  placed: Any, grouping: Grouping, colours: list[str]) -> pd.DataFrame:
+def kernel_frame(t: pd.DataFrame, numbers: dict[str, pd.DataFrame], lv: tuple[str, ...],
+                 placed: Any, grouping: Grouping, colours: list[str],
+                 total: float) -> pd.DataFrame:
+    """The drawn kernels (``placed`` rows of ``t``); marker areas are shares of ``total``,
+    the GPU time of every kernel of the plot."""
     k0 = numbers[lv[0]]
-    total = float(np.nansum(k0["duration_ns"]))
     sel = np.flatnonzero(placed)
     out = pd.DataFrame({
         "y": k0["work_per_s"].to_numpy(dtype=np.float64)[sel],
@@ -199,8 +208,9 @@ def _kernel_frame(t: pd.DataFrame, numbers: dict[str, pd.DataFrame], lv: tuple[s
     return out
 
 
-def _roofs(k: pd.DataFrame) -> list[Roof]:
-    peaks = rl.effective_peaks(k)
+def roofs_of(peaks: dict[str, float]) -> list[Roof]:
+    """The roof lines of each precision's peak over the drawn kernels
+    (``roofline.effective_peaks``), precisions with nearly the same peak on one line."""
     roofs: list[Roof] = []
     for prec, peak in sorted(peaks.items(), key=lambda kv: -kv[1]):
         unit = "OP/s" if prec == rl.INT8 else "FLOP/s"
@@ -218,9 +228,14 @@ def _roofs(k: pd.DataFrame) -> list[Roof]:
 
 
 def _slopes(numbers: dict[str, pd.DataFrame], lv: tuple[str, ...], placed: Any) -> list[Slope]:
+    return slopes_of({lvl: rl.effective_bandwidth(numbers[lvl][placed]) for lvl in lv})
+
+
+def slopes_of(bandwidths: dict[str, float | None]) -> list[Slope]:
+    """The bandwidth lines of each level's bandwidth over the drawn kernels
+    (``roofline.effective_bandwidth``), in the given order."""
     out = []
-    for lvl in lv:
-        bw = rl.effective_bandwidth(numbers[lvl][placed])
+    for lvl, bw in bandwidths.items():
         if bw:
             out.append(Slope(lvl, bw, f"{rl.LEVEL_LABELS[lvl]} {si(bw, 'B/s')}",
                              BW_COLOURS[lvl]))
@@ -233,6 +248,15 @@ def _aggregates(t: pd.DataFrame, numbers: dict[str, pd.DataFrame], lv: tuple[str
     if len(grouping) < 2:
         return []
     per_level = {lvl: rl.group_intensity(numbers[lvl], grouping) for lvl in lv}
+    return aggregate_points(per_level, grouping, groups, colours, shown)
+
+
+def aggregate_points(per_level: dict[str, Any], grouping: Grouping, groups: pd.DataFrame,
+                     colours: list[str], shown: list[int]) -> list[Aggregate]:
+    """The aggregate point of each shown group of two kernels or more: x its intensity at
+    each level (``per_level``, in ``grouping`` order), y and the numbers its summary row."""
+    if len(grouping) < 2:
+        return []
     from roofprof.table import records
 
     rows = records(groups)
@@ -243,7 +267,7 @@ def _aggregates(t: pd.DataFrame, numbers: dict[str, pd.DataFrame], lv: tuple[str
         if int(members[g]) < 2 or colours[g] == OTHER:
             continue
         y = float(ys[g])
-        xs = {lvl: float(per_level[lvl][g]) for lvl in lv}
+        xs = {lvl: float(per_level[lvl][g]) for lvl in per_level}
         xs = {lvl: x for lvl, x in xs.items() if np.isfinite(x) and x > 0}
         if xs and np.isfinite(y) and y > 0:
             out.append(Aggregate(g, grouping.names[g], colours[g], xs, float(y), rows[g]))
@@ -254,23 +278,30 @@ def _heaviest(k: pd.DataFrame, n: int, total: float) -> list[tuple[int, str]]:
     """The ``n`` kernel names with the most GPU time, each at its heaviest drawn launch."""
     if n <= 0 or "kernel" not in k.columns or not len(k):
         return []
-    from roofprof.fmt import short_kernel
-
     names = k["kernel"].fillna("?").map(str)
     per = k.groupby(names, sort=False)["time_ns"].agg(["sum", "size", "idxmax"])
     per = per.sort_values("sum", ascending=False, kind="stable").head(n)
+    return heaviest_labels(per, total)
+
+
+def heaviest_labels(per: pd.DataFrame, total: float) -> list[tuple[int, str]]:
+    """Label texts of kernel names (index of ``per``; columns ``sum`` of time, ``size``
+    launches, ``idxmax`` the row in the kernel frame to put the label at)."""
+    from roofprof.fmt import short_kernel
+
     texts = unique_labels([short_kernel(str(s)) for s in per.index], 38)
     out = []
     for (name, row), text in zip(per.iterrows(), texts, strict=True):
         del name
-        count = f" ×{int(row['size'])}" if row["size"] > 1 else ""
+        count = f" ×{int(row['size']):,}" if row["size"] > 1 else ""
         share = row["sum"] / total if total else 0.0
         out.append((int(row["idxmax"]), f"{text}{count} ({100 * share:.0f}%)"))
     return out
 
 
-def _legend(grouping: Grouping, groups: pd.DataFrame, colours: list[str], shown: list[int],
-            total: float) -> list[tuple[str, str]]:
+def legend(grouping: Grouping, groups: pd.DataFrame, colours: list[str], shown: list[int],
+           total: float) -> list[tuple[str, str]]:
+    """(label, colour) of each shown group, then the other groups together."""
     names = unique_labels([grouping.names[g] for g in shown], 32)
     out = []
     time = groups["time_ns"].to_numpy(dtype=np.float64)
@@ -289,7 +320,7 @@ def _legend(grouping: Grouping, groups: pd.DataFrame, colours: list[str], shown:
     return out
 
 
-def _unit(roofs: list[Roof]) -> str:
+def unit_of(roofs: list[Roof]) -> str:
     return "OP/s" if roofs and all(r.unit == "OP/s" for r in roofs) else "FLOP/s"
 
 
@@ -309,23 +340,32 @@ def _title(obj: Any, t: pd.DataFrame) -> str:
 def _subtitle(t: pd.DataFrame, lv: tuple[str, ...], total: float, filter: str | None,
               numbers: dict[str, pd.DataFrame], placed: Any) -> list[str]:
     k0 = numbers[lv[0]]
-    sub = [f"measured roofline, {' / '.join(rl.LEVEL_LABELS[v] for v in lv)}",
-           f"{len(t):,} kernels, {duration(total)} GPU time"]
-    if filter:
-        sub.append(f"filter {filter!r}")
     dur = k0["duration_ns"].to_numpy(dtype=np.float64)
     no_work = (k0["work"] == 0).to_numpy() & ~placed
     unknown = (k0["bound"] == "unknown").to_numpy()
     other = ~placed & ~no_work & ~unknown
-    for mask, what in ((no_work, "without FLOPs"), (unknown, "with counters missing"),
-                       (other, f"without {rl.LEVEL_LABELS[lv[0]]} bytes or time")):
-        if mask.any():
-            share = np.nansum(dur[mask]) / total if total else 0.0
-            sub.append(f"{int(mask.sum())} {what} ({100 * share:.1f}% of time) not drawn")
+    off = [(int(m.sum()), float(np.nansum(dur[m]))) for m in (no_work, unknown, other)]
+    return subtitle_lines(len(t), lv, total, filter, off)
+
+
+def subtitle_lines(kernels: int, lv: tuple[str, ...], total: float, filter: str | None,
+                   off: list[tuple[int, float]]) -> list[str]:
+    """The subtitle: levels, kernels and GPU time, and the (count, time) of kernels not drawn
+    for want of FLOPs, of counters, of bytes or time (in that order)."""
+    sub = [f"measured roofline, {' / '.join(rl.LEVEL_LABELS[v] for v in lv)}",
+           f"{kernels:,} kernels, {duration(total)} GPU time"]
+    if filter:
+        sub.append(f"filter {filter!r}")
+    whats = ("without FLOPs", "with counters missing",
+             f"without {rl.LEVEL_LABELS[lv[0]]} bytes or time")
+    for (count, time), what in zip(off, whats, strict=True):
+        if count:
+            share = time / total if total else 0.0
+            sub.append(f"{count:,} {what} ({100 * share:.1f}% of time) not drawn")
     return sub
 
 
-def _sampled(obj: Any) -> list[str]:
+def sampled_note(obj: Any) -> list[str]:
     """A sampled trace says so: its time shares are of the profiled launches, not the run."""
     from roofprof.sampling import time_shares_of
 
@@ -335,7 +375,7 @@ def _sampled(obj: Any) -> list[str]:
     return []
 
 
-def _notes(k: pd.DataFrame, lv: tuple[str, ...], aggs: list[Aggregate]) -> list[str]:
+def notes_of(aggs: list[Aggregate]) -> list[str]:
     notes = ["roofs: each precision's peak over the drawn kernels, Σwork / Σ(work / peak)"]
     if aggs:
         notes.append("◆ group aggregate: Σwork / Σbytes, Σwork / Σtime")
@@ -356,8 +396,16 @@ def _not_drawn(t: pd.DataFrame, k0: pd.DataFrame, placed: Any) -> pd.DataFrame:
         "time_ns": k0["duration_ns"].to_numpy(dtype=np.float64)[sel],
         "roof_ns": k0["roof_ns"].to_numpy(dtype=np.float64)[sel],
     })
+    df["launches"] = 1
+    return not_drawn_rows(df)
+
+
+def not_drawn_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Rows of kernels off the plot (``kernel``, ``range``, ``why``, ``launches``,
+    ``time_ns``, ``roof_ns``; null roof: unknown) summed per (kernel, range, why), with their
+    % of roof, the most time first."""
     g = df.groupby(["kernel", "range", "why"], sort=False, dropna=False)
-    out = g.agg(launches=("time_ns", "size"), time_ns=("time_ns", "sum"),
+    out = g.agg(launches=("launches", "sum"), time_ns=("time_ns", "sum"),
                 roof_ns=("roof_ns", lambda s: s.sum(min_count=len(s)))).reset_index()
     out["pct_of_roof"] = rl.div(out["roof_ns"], out["time_ns"])
     return out.sort_values("time_ns", ascending=False, kind="stable").reset_index(drop=True)

@@ -1,0 +1,63 @@
+"""Benchmark (issue 14): `roofprof plot DATASET` out of core on DuckDB, bounded memory.
+
+Reuses bench_dataset.py's dataset (real fixture rows, tiled over 64 ranks; built once into
+--dir). Times `roofprof plot DIR --by phase` (PNG) in a fresh process with GNU time's peak
+RSS, on DuckDB (the groups by summary's own query, the longest kernels of each group as
+points), also with --where and at three memory levels, and, with --pandas, the in-memory path
+on the same dataset for comparison.
+
+Run from the repository root:
+    python bench/bench_dataset_plot.py [--kernels N] [--dir DIR] [--pandas] [-o OUTDIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_dataset import build, timed  # the dataset bench's builder and timer
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--kernels", type=int, default=10_000_000)
+    ap.add_argument("--dir", type=Path, default=None, help="reuse or build the dataset here")
+    ap.add_argument("-o", "--out", type=Path, default=None, help="where the plots go")
+    ap.add_argument("--pandas", action="store_true", help="also time --engine pandas")
+    args = ap.parse_args()
+    d = args.dir or Path(tempfile.mkdtemp()) / "fleet"
+    if not d.exists():
+        t0 = time.perf_counter()
+        build(d, args.kernels)
+        print(f"built {args.kernels:,} kernels over 64 ranks in "
+              f"{time.perf_counter() - t0:.1f} s at {d}")
+    out = args.out or Path(tempfile.mkdtemp())
+    out.mkdir(parents=True, exist_ok=True)
+    size = sum(f.stat().st_size for f in d.rglob("*.parquet")) / 2**20
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
+          f"{platform.python_version()}; dataset {size:.0f} MiB on disk")
+    runs = [["plot", str(d), "--by", "phase", "-o", str(out / "phase.png")],
+            ["plot", str(d), "--by", "phase", "--where", "rank = 7", "-o",
+             str(out / "rank7.png")],
+            ["plot", str(d), "--by", "op,phase", "--level", "dram,l2,l1", "-o",
+             str(out / "levels.png")]]
+    if args.pandas:
+        runs.append(["plot", str(d), "--by", "phase", "--engine", "pandas", "-o",
+                     str(out / "pandas.png")])
+    for argv in runs:
+        wall, rss, _ = timed(argv)
+        shown = " ".join(a if not a.startswith(str(d)) else "DIR" for a in argv[:1] + argv[1:])
+        print(f"roofprof {shown.replace(str(out) + '/', '')}: {wall:.2f} s, "
+              f"peak RSS {rss:.0f} MB")
+    print(f"plots in {out}")
+
+
+if __name__ == "__main__":
+    main()
