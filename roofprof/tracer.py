@@ -29,11 +29,14 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import InputError, OutputError, UsageError
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
 from roofprof.tracer_hook import MARKER_END, MARKER_START
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 SITE = Path(__file__).resolve().parent / "tracer_site"
 HOOK = Path(__file__).resolve().with_name("tracer_hook.py")
@@ -153,14 +156,16 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
         calls.append(c)
         call_names.update({(pid, d, b): n for (d, b), n in rec["call_names"].items()})
         ranges += _ranges(rec["markers"])
-        captured.update(_captured(pid, rec["nodes"], rec["clones"]))
+        captured.update(_captured(pid, rec["nodes"], rec["clones"],
+                                  _capture_windows(c, rec["call_names"])))
     if not kernels or not sum(len(k) for k in kernels):
         raise InputError(f"{source}: the traced run launched no kernels")
     k = pd.concat(kernels, ignore_index=True)
     # who launched each kernel: its correlation id's runtime call, else its driver call
     c = pd.concat(calls, ignore_index=True).sort_values("driver", kind="stable")
     c = c.drop_duplicates(["pid", "correlation_id"], keep="first")
-    k = k.merge(c.rename(columns={"start": "call_start", "process_id": "call_pid"}),
+    k = k.merge(c.rename(columns={"start": "call_start", "end": "call_end",
+                                  "process_id": "call_pid"}),
                 on=["pid", "correlation_id"], how="left", validate="many_to_one")
     found = k["call_start"].notna().to_numpy()
     api = [call_names.get((int(p), int(d), int(b))) if ok else None for p, d, b, ok in
@@ -240,10 +245,49 @@ def _ranges(markers: dict[str, Any]) -> list[tuple[int, str, int, int]]:
     return out
 
 
-def _captured(pid: int, nodes: dict[int, tuple[int, int]], clones: dict[int, int]
-              ) -> dict[tuple[int, int], tuple[int, int]]:
-    """(pid, node) -> (thread key, time) of the capture each graph node goes back to: an
-    instantiated node leads to the node it was cloned from (clones of clones too)."""
+Window = tuple[int, int, list[tuple[int, int]]]  # begin, end, kernel launches (thread, time)
+
+
+def _capture_windows(calls: pd.DataFrame, names: dict[tuple[int, int], str]) -> list[Window]:
+    """Each stream capture of one process: from its ``...BeginCapture`` call's start to its
+    ``...EndCapture`` call's end on one thread, with the kernel launch calls in between (thread
+    key, start), in order: the kernels that became the captured graph's nodes."""
+    out: list[Window] = []
+    opened: dict[int, tuple[int, list[tuple[int, int]]]] = {}
+    rows = calls.sort_values("start", kind="stable")
+    for pid, tid, start, end, cbid, driver in zip(
+            rows["process_id"], rows["thread_id"], rows["start"], rows["end"], rows["cbid"],
+            rows["driver"], strict=True):
+        name = names.get((int(driver), int(cbid)), "")
+        key = _thread_key(pid, tid)
+        if "BeginCapture" in name:
+            opened[key] = (int(start), [])
+        elif "EndCapture" in name and key in opened:
+            begin, launches = opened.pop(key)
+            out.append((begin, int(end), launches))
+        elif key in opened and "Launch" in name and "GraphLaunch" not in name:
+            opened[key][1].append((key, int(start)))
+    return out
+
+
+def _captured(pid: int, nodes: dict[int, tuple[int, int, int]], clones: dict[int, int],
+              windows: list[Window]) -> dict[tuple[int, int], tuple[int, int]]:
+    """(pid, node) -> (thread key, time) of the launch that each graph node was captured from;
+    an instantiated node leads to the node it was cloned from (clones of clones too).
+
+    A capture's kernel nodes (node type 0, in creation order) are its kernel launches, in order,
+    where the counts agree: that holds whether CUPTI reports a node's creation at its launch or
+    at the end of the capture. Otherwise a node's capture is where and when it was created.
+    """
+    where = {n: (_thread_key(pid, tid), int(ts)) for n, (ts, tid, _type) in nodes.items()}
+    members: list[list[int]] = [[] for _ in windows]
+    for n, (ts, _tid, node_type) in nodes.items():  # in creation order
+        inside = [i for i, (a, z, _) in enumerate(windows) if a <= ts <= z]
+        if node_type == 0 and len(inside) == 1:
+            members[inside[0]].append(n)
+    for (_, _, launches), found in zip(windows, members, strict=True):
+        if len(found) == len(launches):
+            where.update(zip(found, launches, strict=True))
     out = {}
     for node in set(nodes) | set(clones):
         original = node
@@ -251,9 +295,8 @@ def _captured(pid: int, nodes: dict[int, tuple[int, int]], clones: dict[int, int
             if original in nodes or original not in clones:
                 break
             original = clones[original]
-        if original in nodes:
-            ts, tid = nodes[original]
-            out[(pid, int(node))] = (_thread_key(pid, tid), int(ts))
+        if original in where:
+            out[(pid, int(node))] = where[original]
     return out
 
 

@@ -49,7 +49,7 @@ MARKER_START, MARKER_END = 1 << 1, 1 << 2
 KERNEL_FIELDS = ("start", "end", "device_id", "context_id", "stream_id", "correlation_id",
                  "grid_x", "grid_y", "grid_z", "block_x", "block_y", "block_z", "graph_id",
                  "graph_node_id")
-CALL_FIELDS = ("correlation_id", "start", "process_id", "thread_id", "cbid")
+CALL_FIELDS = ("correlation_id", "start", "end", "process_id", "thread_id", "cbid")
 MARKER_FIELDS = ("id", "flags_", "timestamp")
 
 _REQUESTED = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_void_p),
@@ -146,8 +146,9 @@ class Recorder:
         self.buffers: list[bytes] = []
         self.live: dict[int, Any] = {}  # address -> the ctypes array CUPTI is filling
         self.spare: list[Any] = []
-        #: graph node id -> (CUPTI timestamp, system thread id) of its creation
-        self.nodes: dict[int, tuple[int, int]] = {}
+        #: graph node id -> (CUPTI timestamp, system thread id, node type) of its creation, in
+        #: the order the nodes were created
+        self.nodes: dict[int, tuple[int, int, int]] = {}
         #: instantiated (cloned) node id -> the node it was cloned from
         self.clones: dict[int, int] = {}
         self.errors: list[str] = []
@@ -182,7 +183,8 @@ class Recorder:
             graph = _graph_data(c, data)
             node = int(c.get_graph_node_id(graph.node))
             if cbid == c.CallbackIdResource.GRAPHNODE_CREATED:
-                self.nodes[node] = (int(c.get_timestamp()), threading.get_native_id())
+                self.nodes[node] = (int(c.get_timestamp()), threading.get_native_id(),
+                                    int(graph.node_type))
             elif cbid == c.CallbackIdResource.GRAPHNODE_CLONED:
                 self.clones[node] = int(c.get_graph_node_id(graph.original_node))
         except Exception as exc:  # never into the program; the table says what is missing
@@ -311,10 +313,17 @@ def nvtx_domains_on(errors: list[str]) -> None:
                       "be missing (torch.cuda.nvtx ranges are not affected)")
 
 
+def kept_call(name: str) -> bool:
+    """The API calls whose records the tracer keeps: launches of kernels and graphs (who
+    launched each kernel, and when) and the begin and end of stream captures (which launches
+    became a graph's nodes)."""
+    return ("Launch" in name and "HostFunc" not in name) or "BeginCapture" in name \
+        or "EndCapture" in name
+
+
 def launches_only(cupti: Any, driver_only: bool = False) -> None:
-    """Keep API records of the calls that launch kernels or graphs; drop every other call's
-    (torch makes several runtime and driver calls per kernel; only the launch says who launched
-    it, and when)."""
+    """Keep the API records of :func:`kept_call`; drop every other call's (torch makes several
+    runtime and driver calls per kernel)."""
     apis = [(cupti.driver_api_trace_cbid, cupti.activity_enable_driver_api)]
     if not driver_only:
         apis.append((cupti.runtime_api_trace_cbid, cupti.activity_enable_runtime_api))
@@ -323,7 +332,7 @@ def launches_only(cupti: Any, driver_only: bool = False) -> None:
             name = member.name
             if name.endswith(("INVALID", "SIZE", "FORCE_INT")):
                 continue
-            enable(int(member), int("Launch" in name and "HostFunc" not in name))
+            enable(int(member), int(kept_call(name)))
 
 
 def start(folder: str | None = None) -> Recorder | None:

@@ -34,7 +34,7 @@ def _ns(us: Any) -> int:
     return round(float(us) * 1000.0)
 
 
-def records_from_kineto(path: Path) -> list[dict[str, Any]]:
+def records_from_kineto(path: Path, nodes_at: str = "launch") -> list[dict[str, Any]]:
     """One process's raw records as roofprof.tracer_hook writes them, from a Kineto capture:
     kernels, API calls, NVTX push/pop markers (start and end records), and graph nodes created
     at capture and cloned at instantiation (replayed kernels carry the clones' ids)."""
@@ -48,8 +48,8 @@ def records_from_kineto(path: Path) -> list[dict[str, Any]]:
     for e in calls:
         driver = int(e["cat"] == "cuda_driver")
         names[(driver, e["args"]["cbid"])] = e["name"]
-        call_rows.append((e["args"]["correlation"], _ns(e["ts"]), e["pid"], e["tid"],
-                          e["args"]["cbid"], driver))
+        call_rows.append((e["args"]["correlation"], _ns(e["ts"]), _ns(e["ts"]) + _ns(e["dur"]),
+                          e["pid"], e["tid"], e["args"]["cbid"], driver))
     kernels, seen = [], {}
     for k in sorted((e for e in ev if e.get("cat") == "kernel"), key=lambda e: e["ts"]):
         a = k["args"]
@@ -64,14 +64,19 @@ def records_from_kineto(path: Path) -> list[dict[str, Any]]:
     for i, a in enumerate(e for e in ev if e.get("cat") == "user_annotation"):
         markers.append((i, 2, _ns(a["ts"]), a["name"], "", a["pid"], a["tid"]))
         markers.append((i, 4, _ns(a["ts"]) + _ns(a["dur"]), "", "", a["pid"], a["tid"]))
+    # graph nodes as CUPTI's resource callbacks report them: created at each captured launch
+    # (nodes_at="launch") or all at the end of the capture ("end"), cloned at instantiation
     nodes, clones, inside, pos = {}, {}, False, 0
     for c in sorted(calls, key=lambda e: e["ts"]):
         if c["name"] == "cudaStreamBeginCapture":
-            inside = True
+            inside, first = True, pos
         elif c["name"] == "cudaStreamEndCapture":
             inside = False
+            if nodes_at == "end":
+                for n in range(first, pos):
+                    nodes[2000 + n] = (_ns(c["ts"]), c["tid"], 0)
         elif inside and re.match(r"^cu(da)?Launch", c["name"]):
-            nodes[2000 + pos] = (_ns(c["ts"]), c["tid"])
+            nodes[2000 + pos] = (_ns(c["ts"]), c["tid"], 0)
             clones[1000 + pos] = 2000 + pos
             pos += 1
     pid = calls[0]["pid"]
@@ -98,8 +103,11 @@ def test_records_give_the_same_table_as_the_profilers_own_trace(capture: Path) -
         pd.testing.assert_series_equal(ours[col], kineto[col], check_names=False)
 
 
-def test_graph_replays_take_the_ranges_of_their_capture() -> None:
-    t = tracer.from_parts(records_from_kineto(GRAPH), source="t.parquet")
+@pytest.mark.parametrize("nodes_at", ["launch", "end"])
+def test_graph_replays_take_the_ranges_of_their_capture(nodes_at: str) -> None:
+    """Each replayed kernel's node is matched to its capture's launch call, whether CUPTI
+    reports the node's creation at that launch or at the end of the capture."""
+    t = tracer.from_parts(records_from_kineto(GRAPH, nodes_at), source="t.parquet")
     replay = t.kernels[t.kernels["graph_node_id"].notna()]
     assert len(replay) == 3 * 125
     assert set(replay["phase"]) == {"decode"}
