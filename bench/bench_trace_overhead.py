@@ -2,7 +2,7 @@
 
 Run on a GPU host from the repository root (cupti-python installed: pip install -e '.[trace]'):
 
-    python bench/bench_trace_overhead.py [--steps 200] [--rounds 3] [--graph]
+    python bench/bench_trace_overhead.py [--steps 200] [--rounds 3] [--graph] [--kineto]
 
 Runs bench/decode_loop.py plainly and under `roofprof trace`, alternating, --rounds times each,
 and prints the median ms per decode step of each and the overhead.
@@ -33,22 +33,30 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--graph", action="store_true")
     ap.add_argument("--layers", type=int, default=4)
+    ap.add_argument("--kineto", action="store_true",
+                    help="also time the loop under torch.profiler (CUDA activities only)")
     args = ap.parse_args()
     loop = [sys.executable, str(ROOT / "bench" / "decode_loop.py"), "--steps",
             str(args.steps), "--layers", str(args.layers)] + (["--graph"] if args.graph else [])
-    plain, traced = [], []
+    plain, traced, kineto = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
             plain.append(ms_per_step(loop))
             out = Path(tmp) / f"t{r}.parquet"
             traced.append(ms_per_step([sys.executable, "-m", "roofprof", "trace", "-o",
                                        str(out), "--", *loop]))
+            if args.kineto:
+                kineto.append(ms_per_step([*loop, "--kineto"]))
     p, t = statistics.median(plain), statistics.median(traced)
     print(f"decode loop ({args.layers} layers, hidden 2048, {'graph' if args.graph else 'eager'}"
           f", {args.steps} steps, {args.rounds} rounds)")
     print(f"plain   {p:.3f} ms/step  {plain}")
     print(f"traced  {t:.3f} ms/step  {traced}")
     print(f"overhead {100 * (t - p) / p:+.1f}%  (target < 5%)")
+    if kineto:
+        k = statistics.median(kineto)
+        print(f"torch.profiler (CUDA) {k:.3f} ms/step  {kineto}  "
+              f"overhead {100 * (k - p) / p:+.1f}%")
 
 
 if __name__ == "__main__":
