@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The GPU work left on issue 11, in parts that each fit one device command (<= 10 min), for a
+# session with device time. From the repository root on the GPU host, with the wheels in .whl/:
+#     bash bench/gpu_issue11.sh PART OUTDIR      PART: tests | overhead | production | big | nsys
+# tests       GPU tests of trace, join, record --sample and graphs (about 2 min)
+# overhead    trace overhead on the decode loop, eager and CUDA graph, 3 rounds, torch.profiler
+#             beside it (about 5 min)
+# production  bench_production's 2-layer accuracy part (about 3 min)
+# big         the 32-layer hidden-4096 run: record --sample 1 (target <= 3 min); then plain
+#             record stopped after the time that is left
+# nsys        an Nsight Systems capture of the small graph example, exported to SQLite and read
+#             by roofprof (the nsys parser has only been tested on a file built in the schema)
+set -u
+part=${1:?usage: gpu_issue11.sh PART OUTDIR}
+out=${2:?usage: gpu_issue11.sh PART OUTDIR}
+mkdir -p "$out"
+. bench/device_env.sh
+SMALL="--layers 2 --hidden 512 --heads 8 --kv-heads 2 --vocab 8000 --batch 2 --prompt 128 --new-tokens 4"
+case "$part" in
+tests)
+  ROOFPROF_GPU_TESTS=1 timeout 500 python3 -m pytest -v -p no:cacheprovider \
+    tests/test_gpu_timing.py 2>&1 | tee "$out/gpu_timing_tests.log" | tail -20 ;;
+overhead)
+  for g in "" --graph; do
+    timeout 280 python3 bench/bench_trace_overhead.py --steps 100 --rounds 3 --kineto $g \
+      2>&1 | tee -a "$out/trace_overhead.txt"
+  done ;;
+production)
+  timeout 560 python3 bench/bench_production.py "$out/prod" --skip-big 2>&1 \
+    | tee "$out/production_accuracy.txt" | tail -20 ;;
+big)
+  timeout 580 python3 bench/bench_production.py "$out/prod" --skip-accuracy --limit 300 2>&1 \
+    | tee "$out/production_big.txt" | tail -20 ;;
+nsys)
+  nsys=$(command -v nsys || ls /opt/nvidia/nsight-systems/*/bin/nsys /usr/local/cuda/bin/nsys \
+    2>/dev/null | head -1)
+  [ -n "$nsys" ] || { echo "no nsys on this machine"; exit 1; }
+  "$nsys" --version
+  # no CPU sampling or context switches: the last capture without these options wrote 2.5 GB
+  timeout 300 "$nsys" profile -s none --cpuctxsw=none -t cuda,nvtx --cuda-graph-trace=node \
+    -f true -o "$out/llama_graph_nsys" python3 examples/kineto_llama.py $SMALL --graph \
+    --no-profiler 2>&1 | tail -5
+  ls -la "$out"
+  if [ ! -f "$out/llama_graph_nsys.nsys-rep" ] && [ -f "$out/llama_graph_nsys.qdstrm" ]; then
+    importer=$(ls /opt/nvidia/*/*/host/*/QdstrmImporter 2>/dev/null | head -1)
+    echo "importing with $importer"
+    timeout 200 "$importer" -i "$out/llama_graph_nsys.qdstrm" 2>&1 | tail -3
+  fi
+  timeout 120 "$nsys" export --type sqlite -f true -o "$out/llama_graph_nsys.sqlite" \
+    "$out/llama_graph_nsys.nsys-rep" 2>&1 | tail -3
+  rm -f "$out/llama_graph_nsys.qdstrm"
+  python3 -m roofprof summary "$out/llama_graph_nsys.sqlite" --by phase
+  python3 -m roofprof latency "$out/llama_graph_nsys.sqlite" --range '^(prefill|decode)$' ;;
+*) echo "unknown part $part"; exit 2 ;;
+esac
