@@ -22,8 +22,11 @@ tests)
     tests/test_gpu_timing.py 2>&1 | tee "$out/gpu_timing_tests.log" | tail -20 ;;
 overhead)
   for g in "" --graph; do
-    timeout 280 python3 bench/bench_trace_overhead.py --steps 100 --rounds 3 --kineto $g \
+    timeout 200 python3 bench/bench_trace_overhead.py --steps 100 --rounds 3 --kineto $g \
       2>&1 | tee -a "$out/trace_overhead.txt"
+    echo "with ROOFPROF_TRACE_TUNING=per_thread,no_zero" | tee -a "$out/trace_overhead.txt"
+    ROOFPROF_TRACE_TUNING=per_thread,no_zero timeout 90 python3 bench/bench_trace_overhead.py \
+      --steps 100 --rounds 2 $g 2>&1 | tee -a "$out/trace_overhead.txt"
   done ;;
 production)
   timeout 560 python3 bench/bench_production.py "$out/prod" --skip-big 2>&1 \

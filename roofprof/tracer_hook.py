@@ -42,6 +42,10 @@ from typing import Any
 ENV_DIR = "ROOFPROF_TRACE_DIR"
 #: which records to take (for measuring what each costs): kernel, api, marker (all by default)
 ENV_KINDS = "ROOFPROF_TRACE_RECORDS"
+#: CUPTI buffer settings to try against the overhead (comma-separated; none by default):
+#: per_thread (a record buffer per thread: no lock between launching threads), no_zero (CUPTI
+#: does not clear a buffer before filling it; only the bytes it wrote are copied anyway)
+ENV_TUNING = "ROOFPROF_TRACE_TUNING"
 BUFFER_BYTES = 8 * 1024 * 1024
 #: CUPTI_ACTIVITY_FLAG_MARKER_START / _END (cupti_activity.h)
 MARKER_START, MARKER_END = 1 << 1, 1 << 2
@@ -313,6 +317,22 @@ def nvtx_domains_on(errors: list[str]) -> None:
                       "be missing (torch.cuda.nvtx ranges are not affected)")
 
 
+def tune(cupti: Any, settings: str, errors: list[str]) -> None:
+    """Apply the ``ROOFPROF_TRACE_TUNING`` settings (see :data:`ENV_TUNING`)."""
+    attrs = {"per_thread": ("ATTR_PER_THREAD_BUFFER", 1), "no_zero": ("ATTR_ZEROED_OUT_BUFFER", 0)}
+    for name in filter(None, (x.strip() for x in settings.split(","))):
+        if name not in attrs:
+            errors.append(f"{ENV_TUNING}: unknown setting {name!r} (known: {', '.join(attrs)})")
+            continue
+        attr, value = attrs[name]
+        flag = ctypes.c_uint8(value)
+        try:
+            cupti.activity_set_attribute(getattr(cupti.ActivityAttribute, attr), 1,
+                                         ctypes.addressof(flag))
+        except Exception as exc:
+            errors.append(f"{ENV_TUNING}: {name}: {exc!r}")
+
+
 def kept_call(name: str) -> bool:
     """The API calls whose records the tracer keeps: launches of kernels and graphs (who
     launched each kernel, and when) and the begin and end of stream captures (which launches
@@ -354,6 +374,7 @@ def start(folder: str | None = None) -> Recorder | None:
                               "ranges go there, not to roofprof")
         elif not injected:
             os.environ["NVTX_INJECTION64_PATH"] = path  # read at the program's first NVTX call
+        tune(cupti, os.environ.get(ENV_TUNING, ""), rec.errors)
         callbacks = (_REQUESTED(rec.requested), _COMPLETED(rec.completed))
         _KEEP.append(callbacks)
         register = rec.library.cuptiActivityRegisterCallbacks
