@@ -64,6 +64,21 @@ def build(directory: Path, kernels: int) -> None:
         pq.write_table(t, folder / f"part-{uuid.uuid4().hex}.parquet", compression="zstd")
 
 
+def ready(directory: Path | None, kernels: int) -> Path:
+    """The dataset at ``directory`` (built there with ``kernels`` kernels if missing; a new
+    temporary folder if None), after printing the machine and its size on disk."""
+    d = directory or Path(tempfile.mkdtemp()) / "fleet"
+    if not d.exists():
+        t0 = time.perf_counter()
+        build(d, kernels)
+        print(f"built {kernels:,} kernels over {RANKS} ranks in "
+              f"{time.perf_counter() - t0:.1f} s at {d}")
+    size = sum(f.stat().st_size for f in d.rglob("*.parquet")) / 2**20
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
+          f"{platform.python_version()}; dataset {size:.0f} MiB on disk")
+    return d
+
+
 def timed(argv: list[str]) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB) and stdout of a fresh ``roofprof`` process."""
     cmd = ["/usr/bin/time", "-v", sys.executable, "-m", "roofprof", *argv]
@@ -80,15 +95,7 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None, help="reuse or build the dataset here")
     ap.add_argument("--engine", default="duckdb")
     args = ap.parse_args()
-    d = args.dir or Path(tempfile.mkdtemp()) / "fleet"
-    if not d.exists():
-        t0 = time.perf_counter()
-        build(d, args.kernels)
-        print(f"built {args.kernels:,} kernels over {RANKS} ranks in "
-              f"{time.perf_counter() - t0:.1f} s at {d}")
-    size = sum(f.stat().st_size for f in d.rglob("*.parquet")) / 2**20
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
-          f"{platform.python_version()}; dataset {size:.0f} MiB on disk")
+    d = ready(args.dir, args.kernels)
     for argv in (["summary", str(d), "--by", "phase", "--engine", args.engine,
                   "--format", "csv"],
                  ["summary", str(d), "--by", "phase", "--where", "rank = 7", "--engine",

@@ -13,16 +13,13 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_dataset import build, timed  # the dataset bench's builder and timer
+from bench_dataset import ready, timed  # the dataset bench's builder and timer
 
 
 def main() -> None:
@@ -32,17 +29,9 @@ def main() -> None:
     ap.add_argument("-o", "--out", type=Path, default=None, help="where the plots go")
     ap.add_argument("--pandas", action="store_true", help="also time --engine pandas")
     args = ap.parse_args()
-    d = args.dir or Path(tempfile.mkdtemp()) / "fleet"
-    if not d.exists():
-        t0 = time.perf_counter()
-        build(d, args.kernels)
-        print(f"built {args.kernels:,} kernels over 64 ranks in "
-              f"{time.perf_counter() - t0:.1f} s at {d}")
+    d = ready(args.dir, args.kernels)
     out = args.out or Path(tempfile.mkdtemp())
     out.mkdir(parents=True, exist_ok=True)
-    size = sum(f.stat().st_size for f in d.rglob("*.parquet")) / 2**20
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
-          f"{platform.python_version()}; dataset {size:.0f} MiB on disk")
     runs = [["plot", str(d), "--by", "phase", "-o", str(out / "phase.png")],
             ["plot", str(d), "--by", "phase", "--where", "rank = 7", "-o",
              str(out / "rank7.png")],

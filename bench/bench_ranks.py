@@ -11,16 +11,12 @@ Run from the repository root:  python bench/bench_ranks.py [--kernels N] [--dir 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_dataset import RANKS, build, timed
+from bench_dataset import ready, timed
 
 
 def main() -> None:
@@ -28,15 +24,7 @@ def main() -> None:
     ap.add_argument("--kernels", type=int, default=10_000_000)
     ap.add_argument("--dir", type=Path, default=None, help="reuse or build the dataset here")
     args = ap.parse_args()
-    d = args.dir or Path(tempfile.mkdtemp()) / "fleet"
-    if not d.exists():
-        t0 = time.perf_counter()
-        build(d, args.kernels)
-        print(f"built {args.kernels:,} kernels over {RANKS} ranks in "
-              f"{time.perf_counter() - t0:.1f} s at {d}")
-    size = sum(f.stat().st_size for f in d.rglob("*.parquet")) / 2**20
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, python "
-          f"{platform.python_version()}; dataset {size:.0f} MiB on disk")
+    d = ready(args.dir, args.kernels)
     for argv in (["summary", str(d), "--by", "phase", "--format", "csv"],
                  ["ranks", str(d), "--by", "phase", "--format", "csv"],
                  ["ranks", str(d), "--view", "spread", "--format", "csv"]):

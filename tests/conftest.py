@@ -42,3 +42,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # warn once more when the interpreter exits
     warnings.filterwarnings("ignore", message="builtin type swigvarlink",
                             category=DeprecationWarning)
+
+
+def as_datasets(factory: pytest.TempPathFactory, inputs: list[Path]) -> dict[str, Path]:
+    """Each input as a dataset of two ranks (the same rows twice), by file name."""
+    from roofprof.errors import RoofprofWarning
+    from roofprof.trace import append
+
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RoofprofWarning)
+        for f in inputs:
+            d = factory.mktemp(f.name.replace(".", "_"))
+            for rank in (0, 1):
+                append([f], d, run="r1", host="n1", rank=rank)
+            out[f.name] = d
+    return out

@@ -19,9 +19,9 @@ from roofprof.chart.dataset_scene import build_dataset
 from roofprof.chart.scene import Scene, build
 from roofprof.cli import main
 from roofprof.errors import InputError, RoofprofWarning
-from roofprof.trace import append, read_dataset
+from roofprof.trace import read_dataset
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, as_datasets
 
 INPUTS = sorted([*FIXTURES.glob("*.ncu-rep"), *FIXTURES.glob("*_raw.csv"),
                  *FIXTURES.glob("*.json.gz")])
@@ -33,15 +33,7 @@ POINT_COLUMNS = ("y", "time_ns", "work", "pct_of_roof", "size")
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each fixture as a dataset of two ranks (the same rows twice)."""
-    out = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RoofprofWarning)
-        for f in INPUTS:
-            d = tmp_path_factory.mktemp(f.name.replace(".", "_"))
-            for rank in (0, 1):
-                append([f], d, run="r1", host="n1", rank=rank)
-            out[f.name] = d
-    return out
+    return as_datasets(tmp_path_factory, INPUTS)
 
 
 def _close(a: Any, b: Any) -> bool:

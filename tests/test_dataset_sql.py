@@ -13,9 +13,9 @@ import pytest
 from roofprof import dataset_sql, roofline
 from roofprof.errors import RoofprofWarning, UsageError
 from roofprof.metrics import PRECISIONS
-from roofprof.trace import append, read_dataset
+from roofprof.trace import read_dataset
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, as_datasets
 
 INPUTS = sorted([*FIXTURES.glob("*.ncu-rep"), *FIXTURES.glob("*.csv"),
                  *FIXTURES.glob("*.json.gz")])
@@ -26,15 +26,7 @@ TEXT = ("group", "level", "precision", "bound", "reason")
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Each fixture as a dataset of two ranks (the same rows twice)."""
-    out = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RoofprofWarning)
-        for f in INPUTS:
-            d = tmp_path_factory.mktemp(f.name.replace(".", "_"))
-            for rank in (0, 1):
-                append([f], d, run="r1", host="n1", rank=rank)
-            out[f.name] = d
-    return out
+    return as_datasets(tmp_path_factory, INPUTS)
 
 
 def assert_same(mem: pd.DataFrame, sql: pd.DataFrame) -> None:
