@@ -1215,9 +1215,10 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
 @click.option("--level", type=click.Choice(["dram", "l2", "l1"]), default="dram",
               show_default=True, help="Memory level whose traffic and bandwidth set the roof.")
 @_WHERE
-@click.option("--engine", type=click.Choice(["duckdb", "pandas"]), default="duckdb",
+@click.option("--engine", type=click.Choice(["duckdb", "spark", "pandas"]), default="duckdb",
               show_default=True,
-              help="duckdb: out of core, reading the Parquet files; pandas: in memory.")
+              help="duckdb: out of core, reading the Parquet files; spark: the same query on "
+                   "a local Spark session (pyspark, Java 17+); pandas: in memory.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
               help="Output format (default: table, or from the -o suffix).")
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")

@@ -31,23 +31,27 @@ PER_RANK_COLUMNS: tuple[str, ...] = (
     "group", "rank", "kernels", "time_ns", "pct_of_roof", "ai", "work_per_s", "bytes_per_s",
     "bound", "precision", "reason", "communication_ns", "communication_share", "vs_median",
     "straggler", "level")
-ENGINES = ("duckdb", "pandas")
+ENGINES = ("duckdb", "spark", "pandas")
 
 
 def summaries(directory: str | os.PathLike[str], by: str, level: str = "dram",
               where: str | None = None, engine: str = "duckdb") -> Any:
-    """``summarize(by)`` of the dataset's files matching ``where`` on ``engine``: the DuckDB
-    query, or ``roofline.summarize`` of the files read into memory."""
+    """``summarize(by)`` of the dataset's files matching ``where`` on ``engine``: the generated
+    query on DuckDB or Spark, or ``roofline.summarize`` of the files read into memory."""
     if engine == "duckdb":
         from roofprof import dataset_sql
 
         return dataset_sql.summarize(directory, by=by, level=level, where=where)
+    if engine == "spark":
+        from roofprof import dataset_spark
+
+        return dataset_spark.summarize(directory, by=by, level=level, where=where)
     if engine == "pandas":
         from roofprof import roofline
         from roofprof.trace import read_dataset
 
         return roofline.summarize(read_dataset(directory, where), by=by, level=level)
-    raise UsageError(f"--engine {engine}: the rank views run on {' or '.join(ENGINES)}")
+    raise UsageError(f"--engine {engine}: the rank views run on {', '.join(ENGINES)}")
 
 
 def _split(df: pd.DataFrame, parts: int) -> pd.DataFrame:

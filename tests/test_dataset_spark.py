@@ -90,3 +90,15 @@ def test_cli_engine_spark(spark: Any, datasets: dict[str, Path]) -> None:
     for a, b in zip(out["spark"], out["duckdb"], strict=True):
         assert a["bound"] == b["bound"]
         assert a["time_ns"] == pytest.approx(b["time_ns"], rel=1e-9)
+
+
+def test_ranks_on_spark_equal_duckdb(spark: Any, datasets: dict[str, Path]) -> None:
+    import pandas as pd
+
+    from roofprof.ranks import per_rank, spread
+
+    d = datasets["llama_small.ncu-rep"]
+    for view in (per_rank, spread):
+        a, b = view(d, by="phase", engine="duckdb"), view(d, by="phase", engine="spark")
+        assert len(a) > 0
+        pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-9)
