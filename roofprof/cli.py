@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import click
@@ -311,40 +312,6 @@ def _check_catalog(trace: Any) -> None:
         check_peaks(trace.kernels, warn=True)
 
 
-def _dataset_summary(traces: tuple[Path, ...], by: str, level: str, depth: int | None,
-                     filter_: str | None, top: int | None, rules: Path | None,
-                     where: str | None, engine: str) -> tuple[Any, Any]:
-    """(metadata holder, result) from DuckDB for one dataset folder, or (None, None) when the
-    in-memory path is to run."""
-    from roofprof.dataset import expand_all, is_dataset
-
-    traces = tuple(expand_all(traces))  # a pattern matching one dataset folder is that folder
-    datasets = [p for p in traces if is_dataset(p)]
-    unsupported = [n for n, v in (("--depth", depth), ("--filter", filter_),
-                                  ("--rules", rules)) if v is not None]
-    if "kernel" in [b.strip() for b in by.split(",")]:
-        unsupported.append("--by kernel")
-    if engine in ("duckdb", "spark"):
-        if len(traces) != 1 or not datasets:
-            raise UsageError(f"--engine {engine} reads one dataset folder")
-        if unsupported:
-            raise UsageError(f"--engine {engine} does not take {', '.join(unsupported)}; use "
-                             "--engine pandas")
-    if engine == "pandas" or len(traces) != 1 or not datasets or unsupported:
-        return None, None
-    from roofprof import dataset_sql
-
-    if engine == "spark":
-        from roofprof import dataset_spark
-
-        result = dataset_spark.summarize(traces[0], by=by, level=level, top=top, where=where)
-    else:
-        result = dataset_sql.summarize(traces[0], by=by, level=level, top=top, where=where)
-    from types import SimpleNamespace
-
-    return SimpleNamespace(meta=dataset_sql.sampling_meta(traces[0], where)), result
-
-
 @main.command()
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
@@ -553,9 +520,15 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
             result, comparison = summarize_beside(trace, *modelled, by=by, level=level,
                                                   depth=depth, top=top, filter=filter_)
         else:
-            trace, result = _dataset_summary(traces, by or "range", level, depth, filter_, top,
-                                             rules, where, engine)
-            if result is None:
+            from roofprof import engine as engines
+
+            folder = engines.out_of_core(engine, traces, engines.in_memory_only(
+                [("--depth", depth), ("--filter", filter_), ("--rules", rules)], by))
+            if folder is not None:
+                meta, result = engines.summarize(folder, engine, by or "range", level, top,
+                                                 where)
+                trace = SimpleNamespace(meta=meta)
+            else:
                 trace = _load_all(traces, input_format, rules, strict, reader, where)
                 result = roofline.summarize(trace, by=by or "range", level=level, depth=depth,
                                             top=top, filter=filter_)
@@ -603,19 +576,10 @@ def _plot_dataset(traces: tuple[Path, ...], output: Path, engine: str, by: str |
                   label_top: int, options: list[tuple[str, Any]]) -> Path | None:
     """Plot one dataset folder out of core and return the file written; None when the
     in-memory path is to run (``options``: the in-memory-only options and their values)."""
-    from roofprof.dataset import is_dataset
+    from roofprof import engine as engines
 
-    unsupported = [name for name, value in options if value is not None]
-    if by and "kernel" in [b.strip() for b in by.split(",")]:
-        unsupported.append("--by kernel")
-    one = len(traces) == 1 and is_dataset(traces[0])
-    if engine == "duckdb":
-        if not one:
-            raise UsageError("--engine duckdb plots one dataset folder")
-        if unsupported:
-            raise UsageError(f"--engine duckdb does not take {', '.join(unsupported)}; use "
-                             "--engine pandas")
-    if engine == "pandas" or not one or unsupported:
+    folder = engines.out_of_core(engine, traces, engines.in_memory_only(options, by))
+    if folder is None:
         return None
     from roofprof.chart import write_scene
     from roofprof.chart.dataset_scene import build_dataset
@@ -623,7 +587,7 @@ def _plot_dataset(traces: tuple[Path, ...], output: Path, engine: str, by: str |
     if output.suffix.lower() not in (".png", ".svg", ".pdf", ".html", ".htm"):
         raise UsageError(f"cannot tell the output format of {output}: use a .png, .svg, .pdf "
                          "or .html suffix")
-    scene = build_dataset(traces[0], by=by or "range", levels=levels, where=where,
+    scene = build_dataset(folder, by=by or "range", levels=levels, where=where,
                           title=title, label_top=label_top)
     return write_scene(scene, output)
 
