@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # The GPU work left on issue 11, in parts that each fit one device command (<= 10 min), for a
 # session with device time. From the repository root on the GPU host, with the wheels in .whl/:
-#     bash bench/gpu_issue11.sh PART OUTDIR      PART: tests | overhead | production | big | nsys
+#     bash bench/gpu_issue11.sh PART OUTDIR
+#     PART: tests | overhead | production | big | nsys | graphrecord
 # tests       GPU tests of trace, join, record --sample and graphs (about 2 min)
 # overhead    trace overhead on the decode loop, eager and CUDA graph, 3 rounds, torch.profiler
 #             beside it (about 5 min)
 # production  bench_production's 2-layer accuracy part (about 3 min)
 # big         the 32-layer hidden-4096 run: record --sample 1 (target <= 3 min); then plain
 #             record stopped after the time that is left
+# graphrecord `roofprof record` of the CUDA-graph example (ncu profiles graph kernel nodes by
+#             default, --graph-profiling node): which phase and op its replayed kernels get
 # nsys        an Nsight Systems capture of the small graph example, exported to SQLite and read
 #             by roofprof (the nsys parser has only been tested on a file built in the schema)
 set -u
@@ -54,5 +57,10 @@ nsys)
   rm -f "$out/llama_graph_nsys.qdstrm"
   python3 -m roofprof summary "$out/llama_graph_nsys.sqlite" --by phase
   python3 -m roofprof latency "$out/llama_graph_nsys.sqlite" --range '^(prefill|decode)$' ;;
+graphrecord)
+  timeout 500 python3 -m roofprof record -f -o "$out/graph_record" --range prefill \
+    --range decode -- python3 examples/kineto_llama.py $SMALL --graph --no-profiler 2>&1 | tail -5
+  python3 -m roofprof summary "$out/graph_record.parquet" --by phase
+  python3 -m roofprof summary "$out/graph_record.parquet" --by op,phase --top 12 ;;
 *) echo "unknown part $part"; exit 2 ;;
 esac
