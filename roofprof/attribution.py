@@ -284,34 +284,42 @@ def attribute(table: pd.DataFrame,
 
     r = _rules(rules)
     n = len(table)
+    # distinct stacks first by cell (tables built from records share one list per stack; a
+    # range is a string), then by content: per-row work never builds a string
     if "nvtx" in table.columns:
-        stacks = _stacks(table["nvtx"])
+        obj = table["nvtx"].astype(object).to_numpy()
+        _, at, ocodes = np.unique(np.fromiter((id(v) for v in obj), dtype=np.int64, count=n),
+                                  return_index=True, return_inverse=True)
+        cell_stacks = _stacks(obj[at])
     else:
-        ranges = table["range"].astype(object) if "range" in table.columns else [None] * n
-        stacks = [tuple(str(v).split("/")) if isinstance(v, str) and v else ()
-                  for v in ranges]
-    codes, _ = pd.factorize(pd.Series(["\x1f".join(s) for s in stacks], dtype=object))
-    _, first = np.unique(codes, return_index=True)
-    ustacks = [stacks[int(i)] for i in first]
-    phases = np.asarray([phase_of(s, r) for s in ustacks], dtype=object)
-    op_matches = [_op_match(s, r) for s in ustacks]
+        ranges = table["range"] if "range" in table.columns else \
+            pd.Series([None] * n, dtype=object)
+        ocodes, uranges = pd.factorize(ranges.astype(object), use_na_sentinel=False)
+        cell_stacks = [tuple(str(v).split("/")) if isinstance(v, str) and v else ()
+                       for v in uranges]
+    ocodes = np.asarray(ocodes, dtype=np.int64).reshape(-1)
+    scodes, _ = pd.factorize(pd.Series(["\x1f".join(st) for st in cell_stacks], dtype=object))
+    codes = scodes[ocodes] if n else np.zeros(0, dtype=np.int64)
+    _, first = np.unique(scodes, return_index=True)
+    ustacks = [cell_stacks[int(i)] for i in first]
+    phases = np.asarray([phase_of(st, r) for st in ustacks], dtype=object)
+    op_matches = [_op_match(st, r) for st in ustacks]
     ops = np.asarray([m[0] for m in op_matches], dtype=object)
     op_rules = [m[2] for m in op_matches]
 
-    def names(col: str) -> list[str]:
+    def factorized(col: str) -> tuple[Any, list[str]]:
         if col not in table.columns:
-            return [""] * n
-        return ["" if v is None or v is pd.NA or isinstance(v, float) else str(v)
-                for v in table[col].astype(object)]
+            return np.zeros(n, dtype=np.int64), [""]
+        c, u = pd.factorize(table[col].astype(object), use_na_sentinel=True)
+        return c + 1, [""] + [str(v) for v in u]  # code 0: no name
 
-    pairs = pd.Series([f"{a}\x1f{b}" for a, b in zip(names("kernel"),
-                                                      names("kernel_demangled"), strict=True)],
-                      dtype=object)
-    kcodes, kuniques = pd.factorize(pairs)
+    kc, knames = factorized("kernel")
+    dc, dnames = factorized("kernel_demangled")
+    kcodes, kuniques = pd.factorize(kc.astype(np.int64) * len(dnames) + dc)
     cats = np.empty(len(kuniques), dtype=object)
     for i, pair in enumerate(kuniques):
-        kernel, demangled = str(pair).split("\x1f", 1)
-        cats[i] = category_of(kernel, demangled, rules=r)
+        cats[i] = category_of(knames[int(pair) // len(dnames)],
+                              dnames[int(pair) % len(dnames)], rules=r)
     category = cats[kcodes] if n else np.asarray([], dtype=object)
     op = ops[codes] if n else np.asarray([], dtype=object)
     if n:

@@ -281,10 +281,16 @@ def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
         elif col not in ("id", "duration_ns") and dtype != "object":
             df[col] = pd.Series([None] * n, dtype=pandas_dtype(dtype))
     df["source"] = pd.Series([source] * n, dtype="string")
-    df["nvtx"] = pd.Series([list(s[0]) for s in stacks], dtype=object)
-    df["nvtx_start_ns"] = pd.Series([list(s[1]) for s in stacks], dtype=object)
-    df["nvtx_end_ns"] = pd.Series([list(s[2]) for s in stacks], dtype=object)
-    df["range"] = pd.Series(["/".join(s[0]) for s in stacks], dtype="string")
+    # one set of lists per distinct stack, shared by its launches (cells are never changed in
+    # place): a million launches hold a few thousand stacks
+    shared: dict[int, tuple[list[str], list[int], list[int], str]] = {}
+    for s in stacks:
+        if id(s) not in shared:
+            shared[id(s)] = (list(s[0]), list(s[1]), list(s[2]), "/".join(s[0]))
+    cells = [shared[id(s)] for s in stacks]
+    for i, col in enumerate(("nvtx", "nvtx_start_ns", "nvtx_end_ns")):
+        df[col] = pd.Series([c[i] for c in cells], dtype=object)
+    df["range"] = pd.Series([c[3] for c in cells], dtype="string")
     df["nvtx_source"] = pd.Series(list(sources), dtype="string")
     if "duration_ns" not in rows:
         df["duration_ns"] = (df["end_ns"] - df["start_ns"]).astype("float64")

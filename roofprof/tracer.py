@@ -143,7 +143,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
 
     kernels, calls, ranges = [], [], []
     captured: dict[tuple[int, int], tuple[int, int]] = {}  # (pid, node) -> (thread key, ts)
-    call_names: dict[tuple[int, int, int], str] = {}
+    call_names: dict[tuple[int, int], str] = {}  # (driver, cbid): the same in every process
     for rec in records:
         if rec.get("format") != 2 or "kernels" not in rec:
             continue  # its problems are reported by read_parts
@@ -154,7 +154,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
         c = pd.DataFrame(rec["calls"])
         c.insert(0, "pid", pid)
         calls.append(c)
-        call_names.update({(pid, d, b): n for (d, b), n in rec["call_names"].items()})
+        call_names.update(rec["call_names"])
         ranges += _ranges(rec["markers"])
         captured.update(_captured(pid, rec["nodes"], rec["clones"],
                                   _capture_windows(c, rec["call_names"])))
@@ -168,25 +168,29 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
                                   "process_id": "call_pid"}),
                 on=["pid", "correlation_id"], how="left", validate="many_to_one")
     found = k["call_start"].notna().to_numpy()
-    api = [call_names.get((int(p), int(d), int(b))) if ok else None for p, d, b, ok in
-           zip(k["pid"], k["driver"].fillna(0), k["cbid"].fillna(0), found, strict=True)]
     launch_pid = np.where(found, k["call_pid"].fillna(0), k["pid"]).astype(np.int64)
     tid = k["thread_id"].fillna(0).to_numpy(np.int64)
-    demangled = demangle([str(n) for n in k["name"].unique()])
+    # per distinct value, then taken: a run has millions of launches of a few hundred kernels
+    names = pd.Categorical(k["name"].astype(str))
+    unique = [str(n) for n in names.categories]
+    demangled = demangle(unique)
+    api_key = (k["driver"].fillna(0).to_numpy(np.int64) << 32) | \
+        k["cbid"].fillna(0).to_numpy(np.int64)
+    api = _distinct(api_key, lambda key: call_names.get((int(key) >> 32,
+                                                         int(key) & 0xFFFFFFFF)))
     rows: dict[str, Any] = {
-        "kernel": [short_name(str(n)) for n in k["name"]],
-        "kernel_demangled": [demangled[str(n)] for n in k["name"]],
+        "kernel": np.asarray([short_name(n) for n in unique], dtype=object)[names.codes],
+        "kernel_demangled": np.asarray([demangled[n] for n in unique],
+                                       dtype=object)[names.codes],
         "process_id": launch_pid,
-        "thread_id": [int(t) if ok else None for t, ok in zip(tid, found, strict=True)],
+        "thread_id": pd.Series(tid, dtype="Int64").where(found),
         "device": k["device_id"], "context": k["context_id"], "stream": k["stream_id"],
-        "grid": [dims(*g) for g in zip(k["grid_x"], k["grid_y"], k["grid_z"], strict=True)],
-        "block": [dims(*b) for b in zip(k["block_x"], k["block_y"], k["block_z"],
-                                        strict=True)],
+        "grid": _dims(k, "grid"), "block": _dims(k, "block"),
         "start_ns": k["start"].to_numpy(np.int64), "end_ns": k["end"].to_numpy(np.int64),
         "correlation_id": k["correlation_id"],
-        "launch_api": api,
-        "graph_id": [int(g) or None for g in k["graph_id"]],
-        "graph_node_id": [int(g) or None for g in k["graph_node_id"]],
+        "launch_api": pd.Series(api).where(found),
+        "graph_id": k["graph_id"].astype("Int64").where(k["graph_id"] != 0),
+        "graph_node_id": k["graph_node_id"].astype("Int64").where(k["graph_node_id"] != 0),
     }
     table = pd.DataFrame(ranges, columns=["thread", "name", "start_ns", "end_ns"])
     thread = np.where(found, (launch_pid << 32) | (tid & 0xFFFFFFFF), -1)
@@ -211,6 +215,23 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
                        "nvtx_source": {str(a): int(b) for a, b in
                                        df["nvtx_source"].value_counts().items()}}}
     return TimingTrace(kernels=df, meta=meta)
+
+
+def _dims(k: pd.DataFrame, what: str) -> Any:
+    """The "(x, y, z)" strings of the grid or block columns, made once per distinct value."""
+    import numpy as np
+
+    xyz = k[[f"{what}_x", f"{what}_y", f"{what}_z"]].to_numpy(np.int64)
+    unique, inverse = np.unique(xyz, axis=0, return_inverse=True)
+    return np.asarray([dims(*row) for row in unique], dtype=object)[inverse.reshape(-1)]
+
+
+def _distinct(keys: Any, value: Any) -> Any:
+    """``value(key)`` for every key of an integer array, computed once per distinct key."""
+    import numpy as np
+
+    unique, inverse = np.unique(keys, return_inverse=True)
+    return np.asarray([value(u) for u in unique], dtype=object)[inverse.reshape(-1)]
 
 
 def _counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
