@@ -360,6 +360,14 @@ def _annotated(model: nn.Module) -> Iterator[None]:
         yield
 
 
+def marked_generation(model: TPLlamaForCausalLM, args: argparse.Namespace,
+                      device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`generate` with every module call in an NVTX range named by its path and each
+    pass in its phase's range (where roofprof is installed)."""
+    with _annotated(model):
+        return generate(model, args, device, mark=_phase)
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0])
     p.add_argument("--layers", type=int, default=2)
@@ -410,8 +418,7 @@ def main(argv: list[str] | None = None) -> None:
         model = build(args, rank, world, device, reduce)
         for _ in range(args.warmup):  # outside every range: one-time setup stays out
             generate(model, argparse.Namespace(**{**vars(args), "new_tokens": 2}), device)
-        with _annotated(model):
-            tokens, logits = generate(model, args, device, mark=_phase)
+        tokens, logits = marked_generation(model, args, device)
         if args.save_logits is not None:
             torch.save({"tokens": tokens, "logits": logits},
                        args.save_logits / f"logits_rank{rank}.pt")

@@ -199,3 +199,47 @@ def test_cuda_without_a_gpu_says_to_pass_device_cpu() -> None:
     assert done.stderr == ("tp_llama.py: error: --device cuda: this torch sees no CUDA device; "
                            "pass --device cpu\n")
     assert done.stdout == ""
+
+
+def test_every_gemm_and_all_reduce_gets_its_phase_and_op(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The NVTX stack open at each linear layer and each all-reduce, through roofprof's own
+    rules: the phase and op its kernels get in a trace (the all-reduce is o_proj's and
+    down_proj's; its kernels' category, communication, tells them apart)."""
+    import nvtx
+
+    from roofprof.attribution import op_of, phase_of
+
+    stack: list[str] = []
+    monkeypatch.setattr(nvtx, "push_range", lambda message=None, **kw: stack.append(message))
+    monkeypatch.setattr(nvtx, "pop_range", lambda **kw: stack.pop())
+    gemms: list[tuple[str, ...]] = []
+    reduces: list[tuple[str, ...]] = []
+    linear = torch.nn.functional.linear
+
+    def recorded(*args: Any, **kwargs: Any) -> Any:
+        gemms.append(tuple(stack))
+        return linear(*args, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "linear", recorded)
+    tp = example()
+    args = tp.parser().parse_args(tiny_argv())
+    # rank 0 of 2, its all-reduce recorded instead of run (no peer here)
+    model = tp.build(args, 0, 2, torch.device("cpu"), lambda t: reduces.append(tuple(stack)))
+    tp.marked_generation(model, args, torch.device("cpu"))
+    assert stack == []
+    per_pass = 7 * TINY["layers"] + 1
+    assert len(gemms) == TINY["new_tokens"] * per_pass
+    assert len(reduces) == TINY["new_tokens"] * 2 * TINY["layers"]
+    phases = ["prefill"] + ["decode"] * (TINY["new_tokens"] - 1)
+    ops = ["qkv_proj", "qkv_proj", "qkv_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    for i, phase in enumerate(phases):
+        got = gemms[i * per_pass:(i + 1) * per_pass]
+        assert [phase_of(s) for s in got] == [phase] * per_pass
+        assert [op_of(s) for s in got] == ops * TINY["layers"] + ["lm_head"]
+        assert got[0] == (phase, "TPLlamaForCausalLM", "model", "model.layers.0",
+                          "model.layers.0.self_attn", "model.layers.0.self_attn.q_proj")
+        assert got[-1] == (phase, "TPLlamaForCausalLM", "lm_head")
+        red = reduces[i * 2 * TINY["layers"]:(i + 1) * 2 * TINY["layers"]]
+        assert [phase_of(s) for s in red] == [phase] * 2 * TINY["layers"]
+        assert [op_of(s) for s in red] == ["o_proj", "down_proj"] * TINY["layers"]
