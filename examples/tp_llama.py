@@ -144,9 +144,11 @@ class RowParallelLinear(nn.Module):
 
 
 class RMSNorm(nn.Module):
-    def __init__(self, hidden: int, eps: float = 1e-6) -> None:
+    """Normalised in fp32, scaled in the model's dtype (as transformers' LlamaRMSNorm)."""
+
+    def __init__(self, hidden: int, dtype: torch.dtype, eps: float = 1e-6) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.ones(hidden), requires_grad=False)
+        self.weight = nn.Parameter(torch.ones(hidden, dtype=dtype), requires_grad=False)
         self.eps = eps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -231,10 +233,10 @@ class DecoderLayer(nn.Module):
     def __init__(self, w: dict[str, torch.Tensor], heads: int, kv_heads: int, head_dim: int,
                  layer: int, reduce: Reduce | None) -> None:
         super().__init__()
-        hidden = w["o"].shape[0]
-        self.input_layernorm = RMSNorm(hidden)
+        hidden, dtype = w["o"].shape[0], w["o"].dtype
+        self.input_layernorm = RMSNorm(hidden, dtype)
         self.self_attn = Attention(w, heads, kv_heads, head_dim, layer, reduce)
-        self.post_attention_layernorm = RMSNorm(hidden)
+        self.post_attention_layernorm = RMSNorm(hidden, dtype)
         self.mlp = MLP(w, reduce)
 
     def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor,
@@ -249,7 +251,7 @@ class TPLlamaModel(nn.Module):
         self.embed_tokens = nn.Embedding.from_pretrained(embed, freeze=True)
         self.rotary_emb = RotaryEmbedding(head_dim)
         self.layers = nn.ModuleList(layers)
-        self.norm = RMSNorm(embed.shape[1])
+        self.norm = RMSNorm(embed.shape[1], embed.dtype)
 
     def forward(self, ids: torch.Tensor, cache: KVCache) -> torch.Tensor:
         x = self.embed_tokens(ids)
@@ -410,7 +412,10 @@ def main(argv: list[str] | None = None) -> None:
         device = torch.device("cpu")
     reduce: Reduce | None = None
     if "WORLD_SIZE" in os.environ:  # under torchrun (also at N = 1, for the same code path)
-        dist.init_process_group("nccl" if args.device == "cuda" else "gloo")
+        if args.device == "cuda":  # bound to this rank's GPU: NCCL sets up at once
+            dist.init_process_group("nccl", device_id=device)
+        else:
+            dist.init_process_group("gloo")
         if world > 1:
             def reduce(t: torch.Tensor) -> None:
                 dist.all_reduce(t)

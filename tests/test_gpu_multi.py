@@ -6,7 +6,13 @@ GPU tests carry the marker ``gpu`` (skipped unless ROOFPROF_GPU_TESTS=1) and ski
 where fewer than 2 CUDA devices are visible. On a host with 2 or more GPUs, ncu and
 cupti-python (pip install -e '.[dev,trace]'), from the repository root:
 
-    ROOFPROF_GPU_TESTS=1 python -m pytest -m gpu tests/test_gpu_multi.py -v -rA
+    ROOFPROF_GPU_TESTS=1 python -m pytest -m gpu tests/test_gpu_multi.py -v -rA \
+        -k "not include_nccl"
+    ROOFPROF_GPU_TESTS=1 python -m pytest -m gpu tests/test_gpu_multi.py -v -rA \
+        -k include_nccl
+
+(two commands, so that each stays under 10 minutes: the recording under ncu is bounded at
+RECORD_S, the trace at TRACE_S, the --include-nccl recording at INCLUDE_NCCL_S seconds).
 
 Every run is bounded: a run past its time limit is killed with all its processes (ncu and the
 torchrun workers run in process groups of their own, so each descendant is found and killed),
@@ -23,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -142,7 +149,7 @@ def derived_gemms(tokens: int) -> dict[str, tuple[int, int, int]]:
 
 # ------------------------------------------------------------------------------ recordings
 
-RECORD_S, TRACE_S = 900, 600
+RECORD_S, TRACE_S, INCLUDE_NCCL_S = 360, 180, 300
 
 
 @pytest.fixture(scope="module")
@@ -219,7 +226,7 @@ def test_record_gemms_do_at_least_the_derived_work_on_each_rank(
 def test_record_include_nccl_is_recorded_whatever_it_does(
         tmp_path: Path, record_property: Any) -> None:
     require_two_gpus()
-    limit = 300
+    limit = INCLUDE_NCCL_S
     out = tmp_path / "nccl"
     ran = bounded(roofprof_cmd("record", "-q", "-o", str(out), "--include-nccl", "--range",
                                "prefill", "--range", "decode", "--", *TORCHRUN), limit)
@@ -344,10 +351,10 @@ def test_join_gives_every_ranks_compute_kernels_their_counters(
 # ----------------------------------------------------------- the same steps on a fixture (CPU)
 
 
-def test_per_rank_dataset_steps_on_a_two_rank_fixture(tmp_path: Path) -> None:
-    """What the GPU test above does after tracing, on the bundled Kineto capture made into 2
-    ranks (rank 1 a copy on device 1, 10% slower) with all-reduce kernels of known
-    durations added to each rank's decode."""
+def two_rank_timing(path: Path) -> dict[tuple[str, int], float]:
+    """The bundled Kineto capture made into a 2-rank timing table at ``path`` (rank 1 a copy on
+    device 1, 10% slower), with all-reduce kernels of known durations added to each rank's
+    decode; returns those durations' sums by (phase, rank)."""
     t = load_timing(ROOT / "fixtures" / "llama_kineto.json.gz")
     base = t.kernels
     decode = base[base["phase"] == "decode"]
@@ -363,9 +370,14 @@ def test_per_rank_dataset_steps_on_a_two_rank_fixture(tmp_path: Path) -> None:
             device=rank, process_id=100 + rank, duration_ns=nccl)
         ranks.append(pd.concat([part, extra], ignore_index=True).astype(part.dtypes.to_dict()))
         comm_ns[("decode", rank)] = sum(nccl)
-    k = pd.concat(ranks, ignore_index=True)
+    write(TimingTrace(kernels=pd.concat(ranks, ignore_index=True), meta=t.meta), path)
+    return comm_ns
+
+
+def test_per_rank_dataset_steps_on_a_two_rank_fixture(tmp_path: Path) -> None:
+    """What the GPU test above does after tracing, on a 2-rank table made from a fixture."""
     combined = tmp_path / "two_ranks.parquet"
-    write(TimingTrace(kernels=k, meta=t.meta), combined)
+    comm_ns = two_rank_timing(combined)
     assert set(per_rank(load_timing(combined).kernels)) == {0, 1}
     parts = split_by_device(combined, tmp_path)
     assert set(parts) == {0, 1}
@@ -376,6 +388,54 @@ def test_per_rank_dataset_steps_on_a_two_rank_fixture(tmp_path: Path) -> None:
     assert prefill[0]["communication_share"] == 0
     assert prefill[1]["straggler"]
     assert prefill[1]["vs_median"] > 1
+
+
+def readme_blocks() -> list[str]:
+    """The indented command blocks of the README's "Multi-GPU (tensor parallel)" section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("### Multi-GPU (tensor parallel)", 1)[1].split("\n## ", 1)[0]
+    blocks, current = [], []
+    for line in [*section.splitlines(), ""]:
+        if line.startswith("    "):
+            current.append(line[4:])
+        elif current:
+            blocks.append("\n".join(current))
+            current = []
+    return blocks
+
+
+def test_the_readmes_multi_gpu_commands_are_real(tmp_path: Path) -> None:
+    """The record command builds its ncu command line (--dry-run for an H100, no ncu here);
+    the summary runs on a recording; the trace block's steps after ``roofprof trace`` run as
+    they are, on a 2-rank timing table made from a fixture."""
+    run, record, trace = readme_blocks()
+    assert run.count("examples/tp_llama.py") == 2
+    record_cmd, summary_cmd = (c for c in record.replace("\\\n", " ").splitlines())
+    argv = shlex.split(record_cmd, comments=True)[1:]
+    cut = argv.index("--")
+    done = CliRunner().invoke(main, [*argv[:cut], "--dry-run", "--chip", "gh100",
+                                     *argv[cut:]])
+    assert done.exit_code == 0, done.output
+    assert "--kernel-name 'regex:^(?!nccl)'" in done.output  # NCCL left out
+    assert "torchrun --nproc-per-node 2 examples/tp_llama.py" in done.output
+    roofprof.load(ROOT / "fixtures" / "llama_annotated.ncu-rep").save(tmp_path / "tp.parquet")
+    argv = [str(tmp_path / a) if a == "tp.parquet" else a
+            for a in shlex.split(summary_cmd, comments=True)]
+    done = CliRunner().invoke(main, argv[1:])
+    assert done.exit_code == 0, done.output
+    assert "0 · prefill" in done.output
+    first, rest = trace.split("\n", 1)
+    assert first.startswith("roofprof trace -o tp_timing -- torchrun")
+    comm_ns = two_rank_timing(tmp_path / "tp_timing.parquet")
+    env = {**os.environ, "PATH": os.pathsep.join([str(Path(sys.executable).parent),
+                                                  os.environ.get("PATH", "")])}
+    done_sh = subprocess.run(["bash", "-euo", "pipefail", "-c", rest], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=300, check=False)
+    assert done_sh.returncode == 0, done_sh.stderr
+    assert sorted(p.name for p in tmp_path.glob("tp_rank*.parquet")) == \
+        ["tp_rank0.parquet", "tp_rank1.parquet"]
+    check_rank_view(ranks_json(tmp_path / "tp_ds"), comm_ns)
+    assert "straggler" in done_sh.stdout
 
 
 def test_a_run_past_its_limit_is_killed_with_every_process_it_started(tmp_path: Path) -> None:

@@ -243,3 +243,29 @@ def test_every_gemm_and_all_reduce_gets_its_phase_and_op(
         red = reduces[i * 2 * TINY["layers"]:(i + 1) * 2 * TINY["layers"]]
         assert [phase_of(s) for s in red] == [phase] * 2 * TINY["layers"]
         assert [op_of(s) for s in red] == ["o_proj", "down_proj"] * TINY["layers"]
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_keeps_every_weight_and_gemm_in_its_dtype(dtype: str) -> None:
+    """The GPU default (bfloat16): weights and every linear layer's input in that dtype (a
+    norm computed in fp32 must come back in it), logits finite and close to fp32's."""
+    tp = example()
+    want = getattr(torch, dtype)
+    args = tp.parser().parse_args([*tiny_argv(), f"--dtype={dtype}"])
+    model = tp.build(args, 1, 2, torch.device("cpu"), None)
+    assert {p.dtype for p in model.parameters()} == {want}
+    inputs: set[Any] = set()
+    for module in model.modules():
+        if isinstance(module, (tp.ColumnParallelLinear, tp.RowParallelLinear,
+                               torch.nn.Linear)):
+            module.register_forward_hook(lambda m, i, o: inputs.add((i[0].dtype, o.dtype)))
+    _, logits = tp.generate(model, args, torch.device("cpu"))
+    assert inputs == {(want, want)}
+    assert torch.isfinite(logits).all()
+    # the same shard in fp32: prefill's logits (about 0.5 at most) within a few of the half
+    # type's steps at that size (bfloat16: 2**-9 relative, float16: 2**-12)
+    args32 = tp.parser().parse_args(tiny_argv())
+    _, ref = tp.generate(tp.build(args32, 1, 2, torch.device("cpu"), None), args32,
+                         torch.device("cpu"))
+    step = {"bfloat16": 2.0**-9, "float16": 2.0**-12}[dtype]
+    assert float((logits[0] - ref[0]).abs().max()) < 8 * step
