@@ -20,7 +20,8 @@ name (``roofprof.torch.annotate``), the first forward pass in ``prefill``, each 
 ``decode`` (``roofprof.phase``), so roofprof's rules give every kernel its phase and op. The
 all-reduce runs inside the o_proj / down_proj range (as Megatron's RowParallelLinear does it):
 its kernels have op o_proj / down_proj and category communication (``--by op,category``).
-A warm-up forward pass (``--warmup``) runs first, outside every range.
+Warm-up generations (``--warmup``, each a prefill and a decode pass) run first, outside every
+range, so one-time setup (NCCL's first collective, cuBLAS handles) stays out of the phases.
 
 GEMMs per layer and rank, for T tokens in the pass (T = batch x prompt in prefill, batch in
 decode), hidden H, head dim D = H/heads, ranks N; 2*M*N*K FLOPs each, M = T, split by N:
