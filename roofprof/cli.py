@@ -252,8 +252,12 @@ def _DATASET_OPTIONS(f: Any) -> Any:
         click.option("--host", default="default", show_default=True, metavar="NAME",
                      help="With --dataset: the host partition (also the file's host "
                           "column)."),
-        click.option("--rank", default=0, show_default=True, type=click.IntRange(min=0),
-                     metavar="N", help="With --dataset: the rank partition."),
+        click.option("--rank", default=None, type=click.IntRange(min=0),
+                     metavar="N", help="With --dataset: the rank partition [default: 0]."),
+        click.option("--rank-by", type=click.Choice(["device"]),
+                     help="With --dataset: one file per CUDA device, each in the rank "
+                          "partition of its device (a traced or recorded torchrun run, one "
+                          "process per GPU) instead of --rank."),
     ]):
         f = opt(f)
     return f
@@ -287,15 +291,25 @@ _ENGINE = click.option(
 def _convert_to_dataset(inputs: tuple[Path, ...], output: Path | None,
                         input_format: str | None, rules: Path | None, strict: bool,
                         reader: str, dataset: Path | None, run: str, host: str,
-                        rank: int, where: str | None) -> None:
-    from roofprof.trace import append
+                        rank: int | None, rank_by: str | None, where: str | None) -> None:
+    from roofprof.trace import append, append_ranks
 
     with _errors():
         if dataset is None:
             raise UsageError("give -o FILE.parquet or --dataset DIR")
         if output is not None:
             raise UsageError("give -o or --dataset, not both")
-        trace, path = append(list(inputs), dataset, run=run, host=host, rank=rank,
+        if rank_by is not None:
+            if rank is not None:
+                raise UsageError("give --rank or --rank-by, not both")
+            for n, trace, path in append_ranks(
+                    list(inputs), dataset, by=rank_by, run=run, host=host,
+                    format=input_format, rules=rules, reader=reader, strict=strict,
+                    where=where):
+                click.echo(f"roofprof: wrote {path}: rank {n}, {len(trace.kernels)} kernels",
+                           err=True)
+            return
+        trace, path = append(list(inputs), dataset, run=run, host=host, rank=rank or 0,
                              format=input_format, rules=rules, reader=reader, strict=strict,
                              where=where)
         click.echo(f"roofprof: wrote {path}: {len(trace.kernels)} kernels from "
@@ -324,7 +338,8 @@ def _check_catalog(trace: Any) -> None:
 @_WHERE
 def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | None,
             rules: Path | None, strict: bool, reader: str, dataset: Path | None,
-            run: str, host: str, rank: int, where: str | None) -> None:
+            run: str, host: str, rank: int | None, rank_by: str | None,
+            where: str | None) -> None:
     """Convert Nsight Compute reports or CSV exports (traces, dataset folders, quoted globs)
     into one Parquet trace, or add them to a dataset (--dataset DIR: one new file under
     DIR/run=RUN/host=HOST/rank=N/).
@@ -332,16 +347,18 @@ def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | N
     \b
     Examples:  roofprof convert run1.ncu-rep run2.csv -o trace.parquet
                roofprof convert rank3.ncu-rep --dataset fleet/ --run r1 --host n7 --rank 3
+               roofprof convert tp.parquet --dataset fleet/ --run tp --rank-by device
                roofprof convert fleet/ --where "rank = 3" -o rank3.parquet
     """
     from roofprof.trace import convert as convert_files
 
-    if dataset is None and (run, host, rank) != ("default", "default", 0):
+    if dataset is None and ((run, host) != ("default", "default") or rank is not None
+                            or rank_by is not None):
         with _errors():
-            raise UsageError("--run, --host and --rank apply with --dataset DIR")
+            raise UsageError("--run, --host, --rank and --rank-by apply with --dataset DIR")
     if dataset is not None or output is None:
         _convert_to_dataset(inputs, output, input_format, rules, strict, reader, dataset,
-                            run, host, rank, where)
+                            run, host, rank, rank_by, where)
         return
     with _errors():
         if output.suffix != ".parquet":

@@ -178,3 +178,49 @@ def test_partition_options_need_a_dataset(tmp_path: Path) -> None:
     assert r.exit_code != 0
     assert "--dataset" in r.output
     assert not (tmp_path / "t.parquet").exists()
+
+
+def test_rank_by_device_puts_each_devices_kernels_in_its_rank(tmp_path: Path) -> None:
+    """One trace of two devices (the bundled H100 and H200 recordings of the same Llama,
+    relabelled as devices 0 and 1): each device's kernels land in its own rank partition."""
+    import pandas as pd
+
+    a, b = load(FIXTURES / "llama_annotated.ncu-rep"), \
+        load(FIXTURES / "h200_llama_annotated.ncu-rep")
+    a.kernels["device"], b.kernels["device"] = 0, 1
+    both = pd.concat([a.kernels, b.kernels], ignore_index=True)
+    a.kernels = both
+    a.save(tmp_path / "two.parquet")
+    r = CliRunner().invoke(main, ["convert", str(tmp_path / "two.parquet"), "--dataset",
+                                  str(tmp_path / "ds"), "--run", "tp", "--rank-by", "device"])
+    assert r.exit_code == 0, r.output
+    assert "rank 0, 126 kernels" in r.output
+    assert "rank 1, 126 kernels" in r.output
+    got = roofline.summarize(load(tmp_path / "ds"), by="rank,phase")
+    for rank, alone in ((0, FIXTURES / "llama_annotated.ncu-rep"),
+                        (1, FIXTURES / "h200_llama_annotated.ncu-rep")):
+        want = roofline.summarize(load(alone), by="phase").set_index("group")["time_ns"]
+        for phase, ns in want.items():
+            row = got[got["group"] == f"{rank} · {phase}"]
+            assert float(row["time_ns"].iloc[0]) == pytest.approx(float(ns), rel=1e-12)
+
+
+def test_rank_by_is_refused_where_it_cannot_apply(tmp_path: Path) -> None:
+    import pandas as pd
+
+    trace = load(FIXTURES / "llama_small.ncu-rep")
+    trace.kernels["device"] = pd.Series([None] * len(trace.kernels), dtype="Int64")
+    trace.save(tmp_path / "nodevice.parquet")
+    for args, words in (
+            (["--dataset", str(tmp_path / "ds"), "--rank-by", "device", "--rank", "1"],
+             "give --rank or --rank-by, not both"),
+            (["-o", str(tmp_path / "t.parquet"), "--rank-by", "device"],
+             "apply with --dataset DIR"),
+            (["--dataset", str(tmp_path / "ds"), "--rank-by", "device"],
+             "have no device, so their rank is unknown; give --rank N instead")):
+        r = CliRunner().invoke(main, ["convert", str(tmp_path / "nodevice.parquet"), *args])
+        assert r.exit_code != 0
+        assert words in r.output, r.output
+        assert r.output.count("\n") == 1
+    assert not (tmp_path / "ds").exists()
+

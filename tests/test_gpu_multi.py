@@ -278,23 +278,11 @@ def test_trace_times_every_launch_of_every_rank_with_its_collectives(
         b.groupby(["phase", "op", "kernel"], dropna=False).size().to_dict()
 
 
-def split_by_device(timing: Path, folder: Path) -> dict[int, Path]:
-    """One timing table per device (rank), beside each other in ``folder``."""
-    t = load_timing(timing)
-    out = {}
-    for device, part in t.kernels.groupby("device"):
-        path = folder / f"rank{int(device)}.parquet"
-        write(TimingTrace(kernels=part.reset_index(drop=True), meta=t.meta), path)
-        out[int(device)] = path
-    return out
-
-
-def add_ranks(parts: dict[int, Path], dataset: Path) -> None:
-    """``roofprof convert PART --dataset DATASET --run tp --rank N`` of each part."""
-    for rank, path in parts.items():
-        done = CliRunner().invoke(main, ["convert", str(path), "--dataset", str(dataset),
-                                         "--run", "tp", "--rank", str(rank)])
-        assert done.exit_code == 0, done.output
+def add_ranks(timing: Path, dataset: Path) -> None:
+    """``roofprof convert TIMING --dataset DATASET --run tp --rank-by device``."""
+    done = CliRunner().invoke(main, ["convert", str(timing), "--dataset", str(dataset),
+                                     "--run", "tp", "--rank-by", "device"])
+    assert done.exit_code == 0, done.output
 
 
 def ranks_json(dataset: Path, *extra: str) -> list[dict[str, Any]]:
@@ -317,14 +305,14 @@ def check_rank_view(rows: list[dict[str, Any]], comm_ns: dict[tuple[str, int], f
 @GPU
 def test_ranks_of_the_traced_run_show_each_ranks_communication_share(
         traced: tuple[Ran, Path], tmp_path: Path) -> None:
-    parts = split_by_device(traced[1], tmp_path)
-    assert set(parts) == {0, 1}
     k = load_timing(traced[1]).kernels
     comm = k[k["category"] == "communication"]
     expected = {(p, int(d)): float(v) for (p, d), v in
                 comm.groupby(["phase", "device"])["duration_ns"].sum().items() if p in PHASES}
     assert len(expected) == 4
-    add_ranks(parts, tmp_path / "ds")
+    add_ranks(traced[1], tmp_path / "ds")
+    assert sorted(p.name for p in (tmp_path / "ds" / "run=tp" / "host=default").iterdir()) \
+        == ["rank=0", "rank=1"]
     check_rank_view(ranks_json(tmp_path / "ds"), expected)
     spread = ranks_json(tmp_path / "ds", "--view", "spread")
     assert {r["group"]: r["ranks"] for r in spread if r["group"] in PHASES} == \
@@ -379,9 +367,7 @@ def test_per_rank_dataset_steps_on_a_two_rank_fixture(tmp_path: Path) -> None:
     combined = tmp_path / "two_ranks.parquet"
     comm_ns = two_rank_timing(combined)
     assert set(per_rank(load_timing(combined).kernels)) == {0, 1}
-    parts = split_by_device(combined, tmp_path)
-    assert set(parts) == {0, 1}
-    add_ranks(parts, tmp_path / "ds")
+    add_ranks(combined, tmp_path / "ds")
     rows = ranks_json(tmp_path / "ds")
     check_rank_view(rows, comm_ns)
     prefill = {r["rank"]: r for r in rows if r["group"] == "prefill"}
@@ -432,8 +418,8 @@ def test_the_readmes_multi_gpu_commands_are_real(tmp_path: Path) -> None:
     done_sh = subprocess.run(["bash", "-euo", "pipefail", "-c", rest], cwd=tmp_path, env=env,
                              capture_output=True, text=True, timeout=300, check=False)
     assert done_sh.returncode == 0, done_sh.stderr
-    assert sorted(p.name for p in tmp_path.glob("tp_rank*.parquet")) == \
-        ["tp_rank0.parquet", "tp_rank1.parquet"]
+    assert sorted(p.name for p in (tmp_path / "tp_ds" / "run=tp" / "host=default").iterdir()) \
+        == ["rank=0", "rank=1"]
     check_rank_view(ranks_json(tmp_path / "tp_ds"), comm_ns)
     assert "straggler" in done_sh.stdout
 
