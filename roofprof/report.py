@@ -210,7 +210,12 @@ def decode_options(trace: Any, spec: Any, **options: Any) -> pd.DataFrame:
 
 
 def _title(trace: Any) -> str:
+    """The report's title: its inputs (a dataset folder and its --where, else the sources)."""
     meta = getattr(trace, "meta", None) or {}
+    data = meta.get("dataset")
+    if isinstance(data, dict) and data.get("path"):
+        where = f" where {data['where']}" if data.get("where") else ""
+        return f"roofprof report: dataset {data['path']}{where}"
     sources = meta.get("sources") or []
     return f"roofprof report: {', '.join(map(str, sources))}" if sources else "roofprof report"
 

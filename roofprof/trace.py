@@ -101,6 +101,7 @@ def load(path: str | os.PathLike[str], format: str | None = None,
 
     if dataset.is_dataset(path):
         trace = read_dataset(path, where)
+        trace.meta["dataset"] = {"path": str(path), "where": where}
         if rules is not None:
             from roofprof.attribution import load_rules
 

@@ -276,3 +276,16 @@ def test_a_memory_bound_phase_names_its_bandwidth_and_ridge() -> None:
     assert s.values["ridge"] == pytest.approx(ridge)
     assert f"{intensity(row['ai'])} FLOP/B is below its ridge {intensity(ridge)}" in s.text
     assert r.title == "roofprof report"  # a bare table has no source to name
+
+
+def test_a_dataset_selection_is_named_in_the_title(tmp_path: Path) -> None:
+    from roofprof.trace import append
+
+    for rank in (0, 1):
+        append([FIXTURES / "llama_small.ncu-rep"], tmp_path / "fleet", run="r1", rank=rank)
+    out = tmp_path / "r.md"
+    r = CliRunner().invoke(main, ["report", str(tmp_path / "fleet"), "--where", "rank = 1",
+                                  "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_text().splitlines()[0] == \
+        f"# roofprof report: dataset {tmp_path / 'fleet'} where rank = 1"
