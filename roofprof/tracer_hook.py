@@ -105,13 +105,10 @@ def decode(buffers: Iterable[bytes], kinds: dict[int, tuple[str, Any]]
                 family, dtype = kinds[kind]
                 rows = raw[np.asarray(offs)[:, None] + np.arange(dtype.itemsize)]
                 found[family].append(np.ascontiguousarray(rows).view(dtype).reshape(-1))
-    out = {family: np.concatenate(parts) if parts else np.zeros(0, kinds_dtype(kinds, family))
+    dtypes = dict(kinds.values())  # family -> its record layout
+    out = {family: np.concatenate(parts) if parts else np.zeros(0, dtypes[family])
            for family, parts in found.items()}
     return out, problems
-
-
-def kinds_dtype(kinds: dict[int, tuple[str, Any]], family: str) -> Any:
-    return next(dtype for fam, dtype in kinds.values() if fam == family)
 
 
 def columns(records: Any, fields: Iterable[str]) -> dict[str, Any]:
@@ -341,13 +338,12 @@ def kept_call(name: str) -> bool:
         or "EndCapture" in name
 
 
-def launches_only(cupti: Any, driver_only: bool = False) -> None:
+def launches_only(cupti: Any) -> None:
     """Keep the API records of :func:`kept_call`; drop every other call's (torch makes several
-    runtime and driver calls per kernel)."""
-    apis = [(cupti.driver_api_trace_cbid, cupti.activity_enable_driver_api)]
-    if not driver_only:
-        apis.append((cupti.runtime_api_trace_cbid, cupti.activity_enable_runtime_api))
-    for enum, enable in apis:
+    runtime and driver calls per kernel). Both kinds are needed: a kernel launched through the
+    runtime has no driver record of its own (seen on an H100)."""
+    for enum, enable in ((cupti.runtime_api_trace_cbid, cupti.activity_enable_runtime_api),
+                         (cupti.driver_api_trace_cbid, cupti.activity_enable_driver_api)):
         for member in enum:
             name = member.name
             if name.endswith(("INVALID", "SIZE", "FORCE_INT")):
@@ -384,12 +380,12 @@ def start(folder: str | None = None) -> Recorder | None:
             raise RuntimeError(f"cuptiActivityRegisterCallbacks returned {status}")
         wanted = os.environ.get(ENV_KINDS, "kernel,api,marker").split(",")
         for family, kinds in (("kernel", ("CONCURRENT_KERNEL",)), ("api", ("RUNTIME", "DRIVER")),
-                              ("driverapi", ("DRIVER",)), ("marker", ("MARKER",))):
+                              ("marker", ("MARKER",))):
             if family in wanted:
                 for kind in kinds:
                     cupti.activity_enable(getattr(cupti.ActivityKind, kind))
-        if ("api" in wanted or "driverapi" in wanted) and "allapi" not in wanted:
-            launches_only(cupti, driver_only="api" not in wanted)
+        if "api" in wanted:
+            launches_only(cupti)
         if "marker" in wanted:
             nvtx_domains_on(rec.errors)
         try:
