@@ -383,52 +383,6 @@ def group_reasons(df: pd.DataFrame, whys: pd.DataFrame, level: str) -> list[str 
     return out
 
 
-#: columns of :func:`rank_view`'s result
-RANK_COLUMNS: tuple[str, ...] = ("group", "ranks", "min_ns", "median_ns", "max_ns", "spread",
-                                 "straggler", "straggler_excess_ns")
-
-
-def rank_view(directory: str | os.PathLike[str], by: str = "phase",
-              where: str | None = None) -> pd.DataFrame:
-    """Time per group per rank, across ranks: min, median and max over the ranks that ran the
-    group, ``spread`` = max / median, the ``straggler`` (the rank with the most time; the
-    lowest such rank on a tie) and its excess over the median. The per-rank times are the
-    ``time_ns`` of :func:`summarize` by ``by,rank`` (one group math); groups with the most
-    time first. A rank's time is null where one of its kernels' durations is."""
-    cols = parse_by(by)
-    if "rank" in cols:
-        raise UsageError("--by: the rank view groups by rank itself; give other columns")
-    # the rank is the last part of each "by,rank" name (split at the last separator)
-    per = summarize(directory, by=",".join([*cols, "rank"]), where=where)
-    split = per["group"].str.rsplit(GROUP_JOIN, n=1)
-    return across_ranks(per.assign(g=split.str[0], rank=split.str[1].astype("int64")))
-
-
-def across_ranks(per: pd.DataFrame) -> pd.DataFrame:
-    """:func:`rank_view`'s columns from per-rank times: ``per`` has a row per group ``g`` and
-    ``rank`` with its ``time_ns``."""
-    import numpy as np
-
-    rows = []
-    for g, part in per.groupby("g", sort=False):
-        t = part["time_ns"].to_numpy(dtype=np.float64)
-        if np.isnan(t).any():
-            med = mx = mn = excess = float("nan")
-            straggler = None
-        else:
-            order = np.lexsort((part["rank"].to_numpy(), -t))
-            mn, med, mx = float(t.min()), float(np.median(t)), float(t.max())
-            straggler = int(part["rank"].to_numpy()[order[0]])
-            excess = mx - med
-        rows.append({"group": g, "ranks": len(part), "min_ns": mn, "median_ns": med,
-                     "max_ns": mx, "spread": mx / med if med > 0 else float("nan"),
-                     "straggler": straggler, "straggler_excess_ns": excess,
-                     "_total": float(np.nansum(t))})
-    out = pd.DataFrame(rows)
-    out = out.sort_values(["_total", "group"], ascending=[False, True], kind="stable")
-    return out[list(RANK_COLUMNS)].reset_index(drop=True)
-
-
 def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,
                   ) -> dict[str, Any]:
     """The metadata views read for their sampling note: the first file (of those matching

@@ -9,7 +9,7 @@ The communication share is the time of the group's kernels on that rank whose ``
 is ``communication`` (the NCCL and collectives rule of roofprof/rules/categories.toml) over
 the rank's time in the group, both ``time_ns`` of the same summaries (a second one by
 ``GROUP,rank,category``). ``vs_median`` and ``straggler`` come from
-``roofprof.dataset_sql.across_ranks`` (the straggler rule of ``roofprof ranks --view
+:func:`across_ranks` (the straggler rule of ``roofprof ranks --view
 spread``): the rank's time over the group's median over ranks, and whether it is the rank
 with the most time (the lowest such rank on a tie).
 """
@@ -31,6 +31,9 @@ PER_RANK_COLUMNS: tuple[str, ...] = (
     "group", "rank", "kernels", "time_ns", "pct_of_roof", "ai", "work_per_s", "bytes_per_s",
     "bound", "precision", "reason", "communication_ns", "communication_share", "vs_median",
     "straggler", "level")
+#: columns of :func:`spread`'s result
+SPREAD_COLUMNS: tuple[str, ...] = ("group", "ranks", "min_ns", "median_ns", "max_ns", "spread",
+                                   "straggler", "straggler_excess_ns")
 ENGINES = ("duckdb", "spark", "pandas")
 
 
@@ -68,8 +71,6 @@ def per_rank(directory: str | os.PathLike[str], by: str = "phase", level: str = 
     over all ranks first, ranks in order within each."""
     import numpy as np
 
-    from roofprof.dataset_sql import across_ranks
-
     cols = parse_by(by)
     if "rank" in cols:
         raise UsageError("--by: the rank views group by rank themselves; give other columns "
@@ -104,12 +105,38 @@ def per_rank(directory: str | os.PathLike[str], by: str = "phase", level: str = 
 def spread(directory: str | os.PathLike[str], by: str = "phase", where: str | None = None,
            engine: str = "duckdb") -> pd.DataFrame:
     """Per group across ranks: min, median and max time, spread and straggler
-    (``roofprof.dataset_sql.across_ranks`` of the per-rank times of ``engine``)."""
-    from roofprof.dataset_sql import across_ranks
-
+    (:func:`across_ranks` of the per-rank times of ``engine``)."""
     cols = parse_by(by)
     if "rank" in cols:
         raise UsageError("--by: the rank views group by rank themselves; give other columns "
                          "(--by run: each rank's totals)")
     return across_ranks(_split(summaries(directory, ",".join([*cols, "rank"]), where=where,
                                          engine=engine), 2))
+
+
+def across_ranks(per: pd.DataFrame) -> pd.DataFrame:
+    """:func:`spread`'s columns from per-rank times: ``per`` has a row per group ``g`` and
+    ``rank`` with its ``time_ns``: min, median and max over the ranks that ran the group,
+    ``spread`` = max / median, the ``straggler`` (the rank with the most time; the lowest such
+    rank on a tie) and its excess over the median; groups with the most time first. A rank's
+    time is null where one of its kernels' durations is."""
+    import numpy as np
+
+    rows = []
+    for g, part in per.groupby("g", sort=False):
+        t = part["time_ns"].to_numpy(dtype=np.float64)
+        if np.isnan(t).any():
+            med = mx = mn = excess = float("nan")
+            straggler = None
+        else:
+            order = np.lexsort((part["rank"].to_numpy(), -t))
+            mn, med, mx = float(t.min()), float(np.median(t)), float(t.max())
+            straggler = int(part["rank"].to_numpy()[order[0]])
+            excess = mx - med
+        rows.append({"group": g, "ranks": len(part), "min_ns": mn, "median_ns": med,
+                     "max_ns": mx, "spread": mx / med if med > 0 else float("nan"),
+                     "straggler": straggler, "straggler_excess_ns": excess,
+                     "_total": float(np.nansum(t))})
+    out = pd.DataFrame(rows)
+    out = out.sort_values(["_total", "group"], ascending=[False, True], kind="stable")
+    return out[list(SPREAD_COLUMNS)].reset_index(drop=True)

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from roofprof import dataset_sql, ranks, roofline
+from roofprof import ranks, roofline
 from roofprof.attribution import attribute, builtin_rules
 from roofprof.cli import main
 from roofprof.errors import RoofprofWarning, UsageError
@@ -107,7 +107,7 @@ def test_straggler_and_median(mixed: tuple[Path, dict[int, Path]]) -> None:
         assert rows.loc[2, "vs_median"] == pytest.approx(t200 / t100, rel=1e-12)
         assert rows.loc[2, "communication_share"] == 0.0  # no collectives in one-GPU runs
     assert list(table["group"].drop_duplicates()) == ["prefill", "decode"]  # most time first
-    spread = dataset_sql.rank_view(d, by="phase", where="rank <= 2")
+    spread = ranks.spread(d, by="phase", where="rank <= 2", engine="pandas")
     pd.testing.assert_frame_equal(ranks.spread(d, by="phase", where="rank <= 2"), spread)
     with pytest.raises(UsageError, match="rank views"):
         ranks.per_rank(d, by="rank,phase")
