@@ -2,10 +2,11 @@
 # The GPU work left on issue 11, in parts that each fit one device command (<= 10 min), for a
 # session with device time. From the repository root on the GPU host, with the wheels in .whl/:
 #     bash bench/gpu_issue11.sh PART OUTDIR
-#     PART: tests | overhead | production | big | nsys | graphrecord
+#     PART: tests | overhead | overhead-7b | production | big | nsys | graphrecord
 # tests       GPU tests of trace, join, record --sample and graphs (about 2 min)
-# overhead    trace overhead on the decode loop, eager and CUDA graph, 3 rounds, torch.profiler
-#             beside it (about 5 min)
+# overhead    trace overhead on the 4-layer decode loop, eager and CUDA graph, 2 rounds,
+#             torch.profiler beside it, and the CUPTI buffer tuning (about 5 min)
+# overhead-7b the same on the 7B-shaped model, without torch.profiler (about 3 min)
 # production  bench_production's 2-layer accuracy part (about 3 min)
 # big         the 32-layer hidden-4096 run: record --sample 1 (target <= 3 min); then plain
 #             record stopped after the time that is left
@@ -23,23 +24,28 @@ case "$part" in
 tests)
   ROOFPROF_GPU_TESTS=1 timeout 500 python3 -m pytest -v -p no:cacheprovider \
     tests/test_gpu_timing.py 2>&1 | tee "$out/gpu_timing_tests.log" | tail -20 ;;
-overhead)
+overhead)  # the launch-bound 4-layer loop: the worst case
   for g in "" --graph; do
-    timeout 200 python3 bench/bench_trace_overhead.py --steps 100 --rounds 3 --kineto $g \
+    timeout 150 python3 bench/bench_trace_overhead.py --steps 100 --rounds 2 --kineto $g \
       2>&1 | tee -a "$out/trace_overhead.txt"
     echo "with ROOFPROF_TRACE_TUNING=per_thread,no_zero" | tee -a "$out/trace_overhead.txt"
-    ROOFPROF_TRACE_TUNING=per_thread,no_zero timeout 90 python3 bench/bench_trace_overhead.py \
-      --steps 100 --rounds 2 $g 2>&1 | tee -a "$out/trace_overhead.txt"
+    ROOFPROF_TRACE_TUNING=per_thread,no_zero timeout 60 python3 bench/bench_trace_overhead.py \
+      --steps 100 --rounds 1 $g 2>&1 | tee -a "$out/trace_overhead.txt"
+  done ;;
+overhead-7b)  # the issue's 7B-shaped model (32 layers, hidden 4096)
+  for g in "" --graph; do
+    timeout 150 python3 bench/bench_trace_overhead.py --steps 50 --rounds 2 $g --layers 32 \
+      --hidden 4096 --heads 32 --kv-heads 8 2>&1 | tee -a "$out/trace_overhead_7b.txt"
   done ;;
 production)
   timeout 560 python3 bench/bench_production.py "$out/prod" --skip-big 2>&1 \
     | tee "$out/production_accuracy.txt" | tail -20 ;;
 big)
-  timeout 580 python3 bench/bench_production.py "$out/prod" --skip-accuracy --limit 300 2>&1 \
+  timeout 580 python3 bench/bench_production.py "$out/prod" --skip-accuracy --limit 240 2>&1 \
     | tee "$out/production_big.txt" | tail -20 ;;
 nsys)
   nsys=$(command -v nsys || ls /opt/nvidia/nsight-systems/*/bin/nsys /usr/local/cuda/bin/nsys \
-    2>/dev/null | head -1)
+    /opt/nvidia/nsight-compute/*/host/target-linux-x64/nsys 2>/dev/null | head -1)
   [ -n "$nsys" ] || { echo "no nsys on this machine"; exit 1; }
   "$nsys" --version
   # no CPU sampling or context switches: the last capture without these options wrote 2.5 GB

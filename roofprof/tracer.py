@@ -311,9 +311,9 @@ def _captured(pid: int, nodes: dict[int, tuple[int, int, int]], clones: dict[int
             where.update(zip(found, launches, strict=True))
     out = {}
     for node in set(nodes) | set(clones):
-        original = node
+        original = node  # an instantiated node is created too (seen on an H100): follow clones
         for _ in range(8):
-            if original in nodes or original not in clones:
+            if original not in clones:
                 break
             original = clones[original]
         if original in where:

@@ -415,6 +415,7 @@ def main() -> None:
         sys.exit("usage: ROOFPROF_TRACE_DIR=DIR python -m roofprof.tracer_hook SCRIPT [ARGS]")
     start()
     sys.argv = sys.argv[1:]
+    sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))  # as `python SCRIPT` sets it
     runpy.run_path(sys.argv[0], run_name="__main__")
 
 

@@ -65,7 +65,8 @@ def records_from_kineto(path: Path, nodes_at: str = "launch") -> list[dict[str, 
         markers.append((i, 2, _ns(a["ts"]), a["name"], "", a["pid"], a["tid"]))
         markers.append((i, 4, _ns(a["ts"]) + _ns(a["dur"]), "", "", a["pid"], a["tid"]))
     # graph nodes as CUPTI's resource callbacks report them: created at each captured launch
-    # (nodes_at="launch") or all at the end of the capture ("end"), cloned at instantiation
+    # (nodes_at="launch") or all at the end of the capture ("end"); at instantiation, each is
+    # cloned, and the clone is reported created too (as on an H100), after the capture
     nodes, clones, inside, pos = {}, {}, False, 0
     for c in sorted(calls, key=lambda e: e["ts"]):
         if c["name"] == "cudaStreamBeginCapture":
@@ -75,6 +76,9 @@ def records_from_kineto(path: Path, nodes_at: str = "launch") -> list[dict[str, 
             if nodes_at == "end":
                 for n in range(first, pos):
                     nodes[2000 + n] = (_ns(c["ts"]), c["tid"], 0)
+            instantiated = _ns(c["ts"]) + _ns(c["dur"]) + 1000
+            for n in range(first, pos):
+                nodes[1000 + n] = (instantiated + n, c["tid"], 0)
         elif inside and re.match(r"^cu(da)?Launch", c["name"]):
             nodes[2000 + pos] = (_ns(c["ts"]), c["tid"], 0)
             clones[1000 + pos] = 2000 + pos
@@ -243,3 +247,25 @@ def test_a_record_of_a_kind_not_enabled_is_reported_not_misread() -> None:
     assert len(found["runtime"]) == 1
     assert problems == ["activity record of kind 99 at byte 40 of a 120-byte buffer: not a "
                         "kind this tracer reads; the rest of that buffer is lost"]
+
+
+def test_a_real_graph_capture_gives_replays_their_decode_phase_and_capture_ops() -> None:
+    """The hook's own records of the CUDA-graph example on an H100 (fixtures/MANIFEST.md):
+    CUPTI reports the capture's nodes created at each captured launch and the instantiated
+    clones created again at instantiation; replays take the module ranges open at capture."""
+    records, problems = tracer.read_parts(FIXTURES / "llama_graph_trace_parts")
+    assert problems == []
+    k = tracer.from_parts(records, source="t.parquet").kernels
+    replays = k[k["launch_api"] == "cudaGraphLaunch"]
+    assert replays.groupby("graph_id").size().sort_index().tolist() == [125, 375]
+    last = replays[replays["graph_id"] == replays["graph_id"].max()]
+    assert set(last["phase"]) == {"decode"}
+    assert set(last["nvtx_source"]) == {"launch+capture"}
+    ops = last.groupby("op").size()
+    # per replay: 2 layers x q, k, v; one lm_head; and each of 3 replays is the same graph
+    assert ops["qkv_proj"] == 3 * 2 * 3 and ops["lm_head"] == 3
+    assert last["op"].notna().all()
+    assert (last.groupby("graph_node_id")["op"].nunique() == 1).all()
+    # the eager prefill keeps its own launch-time ranges
+    prefill = k[k["phase"] == "prefill"]
+    assert len(prefill) == 113 and set(prefill["nvtx_source"]) == {"launch"}
