@@ -39,12 +39,15 @@ def main() -> None:
     ap.add_argument("--hidden", type=int, default=2048)
     ap.add_argument("--heads", type=int, default=16)
     ap.add_argument("--kv-heads", type=int, default=4)
+    ap.add_argument("--annotate", action="store_true",
+                    help="an NVTX range per module call (decode_loop.py --annotate)")
     ap.add_argument("--kineto", action="store_true",
                     help="also time the loop under torch.profiler (CUDA activities only)")
     args = ap.parse_args()
     loop = [sys.executable, str(ROOT / "bench" / "decode_loop.py"), "--steps",
             str(args.steps), "--layers", str(args.layers), "--hidden", str(args.hidden), "--heads",
-            str(args.heads), "--kv-heads", str(args.kv_heads)] + (["--graph"] if args.graph else [])
+            str(args.heads), "--kv-heads", str(args.kv_heads)]
+    loop += (["--graph"] if args.graph else []) + (["--annotate"] if args.annotate else [])
     plain, traced, kineto = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.rounds):
@@ -56,7 +59,9 @@ def main() -> None:
                 kineto.append(ms_per_step([*loop, "--kineto"]))
     p, t = statistics.median(plain), statistics.median(traced)
     mode = "graph" if args.graph else "eager"
-    print(f"decode loop ({args.layers} layers, hidden {args.hidden}, {mode}, {args.steps} steps, "
+    ranges = "a range per module" if args.annotate else "one range per step"
+    print(f"decode loop ({args.layers} layers, hidden {args.hidden}, {mode}, {ranges}, "
+          f"{args.steps} steps, "
           f"{args.rounds} rounds)")
     print(f"plain   {p:.3f} ms/step  {plain}")
     print(f"traced  {t:.3f} ms/step  {traced}")

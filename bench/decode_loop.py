@@ -2,6 +2,7 @@
 then time --steps decode steps (each synchronised), eager or replaying a CUDA graph.
 
     python bench/decode_loop.py --steps 200            # prints {"ms_per_step": ...}
+    python bench/decode_loop.py --annotate             # plus an NVTX range per module call
     roofprof trace -o t -- python bench/decode_loop.py --steps 200
 
 Needs torch with CUDA and transformers (random weights, nothing downloaded).
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
 import torch
 from _llama import add_model_options, build
-from kineto_llama import marked, static_cache
+from kineto_llama import annotate_modules, marked, static_cache
 
 
 @torch.inference_mode()
@@ -31,10 +32,14 @@ def main() -> None:
     p.add_argument("--prompt", type=int, default=128)
     p.add_argument("--steps", type=int, default=200)
     p.add_argument("--graph", action="store_true")
+    p.add_argument("--annotate", action="store_true",
+                   help="a range per module call, named by its path (as a profiled service has)")
     p.add_argument("--kineto", action="store_true",
                    help="time the loop under torch.profiler (CUDA activities only), to compare")
     args = p.parse_args()
     model = build(args)
+    if args.annotate:
+        annotate_modules(model)
     cache = static_cache(model, args.batch, args.prompt + args.steps + 8)
     ids = torch.randint(0, model.config.vocab_size, (args.batch, args.prompt), device="cuda")
     model(input_ids=ids, past_key_values=cache, cache_position=torch.arange(args.prompt,

@@ -6,7 +6,8 @@
 # tests       GPU tests of trace, join, record --sample and graphs (about 2 min)
 # overhead    trace overhead on the 4-layer decode loop, eager and CUDA graph, 2 rounds,
 #             torch.profiler beside it, and the CUPTI buffer tuning (about 5 min)
-# overhead-7b the same on the 7B-shaped model, without torch.profiler (about 3 min)
+# overhead-7b the same on the 7B-shaped model with a range per module call, without
+#             torch.profiler (about 5 min)
 # production  bench_production's 2-layer accuracy part (about 3 min)
 # big         the 32-layer hidden-4096 run: record --sample 1 (target <= 3 min); then plain
 #             record stopped after the time that is left
@@ -32,10 +33,10 @@ overhead)  # the launch-bound 4-layer loop: the worst case
     ROOFPROF_TRACE_TUNING=per_thread,no_zero timeout 60 python3 bench/bench_trace_overhead.py \
       --steps 100 --rounds 1 $g 2>&1 | tee -a "$out/trace_overhead.txt"
   done ;;
-overhead-7b)  # the 7B-shaped model (32 layers, hidden 4096)
+overhead-7b)  # the 7B-shaped model (32 layers, hidden 4096), a range per module call
   for g in "" --graph; do
-    timeout 150 python3 bench/bench_trace_overhead.py --steps 50 --rounds 2 $g --layers 32 \
-      --hidden 4096 --heads 32 --kv-heads 8 2>&1 | tee -a "$out/trace_overhead_7b.txt"
+    timeout 170 python3 bench/bench_trace_overhead.py --steps 30 --rounds 2 $g --layers 32 \
+      --hidden 4096 --heads 32 --kv-heads 8 --annotate 2>&1 | tee -a "$out/trace_overhead_7b.txt"
   done ;;
 production)
   timeout 560 python3 bench/bench_production.py "$out/prod" --skip-big 2>&1 \
