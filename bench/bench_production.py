@@ -11,7 +11,8 @@
    against a full `record` and a `trace` of the same program. Reports the joined phase and op
    time shares against the timing truth, and the share of launches (and of time) whose joined
    FLOPs and DRAM bytes are within 1% of the full recording's same launch.
-Prints the numbers; paste them into BENCHMARKS.md.
+Prints the numbers; paste them into BENCHMARKS.md. `--compare-only` redoes part 2's comparison
+on recordings already in OUTDIR (no GPU needed: it runs this tree's join).
 """
 
 from __future__ import annotations
@@ -63,12 +64,6 @@ def big(out: Path, limit: float, full: bool = True) -> None:
 
 
 def accuracy(out: Path) -> None:
-    import numpy as np
-
-    import roofprof
-    from roofprof.join import join
-    from roofprof.timing import load_timing
-
     for args in (("record", "-q", "-f", "-o", str(out / "full"), *RANGES, "--", *EXAMPLE,
                   *SMALL),
                  ("record", "-q", "-f", "-o", str(out / "s"), "--sample", "1", *RANGES, "--",
@@ -76,22 +71,47 @@ def accuracy(out: Path) -> None:
         wall, rc, tail = run_roofprof(*args)
         print(f"{' '.join(args[:6])}...: {wall:.0f} s, exit {rc}")
         assert rc == 0, tail
+    compare(out)
+
+
+def compare(out: Path) -> None:
+    """The sampled run joined again (this tree's join) against its timing and the full
+    recording: phase and op time shares, and FLOPs and DRAM bytes of each launch that both
+    measured. A kernel is deterministic in a column when every launch of its signature
+    (template instance, grid, block, phase, op) in the full recording agrees within 1%."""
+    import numpy as np
+
+    import roofprof
+    from roofprof.join import format_report, join
+    from roofprof.timing import load_timing
+
     timing = load_timing(out / "s.timing.parquet")
-    sampled = roofprof.load(out / "s.joined.parquet").kernels
-    truth = join(timing, roofprof.load(out / "full.parquet")).kernels  # the full recording
+    joined = join(timing, roofprof.load(out / "s.parquet"))
+    print(format_report(joined.meta["join"]), end="")
+    sampled = joined.kernels
+    full = roofprof.load(out / "full.parquet")
+    truth = join(timing, full).kernels  # the full recording, launch by launch
     t = timing.kernels
     for by in ("phase", "op"):
         a = sampled.groupby(by)["duration_ns"].sum() / sampled["duration_ns"].sum()
         b = t.groupby(by)["duration_ns"].sum() / t["duration_ns"].sum()
         print(f"max |joined - timing| {by} share: {100 * (a - b).abs().max():.2f} points")
+    key = ["kernel_demangled", "grid", "block", "phase", "op"]
     both = (truth["counters_from"] == "launch") & (sampled["counters_from"] != "none")
     for col in ("flop", "dram_bytes"):
+        g = full.kernels.groupby(key, dropna=False)[col]
+        lo, hi = g.transform("min"), g.transform("max")
+        steady = full.kernels.loc[np.isclose(lo, hi, rtol=0.01), key].drop_duplicates()
+        det = sampled[key].merge(steady.assign(_det=True), on=key, how="left")["_det"]
+        det = det.fillna(False).to_numpy(bool)
         x, y = sampled.loc[both, col].to_numpy(), truth.loc[both, col].to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             ok = np.isclose(x, y, rtol=0.01) | ((x == 0) & (y == 0))
-        dur = truth.loc[both, "duration_ns"].to_numpy()
+        d = det[both.to_numpy()]
         print(f"{col}: {100 * ok.mean():.1f}% of {both.sum()} launches within 1% of the full "
-              f"recording ({100 * dur[ok].sum() / dur.sum():.1f}% of their time)")
+              f"recording; deterministic kernels: {100 * ok[d].mean():.1f}% of {d.sum()}; "
+              f"the rest ({(~d).sum()} launches: their work or bytes change between launches "
+              f"of one signature) {100 * ok[~d].mean():.1f}%")
 
 
 def main() -> None:
@@ -100,10 +120,15 @@ def main() -> None:
     ap.add_argument("--limit", type=float, default=600)
     ap.add_argument("--skip-big", action="store_true")
     ap.add_argument("--skip-accuracy", action="store_true")
+    ap.add_argument("--compare-only", action="store_true",
+                    help="only compare the accuracy part's recordings already in OUTDIR")
     ap.add_argument("--skip-full", action="store_true",
                     help="leave out the plain record of the 32-layer run (it takes --limit s)")
     args = ap.parse_args()
     args.outdir.mkdir(parents=True, exist_ok=True)
+    if args.compare_only:
+        compare(args.outdir)
+        return
     if not args.skip_accuracy:
         accuracy(args.outdir)
     if not args.skip_big:

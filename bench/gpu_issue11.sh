@@ -48,6 +48,11 @@ nsys)
   nsys=$(command -v nsys || ls /opt/nvidia/nsight-systems/*/bin/nsys /usr/local/cuda/bin/nsys \
     /opt/nvidia/nsight-compute/*/host/target-linux-x64/nsys 2>/dev/null | head -1)
   [ -n "$nsys" ] || { echo "no nsys on this machine"; exit 1; }
+  # the nsys bundled with ncu imports its capture with QdstrmImporter, which needs libdw.so.1
+  # (missing on the device: "Importer error status"); carry Debian's in .whl/libdw:
+  #   apt-get download libdw1 libelf1 && dpkg-deb -x libdw1_*.deb x && dpkg-deb -x libelf1_*.deb x
+  #   cp -L x/usr/lib/x86_64-linux-gnu/{libdw.so.1,libelf.so.1} .whl/libdw/
+  [ -d .whl/libdw ] && export LD_LIBRARY_PATH="$PWD/.whl/libdw${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   "$nsys" --version
   # no CPU sampling or context switches: the last capture without these options wrote 2.5 GB
   timeout 300 "$nsys" profile -s none --cpuctxsw=none -t cuda,nvtx --cuda-graph-trace=node \

@@ -9,10 +9,14 @@ Each timed launch takes its counters from, in this order:
 2. ``signature``: the mean of the profiled launches of the same kernel, template instance
    (``roofprof.timing.template_key``: ncu's and the demangler's spellings agree on it), grid,
    block and device in the same ``phase`` and ``op``, else in the same phase, else in any; last,
-   of the same function base name, grid, block and device whatever its template (the key says
-   which: ``counters_key``). Where phases or ops differ, the closest samples are used. Each
-   row says how many samples (``counters_samples``) and how far apart
-   they were (``counters_spread``: (max - min) / mean of FLOPs and DRAM bytes, the larger).
+   only for a launch whose template instance is unknown (its name not demangled), of the same
+   function base name, grid, block and device (the key says which: ``counters_key``). Another
+   template instance is another kernel: its counters are never used (ncu's ``--filter-mode
+   per-launch-config`` counts configurations by function base name, so ``--per-config 1`` can
+   profile one instance of ``vectorized_elementwise_kernel`` for all of them; the others stay
+   unmatched and the report says why). Where phases or ops differ, the closest samples are
+   used. Each row says how many samples (``counters_samples``) and how far apart they were
+   (``counters_spread``: (max - min) / mean of FLOPs and DRAM bytes, the larger).
 3. ``none``: no profiled launch of that kernel and configuration; counters stay null.
 
 The joined table is a kernel table (schema v1) whose ``duration_ns`` is the timed duration of
@@ -79,6 +83,9 @@ class Match:
     spread: list[np.ndarray]
     #: the key of each level as the rows name it (``KEYS``, less ``template`` where unknown)
     keys: tuple[str, ...] = KEYS
+    #: unmatched launches whose function base name, grid, block and device were profiled, as
+    #: another template instance (None: not looked for)
+    other_instance: np.ndarray | None = None
 
 
 @functools.lru_cache(maxsize=65536)
@@ -204,6 +211,8 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
         level[rows], index[rows] = 1, order_c[first[g] + rank_t]
     # 2... signatures: the mean of their samples
     agree = [COUNTERS.index(c) for c in AGREE]
+    instance_known = (tt.astype(str) != "").to_numpy() if known else np.zeros(nt, dtype=bool)
+    other_instance = np.zeros(nt, dtype=bool)
     for lvl, columns in enumerate(levels[1:], start=2):
         kt, kc = keys.key(columns)
         groups, inverse, count = np.unique(kc, return_inverse=True, return_counts=True)
@@ -219,9 +228,12 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
         todo = np.flatnonzero(level == 0)
         at = _lookup(groups, kt[todo])
         found = at >= 0
+        if "template" not in columns:  # never another instance's counters
+            other_instance[todo[found & instance_known[todo]]] = True
+            found &= ~instance_known[todo]
         level[todo[found]], index[todo[found]] = lvl, at[found]
     return Match(level=level, index=index, values=values, samples=samples, spread=spread,
-                 keys=tuple(",".join(cols) for cols in levels))
+                 keys=tuple(",".join(cols) for cols in levels), other_instance=other_instance)
 
 
 def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20) -> dict[str, Any]:
@@ -237,15 +249,20 @@ def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20) -> d
     launches = {name: int(np.isin(m.level, lv).sum()) for name, lv in kinds}
     miss = m.level == 0
     unmatched: list[dict[str, Any]] = []
+    other = m.other_instance if m.other_instance is not None else np.zeros(len(t), dtype=bool)
     if miss.any():
         part = pd.DataFrame({c: timing[c].to_numpy()[miss] for c in ("kernel", "grid", "block")})
         part["time_ns"] = t[miss]
-        g = part.groupby(["kernel", "grid", "block"], observed=True, dropna=False)["time_ns"]
-        agg = g.agg(["size", "sum"]).sort_values("sum", ascending=False).head(top)
+        part["other_instance"] = other[miss]
+        g = part.groupby(["kernel", "grid", "block"], observed=True, dropna=False)
+        agg = g.agg(size=("time_ns", "size"), sum=("time_ns", "sum"),
+                    other=("other_instance", "sum"))
+        agg = agg.sort_values("sum", ascending=False).head(top)
         unmatched = [{"kernel": str(kern), "grid": str(grid), "block": str(block),
-                      "launches": int(size), "time_ns": float(total_ns)}
-                     for (kern, grid, block), size, total_ns in zip(
-                         agg.index, agg["size"], agg["sum"], strict=True)]
+                      "launches": int(size), "time_ns": float(total_ns),
+                      "other_instance_profiled": int(n_other)}
+                     for (kern, grid, block), size, total_ns, n_other in zip(
+                         agg.index, agg["size"], agg["sum"], agg["other"], strict=True)]
     disagree: list[dict[str, Any]] = []
     for lv in SIGNATURE_LEVELS:
         rows = np.flatnonzero(m.level == lv)
@@ -262,6 +279,8 @@ def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20) -> d
                              "launches": int((m.index[rows] == g).sum())})
     disagree.sort(key=lambda d: -d["spread"])
     return {"coverage_by_time": cover, "launches": launches, "unmatched": unmatched,
+            "unmatched_other_instance": {"launches": int(other.sum()),
+                                         "time": float(np.nansum(t[other]) / total)},
             "template_instances": "template" in m.keys[0],
             "disagreeing": disagree[:top], "disagreeing_count": len(disagree),
             "spread_threshold": threshold}
@@ -445,7 +464,16 @@ def format_report(facts: dict[str, Any], top: int = 10) -> str:
         lines.append("unmatched kernels (no profiled launch; counters null), by time:")
         lines += [f"  {u['kernel'][:70]} grid {u['grid']} block {u['block']}: "
                   f"{u['launches']} launches, {u['time_ns'] / 1e3:.1f} µs"
+                  + (" (another template instance was profiled)"
+                     if u.get("other_instance_profiled") else "")
                   for u in facts["unmatched"][:top]]
+        other = facts.get("unmatched_other_instance", {})
+        if other.get("launches"):
+            lines.append(
+                f"{other['launches']} launches ({100 * other['time']:.1f}% of the time) have no "
+                "counters because only another template instance of their kernel was profiled: "
+                "ncu's --per-config counts launch configurations by function name; profile "
+                "those kernels with -k, or the whole range, to measure them")
     if facts["disagreeing"]:
         lines.append(f"{facts['disagreeing_count']} signature(s) whose samples disagree by more "
                      f"than {100 * facts['spread_threshold']:.0f}% in FLOPs or DRAM bytes "

@@ -257,3 +257,27 @@ def test_undemangled_names_join_on_the_rest_of_the_signature(eager: TimingTrace)
     from roofprof.join import format_report
 
     assert "template instances unknown" in format_report(joined.meta["join"])
+
+
+def test_another_template_instance_never_lends_its_counters(eager: TimingTrace) -> None:
+    """ncu's --per-config counts launch configurations by function base name: it profiles the
+    first vectorized_elementwise_kernel of a grid and block for every functor. The other
+    functors are other kernels: their counters stay null and the report says why."""
+    k = eager.kernels
+    config = k["kernel"] + k["grid"] + k["block"]
+    first = np.flatnonzero(~config.duplicated().to_numpy())  # as ncu samples
+    joined = join(eager, counters_of(eager, first))
+    j, facts = joined.kernels, joined.meta["join"]
+    instance = k["kernel_demangled"] + k["grid"] + k["block"]
+    profiled = instance.isin(set(instance.iloc[first])).to_numpy()
+    assert (~profiled).sum() > 0  # the capture has such functors
+    assert (j.loc[~profiled, "counters_from"] == "none").all()
+    assert j.loc[~profiled, "flop"].isna().all()
+    assert (j.loc[profiled, "counters_from"] != "none").all()
+    assert facts["unmatched_other_instance"]["launches"] == int((~profiled).sum())
+    assert all(u["other_instance_profiled"] for u in facts["unmatched"])
+    from roofprof.join import format_report
+
+    text = format_report(facts)
+    assert "another template instance was profiled" in text
+    assert "ncu's --per-config counts launch configurations by function name" in text

@@ -1,5 +1,5 @@
-"""Timing sources -> the timing table: Kineto traces (real H100 captures), the Nsight Systems
-SQLite schema (built from those captures: a schema test, not a capture), malformed inputs."""
+"""Timing sources -> the timing table: Kineto traces (real H100 captures), a real Nsight Systems
+SQLite export, the nsys schema built from the Kineto captures, malformed inputs."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from tests.conftest import FIXTURES, load_fixture
 
 EAGER = FIXTURES / "llama_kineto.json.gz"
 GRAPH = FIXTURES / "llama_graph_kineto.json.gz"
+NSYS = FIXTURES / "llama_graph_nsys.sqlite"
 LAYERS, STEPS = 2, 3  # the captures: 2-layer Llama, 1 prefill + 3 decode steps
 
 
@@ -102,6 +103,32 @@ def test_graph_replays_are_attributed_to_decode_with_the_ops_of_their_capture(
     steps = [part.sort_values("start_ns")["kernel"].tolist()
              for _, part in replay.groupby("correlation_id")]
     assert steps[0] == steps[1] == steps[2]
+
+
+def test_a_real_nsys_export_of_the_graph_run_attributes_replays_like_the_tracer() -> None:
+    """`nsys profile -t cuda,nvtx --cuda-graph-trace=node` of the graph example, exported to
+    SQLite (fixtures/MANIFEST.md); the tracer's own capture of the same program is beside it."""
+    from roofprof import tracer
+
+    k = load_timing(NSYS).kernels
+    replay = k[k["graph_node_id"].notna() & k["launch_api"].str.contains("GraphLaunch")]
+    runs = replay[replay["phase"] == "decode"]
+    assert len(runs) == STEPS * 125
+    assert set(runs["nvtx_source"]) == {"launch+capture"}
+    ops = runs.groupby("op").size()
+    assert ops["qkv_proj"] == STEPS * LAYERS * 3
+    assert ops["lm_head"] == STEPS
+    assert (k["phase"] == "prefill").sum() == 113
+    assert k["grid"].notna().all()
+    assert (k["end_ns"] > k["start_ns"]).all()
+    # the same program under roofprof trace: the same launches, phases and ops
+    records, _ = tracer.read_parts(FIXTURES / "llama_graph_trace_parts")
+    ours = tracer.from_parts(records, source="t.parquet").kernels
+    assert len(ours) == len(k)
+    for by in (["phase"], ["phase", "op"], ["kernel", "grid", "block"]):
+        a = k.groupby(by, dropna=False).size().sort_index()
+        b = ours.groupby(by, dropna=False).size().sort_index()
+        pd.testing.assert_series_equal(a, b, check_index_type=False, check_names=False)
 
 
 def test_short_names_are_ncus_function_names() -> None:

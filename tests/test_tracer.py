@@ -263,9 +263,11 @@ def test_a_real_graph_capture_gives_replays_their_decode_phase_and_capture_ops()
     assert set(last["nvtx_source"]) == {"launch+capture"}
     ops = last.groupby("op").size()
     # per replay: 2 layers x q, k, v; one lm_head; and each of 3 replays is the same graph
-    assert ops["qkv_proj"] == 3 * 2 * 3 and ops["lm_head"] == 3
+    assert ops["qkv_proj"] == 3 * 2 * 3
+    assert ops["lm_head"] == 3
     assert last["op"].notna().all()
     assert (last.groupby("graph_node_id")["op"].nunique() == 1).all()
     # the eager prefill keeps its own launch-time ranges
     prefill = k[k["phase"] == "prefill"]
-    assert len(prefill) == 113 and set(prefill["nvtx_source"]) == {"launch"}
+    assert len(prefill) == 113
+    assert set(prefill["nvtx_source"]) == {"launch"}
