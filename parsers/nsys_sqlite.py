@@ -7,7 +7,8 @@ are created lazily, so only the kernel table is required:
 - ``CUPTI_ACTIVITY_KIND_KERNEL``: ``start``, ``end`` (ns), ``deviceId``, ``contextId``,
   ``streamId``, ``correlationId``, ``globalPid``, ``shortName`` / ``demangledName`` (ids into
   ``StringIds(id, value)``), ``gridX..Z``, ``blockX..Z``, and ``graphNodeId`` / ``graphId``
-  where the report has them (``nsys profile --cuda-graph-trace=node``).
+  where the report has them (``nsys profile --cuda-graph-trace=node``; nsys 2025.3 writes
+  ``graphNodeId`` only, so ``graph_id`` is null).
 - ``CUPTI_ACTIVITY_KIND_RUNTIME`` (and ``..._DRIVER`` where present): ``correlationId``,
   ``globalTid``, ``start``, ``nameId``: the call that launched each kernel, on which thread.
 - ``NVTX_EVENTS``: push/pop ranges are ``eventType`` 59 with ``start``, ``end``, ``globalTid``
@@ -27,8 +28,8 @@ where the node's creation event is in the report, the ranges open at its capture
 (``launch+capture``). With ``--cuda-graph-trace=graph`` (nsys' default) a replay is one graph
 record, not kernels: such a report has no per-kernel rows for graphs.
 
-The graph-node projection follows the documented schema; it was not checked on a real export
-(see fixtures/MANIFEST.md).
+Checked on a real export of a CUDA-graph run (``fixtures/llama_graph_nsys.sqlite``, nsys
+2025.3.1 on an H100): the same phases, ops and launches as ``roofprof trace`` of that program.
 """
 
 from __future__ import annotations
