@@ -77,8 +77,10 @@ def accuracy(out: Path) -> None:
 def compare(out: Path) -> None:
     """The sampled run joined again (this tree's join) against its timing and the full
     recording: phase and op time shares, and FLOPs and DRAM bytes of each launch that both
-    measured. A kernel is deterministic in a column when every launch of its signature
-    (template instance, grid, block, phase, op) in the full recording agrees within 1%."""
+    measured. A kernel is deterministic in a column when every launch of its template instance,
+    grid and block in the full recording agrees within 1%: then one sample stands for all of
+    them. Launches whose work changes with their arguments at one configuration (an elementwise
+    kernel over tensors of different sizes) are not, and no sample can stand for them."""
     import numpy as np
 
     import roofprof
@@ -96,7 +98,7 @@ def compare(out: Path) -> None:
         a = sampled.groupby(by)["duration_ns"].sum() / sampled["duration_ns"].sum()
         b = t.groupby(by)["duration_ns"].sum() / t["duration_ns"].sum()
         print(f"max |joined - timing| {by} share: {100 * (a - b).abs().max():.2f} points")
-    key = ["kernel_demangled", "grid", "block", "phase", "op"]
+    key = ["kernel_demangled", "grid", "block"]
     both = (truth["counters_from"] == "launch") & (sampled["counters_from"] != "none")
     for col in ("flop", "dram_bytes"):
         g = full.kernels.groupby(key, dropna=False)[col]
@@ -110,8 +112,8 @@ def compare(out: Path) -> None:
         d = det[both.to_numpy()]
         print(f"{col}: {100 * ok.mean():.1f}% of {both.sum()} launches within 1% of the full "
               f"recording; deterministic kernels: {100 * ok[d].mean():.1f}% of {d.sum()}; "
-              f"the rest ({(~d).sum()} launches: their work or bytes change between launches "
-              f"of one signature) {100 * ok[~d].mean():.1f}%")
+              f"the rest ({(~d).sum()} launches, whose work or bytes change between launches "
+              f"of one configuration) {100 * ok[~d].mean():.1f}%")
 
 
 def main() -> None:
