@@ -2,7 +2,7 @@
 # The GPU work left on issue 11, in parts that each fit one device command (<= 10 min), for a
 # session with device time. From the repository root on the GPU host, with the wheels in .whl/:
 #     bash bench/gpu_issue11.sh PART OUTDIR
-#     PART: tests | overhead | overhead-7b | production | big | nsys | graphrecord
+#     PART: tests | overhead | overhead-7b | production | big | nsys | graphrecord | instances
 # tests       GPU tests of trace, join, record --sample and graphs (about 2 min)
 # overhead    trace overhead on the 4-layer decode loop, eager and CUDA graph, 2 rounds,
 #             torch.profiler beside it, and the CUPTI buffer tuning (about 5 min)
@@ -13,6 +13,9 @@
 #             record stopped after the time that is left
 # graphrecord `roofprof record` of the CUDA-graph example (ncu profiles graph kernel nodes by
 #             default, --graph-profiling node): which phase and op its replayed kernels get
+# instances   does ncu's --filter-mode per-launch-config (record --per-config) count template
+#             instances when told --kernel-name-base mangled / demangled? (about 3 min; the
+#             2-layer run has 57 instance x grid x block configurations, 37 by function name)
 # nsys        an Nsight Systems capture of the small graph example, exported to SQLite and read
 #             by roofprof (the nsys parser has only been tested on a file built in the schema)
 set -u
@@ -74,5 +77,18 @@ graphrecord)
     --range decode -- python3 examples/kineto_llama.py $SMALL --graph --no-profiler 2>&1 | tail -5
   python3 -m roofprof summary "$out/graph_record.parquet" --by phase
   python3 -m roofprof summary "$out/graph_record.parquet" --by op,phase --top 12 ;;
+instances)
+  for base in function mangled demangled; do
+    timeout 170 python3 -m roofprof record -q -f -o "$out/inst_$base" --per-config 1 --range \
+      prefill --range decode --ncu-args "--kernel-name-base $base" -- python3 \
+      examples/kineto_llama.py $SMALL --no-profiler 2>&1 | tail -3
+    python3 - "$out/inst_$base.parquet" <<'PY'
+import sys, roofprof
+k = roofprof.load(sys.argv[1]).kernels
+print(sys.argv[1], len(k), "profiled;", k.groupby(["kernel", "grid", "block"]).ngroups,
+      "function x config;", k.groupby(["kernel_demangled", "grid", "block"]).ngroups,
+      "instance x config; names:", k["kernel"].iloc[:2].tolist())
+PY
+  done ;;
 *) echo "unknown part $part"; exit 2 ;;
 esac
