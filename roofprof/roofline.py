@@ -65,6 +65,8 @@ INT8 = "tensor_int8"
 #: the shortest time a kernel launch takes on the GPU, whatever its work (the shortest kernels
 #: in every H100 fixture ran 2.18-2.30 us under ncu; an empty kernel): below it, time is latency
 LAUNCH_FLOOR_NS = 2000.0
+#: the reason of a joined launch that took no counters (``counters_from`` none)
+UNJOINED = "no counters joined (no profiled launch of its kernel instance and configuration)"
 
 #: on Hopper and later, TMA (bulk tensor) loads go from L2 to shared memory without L1TEX, so
 #: ``l1tex__t_bytes`` misses a GEMM's traffic and its L1 "intensity" reaches 1e6-1e7. A kernel
@@ -178,6 +180,9 @@ def kernel_numbers(table: TableLike, level: str = "dram") -> pd.DataFrame:
     roof_ns[np.isnan(compute_ns) | np.isnan(memory_ns)] = np.nan
 
     reason = _reasons(labels, uncounted, no_counters, per_p, dur, nbytes, bw, tma, level)
+    if "counters_from" in t.columns:  # a joined trace: say why a launch has no counters
+        unjoined = (t["counters_from"].astype("string") == "none").fillna(False).to_numpy(bool)
+        reason[unjoined] = UNJOINED
     bound = np.where(compute_ns >= memory_ns, "compute", "memory").astype(object)
     bound[roof_ns < LAUNCH_FLOOR_NS] = "latency"
     bound[np.isnan(roof_ns) | np.isnan(dur)] = "unknown"

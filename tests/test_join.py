@@ -110,6 +110,12 @@ def test_unmatched_kernels_are_listed_with_their_time(eager: TimingTrace) -> Non
     assert {u["kernel"] for u in facts["unmatched"]} == {"reduce_kernel"}
     assert sum(u["launches"] for u in facts["unmatched"]) == int(norm.sum())
     assert joined.kernels.loc[norm, "flop"].isna().all()  # null, never 0
+    # views say why those launches' numbers are unknown
+    from roofprof.roofline import UNJOINED, kernel_numbers
+
+    reason = kernel_numbers(joined)["reason"]
+    assert (reason[norm] == UNJOINED).all()
+    assert not (reason[~norm] == UNJOINED).any()
 
 
 @pytest.mark.parametrize(("other", "reported"), [(1.10, True), (1.02, False)])
