@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -149,9 +150,14 @@ def _lines(cols: list[_Column], rows: list[list[str]], keep: list[int]) -> list[
 def _explain(rows: list[dict[str, Any]], shown: list[str], keep: list[int],
              cols: list[_Column]) -> list[str]:
     out: list[str] = []
-    for r, name in zip(rows, shown, strict=True):
-        if r["bound"] == "unknown" and r.get("reason"):
-            out.append(f"{name}: unknown: {r['reason']}")
+    whole = [re.fullmatch(r"(\d+) of (\d+) kernels: (.*)", str(r.get("reason") or ""))
+             for r in rows]
+    if len(rows) > 1 and all(m and m[1] == m[2] for m in whole) and \
+            len({m[3] for m in whole if m}) == 1:  # a timing trace: one line, not one a group
+        out.append(f"every group: unknown: {whole[0][3] if whole[0] else ''}")
+    else:
+        out += [f"{name}: unknown: {r['reason']}" for r, name in zip(rows, shown, strict=True)
+                if r["bound"] == "unknown" and r.get("reason")]
     if any(r["bound"] == "latency" for r in rows):
         out.append(f"latency: most of the group's time is in kernels that would finish in under "
                    f"{duration(LAUNCH_FLOOR_NS)} at their roofs (launch and latency set their "

@@ -37,7 +37,7 @@ def test_every_command_parses_with_the_options_it_shows() -> None:
 
 def test_the_commands_on_the_bundled_captures_run(tmp_path: Path) -> None:
     bundled = [c for c in commands() if any(a.startswith("fixtures/") for a in c)]
-    assert len(bundled) == 3
+    assert len(bundled) == 4
     outputs = []
     for argv in bundled:
         args = [str(ROOT / a) if a.startswith("fixtures/") else a for a in argv[1:]]
@@ -46,6 +46,8 @@ def test_the_commands_on_the_bundled_captures_run(tmp_path: Path) -> None:
         assert result.exit_code == 0, (argv, result.output)
         outputs.append(result.output)
     assert "decode       377" in outputs[0]  # the graph replays are decode kernels
-    assert outputs[1].splitlines()[2].split()[:2] == ["decode", "3"]  # three decode steps
-    assert "counters by time:" in outputs[2]
+    # Nsight Systems: replayed kernels carry their capture's op (2 layers x q, k, v x 3 replays)
+    assert "qkv_proj · decode              18" in outputs[1]
+    assert outputs[2].splitlines()[2].split()[:2] == ["decode", "3"]  # three decode steps
+    assert "counters by time:" in outputs[3]
     assert (tmp_path / "joined.parquet").exists()

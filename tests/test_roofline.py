@@ -504,3 +504,19 @@ def test_l1_summary_of_a_hopper_trace_names_the_tma_kernels() -> None:
     assert (s["bound"] == "unknown").all()
     assert s.loc["prefill", "reason"].startswith("9 of 62 kernels: L1TEX did not see")
     assert s.loc["decode", "reason"].startswith("11 of 64 kernels: L1TEX did not see")
+
+
+def test_a_timing_trace_says_once_why_every_group_is_unknown() -> None:
+    """Without counters every group is unknown for the same reason: one line says so, not one
+    line per group (a 40-row table would end in 40 copies)."""
+    from roofprof.timing import load_timing
+    from tests.conftest import FIXTURES
+
+    timing = load_timing(FIXTURES / "llama_kineto.json.gz")
+    text = tb.format_table(rl.summarize(timing, by="op"), wide=True)
+    notes = [ln for ln in text.splitlines() if "unknown:" in ln]
+    assert notes == ["every group: unknown: no FLOP counters; no DRAM bytes counter; "
+                     "no DRAM bandwidth peak"]
+    # with counters, an unknown group is still named with its own reason
+    mixed = tb.format_table(rl.summarize(_synth.h100_table()), wide=True)
+    assert "decode/layer1/attn: unknown:" in mixed
