@@ -138,18 +138,30 @@ def main() -> None:
     p.add_argument("--graph", action="store_true", help="decode steps replay a CUDA graph")
     p.add_argument("--no-profiler", action="store_true",
                    help="run without torch.profiler (for nsys or roofprof trace)")
+    p.add_argument("--requests", type=int, default=0, metavar="N",
+                   help="serve N requests one after the other, each inside a 'request' range "
+                        "(for roofprof latency --per-request); default: one generation, no "
+                        "request range")
     p.add_argument("-o", "--output", default="llama_kineto.json.gz")
     args = p.parse_args()
     model = build(args)
     run = run_graph if args.graph else run_eager
     run(model, args.batch, args.prompt, 2, mark=unmarked)  # warm-up outside any annotation
     handles = annotate_modules(model)
+
+    def serve() -> None:
+        if not args.requests:
+            run(model, args.batch, args.prompt, args.new_tokens)
+        for _ in range(args.requests):
+            with marked("request"):
+                run(model, args.batch, args.prompt, args.new_tokens)
+
     if args.no_profiler:
-        run(model, args.batch, args.prompt, args.new_tokens)
+        serve()
     else:
         acts = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
         with torch.profiler.profile(activities=acts) as prof:
-            run(model, args.batch, args.prompt, args.new_tokens)
+            serve()
         prof.export_chrome_trace(args.output)
         print(f"wrote {args.output}")
     for h in handles:

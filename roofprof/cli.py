@@ -1077,19 +1077,30 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float,
               show_default=True, help="What is printed.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Write a histogram and CDF (.png/.svg/.pdf) or the JSON (.json).")
+@click.option("--per-request", "request", metavar="REGEX",
+              help="Per request instead: each instance of a range whose name matches is one "
+                   "request; its time to first token, time per output token and end to end "
+                   "from the prefill/decode ranges inside it.")
 def latency(trace: Path, ranges: tuple[str, ...], by: str, metric: str, top: int | None,
-            fmt: str, output: Path | None) -> None:
+            fmt: str, output: Path | None, request: str | None) -> None:
     """Per-range duration percentiles (p50/p90/p99/max) from a timing trace: a decode step ~
-    time per output token, a prefill ~ time to first token.
+    time per output token, a prefill ~ time to first token; or per request.
 
     \b
     Examples:  roofprof latency run.parquet --range '^(prefill|decode)$'
                roofprof latency trace.json.gz -o latency.png
+               roofprof latency run.parquet --per-request '^request'
     """
     from roofprof import latency as lat
     from roofprof.timing import load_timing
 
     with _errors():
+        if request is not None:
+            if ranges or top:
+                raise UsageError("--per-request reads the steps inside each request; drop "
+                                 "--range and --top")
+            _requests(trace, lat.instances(load_timing(trace)), request, fmt, output)
+            return
         inst = lat.select(lat.instances(load_timing(trace)), ranges)
         table = lat.percentiles(inst, by=by)
         if top:
@@ -1102,6 +1113,22 @@ def latency(trace: Path, ranges: tuple[str, ...], by: str, metric: str, top: int
             refuse_inputs(output, [trace])
             lat.write(inst, table, output, ranges=ranges, by=by, metric=f"{metric}_ns")
             click.echo(f"roofprof: wrote {output}", err=True)
+
+
+def _requests(trace: Path, inst: Any, request: str, fmt: str, output: Path | None) -> None:
+    """latency --per-request: the per-request table, JSON or plot."""
+    from roofprof import requests
+
+    req = requests.per_request(inst, request)
+    table = requests.percentiles(req)
+    click.echo(requests.format_table(table, req) if fmt == "table"
+               else requests.to_json(table, req), nl=False)
+    if output is not None:
+        from roofprof.atomic import refuse_inputs
+
+        refuse_inputs(output, [trace])
+        requests.write(req, table, str(output))
+        click.echo(f"roofprof: wrote {output}", err=True)
 
 
 def _timed_join(command: tuple[str, ...], counters_path: Path, counters: Any,

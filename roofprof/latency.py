@@ -39,7 +39,8 @@ METRICS = ("wall_ns", "gpu_span_ns", "kernel_ns")
 
 def instances(trace: TimingTrace) -> pd.DataFrame:
     """One row per range instance: ``range`` (its name), ``path`` (with its parents),
-    ``depth``, ``thread_id``, ``start_ns``, ``end_ns``, and the metrics of the module docstring."""
+    ``depth``, ``source`` (the trace it is in), ``thread_id``, ``start_ns``, ``end_ns``, and the
+    metrics of the module docstring."""
     import numpy as np
     import pandas as pd
 
@@ -59,7 +60,7 @@ def instances(trace: TimingTrace) -> pd.DataFrame:
     cols = ["row", "depth", "range", "path", "thread_id", "start_ns", "end_ns"]
     ex = pd.DataFrame(rows, columns=cols)
     if ex.empty:
-        return pd.DataFrame(columns=[*cols[1:], *METRICS, "kernels"])
+        return pd.DataFrame(columns=[*cols[1:], "source", *METRICS, "kernels"])
     ex["k_start"] = k["start_ns"].to_numpy()[ex["row"]]
     ex["k_end"] = k["end_ns"].to_numpy()[ex["row"]]
     ex["k_dur"] = k["duration_ns"].to_numpy()[ex["row"]]
@@ -74,8 +75,8 @@ def instances(trace: TimingTrace) -> pd.DataFrame:
     out["gpu_span_ns"] = (out["last"] - out["first"]).astype("float64")
     out["kernel_ns"] = out["kernel_ns"].astype("float64")
     out = out.sort_values(["start_ns", "depth"], kind="stable").reset_index(drop=True)
-    return out[["range", "path", "depth", "thread_id", "start_ns", "end_ns", *METRICS,
-                "kernels"]]
+    return out[["range", "path", "depth", "source", "thread_id", "start_ns", "end_ns",
+                *METRICS, "kernels"]]
 
 
 def select(inst: pd.DataFrame, ranges: Sequence[str] = ()) -> pd.DataFrame:
@@ -159,9 +160,10 @@ def default_ranges(inst: pd.DataFrame, top: int = 6) -> list[str]:
 
 
 def plot(inst: pd.DataFrame, names: Sequence[str], metric: str = "wall_ns",
-         axes: Any = None, title: str | None = None) -> Any:
+         axes: Any = None, title: str | None = None, label: str | None = None) -> Any:
     """Histogram (left) and CDF (right) of ``metric`` per range name, in ms. ``axes``: two
-    matplotlib Axes, or None for a new figure. Returns the axes."""
+    matplotlib Axes, or None for a new figure; ``label`` names the quantity on the x axes.
+    Returns the axes."""
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.ticker import MaxNLocator
@@ -169,8 +171,8 @@ def plot(inst: pd.DataFrame, names: Sequence[str], metric: str = "wall_ns",
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     hist, cdf = axes
-    label = {"wall_ns": "range wall time", "gpu_span_ns": "GPU span",
-             "kernel_ns": "kernel time"}[metric]
+    label = label or {"wall_ns": "range wall time", "gpu_span_ns": "GPU span",
+                      "kernel_ns": "kernel time"}[metric]
     series = {n: np.sort(inst.loc[inst["range"] == n, metric].to_numpy("float64")) / 1e6
               for n in names}
     series = {n: v for n, v in series.items() if len(v)}
@@ -203,7 +205,7 @@ def plot(inst: pd.DataFrame, names: Sequence[str], metric: str = "wall_ns",
 
 
 def write_plot(inst: pd.DataFrame, names: Sequence[str], output: str, metric: str = "wall_ns",
-               title: str | None = None) -> None:
+               title: str | None = None, label: str | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -211,7 +213,7 @@ def write_plot(inst: pd.DataFrame, names: Sequence[str], output: str, metric: st
 
     from roofprof.atomic import atomic_output
 
-    axes = plot(inst, names, metric=metric, title=title)
+    axes = plot(inst, names, metric=metric, title=title, label=label)
     fig = axes[0].figure
     fmt = str(output).rsplit(".", 1)[-1].lower()
     try:

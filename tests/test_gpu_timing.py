@@ -98,3 +98,22 @@ def test_record_sample_times_the_run_and_joins(tmp_path: Path) -> None:
     decode = k[k["phase"] == "decode"]
     assert decode.loc[decode["counters_from"] != "none", "duration_ns"].sum() > \
         0.95 * decode["duration_ns"].sum()
+
+
+def test_trace_gives_per_request_latency(tmp_path: Path) -> None:
+    """Three requests, each a 'request' range around one prefill and three decode steps."""
+    from roofprof import latency as lat
+    from roofprof import requests as rq
+
+    out = tmp_path / "requests.parquet"
+    done = roofprof_run("trace", "-o", str(out), "--", sys.executable, EXAMPLE, *MODEL,
+                        "--requests", "3")
+    assert done.returncode == 0, done.stderr
+    inst = lat.instances(load_timing(out))
+    req = rq.per_request(inst, "^request$")
+    assert len(req) == 3
+    assert (req["steps"] == 4).all()
+    assert (req["ttft_ns"] > 0).all()
+    assert (req["ttft_ns"] < req["e2e_ns"]).all()
+    steps = inst[inst["range"].isin(["prefill", "decode"])]
+    assert req["e2e_ns"].sum() >= steps["wall_ns"].sum()  # the steps run inside the requests
