@@ -53,7 +53,7 @@ def _value(action: Any, name: str) -> Any:
 
 
 def read(path: Path, strict: bool = False) -> RawKernels:
-    check_with_own_reader(path)
+    command = check_with_own_reader(path)
     if importlib.util.find_spec("ncu_report") is None:
         return _read_via_ncu(path)
     with warnings.catch_warnings():
@@ -111,11 +111,13 @@ def read(path: Path, strict: bool = False) -> RawKernels:
     metrics = pd.DataFrame(metric_rows, columns=wanted)
     metrics = metrics.loc[:, metrics.notna().any(axis=0)]
     return RawKernels(identity=identity, metrics=metrics,
-                      meta={"format": "ncu-rep", "ncu_version": ncu_version(path)})
+                      meta={"format": "ncu-rep", "ncu_version": ncu_version(path),
+                            "ncu_command": command})
 
 
-def check_with_own_reader(path: Path) -> None:
-    """Validate the report with roofprof's decoder before NVIDIA's native code sees it.
+def check_with_own_reader(path: Path) -> str | None:
+    """Validate the report with roofprof's decoder before NVIDIA's native code sees it; return
+    the ncu command line the report keeps (NVIDIA's reader does not expose it).
 
     ncu-report 2025.3.1 reads a cut report as empty, 2026.3.1 reads the kernels before the cut
     and drops the rest without a word, and a damaged block header makes it abort the process
@@ -125,9 +127,10 @@ def check_with_own_reader(path: Path) -> None:
     from parsers import ncu_rep_reader
 
     try:
-        ncu_rep_reader.read(path, strict=True, checking=True)
+        command = ncu_rep_reader.read(path, strict=True, checking=True).meta.get("ncu_command")
     except (ncu_rep_reader.UnknownFormatVersion, ncu_rep_reader.UnsupportedContent):
-        return
+        return None
+    return str(command) if command else None
 
 
 _TARGET = re.compile(rb"Nsight Compute Target\x12(?P<n>[\x01-\x7f])")

@@ -82,6 +82,7 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
     empty: list[str] = []
     process: dict[str, Any] = {}
     ncu_version = None
+    ncu_command = None
     cut: Cut | None = None
     with open(path, "rb") as fh:
         try:
@@ -98,6 +99,7 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
                         process = processes.get(unit.process) or processes.setdefault(
                             unit.process, _process(unit.process, unit.offset))
                     ncu_version = ncu_version or _ncu_version(unit.session)
+                    ncu_command = ncu_command or _ncu_command(unit.session)
                 elif isinstance(unit, Cut):
                     cut = unit
                 else:
@@ -134,7 +136,8 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
     values, present = table.values()
     metrics = pd.DataFrame(values, columns=[w for w, k in zip(wanted, present, strict=True) if k])
     return RawKernels(identity=identity, metrics=metrics,
-                      meta={"format": "ncu-rep", "ncu_version": ncu_version})
+                      meta={"format": "ncu-rep", "ncu_version": ncu_version,
+                            "ncu_command": ncu_command})
 
 
 class _Rows:
@@ -248,6 +251,15 @@ def _ncu_version(session: bytes) -> str | None:
                 text = (strings_of(info, 2) or [""])[0]
                 return text.split(" (")[0] or None
     return None
+
+
+def _ncu_command(session: bytes) -> str | None:
+    """The ncu command line that made the report (session field 11, as ncu 2025.3 writes it):
+    how its kernels were chosen (``--filter-mode per-launch-config``, ``--nvtx-include``...)."""
+    if not session:
+        return None
+    found = strings_of(session, 11)
+    return found[0] if found and found[0] else None
 
 
 def _report_cut(path: Path, cut: Cut, kernels: int, strict: bool, checking: bool) -> None:

@@ -18,6 +18,7 @@ It returns ``roofline.summarize``'s columns, sorted the same way. What the query
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,8 +137,12 @@ def kernel_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, 
     passed = ["flags", *w, *pk,
               *(f"{x}_{lvl}" for lvl in levels for x in ("xb", "xm")),
               *(_q("c_" + c) for c in carry)]
+    # a joined launch that took no counters (roofline.UNJOINED says why)
+    unjoined = (f"COALESCE(CAST({_q('counters_from')} AS {dialect.string}) = 'none', FALSE)"
+                if "counters_from" in columns else "FALSE")
     raw = ",\n    ".join(
         [f"{_group_expr(by, columns, dialect)} AS g",
+         f"{unjoined} AS unjoined",
          "CASE WHEN duration_ns > 0 THEN CAST(duration_ns AS DOUBLE) END AS dur",
          "CAST(flop AS DOUBLE) AS flop",
          f"CAST({nbytes} AS DOUBLE) AS nbytes",
@@ -150,10 +155,11 @@ def kernel_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, 
     no_counters = " AND ".join(f"{w[i]} IS NULL" for i in idx)
     w0 = [f"COALESCE({w[i]}, 0.0)" for i in idx]
     # why a kernel is unknown, packed as roofline._reasons packs it: uncounted per precision,
-    # no counters, no peak per precision, no duration, no bytes, no bandwidth, TMA
+    # no counters, no peak per precision, no duration, no bytes, no bandwidth, TMA; then
+    # whether a join gave it no counters
     conds = ([f"{w[i]} IS NULL AND {pk[i]} IS NOT NULL" for i in idx] + [no_counters]
              + [f"{w0[i]} > 0 AND {pk[i]} IS NULL" for i in idx]
-             + ["dur IS NULL", "nbytes IS NULL", "bw IS NULL", "tma"])
+             + ["dur IS NULL", "nbytes IS NULL", "bw IS NULL", "tma", "unjoined"])
     flags = " + ".join(f"CASE WHEN {c} THEN {1 << b} ELSE 0 END" for b, c in enumerate(conds))
     step1 = ",\n    ".join(
         ["g", "dur", "flop", f"{flags} AS flags", f"{w[labels.index(INT8)]} AS ops_int8",
@@ -336,9 +342,10 @@ def reason_texts(bits: Any, level: str) -> list[str | None]:
     rows = []
     for b in bits:
         unc, none, nopeak = b[:k], b[k], b[k + 1:2 * k + 1]
-        no_dur, no_bytes, no_bw, tma = b[2 * k + 1:]
+        no_dur, no_bytes, no_bw, tma, unjoined = b[2 * k + 1:]
         row: dict[str, Any] = {"duration_ns": nan if no_dur else 1e6,
-                               PEAK_BW_COLUMNS[level]: nan if no_bw else 1.0}
+                               PEAK_BW_COLUMNS[level]: nan if no_bw else 1.0,
+                               "counters_from": "none" if unjoined else "signature"}
         for i, (work, peak) in enumerate(PRECISIONS.values()):
             row[work] = nan if unc[i] or none else (1.0 if nopeak[i] else 0.0)
             row[peak] = 1.0 if unc[i] else nan
@@ -357,7 +364,7 @@ def flag_texts(packed: Any, level: str) -> list[str | None]:
     import numpy as np
 
     flags = np.asarray(packed, dtype=np.int64)
-    bits = (flags[:, None] >> np.arange(2 * len(PRECISIONS) + 5, dtype=np.int64)) & 1 == 1
+    bits = (flags[:, None] >> np.arange(2 * len(PRECISIONS) + 6, dtype=np.int64)) & 1 == 1
     return reason_texts(bits, level)
 
 
@@ -393,17 +400,15 @@ def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,
     import pyarrow.parquet as pq
 
     from roofprof.dataset import parts
+    from roofprof.sampling import decisive
     from roofprof.trace import META_KEY
 
-    first: dict[str, Any] | None = None
-    for part in parts(directory, where):
-        raw = (pq.read_schema(part.path).metadata or {}).get(META_KEY)
-        meta = json.loads(raw) if raw else {}
-        if first is None:
-            first = meta
-        if (meta.get("sampling") or {}).get("kind") in ("sample", "filtered"):
-            return dict(meta)
-    return first or {}
+    def footers() -> Iterator[dict[str, Any]]:
+        for part in parts(directory, where):
+            raw = (pq.read_schema(part.path).metadata or {}).get(META_KEY)
+            yield json.loads(raw) if raw else {}
+
+    return dict(decisive(footers()))
 
 
 def explain(by: str = "range", level: str = "dram") -> Any:

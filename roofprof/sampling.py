@@ -21,7 +21,7 @@ Each carries ``reasons`` (the options that decided, as the user can read them) a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 #: ncu options that profile some launches only
@@ -65,7 +65,7 @@ def from_ncu_argv(argv: Sequence[str], command: Sequence[str] | None = None) -> 
         filters.append(f"only kernels inside NVTX ranges {options['--nvtx-include']}")
     if "--nvtx-exclude" in options:
         filters.append(f"kernels inside NVTX ranges {options['--nvtx-exclude']} left out")
-    for opt in ("--kernel-name", "-k", "--kernel-name-base"):
+    for opt in ("--kernel-name", "-k"):  # --kernel-name-base only says how names are read
         if opt in options and options[opt] != DEFAULT_KERNEL_FILTER:
             filters.append(f"only kernels matching {options[opt]}")
     if "--devices" in options:
@@ -73,6 +73,31 @@ def from_ncu_argv(argv: Sequence[str], command: Sequence[str] | None = None) -> 
     if filters:
         return {"kind": "filtered", "reasons": filters, "options": options}
     return {"kind": "run", "reasons": ["every launch profiled"], "options": options}
+
+
+def of_reports(argvs: Sequence[Sequence[str]], names: Sequence[Any]) -> dict[str, Any]:
+    """``meta["sampling"]`` of a table read from several reports, from the ncu command line
+    each report keeps: a sample if any is one, else filtered if any is, else the run's. Where
+    the reports differ, each reason names its report."""
+    facts = [from_ncu_argv(list(argv)) for argv in argvs]
+    if all(f == facts[0] for f in facts):
+        return facts[0]
+    kind = next(k for k in ("sample", "filtered", "run") if any(f["kind"] == k for f in facts))
+    reasons = [f"{name}: {r}" for name, f in zip(names, facts, strict=True)
+               for r in f["reasons"]]
+    return {"kind": kind, "reasons": reasons,
+            "options": next(f["options"] for f in facts if f["kind"] == kind)}
+
+
+def decisive(metas: Iterable[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """Of the metadata of the files one view reads together, the one whose sampling the view
+    states: the first sampled or filtered one (read lazily: it stops there), else the first."""
+    first: Mapping[str, Any] | None = None
+    for meta in metas:
+        first = meta if first is None else first
+        if sampling(meta)["kind"] in ("sample", "filtered"):
+            return meta
+    return first or {}
 
 
 def sampling(meta: Mapping[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+import shlex
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -147,6 +148,7 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     tables: list[pd.DataFrame] = []
     meta = empty_meta()
     timing_only = True
+    commands: list[str | None] = []
     for p in paths:
         fmt = parsers.detect(p, format)
         options = {"reader": reader, "strict": strict}
@@ -159,6 +161,7 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
         meta["formats"].append(raw.meta.get("format", fmt.name))
         if raw.meta.get("ncu_version") and not meta["ncu_version"]:
             meta["ncu_version"] = raw.meta["ncu_version"]
+        commands.append(raw.meta.get("ncu_command"))
         for col, used in derivation.used.items():
             merged = meta["derivations"].setdefault(col, {})
             for desc, count in used.items():
@@ -178,6 +181,12 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     else:
         for p, missing in zip(paths, missing_sets, strict=True):  # each input says what it lacks
             _warn_missing([c for c in COLUMNS if c in missing], p)
+        if all(commands):  # every report says how ncu chose its kernels
+            from roofprof.sampling import of_reports
+
+            if len(commands) == 1:
+                meta["record_argv"] = shlex.split(str(commands[0]))
+            meta["sampling"] = of_reports([shlex.split(str(c)) for c in commands], paths)
     trace = Trace(kernels=kernels, meta=meta)
     _attribute(trace, ruleset)
     trace.kernels = trace.kernels[list(COLUMNS)]
@@ -354,6 +363,9 @@ def _concat(traces: list[Trace]) -> Trace:
             for desc, n in used.items():
                 merged[desc] = merged.get(desc, 0) + n
     meta["missing"] = [c for c in COLUMNS if all(c in t.meta.get("missing", []) for t in traces)]
+    from roofprof.sampling import decisive, sampling
+
+    meta["sampling"] = sampling(decisive(t.meta for t in traces))
     kernels = pd.concat([t.kernels for t in traces], ignore_index=True)
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
     meta["roofprof_version"] = __version__

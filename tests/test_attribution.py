@@ -540,12 +540,8 @@ def test_cli_summary_by_phase_and_category() -> None:
         assert "DRAM BW" in result.output.splitlines()[0]
     result = CliRunner().invoke(main, ["summary", str(FIXTURES / "llama_small.ncu-rep"),
                                        "--by", "phase", "--format", "json"])
-    groups = {g["group"]: g for g in json.loads(_json_part(result.output))}
+    groups = {g["group"]: g for g in json.loads(result.stdout)}  # notes go to stderr
     assert set(groups) == {"prefill", "decode"}
-
-
-def _json_part(output: str) -> str:
-    return output[output.index("["):]
 
 
 def test_cli_plot_by_phase_and_by_op(tmp_path: Path) -> None:
@@ -616,7 +612,7 @@ def test_several_traces_without_sweep_are_plotted_and_summarised_by_trace(
     result = CliRunner().invoke(main, ["summary", *map(str, paths), "--by", "trace",
                                        "--format", "json"])
     assert result.exit_code == 0, result.output
-    groups = {g["group"] for g in json.loads(_json_part(result.output))}
+    groups = {g["group"] for g in json.loads(result.stdout)}
     assert groups == {p.name.removesuffix(".parquet") for p in paths}
 
 

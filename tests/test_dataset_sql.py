@@ -121,3 +121,34 @@ def test_unsupported_groupings_refused(datasets: dict[str, Path]) -> None:
         dataset_sql.summarize(d, by="no_such_column")
     with pytest.raises(UsageError, match="measured column"):
         dataset_sql.summarize(d, by="duration_ns")
+
+
+def test_a_joined_dataset_says_why_as_the_in_memory_summary_does(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A real record --sample pair joined: launches without counters (another template
+    instance was sampled) make groups unknown, with roofline.UNJOINED as the reason, in DuckDB
+    as in memory."""
+    from roofprof.join import join
+    from roofprof.timing import load_timing
+    from roofprof.trace import write_parquet
+
+    joined = join(load_timing(FIXTURES / "llama_sample.timing.parquet"),
+                  roofprof_load(FIXTURES / "llama_sample.ncu-rep"))
+    path = tmp_path_factory.mktemp("joined") / "joined.parquet"
+    write_parquet(joined, path)
+    d = as_datasets(tmp_path_factory, [path])["joined.parquet"]
+    mem_trace = read_dataset(d)
+    for by in ("phase", "op,phase"):
+        mem = roofline.summarize(mem_trace, by=by)
+        sql = dataset_sql.summarize(d, by=by)
+        assert_same(mem, sql)
+        check_reasons(mem_trace, by, "dram", mem, sql)
+        assert sql["reason"].dropna().str.endswith(roofline.UNJOINED).any()
+
+
+def roofprof_load(path: Path) -> object:
+    import roofprof
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RoofprofWarning)
+        return roofprof.load(path)
