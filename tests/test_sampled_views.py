@@ -11,7 +11,7 @@ from roofprof.chart import build_scene
 from roofprof.cli import main
 from roofprof.sampling import from_ncu_argv
 from roofprof.trace import Trace
-from tests.conftest import load_fixture
+from tests.conftest import FIXTURES, load_fixture
 
 
 def _sampled(tmp_path: Path) -> Path:
@@ -39,3 +39,18 @@ def test_summary_table_json_and_plot_say_the_trace_is_sampled(tmp_path: Path) ->
 def test_a_whole_run_says_nothing_of_the_kind() -> None:
     scene = build_scene(load_fixture("llama_annotated.ncu-rep"), by="phase")
     assert not any(s.startswith("SAMPLED") for s in scene.subtitle)
+
+
+def test_a_raw_per_config_report_reads_as_sampled_and_a_filtered_one_says_which_kernels(
+        ) -> None:
+    """The ncu command line a report keeps decides, with no roofprof metadata: the bundled
+    record --sample counters (--per-config 1) and a recording inside NVTX ranges."""
+    sampled = load_fixture("llama_sample.ncu-rep")
+    assert sampled.meta["sampling"]["kind"] == "sample"
+    assert any(s.startswith("SAMPLED") for s in build_scene(sampled, by="phase").subtitle)
+    table = CliRunner().invoke(main, ["summary", str(FIXTURES / "llama_sample.ncu-rep")])
+    assert "note: sampled trace" in table.output
+    wide = build_scene(load_fixture("known_work.ncu-rep"), by="range").subtitle
+    note = next(s for s in wide if s.startswith("filtered: only kernels inside NVTX ranges"))
+    assert len(note) <= 100  # ten range names: cut short to stay one subtitle line
+    assert note.endswith("…")

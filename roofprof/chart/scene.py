@@ -366,12 +366,19 @@ def subtitle_lines(kernels: int, lv: tuple[str, ...], total: float, filter: str 
 
 
 def sampled_note(obj: Any) -> list[str]:
-    """A sampled trace says so: its time shares are of the profiled launches, not the run."""
-    from roofprof.sampling import time_shares_of
+    """A sampled trace says so: its time shares are of the profiled launches, not the run; a
+    filtered one says which kernels it holds (as the text summary does)."""
+    from roofprof.sampling import sampling, time_shares_of
 
     meta = getattr(obj, "meta", None)
-    if isinstance(meta, dict) and time_shares_of(meta) == "samples":
+    if not isinstance(meta, dict):
+        return []
+    shares = time_shares_of(meta)
+    if shares == "samples":
         return ["SAMPLED: time shares are of the profiled launches, not of the run"]
+    if shares == "filtered":  # one subtitle line: a long list of ranges is cut short
+        text = "filtered: " + "; ".join(sampling(meta)["reasons"])
+        return [text if len(text) <= 100 else text[:99] + "…"]
     return []
 
 
