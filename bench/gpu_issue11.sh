@@ -3,6 +3,7 @@
 # session with device time. From the repository root on the GPU host, with the wheels in .whl/:
 #     bash bench/gpu_issue11.sh PART OUTDIR
 #     PART: tests | overhead | overhead-7b | production | big | nsys | graphrecord | instances
+#           | next (instances, then tests: what the next session with a GPU should run first)
 # tests       GPU tests of trace, join, record --sample and graphs (about 2 min)
 # overhead    trace overhead on the 4-layer decode loop, eager and CUDA graph, 2 rounds,
 #             torch.profiler beside it, and the CUPTI buffer tuning (about 5 min)
@@ -90,5 +91,8 @@ print(sys.argv[1], len(k), "profiled;", k.groupby(["kernel", "grid", "block"]).n
       "instance x config; names:", k["kernel"].iloc[:2].tolist())
 PY
   done ;;
+next)
+  timeout 330 bash "$0" instances "$out/instances"
+  timeout 250 bash "$0" tests "$out/tests" ;;
 *) echo "unknown part $part"; exit 2 ;;
 esac
