@@ -137,7 +137,7 @@ def kernel_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, 
     passed = ["flags", *w, *pk,
               *(f"{x}_{lvl}" for lvl in levels for x in ("xb", "xm")),
               *(_q("c_" + c) for c in carry)]
-    # a joined launch that took no counters (roofline.UNJOINED says why)
+    # a joined launch that took no counters (reasons.UNJOINED says why)
     unjoined = (f"COALESCE(CAST({_q('counters_from')} AS {dialect.string}) = 'none', FALSE)"
                 if "counters_from" in columns else "FALSE")
     raw = ",\n    ".join(
@@ -154,7 +154,7 @@ def kernel_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, 
     uncounted = " OR ".join(f"({w[i]} IS NULL AND {pk[i]} IS NOT NULL)" for i in idx)
     no_counters = " AND ".join(f"{w[i]} IS NULL" for i in idx)
     w0 = [f"COALESCE({w[i]}, 0.0)" for i in idx]
-    # why a kernel is unknown, packed as roofline._reasons packs it: uncounted per precision,
+    # why a kernel is unknown, packed as reasons.kernel_reasons packs it: uncounted per precision,
     # no counters, no peak per precision, no duration, no bytes, no bandwidth, TMA; then
     # whether a join gave it no counters
     conds = ([f"{w[i]} IS NULL AND {pk[i]} IS NOT NULL" for i in idx] + [no_counters]

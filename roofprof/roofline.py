@@ -48,6 +48,7 @@ import pandas as pd
 from roofprof.errors import InputError, UsageError
 from roofprof.grouping import Grouping, filter_kernels, group_kernels
 from roofprof.metrics import PRECISIONS
+from roofprof.reasons import UNJOINED, group_reasons, kernel_reasons
 
 LEVELS: tuple[str, ...] = ("dram", "l2", "l1")
 BYTES_COLUMNS: dict[str, str] = {lvl: f"{lvl}_bytes" for lvl in LEVELS}
@@ -65,8 +66,6 @@ INT8 = "tensor_int8"
 #: the shortest time a kernel launch takes on the GPU, whatever its work (the shortest kernels
 #: in every H100 fixture ran 2.18-2.30 us under ncu; an empty kernel): below it, time is latency
 LAUNCH_FLOOR_NS = 2000.0
-#: the reason of a joined launch that took no counters (``counters_from`` none)
-UNJOINED = "no counters joined (no profiled launch of its kernel instance and configuration)"
 
 #: on Hopper and later, TMA (bulk tensor) loads go from L2 to shared memory without L1TEX, so
 #: ``l1tex__t_bytes`` misses a GEMM's traffic and its L1 "intensity" reaches 1e6-1e7. A kernel
@@ -179,7 +178,8 @@ def kernel_numbers(table: TableLike, level: str = "dram") -> pd.DataFrame:
     roof_ns = np.maximum(compute_ns, memory_ns)
     roof_ns[np.isnan(compute_ns) | np.isnan(memory_ns)] = np.nan
 
-    reason = _reasons(labels, uncounted, no_counters, per_p, dur, nbytes, bw, tma, level)
+    reason = kernel_reasons([PRECISION_LABELS[p] for p in labels], uncounted, no_counters,
+                            per_p, dur, nbytes, bw, tma, LEVEL_LABELS[level])
     if "counters_from" in t.columns:  # a joined trace: say why a launch has no counters
         unjoined = (t["counters_from"].astype("string") == "none").fillna(False).to_numpy(bool)
         reason[unjoined] = UNJOINED
@@ -267,49 +267,6 @@ def _cc(t: pd.DataFrame) -> npt.NDArray[np.int64]:
     return np.asarray((major * 10 + minor).fillna(0).astype("int64").to_numpy(), dtype=np.int64)
 
 
-def _reasons(labels: list[str], uncounted: npt.NDArray[np.bool_],
-             no_counters: npt.NDArray[np.bool_], per_p: FloatArray, dur: FloatArray,
-             nbytes: FloatArray, bw: FloatArray, tma: npt.NDArray[np.bool_],
-             level: str) -> npt.NDArray[Any]:
-    """Why a kernel's numbers are unknown (None where they are known), in words."""
-    lvl = LEVEL_LABELS[level]
-    flags = np.column_stack([uncounted, no_counters, np.isnan(per_p), np.isnan(dur),
-                             np.isnan(nbytes), np.isnan(bw), tma])
-    # one text per distinct combination of missing things (cheap for millions of kernels):
-    # the flags of a kernel packed into one integer
-    packed = flags.astype(np.int64) @ (np.int64(1) << np.arange(flags.shape[1], dtype=np.int64))
-    codes, _ = pd.factorize(packed)
-    combos = flags[pd.Series(np.arange(len(codes))).groupby(codes).first().to_numpy()] \
-        if len(codes) else flags[:0]
-    inverse = codes
-    texts: list[str | None] = []
-    k = len(labels)
-    for row in combos:
-        unc, none, nopeak = row[:k], row[k], row[k + 1: 2 * k + 1]
-        no_dur, no_bytes, no_bw, no_l1 = row[2 * k + 1:]
-        why: list[str] = []
-        if no_dur:
-            why.append("no duration")
-        if none:
-            why.append("no FLOP counters")
-        else:
-            miss = [PRECISION_LABELS[p] for p, u in zip(labels, unc, strict=True) if u]
-            if miss:
-                why.append(f"no {', '.join(miss)} work counter")
-            nop = [PRECISION_LABELS[p] for p, u in zip(labels, nopeak, strict=True) if u]
-            if nop:
-                why.append(f"no {', '.join(nop)} peak")
-        if no_l1:
-            why.append("L1TEX did not see its traffic (TMA): fewer L1 bytes than half its "
-                       "DRAM bytes")
-        elif no_bytes:
-            why.append(f"no {lvl} bytes counter")
-        if no_bw:
-            why.append(f"no {lvl} bandwidth peak")
-        texts.append("; ".join(why) or None)
-    return np.asarray(texts, dtype=object)[inverse.reshape(-1)]
-
-
 def group_numbers(numbers: pd.DataFrame, grouping: Grouping,
                   level: str = "dram") -> pd.DataFrame:
     """The group math of the module doc over :func:`kernel_numbers`, one row per group of
@@ -348,7 +305,7 @@ def group_numbers(numbers: pd.DataFrame, grouping: Grouping,
     unknown = np.isnan(roof_ns) | np.isnan(time_ns)
     bound[unknown] = "unknown"
     out["bound"] = bound
-    out["reason"] = _group_reasons(numbers, codes, n, unknown)
+    out["reason"] = group_reasons(numbers["reason"].to_numpy(dtype=object), codes, n, unknown)
     out["latency_share"] = latency_share
     out["headroom_ns"] = strict("headroom_ns")
     out["headroom_share"] = div(out["headroom_ns"], total_time)
@@ -382,19 +339,6 @@ def _group_precision(numbers: pd.DataFrame, codes: npt.NDArray[np.intp], n: int,
                       minlength=n * len(labels)).reshape(n, len(labels))
     out: npt.NDArray[Any] = np.asarray(labels, dtype=object)[np.argmax(per, axis=1)]
     out[(per.max(axis=1) <= 0) | np.isnan(compute_ns)] = None
-    return out
-
-
-def _group_reasons(numbers: pd.DataFrame, codes: npt.NDArray[np.intp], n: int,
-                   unknown: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
-    out = np.full(n, None, dtype=object)
-    reason = numbers["reason"].to_numpy(dtype=object)
-    for g in np.flatnonzero(unknown):
-        members = np.flatnonzero(codes == g)
-        whys = [r for r in reason[members] if isinstance(r, str) and r]
-        if whys:
-            common = max(set(whys), key=whys.count)
-            out[g] = f"{len(whys)} of {len(members)} kernels: {common}"
     return out
 
 

@@ -13,6 +13,7 @@ import pytest
 from roofprof import dataset_sql, roofline
 from roofprof.errors import RoofprofWarning, UsageError
 from roofprof.metrics import PRECISIONS
+from roofprof.reasons import UNJOINED
 from roofprof.trace import read_dataset
 
 from .conftest import FIXTURES, as_datasets
@@ -126,7 +127,7 @@ def test_unsupported_groupings_refused(datasets: dict[str, Path]) -> None:
 def test_a_joined_dataset_says_why_as_the_in_memory_summary_does(
         tmp_path_factory: pytest.TempPathFactory) -> None:
     """A real record --sample pair joined: launches without counters (another template
-    instance was sampled) make groups unknown, with roofline.UNJOINED as the reason, in DuckDB
+    instance was sampled) make groups unknown, with reasons.UNJOINED as the reason, in DuckDB
     as in memory."""
     from roofprof.join import join
     from roofprof.timing import load_timing
@@ -143,7 +144,7 @@ def test_a_joined_dataset_says_why_as_the_in_memory_summary_does(
         sql = dataset_sql.summarize(d, by=by)
         assert_same(mem, sql)
         check_reasons(mem_trace, by, "dram", mem, sql)
-        assert sql["reason"].dropna().str.endswith(roofline.UNJOINED).any()
+        assert sql["reason"].dropna().str.endswith(UNJOINED).any()
 
 
 def roofprof_load(path: Path) -> object:

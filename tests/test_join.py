@@ -111,7 +111,8 @@ def test_unmatched_kernels_are_listed_with_their_time(eager: TimingTrace) -> Non
     assert sum(u["launches"] for u in facts["unmatched"]) == int(norm.sum())
     assert joined.kernels.loc[norm, "flop"].isna().all()  # null, never 0
     # views say why those launches' numbers are unknown
-    from roofprof.roofline import UNJOINED, kernel_numbers
+    from roofprof.reasons import UNJOINED
+    from roofprof.roofline import kernel_numbers
 
     reason = kernel_numbers(joined)["reason"]
     assert (reason[norm] == UNJOINED).all()

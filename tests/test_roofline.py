@@ -520,3 +520,25 @@ def test_a_timing_trace_says_once_why_every_group_is_unknown() -> None:
     # with counters, an unknown group is still named with its own reason
     mixed = tb.format_table(rl.summarize(_synth.h100_table()), wide=True)
     assert "decode/layer1/attn: unknown:" in mixed
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([None, "a", "b", "c"])),
+                min_size=1, max_size=40),
+       st.lists(st.booleans(), min_size=5, max_size=5))
+def test_group_reasons_are_the_most_common_member_reason(
+        rows: list[tuple[int, str | None]], unknown: list[bool]) -> None:
+    """One pass over the kernels gives, per unknown group, what counting each group's members
+    gives: how many have a reason, of how many, and the most common (ties: alphabetical)."""
+    from roofprof.reasons import group_reasons
+
+    codes = np.asarray([g for g, _ in rows], dtype=np.intp)
+    reason = np.asarray([r for _, r in rows], dtype=object)
+    got = group_reasons(reason, codes, 5, np.asarray(unknown))
+    for g in range(5):
+        whys = [r for c, r in rows if c == g and r]
+        if not unknown[g] or not whys:
+            assert got[g] is None
+            continue
+        common = max(sorted(set(whys)), key=whys.count)
+        assert got[g] == f"{len(whys)} of {int((codes == g).sum())} kernels: {common}"
