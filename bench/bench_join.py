@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from roofprof.join import format_report, match, report, write_joined
+from roofprof.join import match, write_joined
+from roofprof.join_report import format_report, report
 from roofprof.schema import COLUMNS, MEASURED
 from roofprof.timing import TimingTrace
 from roofprof.trace import Trace

@@ -84,7 +84,8 @@ def compare(out: Path) -> None:
     import numpy as np
 
     import roofprof
-    from roofprof.join import format_report, join
+    from roofprof.join import join
+    from roofprof.join_report import format_report
     from roofprof.timing import load_timing
 
     timing = load_timing(out / "s.timing.parquet")

@@ -1043,7 +1043,8 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float,
     Example:  roofprof join run.parquet counters.ncu-rep -o joined.parquet
     """
     from roofprof.inputs import load
-    from roofprof.join import format_report, write_joined
+    from roofprof.join import write_joined
+    from roofprof.join_report import format_report
     from roofprof.timing import load_timing
 
     with _errors():
@@ -1135,7 +1136,7 @@ def _timed_join(command: tuple[str, ...], counters_path: Path, counters: Any,
                 force: bool) -> None:
     """record --sample: the timing pass of the same program, then the join."""
     from roofprof import tracer
-    from roofprof.join import format_report
+    from roofprof.join_report import format_report
 
     click.echo("roofprof: timing pass: every launch timed (roofprof trace)", err=True)
     done = tracer.timed_join(command, counters_path, counters, force=force)

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import InputError
+from roofprof.join_report import report
 from roofprof.schema import ATTRIBUTION, IDENTITY, MEASURED, dtype_of
 
 if TYPE_CHECKING:
@@ -236,56 +237,6 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
                  keys=tuple(",".join(cols) for cols in levels), other_instance=other_instance)
 
 
-def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20) -> dict[str, Any]:
-    """The join's facts: coverage by time and launches, unmatched kernels, disagreeing
-    signatures."""
-    import numpy as np
-    import pandas as pd
-
-    t = timing["duration_ns"].to_numpy("float64")
-    total = float(np.nansum(t)) or 1.0
-    kinds = (("launch", [1]), ("signature", list(SIGNATURE_LEVELS)), ("none", [0]))
-    cover = {name: float(np.nansum(t[np.isin(m.level, lv)]) / total) for name, lv in kinds}
-    launches = {name: int(np.isin(m.level, lv).sum()) for name, lv in kinds}
-    miss = m.level == 0
-    unmatched: list[dict[str, Any]] = []
-    other = m.other_instance if m.other_instance is not None else np.zeros(len(t), dtype=bool)
-    if miss.any():
-        part = pd.DataFrame({c: timing[c].to_numpy()[miss] for c in ("kernel", "grid", "block")})
-        part["time_ns"] = t[miss]
-        part["other_instance"] = other[miss]
-        g = part.groupby(["kernel", "grid", "block"], observed=True, dropna=False)
-        agg = g.agg(size=("time_ns", "size"), sum=("time_ns", "sum"),
-                    other=("other_instance", "sum"))
-        agg = agg.sort_values("sum", ascending=False).head(top)
-        unmatched = [{"kernel": str(kern), "grid": str(grid), "block": str(block),
-                      "launches": int(size), "time_ns": float(total_ns),
-                      "other_instance_profiled": int(n_other)}
-                     for (kern, grid, block), size, total_ns, n_other in zip(
-                         agg.index, agg["size"], agg["sum"], agg["other"], strict=True)]
-    disagree: list[dict[str, Any]] = []
-    for lv in SIGNATURE_LEVELS:
-        rows = np.flatnonzero(m.level == lv)
-        if not len(rows):
-            continue
-        bad = m.spread[lv - 1][m.index[rows]] > threshold
-        for g in np.unique(m.index[rows][bad]):
-            r = rows[m.index[rows] == g][0]
-            disagree.append({"key": m.keys[lv - 1], "kernel": str(timing["kernel"].iloc[r]),
-                             "grid": str(timing["grid"].iloc[r]),
-                             "block": str(timing["block"].iloc[r]),
-                             "samples": int(m.samples[lv - 1][g]),
-                             "spread": float(m.spread[lv - 1][g]),
-                             "launches": int((m.index[rows] == g).sum())})
-    disagree.sort(key=lambda d: -d["spread"])
-    return {"coverage_by_time": cover, "launches": launches, "unmatched": unmatched,
-            "unmatched_other_instance": {"launches": int(other.sum()),
-                                         "time": float(np.nansum(t[other]) / total)},
-            "template_instances": "template" in m.keys[0],
-            "disagreeing": disagree[:top], "disagreeing_count": len(disagree),
-            "spread_threshold": threshold}
-
-
 # ------------------------------------------------------------------------------ the table
 
 
@@ -406,7 +357,7 @@ def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
 
     t, c = _prepare(timing, counters)
     m = match(t, c)
-    facts = report(m, t, spread)
+    facts = report(m, t, spread, scope=_scope(t, counters))
     table = _chunk(m, t, _device_names(c), 0, len(t))
     df = table.to_pandas()
     df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
@@ -416,6 +367,14 @@ def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
     df["counters_from"] = df["counters_from"].astype("string")
     df["counters_key"] = df["counters_key"].astype("string")
     return Trace(kernels=df, meta=_meta(timing, counters, facts))
+
+
+def _scope(t: pd.DataFrame, counters: Trace) -> np.ndarray | None:
+    """The timed launches ncu could have profiled (inside its NVTX and kernel-name filters);
+    None when it had none."""
+    from roofprof.sampling import in_scope, sampling
+
+    return in_scope(t["range"], t["kernel"], sampling(counters.meta))
 
 
 def _device_names(c: pd.DataFrame) -> dict[int, str]:
@@ -438,7 +397,7 @@ def write_joined(timing: TimingTrace, counters: Trace, output: str | os.PathLike
 
     t, c = _prepare(timing, counters)
     m = match(t, c)
-    facts = report(m, t, spread)
+    facts = report(m, t, spread, scope=_scope(t, counters))
     meta = _meta(timing, counters, facts)
     meta["schema_version"] = SCHEMA_VERSION
     names = _device_names(c)
@@ -449,36 +408,3 @@ def write_joined(timing: TimingTrace, counters: Trace, output: str | os.PathLike
         for lo in range(chunk_rows, len(t), chunk_rows):
             w.write_table(_chunk(m, t, names, lo, min(lo + chunk_rows, len(t))).cast(schema))
     return facts
-
-
-def format_report(facts: dict[str, Any], top: int = 10) -> str:
-    """The join's facts as text: coverage by time, unmatched kernels, disagreeing samples."""
-    cover, launches = facts["coverage_by_time"], facts["launches"]
-    lines = ["counters by time: " + ", ".join(
-        f"{name} {100 * cover[name]:.1f}% ({launches[name]} launches)"
-        for name in ("launch", "signature", "none"))]
-    if not facts.get("template_instances", True):
-        lines.append("template instances unknown (kernel names not demangled: install "
-                     "binutils' c++filt where you trace): signatures use function base names")
-    if facts["unmatched"]:
-        lines.append("unmatched kernels (no profiled launch; counters null), by time:")
-        lines += [f"  {u['kernel'][:70]} grid {u['grid']} block {u['block']}: "
-                  f"{u['launches']} launches, {u['time_ns'] / 1e3:.1f} µs"
-                  + (" (another template instance was profiled)"
-                     if u.get("other_instance_profiled") else "")
-                  for u in facts["unmatched"][:top]]
-        other = facts.get("unmatched_other_instance", {})
-        if other.get("launches"):
-            lines.append(
-                f"{other['launches']} launches ({100 * other['time']:.1f}% of the time) have no "
-                "counters because only another template instance of their kernel was profiled: "
-                "ncu's --per-config counts launch configurations by function name; profile "
-                "those kernels with -k, or the whole range, to measure them")
-    if facts["disagreeing"]:
-        lines.append(f"{facts['disagreeing_count']} signature(s) whose samples disagree by more "
-                     f"than {100 * facts['spread_threshold']:.0f}% in FLOPs or DRAM bytes "
-                     "(their mean is used):")
-        lines += [f"  {d['kernel'][:70]} grid {d['grid']} block {d['block']}: {d['samples']} "
-                  f"samples, spread {100 * d['spread']:.1f}%, {d['launches']} launches "
-                  f"[{d['key']}]" for d in facts["disagreeing"][:top]]
-    return "\n".join(lines) + "\n"

@@ -22,7 +22,10 @@ Each carries ``reasons`` (the options that decided, as the user can read them) a
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: ncu options that profile some launches only
 SAMPLING_OPTIONS = {"--filter-mode": "per-launch-config", "--launch-count": "--count",
@@ -128,3 +131,46 @@ def label(meta: Mapping[str, Any]) -> str:
     if facts["kind"] == "filtered":
         return "filtered trace: " + "; ".join(facts["reasons"])
     return ""
+
+
+def in_scope(ranges: Any, kernels: Any, facts: Mapping[str, Any]) -> np.ndarray | None:
+    """Which launches (their NVTX paths ``ranges``, "a/b/c", and kernel names) a recording
+    with sampling ``facts`` could have profiled: inside one of its ``--nvtx-include`` ranges,
+    inside none of its ``--nvtx-exclude`` ones, and matching its ``--kernel-name`` (``regex:``
+    or exact). A push/pop spec "a/b/" matches a path holding a then b, one inside the other.
+    None when the recording had no such filter (every launch could have been profiled)."""
+    import re
+
+    import numpy as np
+    import pandas as pd
+
+    options = facts.get("options") or {}
+
+    def specs(opt: str) -> list[list[str]]:
+        return [[p for p in spec.split("/") if p]
+                for spec in str(options.get(opt) or "").split(",") if spec.strip("/")]
+
+    include, exclude = specs("--nvtx-include"), specs("--nvtx-exclude")
+    name = options.get("--kernel-name") or options.get("-k")
+    if not include and not exclude and not name:
+        return None
+
+    def holds(path: list[str], spec: list[str]) -> bool:
+        n = len(spec)
+        return any(path[i:i + n] == spec for i in range(len(path) - n + 1))
+
+    codes, paths = pd.factorize(pd.Series(ranges).astype("string").fillna(""))
+    split = [str(p).split("/") if p else [] for p in paths]
+    ok = np.asarray([(not include or any(holds(p, s) for s in include))
+                     and not any(holds(p, s) for s in exclude) for p in split], dtype=bool)
+    mask: np.ndarray = ok[codes] if len(codes) else np.zeros(0, dtype=bool)
+    if name:
+        kcodes, knames = pd.factorize(pd.Series(kernels).astype("string").fillna(""))
+        text = str(name)
+        if text.startswith("regex:"):
+            pattern = re.compile(text[len("regex:"):])
+            kok = np.asarray([bool(pattern.search(str(k))) for k in knames], dtype=bool)
+        else:
+            kok = np.asarray([str(k) == text for k in knames], dtype=bool)
+        mask &= kok[kcodes]
+    return mask

@@ -261,7 +261,7 @@ def test_undemangled_names_join_on_the_rest_of_the_signature(eager: TimingTrace)
     assert (j["flop"] == eager.kernels["id"] * 1000.0).all()
     assert set(j["counters_key"]) == {"kernel,grid,block,device,range"}
     assert joined.meta["join"]["template_instances"] is False
-    from roofprof.join import format_report
+    from roofprof.join_report import format_report
 
     assert "template instances unknown" in format_report(joined.meta["join"])
 
@@ -283,7 +283,7 @@ def test_another_template_instance_never_lends_its_counters(eager: TimingTrace) 
     assert (j.loc[profiled, "counters_from"] != "none").all()
     assert facts["unmatched_other_instance"]["launches"] == int((~profiled).sum())
     assert all(u["other_instance_profiled"] for u in facts["unmatched"])
-    from roofprof.join import format_report
+    from roofprof.join_report import format_report
 
     text = format_report(facts)
     assert "another template instance was profiled" in text

@@ -50,7 +50,7 @@ def test_unsampled_instances_get_no_counters_and_the_report_says_so(
     assert k.loc[none, "flop"].isna().all()
     # every launch that has counters took them from its own template instance
     assert k.loc[~none, "counters_key"].astype(str).str.contains("template").all()
-    from roofprof.join import format_report
+    from roofprof.join_report import format_report
 
     assert "another template instance was profiled" in format_report(facts)
 
@@ -80,3 +80,22 @@ def test_deterministic_kernels_take_the_full_recordings_counters(
     a = s.groupby("phase")["duration_ns"].sum()
     b = timing.groupby("phase")["duration_ns"].sum()
     assert (a == b).all()
+
+
+def test_coverage_inside_what_ncu_could_profile(joined: tuple[Trace, Trace]) -> None:
+    """ncu was asked for the prefill and decode ranges only: the warm-up, the model's set-up
+    and everything else outside them could never get counters, and the report says how much
+    of the time inside the ranges has them."""
+    sampled, _ = joined
+    facts = sampled.meta["join"]
+    k = sampled.kernels
+    inside = k["range"].str.startswith(("prefill", "decode")).to_numpy()
+    t = k["duration_ns"].to_numpy()
+    assert facts["in_scope"]["time"] == pytest.approx(t[inside].sum() / t.sum())
+    got = facts["in_scope"]["coverage_by_time"]
+    none = (k["counters_from"] == "none").to_numpy()
+    assert got["none"] == pytest.approx(t[inside & none].sum() / t[inside].sum())
+    assert sum(got.values()) == pytest.approx(1.0)
+    from roofprof.join_report import format_report
+
+    assert "of the launches ncu could profile (inside its filters" in format_report(facts)

@@ -1,0 +1,114 @@
+"""The facts of a join (``roofprof.join``) and their text: coverage by time (of the run, and of
+the launches ncu could have profiled: inside its NVTX ranges and kernel-name filter), the
+kernels no sample matched, whose only profiled launch was another template instance, and the
+signatures whose samples disagree."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from roofprof.join import Match
+
+
+def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20,
+           scope: np.ndarray | None = None) -> dict[str, Any]:
+    """The join's facts: coverage by time and launches (also of the launches in ``scope``,
+    those ncu could have profiled), unmatched kernels, disagreeing signatures."""
+    import numpy as np
+    import pandas as pd
+
+    from roofprof.join import SIGNATURE_LEVELS
+
+    t = timing["duration_ns"].to_numpy("float64")
+    total = float(np.nansum(t)) or 1.0
+    kinds = (("launch", [1]), ("signature", list(SIGNATURE_LEVELS)), ("none", [0]))
+    cover = {name: float(np.nansum(t[np.isin(m.level, lv)]) / total) for name, lv in kinds}
+    launches = {name: int(np.isin(m.level, lv).sum()) for name, lv in kinds}
+    inside: dict[str, Any] | None = None
+    if scope is not None:
+        within = float(np.nansum(t[scope])) or 1.0
+        inside = {"time": float(np.nansum(t[scope])) / total,
+                  "coverage_by_time": {name: float(np.nansum(t[scope & np.isin(m.level, lv)]))
+                                       / within for name, lv in kinds}}
+    miss = m.level == 0
+    unmatched: list[dict[str, Any]] = []
+    other = m.other_instance if m.other_instance is not None else np.zeros(len(t), dtype=bool)
+    if miss.any():
+        part = pd.DataFrame({c: timing[c].to_numpy()[miss] for c in ("kernel", "grid", "block")})
+        part["time_ns"] = t[miss]
+        part["other_instance"] = other[miss]
+        g = part.groupby(["kernel", "grid", "block"], observed=True, dropna=False)
+        agg = g.agg(size=("time_ns", "size"), sum=("time_ns", "sum"),
+                    other=("other_instance", "sum"))
+        agg = agg.sort_values("sum", ascending=False).head(top)
+        unmatched = [{"kernel": str(kern), "grid": str(grid), "block": str(block),
+                      "launches": int(size), "time_ns": float(total_ns),
+                      "other_instance_profiled": int(n_other)}
+                     for (kern, grid, block), size, total_ns, n_other in zip(
+                         agg.index, agg["size"], agg["sum"], agg["other"], strict=True)]
+    disagree: list[dict[str, Any]] = []
+    for lv in SIGNATURE_LEVELS:
+        rows = np.flatnonzero(m.level == lv)
+        if not len(rows):
+            continue
+        bad = m.spread[lv - 1][m.index[rows]] > threshold
+        for g in np.unique(m.index[rows][bad]):
+            r = rows[m.index[rows] == g][0]
+            disagree.append({"key": m.keys[lv - 1], "kernel": str(timing["kernel"].iloc[r]),
+                             "grid": str(timing["grid"].iloc[r]),
+                             "block": str(timing["block"].iloc[r]),
+                             "samples": int(m.samples[lv - 1][g]),
+                             "spread": float(m.spread[lv - 1][g]),
+                             "launches": int((m.index[rows] == g).sum())})
+    disagree.sort(key=lambda d: -d["spread"])
+    return {"coverage_by_time": cover, "launches": launches, "in_scope": inside,
+            "unmatched": unmatched,
+            "unmatched_other_instance": {"launches": int(other.sum()),
+                                         "time": float(np.nansum(t[other]) / total)},
+            "template_instances": "template" in m.keys[0],
+            "disagreeing": disagree[:top], "disagreeing_count": len(disagree),
+            "spread_threshold": threshold}
+
+
+def format_report(facts: dict[str, Any], top: int = 10) -> str:
+    """The join's facts as text: coverage by time, unmatched kernels, disagreeing samples."""
+    cover, launches = facts["coverage_by_time"], facts["launches"]
+    lines = ["counters by time: " + ", ".join(
+        f"{name} {100 * cover[name]:.1f}% ({launches[name]} launches)"
+        for name in ("launch", "signature", "none"))]
+    inside = facts.get("in_scope")
+    if inside and inside["time"] < 1.0:
+        within = inside["coverage_by_time"]
+        lines.append(f"  of the launches ncu could profile (inside its filters, "
+                     f"{100 * inside['time']:.1f}% of the time): " + ", ".join(
+                         f"{name} {100 * within[name]:.1f}%"
+                         for name in ("launch", "signature", "none")))
+    if not facts.get("template_instances", True):
+        lines.append("template instances unknown (kernel names not demangled: install "
+                     "binutils' c++filt where you trace): signatures use function base names")
+    if facts["unmatched"]:
+        lines.append("unmatched kernels (no profiled launch; counters null), by time:")
+        lines += [f"  {u['kernel'][:70]} grid {u['grid']} block {u['block']}: "
+                  f"{u['launches']} launches, {u['time_ns'] / 1e3:.1f} µs"
+                  + (" (another template instance was profiled)"
+                     if u.get("other_instance_profiled") else "")
+                  for u in facts["unmatched"][:top]]
+        other = facts.get("unmatched_other_instance", {})
+        if other.get("launches"):
+            lines.append(
+                f"{other['launches']} launches ({100 * other['time']:.1f}% of the time) have no "
+                "counters because only another template instance of their kernel was profiled: "
+                "ncu's --per-config counts launch configurations by function name; profile "
+                "those kernels with -k, or the whole range, to measure them")
+    if facts["disagreeing"]:
+        lines.append(f"{facts['disagreeing_count']} signature(s) whose samples disagree by more "
+                     f"than {100 * facts['spread_threshold']:.0f}% in FLOPs or DRAM bytes "
+                     "(their mean is used):")
+        lines += [f"  {d['kernel'][:70]} grid {d['grid']} block {d['block']}: {d['samples']} "
+                  f"samples, spread {100 * d['spread']:.1f}%, {d['launches']} launches "
+                  f"[{d['key']}]" for d in facts["disagreeing"][:top]]
+    return "\n".join(lines) + "\n"
