@@ -34,11 +34,10 @@ from __future__ import annotations
 
 import functools
 import os
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import InputError
-from roofprof.join_report import report
+from roofprof.join_report import Match, report
 from roofprof.schema import ATTRIBUTION, IDENTITY, MEASURED, dtype_of
 
 if TYPE_CHECKING:
@@ -68,25 +67,6 @@ COUNTERS = tuple(c for c in (*MEASURED, "flop") if c != "duration_ns")
 TIMING_EXTRA = ("start_ns", "end_ns", "correlation_id", "launch_api", "graph_node_id",
                 "nvtx_source")
 PROVENANCE = ("counters_from", "counters_key", "counters_samples", "counters_spread")
-
-
-@dataclass
-class Match:
-    """Where each timed launch's counters come from (arrays over the timing rows)."""
-
-    #: 0 none, 1 same launch, 2.. signatures (``LEVEL_KEYS``)
-    level: np.ndarray
-    #: row of the counters (level 1) or of the level's group table (signature levels)
-    index: np.ndarray
-    #: the counters' measured values (rows of the counters table) and per-group means
-    values: list[np.ndarray]
-    samples: list[np.ndarray]
-    spread: list[np.ndarray]
-    #: the key of each level as the rows name it (``KEYS``, less ``template`` where unknown)
-    keys: tuple[str, ...] = KEYS
-    #: unmatched launches whose function base name, grid, block and device were profiled, as
-    #: another template instance (None: not looked for)
-    other_instance: np.ndarray | None = None
 
 
 @functools.lru_cache(maxsize=65536)

@@ -1,17 +1,37 @@
-"""The facts of a join (``roofprof.join``) and their text: coverage by time (of the run, and of
-the launches ncu could have profiled: inside its NVTX ranges and kernel-name filter), the
-kernels no sample matched, whose only profiled launch was another template instance, and the
-signatures whose samples disagree."""
+"""What a join (``roofprof.join``) found, and its text: :class:`Match` (where each timed launch
+takes its counters from) and its facts: coverage by time (of the run, and of the launches ncu
+could have profiled: inside its NVTX ranges and kernel-name filter), the kernels no sample
+matched, whose only profiled launch was another template instance, and the signatures whose
+samples disagree."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from roofprof.join import Match
+
+@dataclass
+class Match:
+    """Where each timed launch's counters come from (arrays over the timing rows)."""
+
+    #: 0 none, 1 same launch, 2.. signatures (``join.LEVEL_KEYS``)
+    level: np.ndarray
+    #: row of the counters (level 1) or of the level's group table (signature levels)
+    index: np.ndarray
+    #: the counters' measured values (rows of the counters table) and per-group means
+    values: list[np.ndarray]
+    samples: list[np.ndarray]
+    spread: list[np.ndarray]
+    #: the key of each level as the rows name it (``join.KEYS``, less ``template`` where
+    #: unknown)
+    keys: tuple[str, ...] = ()
+    #: unmatched launches whose function base name, grid, block and device were profiled, as
+    #: another template instance (None: not looked for)
+    other_instance: np.ndarray | None = None
 
 
 def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20,
@@ -21,11 +41,10 @@ def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20,
     import numpy as np
     import pandas as pd
 
-    from roofprof.join import SIGNATURE_LEVELS
-
     t = timing["duration_ns"].to_numpy("float64")
     total = float(np.nansum(t)) or 1.0
-    kinds = (("launch", [1]), ("signature", list(SIGNATURE_LEVELS)), ("none", [0]))
+    signature_levels = list(range(2, len(m.keys) + 1))  # level 1 is the same launch
+    kinds = (("launch", [1]), ("signature", signature_levels), ("none", [0]))
     cover = {name: float(np.nansum(t[np.isin(m.level, lv)]) / total) for name, lv in kinds}
     launches = {name: int(np.isin(m.level, lv).sum()) for name, lv in kinds}
     inside: dict[str, Any] | None = None
@@ -51,7 +70,7 @@ def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20,
                      for (kern, grid, block), size, total_ns, n_other in zip(
                          agg.index, agg["size"], agg["sum"], agg["other"], strict=True)]
     disagree: list[dict[str, Any]] = []
-    for lv in SIGNATURE_LEVELS:
+    for lv in signature_levels:
         rows = np.flatnonzero(m.level == lv)
         if not len(rows):
             continue
