@@ -38,12 +38,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import InputError
+from roofprof.stacks import EMPTY, Stack, stacks_at, with_capture
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
     from roofprof.derive import RawKernels
+
+__all__ = ["COLUMNS", "EMPTY", "NVTX_SOURCES", "TABLE", "Stack", "TimingTrace", "build",
+           "concat_unique", "dims", "is_timing_parquet", "load_timing", "read", "short_name",
+           "stacks_at", "template_key", "to_raw", "with_capture", "write"]
 
 TABLE = "timing"
 
@@ -192,70 +196,6 @@ def template_key(demangled: str | None) -> str:
 def dims(x: Any, y: Any, z: Any) -> str:
     """The kernel table's "(x, y, z)" form of a grid or block."""
     return f"({int(x)}, {int(y)}, {int(z)})"
-
-
-# ------------------------------------------------------------------- annotations at a launch
-
-
-Stack = tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]
-EMPTY: Stack = ((), (), ())
-
-
-def stacks_at(ranges: pd.DataFrame, thread: np.ndarray, when: np.ndarray) -> list[Stack]:
-    """The ranges open on ``thread[i]`` at time ``when[i]``, outermost first, for every i.
-
-    ``ranges``: columns ``thread`` (any hashable key), ``name``, ``start_ns``, ``end_ns``; ranges
-    of one thread nest (push/pop ranges and ``record_function`` scopes do). A range contains the
-    instants from its start to its end, both included. Equal stacks share one tuple.
-    """
-    import numpy as np
-
-    out: list[Stack] = [EMPTY] * len(when)
-    if not len(ranges) or not len(when):
-        return out
-    by_thread: dict[Any, list[tuple[int, int, str]]] = {}
-    order = np.lexsort((-ranges["end_ns"].to_numpy(), ranges["start_ns"].to_numpy()))
-    for t, s, e, n in zip(ranges["thread"].to_numpy()[order], ranges["start_ns"].to_numpy()[order],
-                          ranges["end_ns"].to_numpy()[order], ranges["name"].to_numpy()[order],
-                          strict=True):
-        by_thread.setdefault(t, []).append((int(s), int(e), str(n)))
-    interned: dict[Stack, Stack] = {}
-    launch_order = np.lexsort((when, thread))
-    current_thread: Any = object()
-    opened: list[tuple[int, int, str]] = []
-    pending: list[tuple[int, int, str]] = []
-    k = 0
-    for idx in launch_order:
-        t, w = thread[idx], int(when[idx])
-        if t != current_thread:
-            current_thread, opened, k = t, [], 0
-            pending = by_thread.get(t, [])
-        while k < len(pending) and pending[k][0] <= w:
-            s = pending[k][0]
-            while opened and opened[-1][1] < s:
-                opened.pop()
-            opened.append(pending[k])
-            k += 1
-        while opened and opened[-1][1] < w:
-            opened.pop()
-        live = [r for r in opened if r[1] >= w]  # an outer range can end early if not nested
-        key: Stack = (tuple(r[2] for r in live), tuple(r[0] for r in live),
-                      tuple(r[1] for r in live))
-        out[int(idx)] = interned.setdefault(key, key)
-    return out
-
-
-def with_capture(launch: Stack, capture: Stack) -> Stack:
-    """A graph replay's path: the ranges open at its launch, then those open at its node's
-    capture that the launch path does not already start with; capture levels get -1 times (they
-    did not run at the replay)."""
-    common = 0
-    while common < min(len(launch[0]), len(capture[0])) and \
-            launch[0][common] == capture[0][common]:
-        common += 1
-    extra = len(capture[0]) - common
-    return (launch[0] + capture[0][common:], launch[1] + (-1,) * extra,
-            launch[2] + (-1,) * extra)
 
 
 # ---------------------------------------------------------------------------- table building
