@@ -220,10 +220,19 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
 def _dims(k: pd.DataFrame, what: str) -> Any:
     """The "(x, y, z)" strings of the grid or block columns, made once per distinct value."""
     import numpy as np
+    import pandas as pd
 
-    xyz = k[[f"{what}_x", f"{what}_y", f"{what}_z"]].to_numpy(np.int64)
-    unique, inverse = np.unique(xyz, axis=0, return_inverse=True)
-    return np.asarray([dims(*row) for row in unique], dtype=object)[inverse.reshape(-1)]
+    # each axis coded by its distinct values, codes packed pairwise into one key (each product
+    # stays under rows squared): hashing keys is much faster than sorting rows of three
+    axes = [pd.factorize(k[f"{what}_{axis}"].to_numpy(np.int64)) for axis in "xyz"]
+    key = np.zeros(len(k), dtype=np.int64)
+    for codes, values in axes:
+        key, _ = pd.factorize(key * max(len(values), 1) + codes)
+    first = np.unique(key, return_index=True)[1]  # a row of each distinct key, in key order
+    x, y, z = (np.asarray(values, dtype=np.int64)[codes[first]] for codes, values in axes)
+    text = np.asarray([dims(*v) for v in zip(x.tolist(), y.tolist(), z.tolist(), strict=True)],
+                      dtype=object)
+    return text[key]
 
 
 def _distinct(keys: Any, value: Any) -> Any:
@@ -273,9 +282,22 @@ def _capture_windows(calls: pd.DataFrame, names: dict[tuple[int, int], str]) -> 
     """Each stream capture of one process: from its ``...BeginCapture`` call's start to its
     ``...EndCapture`` call's end on one thread, with the kernel launch calls in between (thread
     key, start), in order: the kernels that became the captured graph's nodes."""
+    import numpy as np
+    import pandas as pd
+
     out: list[Window] = []
     opened: dict[int, tuple[int, list[tuple[int, int]]]] = {}
-    rows = calls.sort_values("start", kind="stable")
+    # only begin, end and kernel launch calls on threads that begin a capture can matter: pick
+    # them per distinct call name, then walk them in time order
+    api = (calls["driver"].to_numpy(np.int64) << 32) | calls["cbid"].to_numpy(np.int64)
+    role = _distinct(api, lambda key: _capture_role(names.get((int(key) >> 32,
+                                                                int(key) & 0xFFFFFFFF), "")))
+    threads = pd.MultiIndex.from_arrays([calls["process_id"], calls["thread_id"]])
+    begins = role == "begin"
+    if not begins.any():
+        return out
+    keep = (role != "") & threads.isin(threads[begins])
+    rows = calls[keep].sort_values("start", kind="stable")
     for pid, tid, start, end, cbid, driver in zip(
             rows["process_id"], rows["thread_id"], rows["start"], rows["end"], rows["cbid"],
             rows["driver"], strict=True):
@@ -289,6 +311,15 @@ def _capture_windows(calls: pd.DataFrame, names: dict[tuple[int, int], str]) -> 
         elif key in opened and "Launch" in name and "GraphLaunch" not in name:
             opened[key][1].append((key, int(start)))
     return out
+
+
+def _capture_role(name: str) -> str:
+    """What a call does in ``_capture_windows``: begin or end a capture, launch a kernel."""
+    if "BeginCapture" in name:
+        return "begin"
+    if "EndCapture" in name:
+        return "end"
+    return "launch" if "Launch" in name and "GraphLaunch" not in name else ""
 
 
 def _captured(pid: int, nodes: dict[int, tuple[int, int, int]], clones: dict[int, int],
