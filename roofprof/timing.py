@@ -210,28 +210,33 @@ def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
     from pandas.api.types import pandas_dtype
 
     from roofprof.attribution import attribute
+    from roofprof.columns import strings, taken
 
     n = len(stacks)
     df = pd.DataFrame(index=pd.RangeIndex(n))
     for col, dtype in COLUMNS.items():
         if col in rows:
             values = rows[col]
-            df[col] = pd.array(values, dtype=pandas_dtype(dtype)) if dtype != "object" \
-                else pd.Series(list(values), dtype=object)
+            df[col] = strings(values) if dtype == "string" else \
+                pd.Series(list(values), dtype=object) if dtype == "object" else \
+                pd.array(values, dtype=pandas_dtype(dtype))
+        elif dtype == "string":
+            df[col] = taken([], np.full(n, -1))
         elif col not in ("id", "duration_ns") and dtype != "object":
             df[col] = pd.Series([None] * n, dtype=pandas_dtype(dtype))
-    df["source"] = pd.Series([source] * n, dtype="string")
+    df["source"] = taken([source], np.zeros(n, dtype=np.int64))
     # one set of lists per distinct stack, shared by its launches (cells are never changed in
-    # place): a million launches hold a few thousand stacks
-    shared: dict[int, tuple[list[str], list[int], list[int], str]] = {}
-    for s in stacks:
-        if id(s) not in shared:
-            shared[id(s)] = (list(s[0]), list(s[1]), list(s[2]), "/".join(s[0]))
-    cells = [shared[id(s)] for s in stacks]
+    # place); stacks coded by identity (equal stacks are one tuple)
+    codes, _ = pd.factorize(np.fromiter(map(id, stacks), dtype=np.int64, count=n))
+    first = np.unique(codes, return_index=True)[1]
+    distinct = [stacks[i] for i in first.tolist()]
     for i, col in enumerate(("nvtx", "nvtx_start_ns", "nvtx_end_ns")):
-        df[col] = pd.Series([c[i] for c in cells], dtype=object)
-    df["range"] = pd.Series([c[3] for c in cells], dtype="string")
-    df["nvtx_source"] = pd.Series(list(sources), dtype="string")
+        cells = np.empty(len(distinct), dtype=object)
+        for j, s in enumerate(distinct):
+            cells[j] = list(s[i])
+        df[col] = pd.Series(cells[codes], dtype=object)
+    df["range"] = taken(["/".join(s[0]) for s in distinct], codes)
+    df["nvtx_source"] = strings(sources)
     if "duration_ns" not in rows:
         df["duration_ns"] = (df["end_ns"] - df["start_ns"]).astype("float64")
     attribute(df)

@@ -1,0 +1,33 @@
+"""String columns of big tables, made once per distinct value.
+
+A pandas ``string`` column built from a million Python strings converts each one; a run's
+million launches hold a few hundred kernel names, grids and paths. :func:`taken` makes the column
+from the distinct values and each row's code (one Arrow ``take``), :func:`strings` from any
+values by coding them first. Both give what ``pd.array(values, dtype="string")`` gives: the same
+values, nulls (None, NaN, NA) and Arrow type.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def taken(distinct: Any, codes: Any) -> Any:
+    """The ``string`` column whose row i is ``distinct[codes[i]]`` (null where the code is -1)."""
+    import numpy as np
+    import pandas as pd
+
+    unique = pd.array(list(distinct), dtype="string")
+    return unique.take(np.asarray(codes, dtype=np.int64), allow_fill=True)
+
+
+def strings(values: Any) -> Any:
+    """``pd.array(values, dtype="string")``, converting each distinct value once."""
+    import pandas as pd
+
+    if isinstance(getattr(values, "dtype", None), pd.StringDtype):  # already strings
+        return pd.array(values, dtype="string")
+    codes, distinct = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    if not all(type(v) is str for v in distinct):  # others convert by their own rules
+        return pd.array(values, dtype="string")
+    return taken(distinct, codes)
