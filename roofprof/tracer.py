@@ -144,11 +144,18 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     kernels, calls, ranges = [], [], []
     captured: dict[tuple[int, int], tuple[int, int]] = {}  # (pid, node) -> (thread key, ts)
     call_names: dict[tuple[int, int], str] = {}  # (driver, cbid): the same in every process
+    kernel_names: dict[str, int] = {}  # each distinct kernel name of the run -> its code
     for rec in records:
         if rec.get("format") != 2 or "kernels" not in rec:
             continue  # its problems are reported by read_parts
         pid = int(rec["pid"])
-        k = pd.DataFrame(rec["kernels"])
+        # kernel names as codes into the run's distinct names: a million Python strings in a
+        # DataFrame would become a million Arrow strings (seconds, and a GB for C++ names)
+        k = pd.DataFrame({c: v for c, v in rec["kernels"].items() if c != "name"})
+        codes, distinct = pd.factorize(np.asarray(rec["kernels"]["name"], dtype=object),
+                                       use_na_sentinel=False)
+        ids = [kernel_names.setdefault(str(n), len(kernel_names)) for n in distinct]
+        k["name_id"] = np.asarray(ids, dtype=np.int64)[codes]
         k.insert(0, "pid", pid)
         kernels.append(k)
         c = pd.DataFrame(rec["calls"])
@@ -171,17 +178,16 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     launch_pid = np.where(found, k["call_pid"].fillna(0), k["pid"]).astype(np.int64)
     tid = k["thread_id"].fillna(0).to_numpy(np.int64)
     # per distinct value, then taken: a run has millions of launches of a few hundred kernels
-    names = pd.Categorical(k["name"].astype(str))
-    unique = [str(n) for n in names.categories]
+    name_id = k["name_id"].to_numpy(np.int64)
+    unique = list(kernel_names)
     demangled = demangle(unique)
     api_key = (k["driver"].fillna(0).to_numpy(np.int64) << 32) | \
         k["cbid"].fillna(0).to_numpy(np.int64)
     api = _distinct(api_key, lambda key: call_names.get((int(key) >> 32,
                                                          int(key) & 0xFFFFFFFF)))
     rows: dict[str, Any] = {
-        "kernel": np.asarray([short_name(n) for n in unique], dtype=object)[names.codes],
-        "kernel_demangled": np.asarray([demangled[n] for n in unique],
-                                       dtype=object)[names.codes],
+        "kernel": np.asarray([short_name(n) for n in unique], dtype=object)[name_id],
+        "kernel_demangled": np.asarray([demangled[n] for n in unique], dtype=object)[name_id],
         "process_id": launch_pid,
         "thread_id": pd.Series(tid, dtype="Int64").where(found),
         "device": k["device_id"], "context": k["context_id"], "stream": k["stream_id"],
