@@ -58,6 +58,7 @@ def stacks_at(ranges: pd.DataFrame, thread: np.ndarray, when: np.ndarray) -> lis
     s, e = starts[order].astype(np.int64), ends[order].astype(np.int64)
     names = [str(n) for n in ranges["name"].to_numpy()[order]]
     parent, nested = _parents(th, s, e)
+    stack_of = _Chains(names, s, e, parent, interned)
     slow: list[Any] = []
     for part in np.split(launch_order, np.flatnonzero(np.diff(thread[launch_order])) + 1):
         t = int(thread[part[0]])
@@ -73,7 +74,7 @@ def stacks_at(ranges: pd.DataFrame, thread: np.ndarray, when: np.ndarray) -> lis
         ids, inverse = np.unique(inner[has], return_inverse=True)
         made = np.empty(len(ids), dtype=object)
         for j, i in enumerate(ids.tolist()):
-            made[j] = _stack_of(i + lo, parent, names, s, e, interned)
+            made[j] = stack_of(i + lo)
         out[part[has]] = made[inverse.reshape(-1)]
     if slow:
         walked = np.concatenate(slow)
@@ -130,16 +131,28 @@ def _innermost(s: np.ndarray, e: np.ndarray, up: np.ndarray, when: np.ndarray) -
     return np.where(at >= 0, value[timeline][np.maximum(at, 0)], -1)
 
 
-def _stack_of(i: int, parent: np.ndarray, names: list[str], s: np.ndarray, e: np.ndarray,
-              interned: dict[Stack, Stack]) -> Stack:
-    chain = []
-    while i >= 0:
-        chain.append(i)
-        i = int(parent[i])
-    chain.reverse()
-    key: Stack = (tuple(names[j] for j in chain), tuple(int(s[j]) for j in chain),
-                  tuple(int(e[j]) for j in chain))
-    return interned.setdefault(key, key)
+class _Chains:
+    """Each range's stack (the ranges enclosing it, then itself), made once per range from its
+    parent's stack; equal stacks interned."""
+
+    def __init__(self, names: list[str], s: np.ndarray, e: np.ndarray, parent: np.ndarray,
+                 interned: dict[Stack, Stack]) -> None:
+        self.names, self.starts, self.ends = names, s.tolist(), e.tolist()
+        self.parent: list[int] = parent.tolist()
+        self.made: dict[int, Stack] = {}
+        self.interned = interned
+
+    def __call__(self, i: int) -> Stack:
+        chain = []
+        while i >= 0 and i not in self.made:
+            chain.append(i)
+            i = self.parent[i]
+        stack = self.made[i] if i >= 0 else EMPTY
+        for j in reversed(chain):
+            key: Stack = (stack[0] + (self.names[j],), stack[1] + (self.starts[j],),
+                          stack[2] + (self.ends[j],))
+            stack = self.made[j] = self.interned.setdefault(key, key)
+        return stack
 
 
 def _by_thread(ranges: pd.DataFrame, order: np.ndarray) -> dict[Any, list[tuple[int, int, str]]]:
