@@ -4,7 +4,8 @@ A pandas ``string`` column built from a million Python strings converts each one
 million launches hold a few hundred kernel names, grids and paths. :func:`taken` makes the column
 from the distinct values and each row's code (one Arrow ``take``), :func:`strings` from any
 values by coding them first. Both give what ``pd.array(values, dtype="string")`` gives: the same
-values, nulls (None, NaN, NA) and Arrow type.
+values, nulls (None, NaN, NA) and Arrow type (an array already of that dtype is returned as it
+is, not copied).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ def strings(values: Any) -> Any:
     import pandas as pd
 
     if isinstance(getattr(values, "dtype", None), pd.StringDtype):  # already strings
+        if isinstance(values, pd.api.extensions.ExtensionArray) and \
+                values.dtype == pd.StringDtype():
+            return values  # a column of the dtype asked for (``taken``'s): no copy
         return pd.array(values, dtype="string")
     codes, distinct = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     if not all(type(v) is str for v in distinct):  # others convert by their own rules

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from roofprof.columns import taken
 from roofprof.errors import InputError, OutputError, UsageError
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
 from roofprof.tracer_hook import MARKER_END, MARKER_START
@@ -183,18 +184,18 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     demangled = demangle(unique)
     api_key = (k["driver"].fillna(0).to_numpy(np.int64) << 32) | \
         k["cbid"].fillna(0).to_numpy(np.int64)
-    api = _distinct(api_key, lambda key: call_names.get((int(key) >> 32,
-                                                         int(key) & 0xFFFFFFFF)))
-    rows: dict[str, Any] = {
-        "kernel": np.asarray([short_name(n) for n in unique], dtype=object)[name_id],
-        "kernel_demangled": np.asarray([demangled[n] for n in unique], dtype=object)[name_id],
+    api_names, api_codes = _coded(api_key, lambda key: call_names.get((int(key) >> 32,
+                                                                      int(key) & 0xFFFFFFFF)))
+    rows: dict[str, Any] = {  # string columns made from their distinct values
+        "kernel": taken([short_name(n) for n in unique], name_id),
+        "kernel_demangled": taken([demangled[n] for n in unique], name_id),
         "process_id": launch_pid,
         "thread_id": pd.Series(tid, dtype="Int64").where(found),
         "device": k["device_id"], "context": k["context_id"], "stream": k["stream_id"],
         "grid": _dims(k, "grid"), "block": _dims(k, "block"),
         "start_ns": k["start"].to_numpy(np.int64), "end_ns": k["end"].to_numpy(np.int64),
         "correlation_id": k["correlation_id"],
-        "launch_api": pd.Series(api).where(found),
+        "launch_api": taken(api_names, np.where(found, api_codes, -1)),
         "graph_id": k["graph_id"].astype("Int64").where(k["graph_id"] != 0),
         "graph_node_id": k["graph_node_id"].astype("Int64").where(k["graph_node_id"] != 0),
     }
@@ -236,17 +237,23 @@ def _dims(k: pd.DataFrame, what: str) -> Any:
         key, _ = pd.factorize(key * max(len(values), 1) + codes)
     first = np.unique(key, return_index=True)[1]  # a row of each distinct key, in key order
     x, y, z = (np.asarray(values, dtype=np.int64)[codes[first]] for codes, values in axes)
-    text = np.asarray([dims(*v) for v in zip(x.tolist(), y.tolist(), z.tolist(), strict=True)],
-                      dtype=object)
-    return text[key]
+    return taken([dims(*v) for v in zip(x.tolist(), y.tolist(), z.tolist(), strict=True)], key)
 
 
 def _distinct(keys: Any, value: Any) -> Any:
     """``value(key)`` for every key of an integer array, computed once per distinct key."""
     import numpy as np
 
+    values, codes = _coded(keys, value)
+    return np.asarray(values, dtype=object)[codes]
+
+
+def _coded(keys: Any, value: Any) -> tuple[list[Any], Any]:
+    """``value(key)`` of each distinct key of an integer array, and each key's index there."""
+    import numpy as np
+
     unique, inverse = np.unique(keys, return_inverse=True)
-    return np.asarray([value(u) for u in unique], dtype=object)[inverse.reshape(-1)]
+    return [value(u) for u in unique], inverse.reshape(-1)
 
 
 def _counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
