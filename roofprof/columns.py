@@ -12,14 +12,32 @@ from __future__ import annotations
 
 from typing import Any
 
+#: rows per Arrow take: one take of a million long strings grows its buffer by doubling (twice
+#: the column's size at its peak); pieces of this many rows are sized nearly exactly
+PIECE = 1 << 18
+
+
+def take(array: Any, indices: Any) -> Any:
+    """``array.take(indices, allow_fill=True)`` (-1: null); a ``string`` column in pieces."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    indices = np.asarray(indices, dtype=np.int64)
+    if not (isinstance(array.dtype, pd.StringDtype) and array.dtype.storage == "pyarrow") or \
+            len(indices) <= PIECE:
+        return array.take(indices, allow_fill=True)
+    pieces = [array.take(indices[i:i + PIECE], allow_fill=True).__arrow_array__()
+              for i in range(0, len(indices), PIECE)]
+    chunks = pa.chunked_array([c for p in pieces for c in p.chunks], type=pieces[0].type)
+    return type(array)(chunks)
+
 
 def taken(distinct: Any, codes: Any) -> Any:
     """The ``string`` column whose row i is ``distinct[codes[i]]`` (null where the code is -1)."""
-    import numpy as np
     import pandas as pd
 
-    unique = pd.array(list(distinct), dtype="string")
-    return unique.take(np.asarray(codes, dtype=np.int64), allow_fill=True)
+    return take(pd.array(list(distinct), dtype="string"), codes)
 
 
 def strings(values: Any) -> Any:

@@ -210,7 +210,7 @@ def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
     from pandas.api.types import pandas_dtype
 
     from roofprof.attribution import attribute
-    from roofprof.columns import strings, taken
+    from roofprof.columns import strings, take, taken
 
     n = len(stacks)
     df = pd.DataFrame(index=pd.RangeIndex(n))
@@ -245,7 +245,7 @@ def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
         order = np.argsort(start, kind="stable")
         by_start = pd.DataFrame(index=pd.RangeIndex(n))
         for col in list(df.columns):
-            by_start[col] = df[col].array.take(order)
+            by_start[col] = take(df[col].array, order)
             del df[col]  # a copy of one column at a time, not of the table
         df = by_start
     df["id"] = np.arange(n, dtype="int64")

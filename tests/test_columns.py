@@ -9,7 +9,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofprof.columns import strings, taken
+from roofprof.columns import PIECE, strings, take, taken
 
 _VALUES = st.one_of(st.sampled_from(["gemm", "", "a/b", "é", "x" * 300]), st.text(max_size=4),
                     st.sampled_from([None, math.nan, pd.NA]), st.integers(-3, 3))
@@ -35,3 +35,13 @@ def test_taken_fills_null_for_code_minus_one() -> None:
     _same(got, pd.array(["b", None, "a", "b"], dtype="string"))
     _same(taken([], np.full(3, -1)), pd.array([None] * 3, dtype="string"))
     _same(strings(pd.Series(["a", None], dtype="str")), pd.array(["a", None], dtype="string"))
+
+
+def test_a_long_column_is_taken_in_pieces_with_the_same_values() -> None:
+    codes = np.random.default_rng(1).integers(-1, 4, PIECE * 2 + 7)
+    distinct = np.asarray(["gemm", "x" * 300, "", "attention", None], dtype=object)
+    got = taken(distinct[:4], codes)
+    _same(got, pd.array(distinct[codes], dtype="string"))  # code -1: the last, None
+    assert got.__arrow_array__().num_chunks == 3  # type: ignore[attr-defined]
+    order = np.random.default_rng(2).permutation(len(codes))
+    _same(take(got, order), pd.array(distinct[codes][order], dtype="string"))
