@@ -168,13 +168,17 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
                                   _capture_windows(c, rec["call_names"])))
     if not kernels or not sum(len(k) for k in kernels):
         raise InputError(f"{source}: the traced run launched no kernels")
+    processes = len(kernels)
     k = pd.concat(kernels, ignore_index=True)
+    del kernels  # from here on, each column is held once (a million launches: ~10 MB a column)
     # who launched each kernel: its correlation id's runtime call, else its driver call
     c = pd.concat(calls, ignore_index=True).sort_values("driver", kind="stable")
+    del calls
     c = c.drop_duplicates(["pid", "correlation_id"], keep="first")
     k = k.merge(c.rename(columns={"start": "call_start", "end": "call_end",
                                   "process_id": "call_pid"}),
                 on=["pid", "correlation_id"], how="left", validate="many_to_one")
+    del c
     found = k["call_start"].notna().to_numpy()
     launch_pid = np.where(found, k["call_pid"].fillna(0), k["pid"]).astype(np.int64)
     tid = k["thread_id"].fillna(0).to_numpy(np.int64)
@@ -191,10 +195,13 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
         "kernel_demangled": taken([demangled[n] for n in unique], name_id),
         "process_id": launch_pid,
         "thread_id": pd.Series(tid, dtype="Int64").where(found),
-        "device": k["device_id"], "context": k["context_id"], "stream": k["stream_id"],
+        # own arrays, not views of k's blocks: k is dropped before the stacks and the table
+        "device": k["device_id"].astype("Int64"),
+        "context": k["context_id"].astype("Int64"),
+        "stream": k["stream_id"].astype("Int64"),
         "grid": _dims(k, "grid"), "block": _dims(k, "block"),
         "start_ns": k["start"].to_numpy(np.int64), "end_ns": k["end"].to_numpy(np.int64),
-        "correlation_id": k["correlation_id"],
+        "correlation_id": k["correlation_id"].astype("Int64"),
         "launch_api": taken(api_names, np.where(found, api_codes, -1)),
         "graph_id": k["graph_id"].astype("Int64").where(k["graph_id"] != 0),
         "graph_node_id": k["graph_node_id"].astype("Int64").where(k["graph_node_id"] != 0),
@@ -202,10 +209,15 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     table = pd.DataFrame(ranges, columns=["thread", "name", "start_ns", "end_ns"])
     thread = np.where(found, (launch_pid << 32) | (tid & 0xFFFFFFFF), -1)
     when = np.where(found, k["call_start"].fillna(0), 0).astype(np.int64)
+    # graph node kernels: those whose node's capture is known take its ranges too
+    node = k["graph_node_id"].to_numpy(np.int64)
+    in_graph = np.flatnonzero(node != 0)
+    at_capture = [(int(i), captured[(p, n)]) for i, p, n in zip(
+        in_graph.tolist(), k["pid"].to_numpy(np.int64)[in_graph].tolist(),
+        node[in_graph].tolist(), strict=True) if (p, n) in captured]
+    del k
     stacks = stacks_at(table, thread, when)
     sources = ["launch" if ok else "none" for ok in found]
-    at_capture = [(i, captured[(int(p), int(n))]) for i, (p, n) in enumerate(
-        zip(k["pid"], k["graph_node_id"], strict=True)) if n and (int(p), int(n)) in captured]
     if at_capture:
         cap = stacks_at(table, np.asarray([a[1][0] for a in at_capture], dtype=np.int64),
                         np.asarray([a[1][1] for a in at_capture], dtype=np.int64))
@@ -215,7 +227,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     meta = {"format": "roofprof-trace", "sources": [source], "formats": ["roofprof-trace"],
             "command": command, "sampling": {"kind": "run", "reasons": ["every launch timed"]},
             "timing": {"clock": "CUPTI timestamps (ns)", "launches": len(df),
-                       "processes": len(kernels), "nvtx_ranges": len(ranges),
+                       "processes": processes, "nvtx_ranges": len(ranges),
                        "cupti_records": _counts(records),
                        "graph_node_kernels": int(df["graph_node_id"].notna().sum()),
                        "graph_kernels_with_capture_ranges": len(at_capture),
