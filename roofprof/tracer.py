@@ -283,7 +283,44 @@ def _thread_key(pid: Any, tid: Any) -> int:
 
 def _ranges(markers: dict[str, Any]) -> list[tuple[int, str, int, int]]:
     """NVTX ranges (thread key, name, start, end) from CUPTI marker records: a start record
-    and the end record of the same id; a range never closed lasts to the end of the run."""
+    and the end record of the same id; a range never closed lasts to the end of the run.
+
+    In time order, ended ranges as they end, then those never closed as they began. Where each
+    id starts at most once and ends at most once (as CUPTI reports push/pop and start/end
+    ranges) records are paired by array; otherwise :func:`_ranges_walk` replays them."""
+    import numpy as np
+
+    stamp = np.asarray(markers["timestamp"], dtype=np.int64)
+    order = np.argsort(stamp, kind="stable")
+    stamp = stamp[order]
+    ids = np.asarray(markers["id"], dtype=np.int64)[order]
+    flags = np.asarray(markers["flags_"], dtype=np.int64)[order]
+    pid = np.asarray(markers["process_id"], dtype=np.int64)[order]
+    tid = np.asarray(markers["thread_id"], dtype=np.int64)[order]
+    opens = np.flatnonzero(flags & MARKER_START)
+    ends = np.flatnonzero(((flags & MARKER_START) == 0) & ((flags & MARKER_END) != 0))
+    sid, eid = ids[opens], ids[ends]
+    if not len(opens):
+        return []  # an end without its start is no range
+    if len(np.unique(sid)) < len(sid) or len(np.unique(eid)) < len(eid) or \
+            pid.min() < 0 or pid.max() >= 2**31:
+        return _ranges_walk(markers)
+    by_id = np.argsort(sid, kind="stable")
+    at = by_id[np.minimum(np.searchsorted(sid, eid, sorter=by_id), len(sid) - 1)]
+    paired = (sid[at] == eid) & (opens[at] < ends)  # its start came first: it closes it
+    closed, ended = at[paired], ends[paired]  # start index (in opens), end record; by end
+    never = np.ones(len(opens), dtype=bool)
+    never[closed] = False
+    first = opens[np.concatenate([closed, np.flatnonzero(never)])]
+    end_ns = np.concatenate([stamp[ended],
+                             np.full(int(never.sum()), _NEVER, dtype=np.int64)])
+    keys = (pid[first] << 32) | (tid[first] & 0xFFFFFFFF)
+    names = [str(n) for n in np.asarray(markers["name"], dtype=object)[order][first]]
+    return list(zip(keys.tolist(), names, stamp[first].tolist(), end_ns.tolist(), strict=True))
+
+
+def _ranges_walk(markers: dict[str, Any]) -> list[tuple[int, str, int, int]]:
+    """:func:`_ranges` record by record: an id started again before it ended restarts it."""
     out: list[tuple[int, str, int, int]] = []
     opened: dict[int, tuple[str, int, int, int]] = {}
     order = sorted(range(len(markers["id"])), key=lambda i: int(markers["timestamp"][i]))
