@@ -231,9 +231,7 @@ def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
     first = np.unique(codes, return_index=True)[1]
     distinct = [stacks[i] for i in first.tolist()]
     for i, col in enumerate(("nvtx", "nvtx_start_ns", "nvtx_end_ns")):
-        cells = np.empty(len(distinct), dtype=object)
-        for j, s in enumerate(distinct):
-            cells[j] = list(s[i])
+        cells = np.fromiter((list(s[i]) for s in distinct), dtype=object, count=len(distinct))
         df[col] = pd.Series(cells[codes], dtype=object)
     df["range"] = taken(["/".join(s[0]) for s in distinct], codes)
     df["nvtx_source"] = strings(sources)

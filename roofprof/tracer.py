@@ -153,10 +153,13 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
         # kernel names as codes into the run's distinct names: a million Python strings in a
         # DataFrame would become a million Arrow strings (seconds, and a GB for C++ names)
         k = pd.DataFrame({c: v for c, v in rec["kernels"].items() if c != "name"})
-        codes, distinct = pd.factorize(np.asarray(rec["kernels"]["name"], dtype=object),
-                                       use_na_sentinel=False)
-        ids = [kernel_names.setdefault(str(n), len(kernel_names)) for n in distinct]
-        k["name_id"] = np.asarray(ids, dtype=np.int64)[codes]
+        # (by object first: the hook's names are a few hundred objects, and comparing long
+        # names a million times costs more than the rest of the column)
+        raw = np.asarray(rec["kernels"]["name"], dtype=object)
+        _, first, codes = np.unique(np.fromiter(map(id, raw), dtype=np.int64, count=len(raw)),
+                                    return_index=True, return_inverse=True)
+        ids = [kernel_names.setdefault(str(raw[i]), len(kernel_names)) for i in first.tolist()]
+        k["name_id"] = np.asarray(ids, dtype=np.int64)[codes.reshape(-1)]
         k.insert(0, "pid", pid)
         kernels.append(k)
         c = pd.DataFrame(rec["calls"])
