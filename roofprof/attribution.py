@@ -269,7 +269,7 @@ def _stacks(nvtx: Iterable[Any]) -> list[tuple[str, ...]]:
         elif isinstance(v, str):
             out.append((v,) if v else ())
         else:
-            out.append(tuple(str(s) for s in v))
+            out.append(tuple(map(str, v)))
     return out
 
 
