@@ -16,19 +16,43 @@ walk over its launches in time order (:func:`_walk`), the definition applied dir
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+import gc
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["EMPTY", "Stack", "stacks_at", "with_capture"]
+__all__ = ["EMPTY", "Stack", "collector_paused", "stacks_at", "with_capture"]
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 Stack = tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]
 EMPTY: Stack = ((), (), ())
 _NEVER = 2**63 - 1  # an end at the largest time: the range was never closed
 
 
+def collector_paused(function: F) -> F:
+    """``function`` with Python's cyclic garbage collector paused while it runs (where it was
+    running): it makes hundreds of thousands of tuples and lists, none in a cycle, and each
+    full collection would walk them all (a fifth of the time at a million launches)."""
+
+    @functools.wraps(function)
+    def paused(*args: Any, **kwargs: Any) -> Any:
+        running = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if running:
+                gc.enable()
+
+    return paused  # type: ignore[return-value]
+
+
+@collector_paused
 def stacks_at(ranges: pd.DataFrame, thread: np.ndarray, when: np.ndarray) -> list[Stack]:
     """The ranges open on ``thread[i]`` at time ``when[i]``, outermost first, for every i.
 

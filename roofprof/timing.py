@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import InputError
-from roofprof.stacks import EMPTY, Stack, stacks_at, with_capture
+from roofprof.stacks import EMPTY, Stack, collector_paused, stacks_at, with_capture
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -46,8 +46,8 @@ if TYPE_CHECKING:
     from roofprof.derive import RawKernels
 
 __all__ = ["COLUMNS", "EMPTY", "NVTX_SOURCES", "TABLE", "Stack", "TimingTrace", "build",
-           "concat_unique", "dims", "is_timing_parquet", "load_timing", "read", "short_name",
-           "stacks_at", "template_key", "to_raw", "with_capture", "write"]
+           "collector_paused", "concat_unique", "dims", "is_timing_parquet", "load_timing",
+           "read", "short_name", "stacks_at", "template_key", "to_raw", "with_capture", "write"]
 
 TABLE = "timing"
 
@@ -201,6 +201,7 @@ def dims(x: Any, y: Any, z: Any) -> str:
 # ---------------------------------------------------------------------------- table building
 
 
+@collector_paused
 def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
           source: str) -> pd.DataFrame:
     """The timing table from column arrays (any subset of :data:`COLUMNS`) and per-launch

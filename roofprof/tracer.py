@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from roofprof.columns import taken
 from roofprof.errors import InputError, OutputError, UsageError
+from roofprof.stacks import collector_paused
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
 from roofprof.tracer_hook import MARKER_END, MARKER_START
 
@@ -131,6 +132,7 @@ def demangle(names: Sequence[str]) -> dict[str, str]:
     return out
 
 
+@collector_paused
 def from_parts(records: Sequence[dict[str, Any]], source: str,
                command: list[str] | None = None) -> TimingTrace:
     """The timing table of the raw records of one run's processes (see the module docstring).

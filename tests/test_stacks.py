@@ -5,12 +5,15 @@ order; equal stacks are one tuple."""
 
 from __future__ import annotations
 
+import gc
+
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofprof.stacks import EMPTY, Stack, _by_thread, _walk, stacks_at
+from roofprof.stacks import EMPTY, Stack, _by_thread, _walk, collector_paused, stacks_at
 
 NEVER = 2**63 - 1  # a range never closed
 THREADS = (7, 2**40 + 3, -1, 12)
@@ -108,3 +111,24 @@ def test_a_launch_at_a_shared_instant_sees_both_ranges() -> None:
     assert got[2] == (("outer", "inner"), (0, 5), (NEVER, 5))
     assert got[3] == got[4] == (("outer",), (0,), (NEVER,))
     assert got[3] is got[4]
+
+
+def test_the_collector_is_paused_inside_and_left_as_it_was() -> None:
+    @collector_paused
+    def inside(fail: bool) -> bool:
+        if fail:
+            raise ValueError("boom")
+        return gc.isenabled()
+
+    assert gc.isenabled()
+    assert inside(False) is False
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="boom"):
+        inside(True)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        inside(False)
+        assert not gc.isenabled()  # one paused by the caller stays paused
+    finally:
+        gc.enable()
