@@ -57,8 +57,9 @@ def stacks_at(ranges: pd.DataFrame, thread: np.ndarray, when: np.ndarray) -> lis
     """The ranges open on ``thread[i]`` at time ``when[i]``, outermost first, for every i.
 
     ``ranges``: columns ``thread`` (any hashable key), ``name``, ``start_ns``, ``end_ns``; ranges
-    of one thread nest (push/pop ranges and ``record_function`` scopes do). A range contains the
-    instants from its start to its end, both included. Equal stacks share one tuple.
+    of one thread usually nest (push/pop ranges and ``record_function`` scopes do), and those of
+    a thread where they do not are right too, only slower. A range contains the instants from
+    its start to its end, both included. Equal stacks share one tuple.
     """
     import numpy as np
 
