@@ -269,7 +269,7 @@ def _stacks(nvtx: Iterable[Any]) -> list[tuple[str, ...]]:
         elif isinstance(v, str):
             out.append((v,) if v else ())
         else:
-            out.append(tuple(str(s) for s in v))
+            out.append(tuple(map(str, v)))
     return out
 
 
@@ -281,6 +281,8 @@ def attribute(table: pd.DataFrame,
     """
     import numpy as np
     import pandas as pd
+
+    from roofprof.columns import strings, taken
 
     r = _rules(rules)
     n = len(table)
@@ -310,7 +312,10 @@ def attribute(table: pd.DataFrame,
     def factorized(col: str) -> tuple[Any, list[str]]:
         if col not in table.columns:
             return np.zeros(n, dtype=np.int64), [""]
-        c, u = pd.factorize(table[col].astype(object), use_na_sentinel=True)
+        values = table[col]
+        if not isinstance(values.dtype, pd.StringDtype):  # strings hash as they are stored
+            values = values.astype(object)
+        c, u = pd.factorize(values, use_na_sentinel=True)
         return c + 1, [""] + [str(v) for v in u]  # code 0: no name
 
     kc, knames = factorized("kernel")
@@ -325,9 +330,10 @@ def attribute(table: pd.DataFrame,
     if n:
         op = _split_gemm_sequences(table, codes, r, ustacks, category, op.copy())
         op = _rename_by_category(codes, op_rules, category, op)
-    table["phase"] = pd.Series(phases[codes] if n else [], index=table.index, dtype="string")
-    table["category"] = pd.Series(category, index=table.index, dtype="string")
-    table["op"] = pd.Series(op, index=table.index, dtype="string")
+    # string columns from the distinct values (see roofprof.columns)
+    table["phase"] = pd.Series(taken(phases, codes), index=table.index)
+    table["category"] = pd.Series(taken(cats, kcodes), index=table.index)
+    table["op"] = pd.Series(strings(op), index=table.index)
     return table
 
 

@@ -38,12 +38,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import InputError
+from roofprof.stacks import EMPTY, Stack, collector_paused, stacks_at, with_capture
 
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
     from roofprof.derive import RawKernels
+
+__all__ = ["COLUMNS", "EMPTY", "NVTX_SOURCES", "TABLE", "Stack", "TimingTrace", "build",
+           "collector_paused", "concat_unique", "dims", "is_timing_parquet", "load_timing",
+           "read", "short_name", "stacks_at", "template_key", "to_raw", "with_capture", "write"]
 
 TABLE = "timing"
 
@@ -194,73 +198,10 @@ def dims(x: Any, y: Any, z: Any) -> str:
     return f"({int(x)}, {int(y)}, {int(z)})"
 
 
-# ------------------------------------------------------------------- annotations at a launch
-
-
-Stack = tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]
-EMPTY: Stack = ((), (), ())
-
-
-def stacks_at(ranges: pd.DataFrame, thread: np.ndarray, when: np.ndarray) -> list[Stack]:
-    """The ranges open on ``thread[i]`` at time ``when[i]``, outermost first, for every i.
-
-    ``ranges``: columns ``thread`` (any hashable key), ``name``, ``start_ns``, ``end_ns``; ranges
-    of one thread nest (push/pop ranges and ``record_function`` scopes do). A range contains the
-    instants from its start to its end, both included. Equal stacks share one tuple.
-    """
-    import numpy as np
-
-    out: list[Stack] = [EMPTY] * len(when)
-    if not len(ranges) or not len(when):
-        return out
-    by_thread: dict[Any, list[tuple[int, int, str]]] = {}
-    order = np.lexsort((-ranges["end_ns"].to_numpy(), ranges["start_ns"].to_numpy()))
-    for t, s, e, n in zip(ranges["thread"].to_numpy()[order], ranges["start_ns"].to_numpy()[order],
-                          ranges["end_ns"].to_numpy()[order], ranges["name"].to_numpy()[order],
-                          strict=True):
-        by_thread.setdefault(t, []).append((int(s), int(e), str(n)))
-    interned: dict[Stack, Stack] = {}
-    launch_order = np.lexsort((when, thread))
-    current_thread: Any = object()
-    opened: list[tuple[int, int, str]] = []
-    pending: list[tuple[int, int, str]] = []
-    k = 0
-    for idx in launch_order:
-        t, w = thread[idx], int(when[idx])
-        if t != current_thread:
-            current_thread, opened, k = t, [], 0
-            pending = by_thread.get(t, [])
-        while k < len(pending) and pending[k][0] <= w:
-            s = pending[k][0]
-            while opened and opened[-1][1] < s:
-                opened.pop()
-            opened.append(pending[k])
-            k += 1
-        while opened and opened[-1][1] < w:
-            opened.pop()
-        live = [r for r in opened if r[1] >= w]  # an outer range can end early if not nested
-        key: Stack = (tuple(r[2] for r in live), tuple(r[0] for r in live),
-                      tuple(r[1] for r in live))
-        out[int(idx)] = interned.setdefault(key, key)
-    return out
-
-
-def with_capture(launch: Stack, capture: Stack) -> Stack:
-    """A graph replay's path: the ranges open at its launch, then those open at its node's
-    capture that the launch path does not already start with; capture levels get -1 times (they
-    did not run at the replay)."""
-    common = 0
-    while common < min(len(launch[0]), len(capture[0])) and \
-            launch[0][common] == capture[0][common]:
-        common += 1
-    extra = len(capture[0]) - common
-    return (launch[0] + capture[0][common:], launch[1] + (-1,) * extra,
-            launch[2] + (-1,) * extra)
-
-
 # ---------------------------------------------------------------------------- table building
 
 
+@collector_paused
 def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
           source: str) -> pd.DataFrame:
     """The timing table from column arrays (any subset of :data:`COLUMNS`) and per-launch
@@ -270,32 +211,42 @@ def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
     from pandas.api.types import pandas_dtype
 
     from roofprof.attribution import attribute
+    from roofprof.columns import strings, take, taken
 
     n = len(stacks)
     df = pd.DataFrame(index=pd.RangeIndex(n))
     for col, dtype in COLUMNS.items():
         if col in rows:
             values = rows[col]
-            df[col] = pd.array(values, dtype=pandas_dtype(dtype)) if dtype != "object" \
-                else pd.Series(list(values), dtype=object)
+            df[col] = strings(values) if dtype == "string" else \
+                pd.Series(list(values), dtype=object) if dtype == "object" else \
+                pd.array(values, dtype=pandas_dtype(dtype))
+        elif dtype == "string":
+            df[col] = taken([], np.full(n, -1))
         elif col not in ("id", "duration_ns") and dtype != "object":
             df[col] = pd.Series([None] * n, dtype=pandas_dtype(dtype))
-    df["source"] = pd.Series([source] * n, dtype="string")
+    df["source"] = taken([source], np.zeros(n, dtype=np.int64))
     # one set of lists per distinct stack, shared by its launches (cells are never changed in
-    # place): a million launches hold a few thousand stacks
-    shared: dict[int, tuple[list[str], list[int], list[int], str]] = {}
-    for s in stacks:
-        if id(s) not in shared:
-            shared[id(s)] = (list(s[0]), list(s[1]), list(s[2]), "/".join(s[0]))
-    cells = [shared[id(s)] for s in stacks]
+    # place); stacks coded by identity (equal stacks are one tuple)
+    codes, _ = pd.factorize(np.fromiter(map(id, stacks), dtype=np.int64, count=n))
+    first = np.unique(codes, return_index=True)[1]
+    distinct = [stacks[i] for i in first.tolist()]
     for i, col in enumerate(("nvtx", "nvtx_start_ns", "nvtx_end_ns")):
-        df[col] = pd.Series([c[i] for c in cells], dtype=object)
-    df["range"] = pd.Series([c[3] for c in cells], dtype="string")
-    df["nvtx_source"] = pd.Series(list(sources), dtype="string")
+        cells = np.fromiter((list(s[i]) for s in distinct), dtype=object, count=len(distinct))
+        df[col] = pd.Series(cells[codes], dtype=object)
+    df["range"] = taken(["/".join(s[0]) for s in distinct], codes)
+    df["nvtx_source"] = strings(sources)
     if "duration_ns" not in rows:
         df["duration_ns"] = (df["end_ns"] - df["start_ns"]).astype("float64")
     attribute(df)
-    df = df.sort_values(["start_ns"], kind="stable").reset_index(drop=True)
+    start = df["start_ns"].to_numpy()
+    if n and not (start[1:] >= start[:-1]).all():  # in start order, one column at a time
+        order = np.argsort(start, kind="stable")
+        by_start = pd.DataFrame(index=pd.RangeIndex(n))
+        for col in list(df.columns):
+            by_start[col] = take(df[col].array, order)
+            del df[col]  # a copy of one column at a time, not of the table
+        df = by_start
     df["id"] = np.arange(n, dtype="int64")
     return df[list(COLUMNS)]
 

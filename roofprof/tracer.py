@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from roofprof.columns import taken
 from roofprof.errors import InputError, OutputError, UsageError
+from roofprof.stacks import collector_paused
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
 from roofprof.tracer_hook import MARKER_END, MARKER_START
 
@@ -130,6 +132,7 @@ def demangle(names: Sequence[str]) -> dict[str, str]:
     return out
 
 
+@collector_paused
 def from_parts(records: Sequence[dict[str, Any]], source: str,
                command: list[str] | None = None) -> TimingTrace:
     """The timing table of the raw records of one run's processes (see the module docstring).
@@ -144,11 +147,21 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     kernels, calls, ranges = [], [], []
     captured: dict[tuple[int, int], tuple[int, int]] = {}  # (pid, node) -> (thread key, ts)
     call_names: dict[tuple[int, int], str] = {}  # (driver, cbid): the same in every process
+    kernel_names: dict[str, int] = {}  # each distinct kernel name of the run -> its code
     for rec in records:
         if rec.get("format") != 2 or "kernels" not in rec:
             continue  # its problems are reported by read_parts
         pid = int(rec["pid"])
-        k = pd.DataFrame(rec["kernels"])
+        # kernel names as codes into the run's distinct names: a million Python strings in a
+        # DataFrame would become a million Arrow strings (seconds, and a GB for C++ names)
+        k = pd.DataFrame({c: v for c, v in rec["kernels"].items() if c != "name"})
+        # (by object first: the hook's names are a few hundred objects, and comparing long
+        # names a million times costs more than the rest of the column)
+        raw = np.asarray(rec["kernels"]["name"], dtype=object)
+        _, first, codes = np.unique(np.fromiter(map(id, raw), dtype=np.int64, count=len(raw)),
+                                    return_index=True, return_inverse=True)
+        ids = [kernel_names.setdefault(str(raw[i]), len(kernel_names)) for i in first.tolist()]
+        k["name_id"] = np.asarray(ids, dtype=np.int64)[codes.reshape(-1)]
         k.insert(0, "pid", pid)
         kernels.append(k)
         c = pd.DataFrame(rec["calls"])
@@ -160,45 +173,56 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
                                   _capture_windows(c, rec["call_names"])))
     if not kernels or not sum(len(k) for k in kernels):
         raise InputError(f"{source}: the traced run launched no kernels")
+    processes = len(kernels)
     k = pd.concat(kernels, ignore_index=True)
+    del kernels  # from here on, each column is held once (a million launches: ~10 MB a column)
     # who launched each kernel: its correlation id's runtime call, else its driver call
     c = pd.concat(calls, ignore_index=True).sort_values("driver", kind="stable")
+    del calls
     c = c.drop_duplicates(["pid", "correlation_id"], keep="first")
     k = k.merge(c.rename(columns={"start": "call_start", "end": "call_end",
                                   "process_id": "call_pid"}),
                 on=["pid", "correlation_id"], how="left", validate="many_to_one")
+    del c
     found = k["call_start"].notna().to_numpy()
     launch_pid = np.where(found, k["call_pid"].fillna(0), k["pid"]).astype(np.int64)
     tid = k["thread_id"].fillna(0).to_numpy(np.int64)
     # per distinct value, then taken: a run has millions of launches of a few hundred kernels
-    names = pd.Categorical(k["name"].astype(str))
-    unique = [str(n) for n in names.categories]
+    name_id = k["name_id"].to_numpy(np.int64)
+    unique = list(kernel_names)
     demangled = demangle(unique)
     api_key = (k["driver"].fillna(0).to_numpy(np.int64) << 32) | \
         k["cbid"].fillna(0).to_numpy(np.int64)
-    api = _distinct(api_key, lambda key: call_names.get((int(key) >> 32,
-                                                         int(key) & 0xFFFFFFFF)))
-    rows: dict[str, Any] = {
-        "kernel": np.asarray([short_name(n) for n in unique], dtype=object)[names.codes],
-        "kernel_demangled": np.asarray([demangled[n] for n in unique],
-                                       dtype=object)[names.codes],
+    api_names, api_codes = _coded(api_key, lambda key: call_names.get((int(key) >> 32,
+                                                                      int(key) & 0xFFFFFFFF)))
+    rows: dict[str, Any] = {  # string columns made from their distinct values
+        "kernel": taken([short_name(n) for n in unique], name_id),
+        "kernel_demangled": taken([demangled[n] for n in unique], name_id),
         "process_id": launch_pid,
         "thread_id": pd.Series(tid, dtype="Int64").where(found),
-        "device": k["device_id"], "context": k["context_id"], "stream": k["stream_id"],
+        # own arrays, not views of k's blocks: k is dropped before the stacks and the table
+        "device": k["device_id"].astype("Int64"),
+        "context": k["context_id"].astype("Int64"),
+        "stream": k["stream_id"].astype("Int64"),
         "grid": _dims(k, "grid"), "block": _dims(k, "block"),
         "start_ns": k["start"].to_numpy(np.int64), "end_ns": k["end"].to_numpy(np.int64),
-        "correlation_id": k["correlation_id"],
-        "launch_api": pd.Series(api).where(found),
+        "correlation_id": k["correlation_id"].astype("Int64"),
+        "launch_api": taken(api_names, np.where(found, api_codes, -1)),
         "graph_id": k["graph_id"].astype("Int64").where(k["graph_id"] != 0),
         "graph_node_id": k["graph_node_id"].astype("Int64").where(k["graph_node_id"] != 0),
     }
     table = pd.DataFrame(ranges, columns=["thread", "name", "start_ns", "end_ns"])
     thread = np.where(found, (launch_pid << 32) | (tid & 0xFFFFFFFF), -1)
     when = np.where(found, k["call_start"].fillna(0), 0).astype(np.int64)
+    # graph node kernels: those whose node's capture is known take its ranges too
+    node = k["graph_node_id"].to_numpy(np.int64)
+    in_graph = np.flatnonzero(node != 0)
+    at_capture = [(int(i), captured[(p, n)]) for i, p, n in zip(
+        in_graph.tolist(), k["pid"].to_numpy(np.int64)[in_graph].tolist(),
+        node[in_graph].tolist(), strict=True) if (p, n) in captured]
+    del k
     stacks = stacks_at(table, thread, when)
     sources = ["launch" if ok else "none" for ok in found]
-    at_capture = [(i, captured[(int(p), int(n))]) for i, (p, n) in enumerate(
-        zip(k["pid"], k["graph_node_id"], strict=True)) if n and (int(p), int(n)) in captured]
     if at_capture:
         cap = stacks_at(table, np.asarray([a[1][0] for a in at_capture], dtype=np.int64),
                         np.asarray([a[1][1] for a in at_capture], dtype=np.int64))
@@ -208,7 +232,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     meta = {"format": "roofprof-trace", "sources": [source], "formats": ["roofprof-trace"],
             "command": command, "sampling": {"kind": "run", "reasons": ["every launch timed"]},
             "timing": {"clock": "CUPTI timestamps (ns)", "launches": len(df),
-                       "processes": len(kernels), "nvtx_ranges": len(ranges),
+                       "processes": processes, "nvtx_ranges": len(ranges),
                        "cupti_records": _counts(records),
                        "graph_node_kernels": int(df["graph_node_id"].notna().sum()),
                        "graph_kernels_with_capture_ranges": len(at_capture),
@@ -220,18 +244,33 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
 def _dims(k: pd.DataFrame, what: str) -> Any:
     """The "(x, y, z)" strings of the grid or block columns, made once per distinct value."""
     import numpy as np
+    import pandas as pd
 
-    xyz = k[[f"{what}_x", f"{what}_y", f"{what}_z"]].to_numpy(np.int64)
-    unique, inverse = np.unique(xyz, axis=0, return_inverse=True)
-    return np.asarray([dims(*row) for row in unique], dtype=object)[inverse.reshape(-1)]
+    # each axis coded by its distinct values, codes packed pairwise into one key (each product
+    # stays under rows squared): hashing keys is much faster than sorting rows of three
+    axes = [pd.factorize(k[f"{what}_{axis}"].to_numpy(np.int64)) for axis in "xyz"]
+    key = np.zeros(len(k), dtype=np.int64)
+    for codes, values in axes:
+        key, _ = pd.factorize(key * max(len(values), 1) + codes)
+    first = np.unique(key, return_index=True)[1]  # a row of each distinct key, in key order
+    x, y, z = (np.asarray(values, dtype=np.int64)[codes[first]] for codes, values in axes)
+    return taken([dims(*v) for v in zip(x.tolist(), y.tolist(), z.tolist(), strict=True)], key)
 
 
 def _distinct(keys: Any, value: Any) -> Any:
     """``value(key)`` for every key of an integer array, computed once per distinct key."""
     import numpy as np
 
+    values, codes = _coded(keys, value)
+    return np.asarray(values, dtype=object)[codes]
+
+
+def _coded(keys: Any, value: Any) -> tuple[list[Any], Any]:
+    """``value(key)`` of each distinct key of an integer array, and each key's index there."""
+    import numpy as np
+
     unique, inverse = np.unique(keys, return_inverse=True)
-    return np.asarray([value(u) for u in unique], dtype=object)[inverse.reshape(-1)]
+    return [value(u) for u in unique], inverse.reshape(-1)
 
 
 def _counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
@@ -249,7 +288,44 @@ def _thread_key(pid: Any, tid: Any) -> int:
 
 def _ranges(markers: dict[str, Any]) -> list[tuple[int, str, int, int]]:
     """NVTX ranges (thread key, name, start, end) from CUPTI marker records: a start record
-    and the end record of the same id; a range never closed lasts to the end of the run."""
+    and the end record of the same id; a range never closed lasts to the end of the run.
+
+    In time order, ended ranges as they end, then those never closed as they began. Where each
+    id starts at most once and ends at most once (as CUPTI reports push/pop and start/end
+    ranges) records are paired by array; otherwise :func:`_ranges_walk` replays them."""
+    import numpy as np
+
+    stamp = np.asarray(markers["timestamp"], dtype=np.int64)
+    order = np.argsort(stamp, kind="stable")
+    stamp = stamp[order]
+    ids = np.asarray(markers["id"], dtype=np.int64)[order]
+    flags = np.asarray(markers["flags_"], dtype=np.int64)[order]
+    pid = np.asarray(markers["process_id"], dtype=np.int64)[order]
+    tid = np.asarray(markers["thread_id"], dtype=np.int64)[order]
+    opens = np.flatnonzero(flags & MARKER_START)
+    ends = np.flatnonzero(((flags & MARKER_START) == 0) & ((flags & MARKER_END) != 0))
+    sid, eid = ids[opens], ids[ends]
+    if not len(opens):
+        return []  # an end without its start is no range
+    if len(np.unique(sid)) < len(sid) or len(np.unique(eid)) < len(eid) or \
+            pid.min() < 0 or pid.max() >= 2**31:
+        return _ranges_walk(markers)
+    by_id = np.argsort(sid, kind="stable")
+    at = by_id[np.minimum(np.searchsorted(sid, eid, sorter=by_id), len(sid) - 1)]
+    paired = (sid[at] == eid) & (opens[at] < ends)  # its start came first: it closes it
+    closed, ended = at[paired], ends[paired]  # start index (in opens), end record; by end
+    never = np.ones(len(opens), dtype=bool)
+    never[closed] = False
+    first = opens[np.concatenate([closed, np.flatnonzero(never)])]
+    end_ns = np.concatenate([stamp[ended],
+                             np.full(int(never.sum()), _NEVER, dtype=np.int64)])
+    keys = (pid[first] << 32) | (tid[first] & 0xFFFFFFFF)
+    names = [str(n) for n in np.asarray(markers["name"], dtype=object)[order][first]]
+    return list(zip(keys.tolist(), names, stamp[first].tolist(), end_ns.tolist(), strict=True))
+
+
+def _ranges_walk(markers: dict[str, Any]) -> list[tuple[int, str, int, int]]:
+    """:func:`_ranges` record by record: an id started again before it ended restarts it."""
     out: list[tuple[int, str, int, int]] = []
     opened: dict[int, tuple[str, int, int, int]] = {}
     order = sorted(range(len(markers["id"])), key=lambda i: int(markers["timestamp"][i]))
@@ -273,9 +349,22 @@ def _capture_windows(calls: pd.DataFrame, names: dict[tuple[int, int], str]) -> 
     """Each stream capture of one process: from its ``...BeginCapture`` call's start to its
     ``...EndCapture`` call's end on one thread, with the kernel launch calls in between (thread
     key, start), in order: the kernels that became the captured graph's nodes."""
+    import numpy as np
+    import pandas as pd
+
     out: list[Window] = []
     opened: dict[int, tuple[int, list[tuple[int, int]]]] = {}
-    rows = calls.sort_values("start", kind="stable")
+    # only begin, end and kernel launch calls on threads that begin a capture can matter: pick
+    # them per distinct call name, then walk them in time order
+    api = (calls["driver"].to_numpy(np.int64) << 32) | calls["cbid"].to_numpy(np.int64)
+    role = _distinct(api, lambda key: _capture_role(names.get((int(key) >> 32,
+                                                                int(key) & 0xFFFFFFFF), "")))
+    threads = pd.MultiIndex.from_arrays([calls["process_id"], calls["thread_id"]])
+    begins = role == "begin"
+    if not begins.any():
+        return out
+    keep = (role != "") & threads.isin(threads[begins])
+    rows = calls[keep].sort_values("start", kind="stable")
     for pid, tid, start, end, cbid, driver in zip(
             rows["process_id"], rows["thread_id"], rows["start"], rows["end"], rows["cbid"],
             rows["driver"], strict=True):
@@ -289,6 +378,15 @@ def _capture_windows(calls: pd.DataFrame, names: dict[tuple[int, int], str]) -> 
         elif key in opened and "Launch" in name and "GraphLaunch" not in name:
             opened[key][1].append((key, int(start)))
     return out
+
+
+def _capture_role(name: str) -> str:
+    """What a call does in ``_capture_windows``: begin or end a capture, launch a kernel."""
+    if "BeginCapture" in name:
+        return "begin"
+    if "EndCapture" in name:
+        return "end"
+    return "launch" if "Launch" in name and "GraphLaunch" not in name else ""
 
 
 def _captured(pid: int, nodes: dict[int, tuple[int, int, int]], clones: dict[int, int],
