@@ -292,7 +292,7 @@ def _convert_to_dataset(inputs: tuple[Path, ...], output: Path | None,
                         input_format: str | None, rules: Path | None, strict: bool,
                         reader: str, dataset: Path | None, run: str, host: str,
                         rank: int | None, rank_by: str | None, where: str | None) -> None:
-    from roofprof.trace import append, append_ranks
+    from roofprof.dataset_write import append, append_ranks
 
     with _errors():
         if dataset is None:

@@ -3,12 +3,12 @@
 Layout: ``DIR/run=RUN/host=HOST/rank=N/part-<uuid>.parquet``. Each file is a roofprof trace as
 :func:`roofprof.trace.write_parquet` writes it (the kernel table's schema, roofprof metadata
 kept per file, written atomically), so a file of a dataset is also a trace on its own.
-:func:`roofprof.trace.append` adds one file; the partition values (``run``, ``host``,
+:func:`roofprof.dataset_write.append` adds one file; the partition values (``run``, ``host``,
 ``rank``) live in the folder names, and the file's ``host`` column is set to its partition's
 host so that every reader (pandas, DuckDB's hive partitioning) sees the same value.
 
 This module knows the layout and ``--where``; ``roofprof.trace`` reads and writes the files
-(``trace.append``, ``trace.read_dataset``, and ``trace.load`` of a dataset folder).
+(``dataset_write.append``, ``trace.read_dataset``, and ``trace.load`` of a dataset folder).
 
 Inputs (:func:`expand`): every command that takes a trace path takes a quoted glob too
 (``'runs/*/rank*.parquet'``, ``'fleet-*'``, ``**`` for any depth); the files and folders it

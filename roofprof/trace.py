@@ -27,7 +27,7 @@ import pandas as pd
 from roofprof import __version__
 from roofprof.atomic import atomic_output
 from roofprof.dataset import label_of
-from roofprof.errors import InputError, OutputError, RoofprofWarning, UsageError
+from roofprof.errors import InputError, OutputError, RoofprofWarning
 from roofprof.schema import (
     ATTRIBUTION,
     COLUMNS,
@@ -291,7 +291,7 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
         raise InputError("no input given")
     refuse_inputs(output, [*paths, rules])
     with strict_mode(strict):
-        trace = _read_for_convert(paths, format, rules, reader, strict, where)
+        trace = read_for_convert(paths, format, rules, reader, strict, where)
     if trace.kernels.empty:
         raise InputError(f"{', '.join(map(str, paths))}: no kernels to write; nothing was "
                          "converted")
@@ -309,9 +309,11 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
     return trace
 
 
-def _read_for_convert(paths: list[Path], format: str | None, rules: RulesArg,
-                      reader: str | None = None, strict: bool = False,
-                      where: str | None = None) -> Trace:
+def read_for_convert(paths: list[Path], format: str | None, rules: RulesArg,
+                     reader: str | None = None, strict: bool = False,
+                     where: str | None = None) -> Trace:
+    """``paths`` (inputs, stored traces, dataset folders) as one trace, as :func:`convert`
+    writes it (``roofprof.dataset_write`` adds it to a dataset)."""
     from roofprof import dataset
     from roofprof.attribution import load_rules
 
@@ -370,75 +372,6 @@ def _concat(traces: list[Trace]) -> Trace:
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
     meta["roofprof_version"] = __version__
     return Trace(kernels=kernels, meta=meta)
-
-
-def append(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLike[str],
-           run: str = "default", host: str = "default", rank: int = 0,
-           format: str | None = None, rules: RulesArg = None, reader: str | None = None,
-           strict: bool = False, where: str | None = None) -> tuple[Trace, Path]:
-    """Parse ``inputs`` as :func:`convert` does and add them to the dataset at ``directory``
-    (``roofprof.dataset``) as one new file, atomically, in partition run/host/rank; the file's
-    ``host`` column is the partition's. Returns the trace and the file."""
-    trace = _read_to_append(inputs, format, rules, reader, strict, where)
-    return trace, _add_part(trace, directory, run, host, rank)
-
-
-#: the columns whose values ``append_ranks`` can take as ranks
-RANK_COLUMNS = ("device",)
-
-
-def append_ranks(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLike[str],
-                 by: str = "device", run: str = "default", host: str = "default",
-                 format: str | None = None, rules: RulesArg = None, reader: str | None = None,
-                 strict: bool = False, where: str | None = None) -> list[tuple[int, Trace, Path]]:
-    """As :func:`append`, one new file per value of column ``by`` (the CUDA device: one
-    process per GPU, as torchrun runs tensor-parallel workers on one host), each in the rank
-    partition of that value. Returns (rank, its kernels, its file) per rank."""
-    if by not in RANK_COLUMNS:
-        raise UsageError(f"--rank-by {by}: ranks can be taken from {', '.join(RANK_COLUMNS)}")
-    trace = _read_to_append(inputs, format, rules, reader, strict, where)
-    values = trace.kernels[by]
-    if values.isna().any():
-        raise InputError(f"{', '.join(map(str, inputs))}: {int(values.isna().sum())} kernels "
-                         f"have no {by}, so their rank is unknown; give --rank N instead")
-    out = []
-    for value in sorted(int(v) for v in values.unique()):
-        part = Trace(kernels=trace.kernels[values == value].reset_index(drop=True),
-                     meta=dict(trace.meta))
-        out.append((value, part, _add_part(part, directory, run, host, value)))
-    return out
-
-
-def _read_to_append(inputs: Sequence[str | os.PathLike[str]], format: str | None,
-                    rules: RulesArg, reader: str | None, strict: bool,
-                    where: str | None) -> Trace:
-    from roofprof import dataset
-    from roofprof.validate import strict_mode
-
-    paths = dataset.expand_all(inputs)
-    if not paths:
-        raise InputError("no input given")
-    with strict_mode(strict):
-        trace = _read_for_convert(paths, format, rules, reader, strict, where)
-    if trace.kernels.empty:
-        raise InputError(f"{', '.join(map(str, paths))}: no kernels to write; nothing was "
-                         "added")
-    return trace
-
-
-def _add_part(trace: Trace, directory: str | os.PathLike[str], run: str, host: str,
-              rank: int) -> Path:
-    """Write ``trace`` as a new file of partition run/host/rank (its host column set to it)."""
-    from roofprof import dataset
-
-    into = dataset.folder(directory, run, host, rank)
-    # the partition lives in the folder names (a dataset's own run/rank columns would clash)
-    trace.kernels = trace.kernels.drop(columns=["run", "rank"], errors="ignore")
-    trace.kernels["host"] = pd.Series(host, index=trace.kernels.index, dtype="string")
-    into.mkdir(parents=True, exist_ok=True)
-    out = dataset.new_file(into)
-    write_parquet(trace, out)
-    return out
 
 
 def read_dataset(directory: str | os.PathLike[str], where: str | None = None) -> Trace:

@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from roofprof import dataset, roofline
 from roofprof.cli import main
+from roofprof.dataset_write import append
 from roofprof.errors import InputError, RoofprofWarning, UsageError
-from roofprof.trace import META_KEY, append, load, read_parquet
+from roofprof.trace import META_KEY, load, read_parquet
 
 from .conftest import FIXTURES
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from roofprof import dataset_sql
+from roofprof.dataset_write import append
 from roofprof.errors import RoofprofWarning
-from roofprof.trace import append
 
 from .conftest import FIXTURES
 from .test_dataset_sql import assert_same

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from roofprof.dataset_write import append
 from roofprof.engine import in_memory_only, out_of_core
 from roofprof.errors import UsageError
-from roofprof.trace import append
 
 from .conftest import FIXTURES
 

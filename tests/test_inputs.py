@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 
 from roofprof import dataset, roofline
 from roofprof.cli import main
+from roofprof.dataset_write import append
 from roofprof.errors import InputError, RoofprofWarning, UsageError
 from roofprof.inputs import load, load_many
 from roofprof.latency import instances
 from roofprof.timing import load_timing
-from roofprof.trace import append, convert
+from roofprof.trace import convert
 
 from .conftest import FIXTURES
 

@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from roofprof import ranks, roofline
 from roofprof.attribution import attribute, builtin_rules
 from roofprof.cli import main
+from roofprof.dataset_write import append
 from roofprof.errors import RoofprofWarning, UsageError
-from roofprof.trace import Trace, append, load
+from roofprof.trace import Trace, load
 
 from .conftest import FIXTURES
 

@@ -279,7 +279,7 @@ def test_a_memory_bound_phase_names_its_bandwidth_and_ridge() -> None:
 
 
 def test_a_dataset_selection_is_named_in_the_title(tmp_path: Path) -> None:
-    from roofprof.trace import append
+    from roofprof.dataset_write import append
 
     for rank in (0, 1):
         append([FIXTURES / "llama_small.ncu-rep"], tmp_path / "fleet", run="r1", rank=rank)

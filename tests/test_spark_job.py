@@ -18,9 +18,9 @@ import pytest
 
 from roofprof import dataset_sql, table
 from roofprof.dataset_spark import is_uri
+from roofprof.dataset_write import append
 from roofprof.errors import RoofprofWarning
 from roofprof.spark_job import main
-from roofprof.trace import append
 
 from .conftest import FIXTURES
 
