@@ -289,3 +289,22 @@ def test_a_dataset_selection_is_named_in_the_title(tmp_path: Path) -> None:
     assert r.exit_code == 0, r.output
     assert out.read_text().splitlines()[0] == \
         f"# roofprof report: dataset {tmp_path / 'fleet'} where rank = 1"
+
+
+def test_a_dataset_reports_figures_name_the_selection_and_a_sampled_ones_say_so(
+        tmp_path: Path) -> None:
+    """The figures say what the report's title and tables say: the dataset selection they
+    draw, and, for a sampled recording, that its shares are of samples."""
+    from roofprof.dataset_write import append
+    from roofprof.inputs import load as load_inputs
+    from roofprof.report import build as build_report
+
+    for rank in (0, 1):
+        append([FIXTURES / "llama_small.ncu-rep"], tmp_path / "fleet", run="r1", rank=rank)
+    selected = load_inputs(tmp_path / "fleet", where="rank = 1")
+    for _caption, scene in build_report(selected).scenes:
+        assert scene.title == f"NVIDIA H100 80GB HBM3 · dataset {tmp_path / 'fleet'} " \
+                              "where rank = 1"
+    sampled = build_report(load_fixture("llama_sample.ncu-rep"))
+    assert all(any(s.startswith("SAMPLED") for s in scene.subtitle)
+               for _caption, scene in sampled.scenes)
