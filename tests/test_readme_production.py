@@ -50,4 +50,6 @@ def test_the_commands_on_the_bundled_captures_run(tmp_path: Path) -> None:
     assert "qkv_proj · decode              18" in outputs[1]
     assert outputs[2].splitlines()[2].split()[:2] == ["decode", "3"]  # three decode steps
     assert "counters by time:" in outputs[3]
+    # the sampled pass was asked for prefill and decode: coverage inside them is said apart
+    assert "of the launches ncu could profile (inside its filters" in outputs[3]
     assert (tmp_path / "joined.parquet").exists()
