@@ -1097,9 +1097,13 @@ def latency(trace: Path, ranges: tuple[str, ...], by: str, metric: str, top: int
 
     with _errors():
         if request is not None:
-            if ranges or top:
+            source = click.get_current_context().get_parameter_source
+            given = [option for name, option in (("ranges", "--range"), ("top", "--top"),
+                                                 ("by", "--by"), ("metric", "--metric"))
+                     if source(name) not in (None, click.core.ParameterSource.DEFAULT)]
+            if given:  # options of the per-range view: never silently ignored
                 raise UsageError("--per-request reads the steps inside each request; drop "
-                                 "--range and --top")
+                                 + ", ".join(given))
             _requests(trace, lat.instances(load_timing(trace)), request, fmt, output)
             return
         inst = lat.select(lat.instances(load_timing(trace)), ranges)

@@ -126,7 +126,8 @@ def test_cli_per_request_table_json_plot_and_errors(
     assert png.read_bytes()[:4] == b"\x89PNG"
     for bad, says in ((["--per-request", "^nothing$"], "no range matches --per-request"),
                       (["--per-request", "("], "invalid --per-request regular expression"),
-                      (["--per-request", "request", "--range", "decode"], "drop --range")):
+                      (["--per-request", "request", "--range", "decode"], "drop --range"),
+                      (["--per-request", "request", "--by", "path"], "drop --by")):
         result = CliRunner().invoke(main, ["latency", str(path), *bad])
         assert result.exit_code != 0
         assert says in result.output
