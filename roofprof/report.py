@@ -106,12 +106,14 @@ def build(trace: Any, *, timing: Any = None, comparison: pd.DataFrame | None = N
     heads = rl.top_kernels(kernels, top, level=level)
     notes: list[str] = []
     scenes: list[tuple[str, Scene]] = []
+    gpu = ", ".join(str(g) for g in kernels["device_name"].dropna().unique()) \
+        if "device_name" in kernels else ""
     # the trace, not its table: a figure of a sampled or filtered trace says so, as the tables
     drawn = trace if isinstance(getattr(trace, "meta", None), dict) else kernels
     for caption, by in (("by phase", "phase"), ("by op × phase", "op,phase")):
         try:
             scenes.append((caption, chart.build_scene(drawn, by=by, levels=(level,),
-                                                      title=_figure_title(trace, kernels))))
+                                                      title=_figure_title(trace, gpu))))
         except InputError as exc:  # nothing drawable: the report says why instead
             notes.append(f"no roofline figure {caption}: {exc}")
     lat = _latency(timing) if timing is not None else None
@@ -120,8 +122,6 @@ def build(trace: Any, *, timing: Any = None, comparison: pd.DataFrame | None = N
                      "with a roofprof trace, Kineto or nsys timing trace of the same run)")
     if comparison is None:
         notes.append("no model comparison (and no padded-FLOP count): give --model")
-    gpu = ", ".join(str(g) for g in kernels["device_name"].dropna().unique()) \
-        if "device_name" in kernels else ""
     diagnosis = (_phase_sentences(phases) + _fusion_sentences(ops, phases)
                  + _headroom_sentences(heads, phases)
                  + (_model_sentences(comparison, phases) if comparison is not None else [])
@@ -212,16 +212,14 @@ def decode_options(trace: Any, spec: Any, **options: Any) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _figure_title(trace: Any, kernels: pd.DataFrame) -> str | None:
-    """A figure's title where the report is of a dataset selection (the GPU and the selection,
-    as the report's own title names it); None: the figure's own (GPU and source files)."""
+def _figure_title(trace: Any, gpu: str) -> str | None:
+    """A dataset selection's figures name it, as the report's title does; else None (the
+    figure's own title: the GPU and the source files)."""
     data = (getattr(trace, "meta", None) or {}).get("dataset")
     if not (isinstance(data, dict) and data.get("path")):
         return None
-    gpus = ", ".join(sorted({str(g) for g in kernels["device_name"].dropna().unique()})) \
-        if "device_name" in kernels else ""
     where = f" where {data['where']}" if data.get("where") else ""
-    return f"{gpus or 'unknown GPU'} · dataset {data['path']}{where}"
+    return f"{gpu or 'unknown GPU'} · dataset {data['path']}{where}"
 
 
 def _title(trace: Any) -> str:
