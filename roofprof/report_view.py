@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roofprof.atomic import atomic_output
+from roofprof.diagnosis import small_pct
 from roofprof.errors import UsageError
 from roofprof.fmt import duration, html_escape, intensity, pct, short_kernel, si
-from roofprof.report import small_pct
 from roofprof.roofline import LEVEL_LABELS
 
 if TYPE_CHECKING:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from roofprof import report, report_view
+from roofprof import diagnosis, report, report_view
 from roofprof import roofline as rl
 from roofprof.cli import main
 from roofprof.errors import UsageError
@@ -28,7 +28,7 @@ def built() -> report.Report:
     return report.build(load_fixture("llama_annotated.ncu-rep"))
 
 
-def _phase_sentence(r: report.Report, phase: str) -> report.Sentence:
+def _phase_sentence(r: report.Report, phase: str) -> diagnosis.Sentence:
     [s] = [s for s in r.diagnosis if s.source == f"phase {phase}"]
     return s
 
@@ -71,8 +71,8 @@ def test_fusion_candidates_follow_the_thresholds(built: report.Report) -> None:
     expected = set()
     for r in built.ops.to_dict("records"):
         phase = r["group"].rpartition(" · ")[2]
-        if (r["time_ns"] / phase_time[phase] >= report.FUSION_MIN_PHASE_SHARE
-                and r["pct_of_peak_compute"] <= report.FUSION_MAX_PEAK_COMPUTE
+        if (r["time_ns"] / phase_time[phase] >= diagnosis.FUSION_MIN_PHASE_SHARE
+                and r["pct_of_peak_compute"] <= diagnosis.FUSION_MAX_PEAK_COMPUTE
                 and r["bound"] in ("memory", "latency")):
             expected.add(r["group"])
     assert set(fusion) == expected
@@ -112,7 +112,7 @@ def test_model_comparison_names_the_padded_decode_gemms() -> None:
     assert "In decode, o_proj executes 4.00× the model's useful FLOPs" in \
         padding["decode · o_proj"].text
     assert not any(p.startswith("prefill · ") and p.endswith("_proj") for p in padding)
-    assert all(s.values["flop_ratio"] >= report.PADDING_MIN_RATIO for s in padding.values())
+    assert all(s.values["flop_ratio"] >= diagnosis.PADDING_MIN_RATIO for s in padding.values())
     assert "decode · norm" not in padding  # elementwise ops count FLOPs differently
 
 
