@@ -152,12 +152,30 @@ def derived_gemms(tokens: int) -> dict[str, tuple[int, int, int]]:
 RECORD_S, TRACE_S, INCLUDE_NCCL_S = 360, 180, 300
 
 
+def workdir(factory: pytest.TempPathFactory, name: str) -> Path:
+    """Where a run writes: under ROOFPROF_GPU_KEEP when it is set (bench/gpu_issue15.sh brings
+    the recordings back from the GPU host that way), else a temporary folder."""
+    keep = os.environ.get("ROOFPROF_GPU_KEEP")
+    if not keep:
+        return factory.mktemp(name)
+    path = Path(keep) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def kept(ran: Ran, where: Path, name: str) -> None:
+    """The run's own output beside what it wrote."""
+    (where / f"{name}.stdout.txt").write_text(ran.stdout)
+    (where / f"{name}.stderr.txt").write_text(ran.stderr)
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ran, Path]:
     require_two_gpus()
-    out = tmp_path_factory.mktemp("record") / "tp"
+    out = workdir(tmp_path_factory, "record") / "tp"
     ran = bounded(roofprof_cmd("record", "-q", "-o", str(out), "--range", "prefill", "--range",
                                "decode", "--", *TORCHRUN), RECORD_S)
+    kept(ran, out.parent, "record")
     finished(ran, "roofprof record of the 2-rank example", RECORD_S)
     return ran, out.with_name("tp.parquet")
 
@@ -165,8 +183,9 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ran, Path]:
 @pytest.fixture(scope="module")
 def traced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Ran, Path]:
     require_two_gpus()
-    out = tmp_path_factory.mktemp("trace") / "tp_timing.parquet"
+    out = workdir(tmp_path_factory, "trace") / "tp_timing.parquet"
     ran = bounded(roofprof_cmd("trace", "-o", str(out), "--", *TORCHRUN), TRACE_S)
+    kept(ran, out.parent, "trace")
     finished(ran, "roofprof trace of the 2-rank example", TRACE_S)
     return ran, out
 
@@ -224,12 +243,13 @@ def test_record_gemms_do_at_least_the_derived_work_on_each_rank(
 
 @GPU
 def test_record_include_nccl_is_recorded_whatever_it_does(
-        tmp_path: Path, record_property: Any) -> None:
+        tmp_path_factory: pytest.TempPathFactory, record_property: Any) -> None:
     require_two_gpus()
     limit = INCLUDE_NCCL_S
-    out = tmp_path / "nccl"
+    out = workdir(tmp_path_factory, "include_nccl") / "nccl"
     ran = bounded(roofprof_cmd("record", "-q", "-o", str(out), "--include-nccl", "--range",
                                "prefill", "--range", "decode", "--", *TORCHRUN), limit)
+    kept(ran, out.parent, "include_nccl")
     if ran.timed_out:
         outcome = f"hung: no result within {limit} s, killed with its processes"
     elif ran.returncode != 0:
@@ -241,7 +261,7 @@ def test_record_include_nccl_is_recorded_whatever_it_does(
     if outcome != "finished":
         pytest.xfail(f"--include-nccl {outcome}")
     assert "NCCL kernels are left out" not in ran.stderr
-    k = roofprof.load(tmp_path / "nccl.parquet").kernels
+    k = roofprof.load(out.with_name("nccl.parquet")).kernels
     for device, part in per_rank(k).items():
         comm = part[part["kernel"].str.contains("nccl", case=False)]
         assert set(comm["category"]) == {"communication"}, device
