@@ -17,6 +17,7 @@
 # instances   does ncu's --filter-mode per-launch-config (record --per-config) count template
 #             instances when told --kernel-name-base mangled / demangled? (about 3 min; the
 #             2-layer run has 57 instance x grid x block configurations, 37 by function name)
+#             (BASES="mangled demangled" leaves out the default, already measured)
 # nsys        an Nsight Systems capture of the small graph example, exported to SQLite and read
 #             by roofprof (the nsys parser has only been tested on a file built in the schema)
 set -u
@@ -79,7 +80,7 @@ graphrecord)
   python3 -m roofprof summary "$out/graph_record.parquet" --by phase
   python3 -m roofprof summary "$out/graph_record.parquet" --by op,phase --top 12 ;;
 instances)
-  for base in function mangled demangled; do
+  for base in ${BASES:-function mangled demangled}; do
     timeout 170 python3 -m roofprof record -q -f -o "$out/inst_$base" --per-config 1 --range \
       prefill --range decode --ncu-args "--kernel-name-base $base" -- python3 \
       examples/kineto_llama.py $SMALL --no-profiler 2>&1 | tail -3

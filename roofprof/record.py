@@ -30,6 +30,11 @@ from roofprof.metrics import LAUNCH_METRICS, record_metrics
 
 #: NCCL kernels wait for their peers while ncu serialises launches: they can hang under ncu.
 NCCL_PATTERN = "nccl"
+#: what may stand before a kernel's function name when ncu matches mangled names
+#: (``_Z40ncclDevKernel_...``, ``_ZN2at6native29vectorized_elementwise_kernel...``): the Itanium
+#: prefix up to a name's length. An anchored ``--kernel`` regex then matches at the start of the
+#: name or of any of its mangled components (a namespace too).
+MANGLED_PREFIX = r"(?:_Z\w*?\d+)?"
 
 _PROFILING = re.compile(r'==PROF== Profiling "(?P<name>[^"]*)"')
 _PASSES = re.compile(r"(?P<passes>\d+) pass(?:es)?\s*$")
@@ -165,14 +170,43 @@ def available_metrics(ncu: str, chip: str | None = None, device: str | None = No
     return names
 
 
-def kernel_filter(user_regex: str | None, include_nccl: bool) -> str | None:
-    """The ``--kernel-name`` value: the user's regex, with NCCL kernels left out by default."""
+def kernel_filter(user_regex: str | None, include_nccl: bool,
+                  mangled: bool = False) -> str | None:
+    """The ``--kernel-name`` value: the user's regex, with NCCL kernels left out by default.
+    ``mangled``: ncu matches mangled names (``--kernel-name-base mangled``, which ``--per-config``
+    sets); an anchored regex and the NCCL exclusion then skip the mangling prefix."""
+    prefix = MANGLED_PREFIX if mangled else ""
+    if user_regex and user_regex.startswith("^"):
+        inner = prefix + user_regex[1:]
+        anchored = f"^{inner}"
+    else:
+        inner = f".*(?:{user_regex})"
+        anchored = user_regex or ""
     if include_nccl:
-        return f"regex:{user_regex}" if user_regex else None
+        return f"regex:{anchored}" if user_regex else None
     if not user_regex:
-        return f"regex:^(?!{NCCL_PATTERN})"
-    inner = user_regex[1:] if user_regex.startswith("^") else f".*(?:{user_regex})"
-    return f"regex:^(?!{NCCL_PATTERN})(?={inner})"
+        return f"regex:^(?!{prefix}{NCCL_PATTERN})"
+    return f"regex:^(?!{prefix}{NCCL_PATTERN})(?={inner})"
+
+
+def name_base(opts: RecordOptions) -> str | None:
+    """The ``--kernel-name-base`` roofprof passes: ``mangled`` with ``--per-config``, where ncu's
+    per-launch-config filter then tells template instances apart (by function name, one
+    ``vectorized_elementwise_kernel`` functor stood for all of them: 37 configurations for 57 on
+    a 2-layer Llama, 57 of 57 mangled; H200, ncu 2025.3.1). None when the user sets it."""
+    if any(a == "--kernel-name-base" or a.startswith("--kernel-name-base=")
+           for a in opts.ncu_args):
+        return None
+    return "mangled" if opts.per_config is not None else None
+
+
+def _matches_mangled(opts: RecordOptions) -> bool:
+    for i, a in enumerate(opts.ncu_args):
+        if a.startswith("--kernel-name-base="):
+            return a.partition("=")[2] == "mangled"
+        if a == "--kernel-name-base":
+            return i + 1 < len(opts.ncu_args) and opts.ncu_args[i + 1] == "mangled"
+    return name_base(opts) == "mangled"
 
 
 def _nvtx_filter(name: str) -> str:
@@ -206,7 +240,10 @@ def build_ncu_command(opts: RecordOptions, ncu: str, metrics: Sequence[str]) -> 
         argv += ["--nvtx-include", _nvtx_filter(name)]
     for name in opts.exclude_ranges:
         argv += ["--nvtx-exclude", _nvtx_filter(name)]
-    kfilter = kernel_filter(opts.kernel, opts.include_nccl)
+    base = name_base(opts)
+    if base:
+        argv += ["--kernel-name-base", base]
+    kfilter = kernel_filter(opts.kernel, opts.include_nccl, _matches_mangled(opts))
     if kfilter:
         argv += ["--kernel-name", kfilter]
     if opts.skip is not None:

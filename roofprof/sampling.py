@@ -32,8 +32,9 @@ SAMPLING_OPTIONS = {"--filter-mode": "per-launch-config", "--launch-count": "--c
                     "--launch-skip": "--skip", "-c": "--count", "-s": "--skip"}
 FILTER_OPTIONS = ("--nvtx-include", "--nvtx-exclude", "--kernel-name", "-k",
                   "--kernel-name-base", "--devices")
-#: roofprof record's default --kernel-name (NCCL left out): not a user's filter
-DEFAULT_KERNEL_FILTER = "regex:^(?!nccl)"
+#: roofprof record's default --kernel-name (NCCL left out; the second where ncu matches mangled
+#: names, as with --per-config): not a user's filter
+DEFAULT_KERNEL_FILTERS = ("regex:^(?!nccl)", r"regex:^(?!(?:_Z\w*?\d+)?nccl)")
 KINDS = ("run", "sample", "filtered", "unknown")
 
 
@@ -69,7 +70,7 @@ def from_ncu_argv(argv: Sequence[str], command: Sequence[str] | None = None) -> 
     if "--nvtx-exclude" in options:
         filters.append(f"kernels inside NVTX ranges {options['--nvtx-exclude']} left out")
     for opt in ("--kernel-name", "-k"):  # --kernel-name-base only says how names are read
-        if opt in options and options[opt] != DEFAULT_KERNEL_FILTER:
+        if opt in options and options[opt] not in DEFAULT_KERNEL_FILTERS:
             filters.append(f"only kernels matching {options[opt]}")
     if "--devices" in options:
         filters.append(f"only devices {options['--devices']}")

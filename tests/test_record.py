@@ -28,6 +28,7 @@ import roofprof
 from roofprof import record as rec
 from roofprof.cli import main
 from roofprof.metrics import LAUNCH_METRICS, record_metrics
+from roofprof.sampling import from_ncu_argv
 from tests.conftest import ROOT
 
 FAKE = Path(__file__).with_name("fake_ncu.py")
@@ -596,3 +597,40 @@ def test_dry_run_for_a_named_chip_needs_no_ncu(tmp_path: Path, monkeypatch: pyte
                                        str(tmp_path / "run"), "--", "python", "serve.py"])
     assert result.exit_code == 2
     assert "no metric list for chip 'zz999'" in result.output
+
+
+def test_per_config_matches_mangled_names_so_template_instances_count(ncu: FakeNcu) -> None:
+    """ncu's per-launch-config filter keys on the name base: by function name one
+    ``vectorized_elementwise_kernel`` functor stands for all; mangled names tell them apart."""
+    opts = ncu_options(record_argv(ncu, "--per-config", "1"), PROG)
+    assert value(opts, "--kernel-name-base") == "mangled"
+    pattern = re.compile(value(opts, "--kernel-name").removeprefix("regex:"))
+    assert not pattern.search("_Z40ncclDevKernel_AllReduce_Sum_bf16_RING_LL24ncclDevKernelArgs")
+    assert not pattern.search("ncclDevKernel_Generic")
+    assert pattern.search("_ZN2at6native29vectorized_elementwise_kernelILi4ENS0_11FillFunctor")
+    assert pattern.search("nvjet_sm90_tst_64x8_64x16_4x1_v_bz_TNT")
+    # the recording still reads as a whole run's sample, its NCCL filter as roofprof's own
+    facts = from_ncu_argv(opts)
+    assert facts["kind"] == "sample"
+    assert not any("only kernels matching" in r for r in facts["reasons"])
+
+
+def test_per_config_anchored_kernel_regex_skips_the_mangling(ncu: FakeNcu) -> None:
+    opts = ncu_options(record_argv(ncu, "--per-config", "1", "--kernel", "^vectorized"), PROG)
+    pattern = re.compile(value(opts, "--kernel-name").removeprefix("regex:"))
+    assert pattern.search("_ZN2at6native29vectorized_elementwise_kernelILi4E")
+    assert pattern.search("vectorized_plain")
+    assert not pattern.search("_ZN2at6native18elementwise_kernelILi4E")
+
+
+def test_a_users_name_base_wins(ncu: FakeNcu) -> None:
+    opts = ncu_options(record_argv(ncu, "--per-config", "1", "--ncu-args",
+                                   "--kernel-name-base function"), PROG)
+    assert opts.count("--kernel-name-base") == 1
+    assert value(opts, "--kernel-name-base") == "function"
+    assert value(opts, "--kernel-name") == "regex:^(?!nccl)"
+
+
+def test_without_per_config_names_are_function_names(ncu: FakeNcu) -> None:
+    opts = ncu_options(record_argv(ncu, "--count", "3"), PROG)
+    assert "--kernel-name-base" not in opts
