@@ -80,6 +80,7 @@ def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20,
             disagree.append({"key": m.keys[lv - 1], "kernel": str(timing["kernel"].iloc[r]),
                              "grid": str(timing["grid"].iloc[r]),
                              "block": str(timing["block"].iloc[r]),
+                             "device": _plain(timing["device"].iloc[r]),
                              "samples": int(m.samples[lv - 1][g]),
                              "spread": float(m.spread[lv - 1][g]),
                              "launches": int((m.index[rows] == g).sum())})
@@ -120,14 +121,24 @@ def format_report(facts: dict[str, Any], top: int = 10) -> str:
         if other.get("launches"):
             lines.append(
                 f"{other['launches']} launches ({100 * other['time']:.1f}% of the time) have no "
-                "counters because only another template instance of their kernel was profiled: "
-                "ncu's --per-config counts launch configurations by function name; profile "
-                "those kernels with -k, or the whole range, to measure them")
+                "counters because only another template instance of their kernel was profiled "
+                "(ncu's --per-config counts configurations by function name unless told "
+                "--kernel-name-base mangled, as roofprof record now does); profile those "
+                "kernels with -k, or the whole range, to measure them")
     if facts["disagreeing"]:
         lines.append(f"{facts['disagreeing_count']} signature(s) whose samples disagree by more "
                      f"than {100 * facts['spread_threshold']:.0f}% in FLOPs or DRAM bytes "
                      "(their mean is used):")
-        lines += [f"  {d['kernel'][:70]} grid {d['grid']} block {d['block']}: {d['samples']} "
+        several = len({d.get("device") for d in facts["disagreeing"]}) > 1
+        lines += [f"  {d['kernel'][:70]} grid {d['grid']} block {d['block']}"
+                  + (f" device {d.get('device')}" if several else "") + f": {d['samples']} "
                   f"samples, spread {100 * d['spread']:.1f}%, {d['launches']} launches "
                   f"[{d['key']}]" for d in facts["disagreeing"][:top]]
     return "\n".join(lines) + "\n"
+
+
+def _plain(value: Any) -> int | None:
+    """A device number as JSON writes it (null where unknown)."""
+    import pandas as pd
+
+    return None if pd.isna(value) else int(value)

@@ -157,6 +157,8 @@ def _mangled_base(name: str) -> str | None:
     return last
 
 
+#: ncu writes a bool template argument as ``(bool)1``, c++filt as ``true``
+_BOOL = re.compile(r"\(bool\)([01])\b")
 _CAST = re.compile(r"\((?:unsigned |signed )?(?:int|long|long long|short|char|bool)\)(?=-?\d)")
 _LAMBDA = re.compile(r"\{lambda\([^)]*\)#(\d+)\}|\[lambda\([^)]*\) \(instance (\d+)\)\]")
 _SUFFIX = re.compile(r"\b(\d+)(?:ull|ul|ll|u|l)\b")
@@ -169,12 +171,15 @@ def template_key(demangled: str | None) -> str:
     ncu writes ``vectorized_elementwise_kernel<(int)4, ..., std::array<char *, (unsigned
     long)2>>(int, T2, T3)``, c++filt ``vectorized_elementwise_kernel<4, ..., std::array<char*,
     2ul> >(int, ...)``; both become ``vectorized_elementwise_kernel<4,...,std::array<char*,2>>()``
-    (casts, literal suffixes, lambda spellings, parameter lists, void/const and spaces dropped),
+    (casts, literal suffixes, lambda spellings, parameter lists, void/const and spaces dropped;
+    ncu's ``(bool)1`` read as c++filt's ``true``: cuBLAS's ``splitKreduce_kernel<..., true,
+    false, false>`` instances went unmatched on a 32-layer run without it),
     so template instances of one function base name can be told apart across sources.
     """
     if not demangled:
         return ""
     text = _ANON.sub("anon", demangled)
+    text = _BOOL.sub(lambda m: "true" if m.group(1) == "1" else "false", text)
     text = _CAST.sub("", text)
     text = _LAMBDA.sub(lambda m: f"lambda{m.group(1) or m.group(2)}", text)
     text = _SUFFIX.sub(r"\1", text)

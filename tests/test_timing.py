@@ -18,7 +18,15 @@ from hypothesis import strategies as st
 import roofprof
 from roofprof.cli import main
 from roofprof.errors import InputError, RoofprofWarning
-from roofprof.timing import COLUMNS, load_timing, read, short_name, stacks_at, write
+from roofprof.timing import (
+    COLUMNS,
+    load_timing,
+    read,
+    short_name,
+    stacks_at,
+    template_key,
+    write,
+)
 from tests._nsys_schema import build_from_kineto
 from tests.conftest import FIXTURES, load_fixture
 
@@ -332,3 +340,27 @@ def test_nsys_processes_with_the_same_correlation_ids_keep_their_own_ranges(
     outer = k["nvtx"].map(lambda path: path[0] if path else "")
     assert outer.groupby(k["process_id"]).apply(lambda o: o.str.endswith("decode").sum()
                                                 ).tolist() == [306, 306]
+
+
+def test_template_keys_of_ncu_and_the_demangler_agree_on_bools() -> None:
+    """ncu (and nsys) write a bool template argument as a cast, c++filt as a word; one key."""
+    ncu = ("void cublasLt::splitKreduce_kernel<(int)32, (int)16, int, float, __half, float, "
+           "__half, (bool)0, __half, __half, __half, (bool)1, (bool)0, (bool)0>(cublasLt::"
+           "cublasSplitKParams<T6>, const T4 *, const T10 *, T9 *, T5 *, const T6 *)")
+    cxxfilt = ("void cublasLt::splitKreduce_kernel<32, 16, int, float, __half, float, __half, "
+               "false, __half, __half, __half, true, false, false>(cublasLt::cublasSplitKParams"
+               "<float>, __half const*, __half const*, __half*, float*, float const*)")
+    other = cxxfilt.replace("true, false, false>", "false, false, false>")
+    assert template_key(ncu) == template_key(cxxfilt)
+    assert template_key(other) != template_key(ncu)
+    assert template_key("f<(bool)10>(int)") == "f<10>()"  # a cast of another number stays
+
+
+def test_every_instance_ncu_profiled_has_its_twin_in_the_trace_of_the_same_program() -> None:
+    """The 2-layer Llama's full recording (ncu's spelling) and its trace (c++filt's)."""
+    traced = load_timing(FIXTURES / "llama_sample.timing.parquet").kernels
+    recorded = roofprof.load(FIXTURES / "llama_full_record.parquet").kernels
+    keys = {template_key(n) for n in traced["kernel_demangled"].dropna().unique()}
+    spelled = recorded["kernel_demangled"].dropna().unique()
+    assert len(spelled) == 35
+    assert all(template_key(n) in keys for n in spelled)
