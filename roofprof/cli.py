@@ -1239,8 +1239,9 @@ def ranks(dataset: Path, by: str, view: str, level: str, where: str | None, engi
           fmt: str | None, output: Path | None) -> None:
     """The ranks of a dataset folder side by side, per group (--by): each rank's time, % of
     roof, intensity, bound and communication share (NCCL and other collectives), and the
-    straggler (the rank with the most time); --view spread: min, median, max and spread of
-    the time over ranks.
+    straggler: the rank the others waited for (the least collective time where every rank
+    ran collectives: a rank that arrives early waits inside them), else the rank with the
+    most time; --view spread: min, median, max and spread of the time over ranks.
 
     \b
     Examples:  roofprof ranks fleet/ --by phase --where "run = 'r1'"

@@ -183,6 +183,30 @@ def test_communication_share_is_the_nccl_time(collectives: tuple[Path, pd.DataFr
     assert (kernels["category"] == "communication").sum() == 3 * len(NCCL)
 
 
+def test_the_straggler_is_the_rank_the_others_waited_for(
+        collectives: tuple[Path, pd.DataFrame]) -> None:
+    """Ranks 0 and 1: both ran the collectives in decode, rank 1 three times as long (it waited
+    in them), so rank 0, with the least collective time, is the one rank 1 waited for; in
+    prefill only rank 1 communicated, so the rule falls back to the most time."""
+    d, _ = collectives
+    nccl = sum(t for _, t in NCCL)
+    table = ranks.per_rank(d, by="phase", where="rank <= 1").set_index(["group", "rank"])
+    assert table.loc[("decode", 0), "straggler"]
+    assert not table.loc[("decode", 1), "straggler"]
+    assert table.loc[("decode", 1), "wait_ns"] == pytest.approx(2 * nccl, rel=1e-12)
+    assert table.loc[("decode", 0), "wait_ns"] == 0
+    assert table.loc[("prefill", 1), "straggler"]
+    assert table[["wait_ns"]].loc["prefill"].isna().all().all()
+    spread = ranks.spread(d, by="phase", where="rank <= 1").set_index("group")
+    assert spread.loc["decode", "straggler"] == 0
+    assert spread.loc["decode", "straggler_by"] == ranks.BY_WAIT
+    assert spread.loc["decode", "straggler_excess_ns"] == pytest.approx(2 * nccl, rel=1e-12)
+    assert spread.loc["prefill", "straggler_by"] == ranks.BY_TIME
+    # all three ranks: rank 2 ran no collective in decode, so the most time names it
+    assert ranks.spread(d, by="phase").set_index("group").loc["decode", "straggler_by"] == \
+        ranks.BY_TIME
+
+
 def test_cli_views_and_formats(collectives: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
     d, _ = collectives
     runner = CliRunner()
@@ -190,7 +214,8 @@ def test_cli_views_and_formats(collectives: tuple[Path, pd.DataFrame], tmp_path:
     assert text.exit_code == 0, text.output
     lines = text.stdout.splitlines()
     assert lines[0].split() == ["group", "rank", "kernels", "time", "%", "roof", "AI", "DRAM",
-                                "bound", "communication", "vs", "median", "straggler"]
+                                "bound", "communication", "waited", "vs", "median",
+                                "straggler"]
     decode1 = next(ln for ln in lines if ln.startswith("decode") and ln.split()[1] == "1")
     assert decode1.endswith("<- straggler")
     as_json = json.loads(runner.invoke(main, ["ranks", str(d), "--format", "json"]).stdout)
