@@ -5,6 +5,8 @@
 #                   trace, join and ranks of examples/tp_llama.py on 2 ranks (at most 9 min);
 #                   the recordings are kept under OUTDIR/keep for the README and fixtures
 #           nccl    the --include-nccl recording, whatever it does (at most 5 min)
+#           shmem   --include-nccl with ncu's --communicator shmem (at most 4 min)
+# The wheels carried in .whl/ must include duckdb (`roofprof ranks` reads the dataset with it).
 set -u
 part=${1:?usage: gpu_issue15.sh PART OUTDIR}
 out=${2:?usage: gpu_issue15.sh PART OUTDIR}
@@ -23,5 +25,22 @@ tests)
 nccl)
   timeout 400 python3 -m pytest -m gpu -v -rA -p no:cacheprovider tests/test_gpu_multi.py \
     -k include_nccl 2>&1 | tee "$out/gpu_multi_nccl.log" | tail -30 ;;
+shmem)  # --include-nccl with ncu's shared-memory communicator (its docs' advice for collectives
+  # launched from one process tree): NCCL kernels only, then every kernel; 100 s each at most
+  TP="python3 -m torch.distributed.run --standalone --nproc-per-node 2 examples/tp_llama.py
+      --layers 2 --hidden 512 --heads 8 --kv-heads 2 --ffn 1408 --vocab 8000 --batch 2
+      --prompt 64 --new-tokens 3 --dtype bfloat16"
+  COMM="--communicator shmem --communicator-shmem-num-peers 2"
+  for what in nccl all; do
+    k=""; [ "$what" = nccl ] && k="--kernel nccl"
+    mkdir -p "$out/keep/shmem_$what"
+    /usr/bin/time -f "%e s" timeout -s KILL 100 roofprof record -o "$out/keep/shmem_$what/tp" \
+      --include-nccl $k --range prefill --range decode --ncu-args "$COMM" -- $TP \
+      > "$out/keep/shmem_$what/stdout.txt" 2> "$out/keep/shmem_$what/stderr.txt"
+    echo "shmem $what: exit $?"; tail -3 "$out/keep/shmem_$what/stderr.txt"
+    pkill -9 -f tp_llama.py; sleep 2
+  done 2>&1 | tee "$out/shmem.txt" ;;
 *) echo "unknown part $part"; exit 2 ;;
 esac
+# the device tool brings back plain files of a shallow tree only: the recordings as one archive
+tar czf "$out/keep_$part.tgz" -C "$out" keep && rm -rf "$out/keep"
