@@ -477,6 +477,11 @@ _FILTER = click.option(
     "--filter", "filter_", metavar="REGEX",
     help="Keep kernels whose name, NVTX range, phase, category or op matches REGEX "
          "(e.g. '^(qkv|o|gate|up|down)_proj$|^attention$').")
+_WITH_COUNTERS = click.option(
+    "--with-counters", is_flag=True,
+    help="A joined trace: keep only the launches that have counters (groups holding others, "
+         "e.g. NCCL collectives or unsampled kernels, are otherwise unknown); every view says "
+         "how much of the time that is.")
 _DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
                       help="With --by range: group by the first N levels of the NVTX path.")
 
@@ -489,6 +494,7 @@ _DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
               show_default=True, help="Memory level whose traffic and bandwidth set the roof.")
 @_DEPTH
 @_FILTER
+@_WITH_COUNTERS
 @click.option("--top", type=click.IntRange(min=1), metavar="N",
               help="Show only the N groups with the most GPU time.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]), default=None,
@@ -500,7 +506,8 @@ _DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
 @_trace_inputs
 @_ENGINE
 def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | None,
-            filter_: str | None, top: int | None, fmt: str | None, output: Path | None,
+            filter_: str | None, with_counters: bool, top: int | None, fmt: str | None,
+            output: Path | None,
             wide: bool, input_format: str | None, rules: Path | None, strict: bool,
             reader: str, where: str | None, engine: str, model_spec: str | None,
             **run: Any) -> None:
@@ -515,6 +522,7 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
                roofprof summary b1.parquet b16.parquet --by trace,phase
                roofprof summary 'runs/*/rank*.parquet' --by trace
                roofprof summary run.parquet --model config.json --batch 8 --prompt 512
+               roofprof summary joined.parquet --by phase --with-counters
     """
     with _errors():
         from roofprof import roofline, table
@@ -529,10 +537,15 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
         if output is not None:
             refuse_inputs(output, [*traces, rules])
         comparison = None
+        counted: list[str] = []
         if modelled is not None:  # the groups (op x phase) gain the model's columns
             from roofprof.model.compare import fitted, summarize_beside
 
             trace = _load_all(traces, input_format, rules, strict, reader, where)
+            if with_counters:
+                from roofprof.counted import with_counters as keep_counted
+
+                trace = keep_counted(trace)
             modelled = modelled[0], fitted(roofline.table_of(trace), modelled[1])
             result, comparison = summarize_beside(trace, *modelled, by=by, level=level,
                                                   depth=depth, top=top, filter=filter_)
@@ -540,15 +553,26 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
             from roofprof import engine as engines
 
             folder = engines.out_of_core(engine, traces, engines.in_memory_only(
-                [("--depth", depth), ("--filter", filter_), ("--rules", rules)], by))
+                [("--depth", depth), ("--filter", filter_), ("--rules", rules),
+                 ("--with-counters", with_counters or None)], by))
             if folder is not None:
                 meta, result = engines.summarize(folder, engine, by or "range", level, top,
                                                  where)
                 trace = SimpleNamespace(meta=meta)
             else:
                 trace = _load_all(traces, input_format, rules, strict, reader, where)
+                if with_counters:
+                    from roofprof import counted as cnt
+
+                    full = roofline.summarize(trace, by=by or "range", level=level,
+                                              depth=depth, filter=filter_)
+                    trace = cnt.with_counters(trace)
                 result = roofline.summarize(trace, by=by or "range", level=level, depth=depth,
                                             top=top, filter=filter_)
+                if with_counters:
+                    shares = cnt.time_shares(full, result)
+                    result = result.assign(time_with_counters=shares)
+                    counted = cnt.notes(result, shares)
                 _check_catalog(trace)
         from roofprof.sampling import label
 
@@ -557,7 +581,7 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
             # a terminal gets a table that fits it; a pipe or file gets every column
             tty = output is None and sys.stdout.isatty()
             text = table.format_table(result, wide=wide, width=None if tty else 10_000,
-                                      notes=[sampled] if sampled else [])
+                                      notes=([sampled] if sampled else []) + counted)
             if comparison is not None and modelled is not None:  # the ratios, under it
                 from roofprof.model.view import format_beside
 
@@ -626,15 +650,16 @@ def _plot_dataset(traces: tuple[Path, ...], output: Path, engine: str, by: str |
               help="Memory level(s) to draw; several draw each kernel at each level, joined.")
 @_DEPTH
 @_FILTER
+@_WITH_COUNTERS
 @click.option("--title", help="Title (default: GPU name and source).")
 @click.option("--labels", "label_top", type=click.IntRange(min=0), default=5,
               show_default=True, help="Label the N kernel names with the most GPU time.")
 @_trace_inputs
 @_PLOT_ENGINE
 def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: bool,
-         levels: str, depth: int | None, filter_: str | None, title: str | None,
-         label_top: int, input_format: str | None, rules: Path | None, strict: bool,
-         reader: str, where: str | None, engine: str, model_spec: str | None,
+         levels: str, depth: int | None, filter_: str | None, with_counters: bool,
+         title: str | None, label_top: int, input_format: str | None, rules: Path | None,
+         strict: bool, reader: str, where: str | None, engine: str, model_spec: str | None,
          **run: Any) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep, .csv, a dataset folder or a
     quoted glob of them: several files are coloured by file unless --by says otherwise).
@@ -662,18 +687,25 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
         names = _levels(levels)
         done = _plot_dataset(traces, output, engine, by, names, where, title, label_top,
                              [("--depth", depth), ("--filter", filter_), ("--rules", rules),
-                              ("--model", model_spec), ("--sweep", sweep or None)])
+                              ("--model", model_spec), ("--sweep", sweep or None),
+                              ("--with-counters", with_counters or None)])
         if done is not None:
             out = done
         elif sweep:
             if len(traces) < 2:
                 raise UsageError("--sweep needs at least two traces")
+            if with_counters:
+                raise UsageError("--with-counters draws one trace: leave out --sweep")
             loaded = [load(t, format=input_format, rules=rules, strict=strict, reader=reader,
                            where=where) for t in traces]
             out = write(loaded, output, sweep=True, by=by or "phase", levels=names,
                         depth=depth, filter=filter_, title=title)
         else:
             trace = _load_all(traces, input_format, rules, strict, reader, where)
+            if with_counters:
+                from roofprof.counted import with_counters as keep_counted
+
+                trace = keep_counted(trace)
             beside: dict[str, Any] = {}
             if modelled is not None:
                 from roofprof.model.compare import against, fitted, grouping_for

@@ -311,7 +311,26 @@ def _legends(ax: Axes, s: Scene) -> None:
               frameon=False, borderaxespad=0.0, handletextpad=0.4)
 
 
+#: the subtitle's parts are packed into lines of at most this many characters (the figure's
+#: width at its font size: a longer line ran off the right edge)
+SUBTITLE_CHARS = 150
+
+
+def subtitle_lines(parts: list[str], width: int = SUBTITLE_CHARS) -> list[str]:
+    """``parts`` joined by " · " into lines of at most ``width`` characters (a longer part
+    stands on a line of its own)."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return lines
+
+
 def _title(ax: Axes, s: Scene) -> None:
-    ax.set_title(f"{plain(s.title)}\n", loc="left", fontsize=12, fontweight="bold")
-    ax.text(0.0, 1.015, plain(" · ".join(s.subtitle)), transform=ax.transAxes, fontsize=8.5,
+    lines = subtitle_lines([plain(p) for p in s.subtitle])
+    ax.set_title(f"{plain(s.title)}" + "\n" * max(1, len(lines)), loc="left", fontsize=12,
+                 fontweight="bold")
+    ax.text(0.0, 1.015, "\n".join(lines), transform=ax.transAxes, fontsize=8.5,
             color="#555555", ha="left", va="bottom")
