@@ -491,7 +491,7 @@ def test_the_readmes_multi_gpu_commands_are_real(tmp_path: Path) -> None:
     """The record command builds its ncu command line (--dry-run for an H100, no ncu here);
     the summary runs on a recording; the trace block's steps after ``roofprof trace`` run as
     they are, on a 2-rank timing table made from a fixture."""
-    run, record, trace = readme_blocks()
+    run, record, trace, _ = readme_blocks()
     assert run.count("examples/tp_llama.py") == 2
     record_cmd, summary_cmd = (c for c in record.replace("\\\n", " ").splitlines())
     argv = shlex.split(record_cmd, comments=True)[1:]
@@ -562,8 +562,9 @@ def shown_in(block: str, printed: str) -> None:
         assert all(c in it for c in cells), (line, match[0])  # an ordered subsequence
 
 
-def test_the_readmes_multi_gpu_outputs_are_the_fixtures(tmp_path: Path) -> None:
-    summary, views = readme_outputs()
+def test_the_readmes_multi_gpu_outputs_are_the_fixtures(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    summary, views, joined = readme_outputs()
     runner = CliRunner()
     done = runner.invoke(main, ["summary", str(TP2_RECORD), "--by", "device,phase"])
     assert done.exit_code == 0, done.output
@@ -572,3 +573,13 @@ def test_the_readmes_multi_gpu_outputs_are_the_fixtures(tmp_path: Path) -> None:
     printed = "".join(runner.invoke(main, ["ranks", str(tmp_path / "tp_ds"), *extra]).stdout
                       for extra in (["--by", "phase"], ["--view", "spread"]))
     shown_in(views, printed)
+    # the join block as it is, on the fixtures under the names the README gives them
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tp_timing.parquet").write_bytes(TP2_TIMING.read_bytes())
+    (tmp_path / "tp.parquet").write_bytes(TP2_RECORD.read_bytes())
+    join_cmd, summary_cmd = readme_blocks()[3].splitlines()
+    for line in (join_cmd, summary_cmd):
+        done = runner.invoke(main, shlex.split(line)[1:])
+        assert done.exit_code == 0, (line, done.output)
+    shown_in(joined, done.stdout)
+    assert "only the launches with counters (--with-counters): 6.2% of the time" in done.stdout
