@@ -12,6 +12,10 @@ its own start and end (``nvtx_start_ns`` / ``nvtx_end_ns`` of the timing table).
 
 Ranges open only at a CUDA graph's capture (times -1 in the timing table) did not run at the
 replay and have no instances; a replay's kernels count towards the ranges open at its launch.
+A range never closed (its end the largest time, ``roofprof.stacks.NEVER_CLOSED_NS``: still
+open when the trace ended, as NCCL's ``ncclCommInitRankConfig`` was on 2 H200s) has no wall
+time: ``wall_ns`` is null, the percentiles are of the closed instances, and ``open`` counts
+the others.
 Only ranges that launched at least one kernel are seen. Percentiles interpolate linearly between
 order statistics (numpy's default); with few instances p99 is close to the maximum.
 
@@ -21,6 +25,7 @@ given or makes, and never shows.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -71,7 +76,10 @@ def instances(trace: TimingTrace) -> pd.DataFrame:
                    sort=False)
     out = g.agg(first=("k_start", "min"), last=("k_end", "max"), kernel_ns=("k_dur", "sum"),
                 kernels=("row", "size")).reset_index()
-    out["wall_ns"] = (out["end_ns"] - out["start_ns"]).astype("float64")
+    from roofprof.stacks import NEVER_CLOSED_NS
+
+    wall = (out["end_ns"] - out["start_ns"]).astype("float64")
+    out["wall_ns"] = wall.where(out["end_ns"] < NEVER_CLOSED_NS)
     out["gpu_span_ns"] = (out["last"] - out["first"]).astype("float64")
     out["kernel_ns"] = out["kernel_ns"].astype("float64")
     out = out.sort_values(["start_ns", "depth"], kind="stable").reset_index(drop=True)
@@ -92,31 +100,34 @@ def select(inst: pd.DataFrame, ranges: Sequence[str] = ()) -> pd.DataFrame:
 
 
 def percentiles(inst: pd.DataFrame, by: str = "range") -> pd.DataFrame:
-    """Per range name (``by="range"``) or path: instances, p50/p90/p99/max of each metric (ns),
-    mean kernels per instance; the most total wall time first."""
+    """Per range name (``by="range"``) or path: instances, those never closed (``open``),
+    p50/p90/p99/max of each metric (ns) over the instances that have it (null where none
+    does), mean kernels per instance; the most total wall time first."""
     import numpy as np
     import pandas as pd
 
     records = []
     for key, part in inst.groupby(by, sort=False):
         rec: dict[str, Any] = {by: key, "instances": len(part),
+                               "open": int(part["wall_ns"].isna().sum()),
                                "kernels": float(part["kernels"].mean())}
         for m in METRICS:
             v = part[m].to_numpy("float64")
+            v = v[~np.isnan(v)]
             for p in PERCENTILES:
-                rec[f"{m[:-3]}_p{p}_ns"] = float(np.percentile(v, p))
-            rec[f"{m[:-3]}_max_ns"] = float(v.max())
-            rec[f"{m[:-3]}_total_ns"] = float(v.sum())
+                rec[f"{m[:-3]}_p{p}_ns"] = float(np.percentile(v, p)) if len(v) else np.nan
+            rec[f"{m[:-3]}_max_ns"] = float(v.max()) if len(v) else np.nan
+            rec[f"{m[:-3]}_total_ns"] = float(v.sum()) if len(v) else np.nan
         records.append(rec)
     table = pd.DataFrame(records)
     if table.empty:
         return table
-    return table.sort_values("wall_total_ns", ascending=False, kind="stable").reset_index(
-        drop=True)
+    return table.sort_values("wall_total_ns", ascending=False, kind="stable",
+                             na_position="last").reset_index(drop=True)
 
 
 def _ms(ns: float) -> str:
-    return f"{ns / 1e6:.3f}"
+    return "-" if math.isnan(ns) else f"{ns / 1e6:.3f}"  # NaN: no closed instance
 
 
 def format_table(table: pd.DataFrame, by: str = "range") -> str:
@@ -135,6 +146,9 @@ def format_table(table: pd.DataFrame, by: str = "range") -> str:
     lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
                         for i, (c, w) in enumerate(zip(row, widths, strict=True)))
               for row in rows]
+    lines += [f"{r[by]}: {r['open']} of {r['instances']} instance(s) never closed (open when "
+              "the trace ended): no wall time; percentiles of the closed ones"
+              for _, r in table.iterrows() if r.get("open", 0)]
     return "\n".join(lines) + "\n"
 
 
@@ -142,8 +156,14 @@ def to_json(table: pd.DataFrame, inst: pd.DataFrame) -> str:
     """Percentiles per range and every instance, as JSON (times in ns)."""
     import json
 
-    return json.dumps({"percentiles": table.to_dict(orient="records"),
-                       "instances": inst.to_dict(orient="records")}, indent=1, default=str)
+    def plain(rows: list[dict[Any, Any]]) -> list[dict[Any, Any]]:  # NaN: null, not NaN
+        return [{k: None if isinstance(v, float) and math.isnan(v) else v
+                 for k, v in r.items()}
+                for r in rows]
+
+    return json.dumps({"percentiles": plain(table.to_dict(orient="records")),
+                       "instances": plain(inst.to_dict(orient="records"))}, indent=1,
+                      default=str)
 
 
 def default_ranges(inst: pd.DataFrame, top: int = 6) -> list[str]:
@@ -173,8 +193,8 @@ def plot(inst: pd.DataFrame, names: Sequence[str], metric: str = "wall_ns",
     hist, cdf = axes
     label = label or {"wall_ns": "range wall time", "gpu_span_ns": "GPU span",
                       "kernel_ns": "kernel time"}[metric]
-    series = {n: np.sort(inst.loc[inst["range"] == n, metric].to_numpy("float64")) / 1e6
-              for n in names}
+    series = {n: np.sort(inst.loc[inst["range"] == n, metric].dropna().to_numpy("float64"))
+              / 1e6 for n in names}
     series = {n: v for n, v in series.items() if len(v)}
     every = np.concatenate(list(series.values())) if series else np.asarray([1.0])
     low, high = max(float(every.min()), 1e-6), max(float(every.max()), 1e-6)

@@ -31,7 +31,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 Stack = tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]
 EMPTY: Stack = ((), (), ())
-_NEVER = 2**63 - 1  # an end at the largest time: the range was never closed
+#: an end at the largest time: the range was never closed (open at the end of the trace)
+NEVER_CLOSED_NS = 2**63 - 1
 
 
 def collector_paused(function: F) -> F:
@@ -146,7 +147,7 @@ def _innermost(s: np.ndarray, e: np.ndarray, up: np.ndarray, when: np.ndarray) -
 
     n = len(s)
     pos = np.arange(n, dtype=np.int64)
-    closed = e < _NEVER
+    closed = e < NEVER_CLOSED_NS
     times = np.concatenate([s, e[closed] + 1])
     kind = np.concatenate([np.ones(n, dtype=np.int64), np.zeros(int(closed.sum()), np.int64)])
     rank = np.concatenate([pos, -pos[closed]])

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from roofprof.columns import taken
 from roofprof.errors import InputError, OutputError, UsageError
+from roofprof.stacks import NEVER_CLOSED_NS as _NEVER
 from roofprof.stacks import collector_paused
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
 from roofprof.tracer_hook import MARKER_END, MARKER_START
@@ -42,7 +43,6 @@ if TYPE_CHECKING:
 
 SITE = Path(__file__).resolve().parent / "tracer_site"
 HOOK = Path(__file__).resolve().with_name("tracer_hook.py")
-_NEVER = 2**63 - 1
 
 
 @dataclass

@@ -84,3 +84,35 @@ def test_latency_needs_a_timing_trace(tmp_path: Path) -> None:
     assert "holds counters, not a timing" in result.output
     with pytest.raises(InputError, match="invalid --range"):
         lat.select(lat.instances(load_timing(EAGER)), ["("])
+
+
+def test_a_range_never_closed_has_no_wall_time(tmp_path: Path) -> None:
+    """NCCL's ncclCommInitRankConfig range was still open when the 2-H200 trace ended: its end
+    is the never-closed sentinel, not a time, so it gets no wall time (it read 7.4e12 ms)."""
+    from roofprof.stacks import NEVER_CLOSED_NS
+
+    inst = lat.instances(load_timing(FIXTURES / "tp2_timing.parquet"))
+    nccl = inst[inst["range"] == "ncclCommInitRankConfig"]
+    assert len(nccl) == 2
+    assert (nccl["end_ns"] == NEVER_CLOSED_NS).all()
+    assert nccl["wall_ns"].isna().all()
+    assert (nccl["gpu_span_ns"] > 0).all()  # its kernels' span is still measured
+    assert inst.loc[inst["range"] != "ncclCommInitRankConfig", "wall_ns"].notna().all()
+    # one range with closed and open instances: the percentiles are of the closed ones
+    mixed = inst[inst["range"] == "decode"].copy()
+    mixed.loc[mixed.index[0], "wall_ns"] = np.nan
+    row = lat.percentiles(mixed).iloc[0]
+    assert row["open"] == 1
+    assert row["wall_p50_ns"] == np.percentile(mixed["wall_ns"].dropna(), 50)
+    table = lat.percentiles(inst)
+    text = lat.format_table(table)
+    line = next(ln for ln in text.splitlines() if ln.startswith("ncclCommInitRankConfig "))
+    assert line.split()[2:6] == ["-", "-", "-", "-"]
+    assert "ncclCommInitRankConfig: 2 of 2 instance(s) never closed" in text
+    out = tmp_path / "lat.json"
+    done = CliRunner().invoke(main, ["latency", str(FIXTURES / "tp2_timing.parquet"), "-o",
+                                     str(out)])
+    assert done.exit_code == 0, done.output
+    rows = {r["range"]: r for r in json.loads(out.read_text())["percentiles"]}
+    assert rows["ncclCommInitRankConfig"]["wall_p50_ns"] is None
+    assert rows["ncclCommInitRankConfig"]["open"] == 2
