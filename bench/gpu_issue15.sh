@@ -6,6 +6,7 @@
 #                   the recordings are kept under OUTDIR/keep for the README and fixtures
 #           nccl    the --include-nccl recording, whatever it does (at most 5 min)
 #           shmem   --include-nccl with ncu's --communicator shmem (at most 4 min)
+#           rawtrace the tracer hook's raw CUPTI records of both ranks (about 1 min)
 # The wheels carried in .whl/ must include duckdb (`roofprof ranks` reads the dataset with it).
 set -u
 part=${1:?usage: gpu_issue15.sh PART OUTDIR}
@@ -40,6 +41,14 @@ shmem)  # --include-nccl with ncu's shared-memory communicator (its docs' advice
     echo "shmem $what: exit $?"; tail -3 "$out/keep/shmem_$what/stderr.txt"
     pkill -9 -f tp_llama.py; sleep 2
   done 2>&1 | tee "$out/shmem.txt" ;;
+rawtrace)  # the tracer hook's raw records of both ranks (DIR/<pid>.pickle, as roofprof trace
+  # reads them): NCCL's ncclCommInitRankConfig range never closed in the 2-H200 trace, so every
+  # launch sat inside it; its marker records say whether the pop was lost or unpaired
+  mkdir -p "$out/keep/raw"
+  ROOFPROF_TRACE_DIR="$out/keep/raw" timeout 120 python3 -m torch.distributed.run --standalone \
+    --nproc-per-node 2 -m roofprof.tracer_hook examples/tp_llama.py --layers 2 --hidden 512 \
+    --heads 8 --kv-heads 2 --ffn 1408 --vocab 8000 --batch 2 --prompt 64 --new-tokens 3 \
+    --dtype bfloat16 2>&1 | tail -5 ;;
 *) echo "unknown part $part"; exit 2 ;;
 esac
 # the device tool brings back plain files of a shallow tree only: the recordings as one archive
