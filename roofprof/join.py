@@ -311,6 +311,13 @@ def _prepare(timing: TimingTrace, counters: Trace) -> tuple[pd.DataFrame, pd.Dat
     if not len(c):
         raise InputError(f"{', '.join(counters.meta.get('sources') or ['counters'])}: no "
                          "profiled kernels to take counters from")
+    ran, profiled = set(_device_names(t).values()), set(_device_names(c).values())
+    if ran and profiled and not ran & profiled:  # another GPU runs other kernels, at its speed
+        raise InputError(
+            f"{', '.join(timing.meta.get('sources') or ['timing'])} ran on "
+            f"{', '.join(sorted(ran))}, {', '.join(counters.meta.get('sources') or ['counters'])}"
+            f" was profiled on {', '.join(sorted(profiled))}: one GPU's counters cannot stand "
+            "for another's launches; join the recording made on the GPU the trace ran on")
     return t, c
 
 

@@ -289,3 +289,21 @@ def test_another_template_instance_never_lends_its_counters(eager: TimingTrace) 
     assert "another template instance was profiled" in text
     assert "only another template instance of their kernel was profiled" in text
     assert "--kernel-name-base mangled" in text
+
+
+def test_counters_of_another_gpu_are_refused(tmp_path: Path) -> None:
+    """The Kineto capture ran on an H100; the tensor-parallel recording on H200s."""
+    from roofprof.errors import InputError
+
+    timing = load_timing(FIXTURES / "llama_kineto.json.gz")
+    other = roofprof.load(FIXTURES / "tp2_record.parquet")
+    with pytest.raises(InputError, match=r"ran on NVIDIA H100 80GB HBM3.*profiled on NVIDIA "
+                                         r"H200: one GPU's counters cannot stand"):
+        join(timing, other)
+    done = CliRunner().invoke(main, ["join", str(FIXTURES / "llama_kineto.json.gz"),
+                                     str(FIXTURES / "tp2_record.parquet"), "-o",
+                                     str(tmp_path / "j.parquet")])
+    assert done.exit_code != 0
+    assert "cannot stand for another's launches" in done.output
+    assert "Traceback" not in done.output
+    assert not (tmp_path / "j.parquet").exists()
