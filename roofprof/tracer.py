@@ -39,6 +39,7 @@ from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, wit
 from roofprof.tracer_hook import MARKER_END, MARKER_START
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 SITE = Path(__file__).resolve().parent / "tracer_site"
@@ -148,6 +149,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     captured: dict[tuple[int, int], tuple[int, int]] = {}  # (pid, node) -> (thread key, ts)
     call_names: dict[tuple[int, int], str] = {}  # (driver, cbid): the same in every process
     kernel_names: dict[str, int] = {}  # each distinct kernel name of the run -> its code
+    gpus: dict[int, dict[str, str]] = {}  # device ordinal -> name and compute capability
     for rec in records:
         if rec.get("format") != 2 or "kernels" not in rec:
             continue  # its problems are reported by read_parts
@@ -168,6 +170,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
         c.insert(0, "pid", pid)
         calls.append(c)
         call_names.update(rec["call_names"])
+        gpus.update(rec.get("devices") or {})  # parts written before it carry none
         ranges += _ranges(rec["markers"])
         captured.update(_captured(pid, rec["nodes"], rec["clones"],
                                   _capture_windows(c, rec["call_names"])))
@@ -202,6 +205,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
         "thread_id": pd.Series(tid, dtype="Int64").where(found),
         # own arrays, not views of k's blocks: k is dropped before the stacks and the table
         "device": k["device_id"].astype("Int64"),
+        **_device_columns(k["device_id"].to_numpy(np.int64), gpus),
         "context": k["context_id"].astype("Int64"),
         "stream": k["stream_id"].astype("Int64"),
         "grid": _dims(k, "grid"), "block": _dims(k, "block"),
@@ -230,6 +234,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
             stacks[i], sources[i] = with_capture(stacks[i], at), "launch+capture"
     df = build(rows, stacks, sources, source)
     meta = {"format": "roofprof-trace", "sources": [source], "formats": ["roofprof-trace"],
+            "gpu": sorted({g["name"] for g in gpus.values()}),
             "command": command, "sampling": {"kind": "run", "reasons": ["every launch timed"]},
             "timing": {"clock": "CUPTI timestamps (ns)", "launches": len(df),
                        "processes": processes, "nvtx_ranges": len(ranges),
@@ -280,6 +285,21 @@ def _counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
         for family, n in rec.get("counts", {}).items():
             out[family] = out.get(family, 0) + int(n)
     return out
+
+
+def _device_columns(device: np.ndarray, gpus: dict[int, dict[str, str]]) -> dict[str, Any]:
+    """``device_name`` and ``cc`` of each launch from its device ordinal (null where the hook
+    could not name the device)."""
+    import numpy as np
+
+    ordinals = sorted(gpus)
+    at = np.searchsorted(ordinals, device) if ordinals else np.zeros(len(device), np.int64)
+    known = np.zeros(len(device), dtype=bool)
+    if ordinals:
+        known = np.asarray(ordinals)[np.minimum(at, len(ordinals) - 1)] == device
+    codes = np.where(known, at, -1)
+    return {"device_name": taken([gpus[o]["name"] for o in ordinals], codes),
+            "cc": taken([gpus[o]["cc"] for o in ordinals], codes)}
 
 
 def _thread_key(pid: Any, tid: Any) -> int:

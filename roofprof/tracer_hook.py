@@ -222,6 +222,7 @@ class Recorder:
                                          object)},
             "counts": {family: len(found[family]) for family in found},
             "nodes": self.nodes, "clones": self.clones, "call_names": call_names,
+            "devices": devices(np.unique(kernels["device_id"]).tolist(), self.errors),
             "errors": self.errors}
 
     def dump(self) -> None:
@@ -269,6 +270,34 @@ def _graph_data(c: Any, data: Any) -> Any:
     if isinstance(data, int):
         data = c.ResourceData.from_ptr(data)
     return c.GraphData.from_ptr(data.resource_descriptor)
+
+
+#: CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR / _MINOR (cuda.h)
+CC_MAJOR, CC_MINOR = 75, 76
+
+
+def devices(ids: Iterable[int], errors: list[str]) -> dict[int, dict[str, str]]:
+    """Name and compute capability of the CUDA devices ``ids`` (CUPTI's device ids are the
+    process's device ordinals), through the driver API the program has initialised; a device
+    the driver does not describe is left out (its rows' ``device_name`` stays null)."""
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError as exc:
+        errors.append(f"device names: {exc!r}")
+        return {}
+    out: dict[int, dict[str, str]] = {}
+    for ordinal in ids:
+        dev, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+        name = ctypes.create_string_buffer(256)
+        if cuda.cuDeviceGet(ctypes.byref(dev), int(ordinal)) or \
+                cuda.cuDeviceGetName(name, len(name), dev) or \
+                cuda.cuDeviceGetAttribute(ctypes.byref(major), CC_MAJOR, dev) or \
+                cuda.cuDeviceGetAttribute(ctypes.byref(minor), CC_MINOR, dev):
+            errors.append(f"device names: the driver did not describe device {ordinal}")
+            continue
+        out[int(ordinal)] = {"name": name.value.decode(errors="replace"),
+                             "cc": f"{major.value}.{minor.value}"}
+    return out
 
 
 def loaded_library(name: str = "libcupti.so") -> str | None:

@@ -47,6 +47,9 @@ def test_trace_times_every_launch_with_its_nvtx_path(tmp_path: Path) -> None:
         keys, dropna=False).size()
     assert ours.to_dict() == theirs.to_dict()
     assert (k["duration_ns"] > 0).all()
+    # the hook names the GPU from the driver (not yet run on a GPU when written)
+    assert k["device_name"].notna().all()
+    assert load_timing(out).meta["gpu"] == sorted(set(k["device_name"]))
     decode = k[k["phase"] == "decode"]
     assert decode.groupby("op").size()["qkv_proj"] == 3 * 2 * 3
 
