@@ -163,6 +163,7 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
     \b
     Example:  roofprof record -o decode --range decode --per-config 1 -- python serve.py
     """
+    from roofprof import ncu_command as cmd
     from roofprof import record as rec
 
     if sample is not None:
@@ -170,7 +171,7 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
             _fail("--sample N already sets --per-config N and needs the Parquet trace; drop "
                   "--per-config, --count and --no-convert", 2)
         per_config = sample
-    opts = rec.RecordOptions(
+    opts = cmd.RecordOptions(
         command=command, output=output, ncu=ncu_path, ranges=ranges,
         exclude_ranges=exclude_ranges, kernel=kernel, skip=skip, count=count,
         per_config=per_config, device=device, nvtx_scope=nvtx_scope,
@@ -192,7 +193,7 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
             status.show(f"roofprof: {p.kernels} kernels profiled, {p.passes} passes, "
                         f"{p.elapsed:.0f} s | {p.current}")
 
-        result = rec.run_ncu(argv, rec.report_path(output), forward=status.forward,
+        result = rec.run_ncu(argv, cmd.report_path(output), forward=status.forward,
                              on_progress=on_progress)
         status.clear()
         problem = rec.diagnose(result, opts)
@@ -205,12 +206,12 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
         if not no_convert:
             from roofprof.trace import convert
 
-            parquet = rec.parquet_path(output)
+            parquet = cmd.parquet_path(output)
             trace = convert([result.report], parquet, command=list(command),
                             record_argv=result.argv)
             click.echo(f"roofprof: wrote {parquet} ({len(trace.kernels)} kernels)", err=True)
             if sample is not None and not result.interrupted and not result.returncode:
-                _timed_join(command, rec.parquet_path(output), trace, force)
+                _timed_join(command, cmd.parquet_path(output), trace, force)
         if result.interrupted:
             _fail("interrupted; kept what ncu profiled before the interrupt", 130)
         if result.returncode:

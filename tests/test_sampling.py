@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import roofprof
-from roofprof import record as rec
+from roofprof import ncu_command as rec
 from roofprof.sampling import from_ncu_argv, label, sampling, time_shares_of
 from roofprof.trace import convert
 from tests.conftest import FIXTURES
