@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import InputError, RoofprofWarning
 from roofprof.metrics import DURATION_METRIC, QUANTITIES
-from roofprof.schema import SCHEMA_VERSION, empty_meta
+from roofprof.schema import SCHEMA_VERSION, TEXT, empty_meta
 
 if TYPE_CHECKING:
     import numpy as np
@@ -304,12 +304,12 @@ def column_types(schema: Any, path: Path, dtypes: dict[str, str]) -> None:
         t = schema.field(name).type
         if pa.types.is_dictionary(t):
             t = t.value_type
-        if dtype == "string":
+        if dtype == TEXT:
             ok = pa.types.is_string(t) or pa.types.is_large_string(t)
         else:
             ok = pa.types.is_integer(t)
         if not (ok or pa.types.is_null(t)):
-            want = "text" if dtype == "string" else "integers"
+            want = "text" if dtype == TEXT else "integers"
             raise InputError(f"{path}: column {name} holds {t} values, not {want}; the file "
                              "was not written by roofprof: convert the report again")
 
