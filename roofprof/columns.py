@@ -22,6 +22,8 @@ from typing import Any
 #: rows per Arrow take: one take of a million long strings grows its buffer by doubling (twice
 #: the column's size at its peak); pieces of this many rows are sized nearly exactly
 PIECE = 1 << 18
+#: rows per piece where list cells are hashed and compared (temporaries of a few tens of MB)
+ROWS = 1 << 20
 
 
 def arrow_text() -> Any:
@@ -224,18 +226,45 @@ def _by_identity(obj: Any) -> tuple[Any, Any]:
     return codes.reshape(-1).astype(np.int64), first
 
 
-def read_parquet_text(path: Any, columns: Sequence[str]) -> Any:
-    """``pq.read_table(path)`` with ``columns`` (text columns) read as dictionaries straight
-    from Parquet's dictionary pages, whether the file stored them as dictionaries or not."""
+def read_parquet_text(path: Any, columns: Sequence[str], lists: Sequence[str] = ()) -> Any:
+    """``pq.read_table(path)`` with ``columns`` (text columns) and the values of ``lists`` (list
+    columns of text) read as dictionaries straight from Parquet's dictionary pages, whether the
+    file stored them as dictionaries or not."""
     import pyarrow.parquet as pq
 
-    present = set(pq.read_schema(path).names)
-    return pq.read_table(path, read_dictionary=[c for c in columns if c in present])
+    schema = pq.ParquetFile(path).schema
+    leaves = [schema.column(i).path for i in range(len(schema))]
+    wanted = set(columns) | {p for p in leaves if p.split(".")[0] in lists and "." in p}
+    return pq.read_table(path, read_dictionary=[p for p in leaves if p in wanted])
+
+
+def read_frame(path: Any, text_columns: Sequence[str], lists: Sequence[str]) -> Any:
+    """A Parquet file as a DataFrame: ``text_columns`` dictionary-typed in canonical form
+    (read as dictionaries, :func:`read_parquet_text`), each of ``lists`` it holds as list
+    cells shared per distinct cell (:func:`shared_lists`), in the file's column order. Arrow's
+    memory of each column is released as it is converted (the table is this function's own)."""
+    import pyarrow as pa
+
+    table = read_parquet_text(path, text_columns, lists=lists)
+    order = list(table.column_names)
+    cells = {c: table.column(c) for c in lists
+             if c in order and pa.types.is_list(table.schema.field(c).type)}
+    table = table.drop_columns(list(cells))  # the only reference to the whole table
+    df = canonical(table.to_pandas(self_destruct=True, split_blocks=True), text_columns)
+    del table
+    for col, column in cells.items():
+        df[col] = shared_lists(column)
+    return df[order]
 
 
 def shared_lists(column: Any) -> Any:
     """An Arrow list column as an object array of Python lists, one list per distinct cell
-    shared by the rows that hold it (null cells: an empty list each)."""
+    shared by the rows that hold it (null cells: an empty list each).
+
+    Cells are told apart by a 64-bit hash of their values (a position-weighted sum, wrapping),
+    then checked value by value against the cell they would share, so equal hashes never merge
+    different cells; both in pieces of :data:`ROWS` rows (bounded temporaries at 10M rows).
+    """
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -249,33 +278,43 @@ def shared_lists(column: Any) -> Any:
     arr = arr.fill_null(pa.scalar([], type=arr.type)) if arr.null_count else arr
     lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False).astype(np.int64)
     flat: Any = pc.list_flatten(arr)
-    if pa.types.is_string(flat.type) or pa.types.is_large_string(flat.type):
+    if pa.types.is_dictionary(flat.type):  # read as codes already (read_parquet_text)
+        flat = flat.indices
+    elif pa.types.is_string(flat.type) or pa.types.is_large_string(flat.type):
         flat = flat.dictionary_encode().indices
     values = np.full(len(flat), -1, dtype=np.int64) if pa.types.is_null(flat.type) else \
         flat.fill_null(-1).cast(pa.int64()).to_numpy(zero_copy_only=False)
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-    # a 64-bit hash of each cell (position-weighted sum of its values, wrapping), then checked
-    # value by value against the cell it was taken for, so equal hashes never merge cells
+    starts = np.concatenate([np.zeros(1, dtype=np.int64), np.cumsum(lengths)[:-1]])
     rng = np.random.default_rng(0)
     weights = rng.integers(1, 2**63, int(lengths.max(initial=0)) + 2, dtype=np.uint64) | 1
-    pos = np.arange(len(values), dtype=np.int64) - np.repeat(starts, lengths)
-    with np.errstate(over="ignore"):  # weights[0] for the length, the others per position
-        summed = np.concatenate([np.zeros(1, dtype=np.uint64),
-                                 np.cumsum(values.astype(np.uint64) * weights[pos + 1])])
-        key = summed[starts + lengths] - summed[starts] + lengths.astype(np.uint64) * weights[0]
+    key = np.empty(n, dtype=np.uint64)
+    pieces = [(lo, min(lo + ROWS, n)) for lo in range(0, n, ROWS)]
+    for lo, hi in pieces:  # weights[0] for the length, the others per position
+        s, ln = starts[lo:hi] - starts[lo], lengths[lo:hi]
+        pos = np.arange(int(s[-1] + ln[-1]), dtype=np.int64) - np.repeat(s, ln)
+        v = values[starts[lo]:starts[lo] + len(pos)].astype(np.uint64)
+        with np.errstate(over="ignore"):
+            summed = np.concatenate([np.zeros(1, dtype=np.uint64),
+                                     np.cumsum(v * weights[pos + 1])])
+            key[lo:hi] = summed[s + ln] - summed[s] + ln.astype(np.uint64) * weights[0]
     codes, _ = pd.factorize(key)
     first = np.unique(codes, return_index=True)[1]
     rep = first[codes]
-    same = lengths == lengths[rep]
-    row_of = np.repeat(np.arange(n), lengths)
-    at_rep = np.where(np.repeat(same, lengths), np.repeat(starts[rep], lengths) + pos,
-                      np.arange(len(values)))
-    own = np.union1d(row_of[values != values[at_rep]], np.flatnonzero(~same))
+    own: list[Any] = []
+    for lo, hi in pieces:
+        s, ln, r = starts[lo:hi] - starts[lo], lengths[lo:hi], rep[lo:hi]
+        same = ln == lengths[r]
+        pos = np.arange(int(s[-1] + ln[-1]), dtype=np.int64) - np.repeat(s, ln)
+        at = np.where(np.repeat(same, ln), np.repeat(starts[r], ln) + pos,
+                      starts[lo] + s.repeat(ln) + pos)  # a cell of another length: itself
+        differs = values[starts[lo]:starts[lo] + len(pos)] != values[at]
+        own.append(lo + np.union1d(np.repeat(np.arange(hi - lo), ln)[differs],
+                                   np.flatnonzero(~same)))
     made = arr.take(pa.array(first, type=pa.int64())).to_pylist()
     cells = np.empty(len(made), dtype=object)
     for i, cell in enumerate(made):
         cells[i] = cell
     out[:] = cells[codes]
-    for i in own.tolist():  # a collision of hashes: these cells are made on their own
+    for i in np.concatenate(own).tolist():  # a collision of hashes: made on their own
         out[i] = arr[i].as_py()
     return out

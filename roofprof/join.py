@@ -170,7 +170,7 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
     tt, tc = _templates(timing), _templates(counters)
     keys = _Keys(timing.assign(template=tt), counters.assign(template=tc))
     # template instances need demangled names on both sides; else match on the rest
-    known = bool((tt.astype(str) != "").any() and (tc.astype(str) != "").any())
+    known = bool((tt != "").any() and (tc != "").any())
     levels = tuple(cols if known else tuple(c for c in cols if c != "template")
                    for cols in LEVEL_KEYS)
     measured = np.column_stack([counters[c].to_numpy("float64") for c in COUNTERS]) \
@@ -193,7 +193,7 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
         level[rows], index[rows] = 1, order_c[first[g] + rank_t]
     # 2... signatures: the mean of their samples
     agree = [COUNTERS.index(c) for c in AGREE]
-    instance_known = (tt.astype(str) != "").to_numpy() if known else np.zeros(nt, dtype=bool)
+    instance_known = (tt != "").to_numpy(dtype=bool) if known else np.zeros(nt, dtype=bool)
     other_instance = np.zeros(nt, dtype=bool)
     for lvl, columns in enumerate(levels[1:], start=2):
         kt, kc = keys.key(columns)

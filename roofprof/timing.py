@@ -305,25 +305,26 @@ def read(path: str | os.PathLike[str]) -> TimingTrace:
     """A timing table from Parquet written by :func:`write` (``roofprof trace``)."""
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    from roofprof.columns import canonical, nulls, read_parquet_text, shared_lists
+    from roofprof.columns import nulls, read_frame
 
     p = Path(path)
     text_columns = [c for c, dtype in COLUMNS.items() if dtype == TEXT]
     try:
-        table = read_parquet_text(p, text_columns)
+        meta = json.loads((pq.read_schema(p).metadata or {}).get(b"roofprof", b"{}"))
+        if meta.get("table") == TABLE:
+            # text columns coded (files written before hold plain strings); list cells one
+            # list per distinct cell, shared by its rows (as the tracer makes them)
+            df = read_frame(p, text_columns, ("nvtx", "nvtx_start_ns", "nvtx_end_ns"))
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{p}: not a readable Parquet file ({exc})") from None
-    meta = json.loads((table.schema.metadata or {}).get(b"roofprof", b"{}"))
     if meta.get("table") != TABLE:
         raise InputError(f"{p}: a roofprof trace of counters, not a timing table; give a timing "
                          "trace (roofprof trace, a Kineto .json/.json.gz or an nsys .sqlite)")
-    # list cells: one list per distinct cell, shared by its rows (as the tracer makes them)
-    lists = [c for c in ("nvtx", "nvtx_start_ns", "nvtx_end_ns") if c in table.column_names]
-    df = table.drop_columns(lists).to_pandas()
-    df = canonical(df, text_columns)  # files written before: plain strings, coded here
-    for col in lists:
-        df[col] = shared_lists(table.column(col))
+    for col in ("nvtx", "nvtx_start_ns", "nvtx_end_ns"):
+        if col in df and df[col].dtype != object:  # an all-null column: empty lists
+            df[col] = df[col].map(lambda v: [] if v is None else list(v))
     for col, dtype in COLUMNS.items():
         if col not in df:
             df[col] = nulls(len(df)) if dtype == TEXT else \

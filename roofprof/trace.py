@@ -241,30 +241,26 @@ def write_parquet(trace: Trace, path: str | os.PathLike[str]) -> None:
 
 def read_parquet(path: Path) -> Trace:
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
-    from roofprof.columns import canonical, read_parquet_text, shared_lists
+    from roofprof.columns import read_frame
 
     try:
-        table = read_parquet_text(path, TEXT_COLUMNS)
+        schema = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: not a readable Parquet file ({exc}); convert the report "
                          "again") from None
-    raw_meta = (table.schema.metadata or {}).get(META_KEY)
+    raw_meta = (schema.metadata or {}).get(META_KEY)
     if raw_meta is None:
         raise InputError(f"{path}: a Parquet file but not a roofprof trace (no roofprof "
                          "metadata); make traces with `roofprof convert` or `roofprof record`")
     from roofprof import validate
 
     meta = upgrade(validate.trace_meta(raw_meta, path))
-    validate.column_types(table.schema, path, IDENTITY)
-    try:
-        nvtx = shared_lists(table.column("nvtx")) if "nvtx" in table.column_names and \
-            pa.types.is_list(table.schema.field("nvtx").type) else None
-        df = table.drop_columns(["nvtx"] if nvtx is not None else []).to_pandas()
-        if nvtx is not None:
-            df.insert(min(table.column_names.index("nvtx"), len(df.columns)), "nvtx", nvtx)
-        df = canonical(df, TEXT_COLUMNS)  # files written before: plain strings, coded here
-    except (TypeError, ValueError, pa.ArrowException) as exc:
+    validate.column_types(schema, path, IDENTITY)
+    try:  # text columns coded (files written before hold plain strings); nvtx shared by path
+        df = read_frame(path, TEXT_COLUMNS, ["nvtx"])
+    except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{path}: its columns do not match their stored types ({exc}); "
                          "convert the report again") from None
     # a timing table (roofprof trace, Kineto, nsys) has no counters by design: nothing missing
@@ -278,7 +274,8 @@ def read_parquet(path: Path) -> Trace:
         if col not in df:
             df[col] = nulls(len(df)) if dtype_of(col) == TEXT else pd.NA if col != "nvtx" \
                 else [[] for _ in range(len(df))]
-    if nvtx is None:  # not a list column (an all-null one): empty lists
+    if df["nvtx"].dtype != object or not all(  # not a list column (an all-null one)
+            isinstance(v, list) for v in df["nvtx"].iloc[:1]):
         df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
     extra = [c for c in df.columns if c not in COLUMNS]  # e.g. a join's provenance columns
     trace = Trace(kernels=df[[*COLUMNS, *extra]], meta=meta)

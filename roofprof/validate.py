@@ -292,10 +292,12 @@ def column_types(schema: Any, path: Path, dtypes: dict[str, str]) -> None:
     pa, _ = _arrow()
     if "nvtx" in schema.names:  # a list of range names per kernel
         t = schema.field("nvtx").type
-        if not (pa.types.is_null(t) or (
-                (pa.types.is_list(t) or pa.types.is_large_list(t))
-                and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
-                     or pa.types.is_null(t.value_type)))):
+        names = t.value_type if pa.types.is_list(t) or pa.types.is_large_list(t) else None
+        if names is not None and pa.types.is_dictionary(names):  # read as codes
+            names = names.value_type
+        if not (pa.types.is_null(t) or (names is not None and (
+                pa.types.is_string(names) or pa.types.is_large_string(names)
+                or pa.types.is_null(names)))):
             raise InputError(f"{path}: column nvtx holds {t} values, not lists of range names; "
                              "the file was not written by roofprof: convert the report again")
     for name, dtype in dtypes.items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from roofprof import columns
 from roofprof.columns import (
     PIECE,
     arrow_text,
@@ -110,13 +112,19 @@ def test_text_columns_keep_their_dictionary_type_through_parquet(tmp_path: Path)
 
 
 def test_plain_string_parquet_reads_as_dictionaries(tmp_path: Path) -> None:
-    old = pa.table({"kernel": pa.array(["gemm", None, "gemm"], type=pa.string()),
-                    "other": pa.array(["x", "y", "z"])})
-    pq.write_table(old, tmp_path / "old.parquet")
-    back = read_parquet_text(tmp_path / "old.parquet", ["kernel", "missing"])
+    paths = [["a", "b"], ["c"], ["z", "a"], ["a", "b"], []]
+    old = pa.table({"kernel": pa.array(["gemm", None, "gemm", "norm", "gemm"], type=pa.string()),
+                    "other": pa.array(["x", "y", "z", "x", "y"]), "nvtx": pa.array(paths)})
+    pq.write_table(old, tmp_path / "old.parquet", row_group_size=2)  # a dictionary per group
+    back = read_parquet_text(tmp_path / "old.parquet", ["kernel", "missing"], lists=["nvtx"])
     assert pa.types.is_dictionary(back.schema.field("kernel").type)
+    assert pa.types.is_dictionary(back.schema.field("nvtx").type.value_type)
     assert back.schema.field("other").type == pa.string()
-    _same(text(back.to_pandas()["kernel"]), pd.array(["gemm", None, "gemm"], dtype="string"))
+    _same(text(back.to_pandas()["kernel"]),
+          pd.array(["gemm", None, "gemm", "norm", "gemm"], dtype="string"))
+    cells = shared_lists(back.column("nvtx"))
+    assert cells.tolist() == paths
+    assert cells[0] is cells[3]
 
 
 @settings(max_examples=200, deadline=None)
@@ -128,8 +136,34 @@ def test_shared_lists_hold_arrows_cells_and_share_equal_ones(
               for c in cells]
     column = pa.chunked_array([pa.array(values[:5], type=pa.list_(kind)),
                                pa.array(values[5:], type=pa.list_(kind))])
-    got = shared_lists(column)
-    assert got.tolist() == [[] if v is None else v for v in values]
+    for rows in (columns.ROWS, 3):  # one piece, and pieces of 3 rows
+        with mock.patch.object(columns, "ROWS", rows):
+            got = shared_lists(column)
+        assert got.tolist() == [[] if v is None else v for v in values]
+        for i in range(len(got)):
+            for j in range(len(got)):
+                assert (got[i] is got[j]) == (got[i] == got[j])
+
+
+def test_cells_whose_hashes_collide_are_not_merged() -> None:
+    """White-box: cells made to collide under shared_lists' hash (its weights for a column
+    whose longest cell has 2 values) stay apart; equal cells are still shared."""
+    w = [int(x) for x in np.random.default_rng(0).integers(1, 2**63, 4, dtype=np.uint64) | 1]
+    mod = 2**64
+
+    def signed(x: int) -> int:
+        x %= mod
+        return x - mod if x >= 2**63 else x
+
+    lone = signed(-w[0] * pow(w[1], -1, mod))  # [lone] hashes as [] does
+    a, b = 5, 7
+    twin = [signed(a + w[2]), signed(b - w[1])]  # hashes as [a, b] does
+    cells = [[a, b], [], [lone], twin, [a, b], [], [lone]]
+    got = shared_lists(pa.array(cells, type=pa.list_(pa.int64())))
+    assert got.tolist() == cells
     for i in range(len(got)):
         for j in range(len(got)):
-            assert (got[i] is got[j]) == (got[i] == got[j])
+            if got[i] is got[j]:
+                assert got[i] == got[j]
+    assert got[0] is got[4]
+    assert got[1] is got[5]
