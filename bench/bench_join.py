@@ -38,6 +38,23 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
 
+def current_mb() -> float:
+    """The resident set now (Linux), to tell the join's own memory from the input's peak."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+
+
+def peak_since_reset_mb() -> float:
+    """The peak resident set since :func:`reset_peak` (Linux VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+
+
 def synthetic(n: int, samples: int, seed: int = 0) -> tuple[TimingTrace, Trace]:
     rng = np.random.default_rng(seed)
     sig = rng.integers(0, samples, n)
@@ -110,17 +127,18 @@ def main() -> None:
     timing, counters = real(args.timing) if args.timing else \
         synthetic(args.launches, args.samples)
     t1 = time.perf_counter()
-    base = rss_mb()
+    base, held = rss_mb(), current_mb()
+    reset_peak()
     m = match(timing.kernels, counters.kernels)
     facts = report(m, timing.kernels, 0.05)
     t2 = time.perf_counter()
-    joined_rss = rss_mb()
+    joined_rss, joined_held = peak_since_reset_mb(), current_mb()
     print(f"machine: {platform.processor() or platform.machine()}, "
           f"{len(__import__('os').sched_getaffinity(0))} cores")
     print(f"{'read ' + args.timing.name if args.timing else 'synthetic tables'}: "
-          f"{t1 - t0:.1f} s, peak RSS {base:.0f} MB")
+          f"{t1 - t0:.1f} s, peak RSS {base:.0f} MB, RSS after {held:.0f} MB")
     print(f"join of {len(timing):,} timed launches with {len(counters.kernels):,} samples: "
-          f"{t2 - t1:.2f} s, peak RSS {joined_rss:.0f} MB")
+          f"{t2 - t1:.2f} s, peak RSS during it {joined_rss:.0f} MB, after {joined_held:.0f} MB")
     print(format_report(facts, top=3), end="")
     if not args.no_write:
         with tempfile.TemporaryDirectory() as tmp:
