@@ -8,7 +8,6 @@ import shutil
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -135,11 +134,3 @@ def test_groups_of_a_selection_are_only_those_it_holds() -> None:
         table = roofprof.summary(Trace(decode.reset_index(drop=True), t.meta), by=by)
         assert (table["kernels"] > 0).all(), by
         assert table["kernels"].sum() == len(decode), by
-
-
-def test_text_columns_are_one_code_per_row() -> None:
-    """The memory the change is for: a long column holds codes, each distinct string once."""
-    k = timing.load_timing(FIXTURES / "llama_kineto.json.gz").kernels
-    big = k.iloc[np.zeros(100_000, dtype=np.int64)]
-    col = big["kernel_demangled"]
-    assert col.memory_usage(deep=True, index=False) < 100_000 * 4 + 10_000
