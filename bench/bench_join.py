@@ -1,13 +1,17 @@
 """Benchmark (issue 11): join 10,000,000 timed launches with 10,000 sampled launches.
 
 Run from the repository root:  python bench/bench_join.py [--launches N] [--samples M] [-o DIR]
+or, on a real timing table (``bench/bench_trace_table.py --launches N -o T.parquet`` writes one
+the way ``roofprof trace`` does):  python bench/bench_join.py --timing T.parquet
 Targets: the join (matching, provenance, coverage and report) < 10 s and peak RSS < 2 GB on the
 2-core CI machine; also times writing the joined table (chunked Parquet).
 
 The timing table is synthetic, shaped like a long decode run: 10,000 distinct signatures
-(kernel x grid x block), 1,000 annotation paths, string columns as pandas categoricals (as a
-dictionary-encoded Parquet column reads), the annotation lists shared per path. The counters hold
-one launch per signature (a --per-config 1 recording), with made-up counter values.
+(kernel x grid x block), 1,000 annotation paths, text columns dictionary-typed as the product
+makes them (``roofprof.columns.taken``), the annotation lists shared per path. The counters hold
+one launch per signature (a --per-config 1 recording), with made-up counter values. With
+``--timing``, the timing table is read with ``roofprof.timing.load_timing`` (as ``roofprof join``
+reads it) and the counters are its first launch of each signature, with made-up values.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from roofprof.columns import taken
 from roofprof.join import match, write_joined
 from roofprof.join_report import format_report, report
 from roofprof.schema import COLUMNS, MEASURED
@@ -31,6 +36,23 @@ from roofprof.trace import Trace
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def current_mb() -> float:
+    """The resident set now (Linux), to tell the join's own memory from the input's peak."""
+    return int(Path("/proc/self/statm").read_text().split()[1]) * 4096 / 2**20
+
+
+def peak_since_reset_mb() -> float:
+    """The peak resident set since :func:`reset_peak` (Linux VmHWM)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def reset_peak() -> None:
+    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
 
 
 def synthetic(n: int, samples: int, seed: int = 0) -> tuple[TimingTrace, Trace]:
@@ -43,8 +65,8 @@ def synthetic(n: int, samples: int, seed: int = 0) -> tuple[TimingTrace, Trace]:
     path = rng.integers(0, 1000, n)
     ranges = pd.Index(["/".join(p) for p in paths])
 
-    def cat(codes: np.ndarray, cats: pd.Index) -> pd.Categorical:
-        return pd.Categorical.from_codes(codes, categories=cats)
+    def cat(codes: np.ndarray, cats: pd.Index) -> pd.Categorical:  # the product's text dtype
+        return taken(list(cats), codes)
 
     demangled = pd.Index([f"void ns::kernel_{i % 200}<{i}>(int)" for i in range(samples)])
     start = np.cumsum(rng.integers(1000, 5000, n)).astype(np.int64)
@@ -66,15 +88,30 @@ def synthetic(n: int, samples: int, seed: int = 0) -> tuple[TimingTrace, Trace]:
         "start_ns": start, "end_ns": start + dur.astype(np.int64), "duration_ns": dur,
     })
     first = pd.Series(np.arange(n)).groupby(sig).first().to_numpy()[:samples]
+    return TimingTrace(kernels=timing, meta={"sources": ["timing"]}), \
+        sampled(timing, first, rng)
+
+
+def sampled(timing: pd.DataFrame, first: np.ndarray, rng: np.random.Generator) -> Trace:
+    """The counters of the launches at ``first``, with made-up counter values."""
     c = timing.iloc[first].reset_index(drop=True).copy()
     for col in (*MEASURED, "flop"):
         c[col] = rng.uniform(1e6, 1e9, len(c))
     for col in COLUMNS:
         if col not in c:
             c[col] = None
-    counters = Trace(kernels=c[list(COLUMNS)],
-                     meta={"sources": ["samples"], "formats": ["synthetic"]})
-    return TimingTrace(kernels=timing, meta={"sources": ["timing"]}), counters
+    return Trace(kernels=c[list(COLUMNS)], meta={"sources": ["samples"], "formats": ["synthetic"]})
+
+
+def real(path: Path) -> tuple[TimingTrace, Trace]:
+    """A timing table from ``path`` (the product's reader) and one sample per signature."""
+    from roofprof.join import SIGNATURE
+    from roofprof.timing import load_timing
+
+    timing = load_timing(path)
+    sig = timing.kernels.groupby(list(SIGNATURE), sort=False, dropna=False).ngroup()
+    first = pd.Series(np.arange(len(sig))).groupby(sig.to_numpy()).first().to_numpy()
+    return timing, sampled(timing.kernels, first, np.random.default_rng(0))
 
 
 def main() -> None:
@@ -83,20 +120,25 @@ def main() -> None:
     ap.add_argument("--samples", type=int, default=10_000)
     ap.add_argument("-o", type=Path, default=None, help="keep the joined Parquet here")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument("--timing", type=Path, default=None,
+                    help="a timing table (Parquet) to join instead of the synthetic one")
     args = ap.parse_args()
     t0 = time.perf_counter()
-    timing, counters = synthetic(args.launches, args.samples)
+    timing, counters = real(args.timing) if args.timing else \
+        synthetic(args.launches, args.samples)
     t1 = time.perf_counter()
-    base = rss_mb()
+    base, held = rss_mb(), current_mb()
+    reset_peak()
     m = match(timing.kernels, counters.kernels)
     facts = report(m, timing.kernels, 0.05)
     t2 = time.perf_counter()
-    joined_rss = rss_mb()
+    joined_rss, joined_held = peak_since_reset_mb(), current_mb()
     print(f"machine: {platform.processor() or platform.machine()}, "
           f"{len(__import__('os').sched_getaffinity(0))} cores")
-    print(f"synthetic tables: {t1 - t0:.1f} s, peak RSS {base:.0f} MB")
-    print(f"join of {args.launches:,} timed launches with {len(counters.kernels):,} samples: "
-          f"{t2 - t1:.2f} s, peak RSS {joined_rss:.0f} MB")
+    print(f"{'read ' + args.timing.name if args.timing else 'synthetic tables'}: "
+          f"{t1 - t0:.1f} s, peak RSS {base:.0f} MB, RSS after {held:.0f} MB")
+    print(f"join of {len(timing):,} timed launches with {len(counters.kernels):,} samples: "
+          f"{t2 - t1:.2f} s, peak RSS during it {joined_rss:.0f} MB, after {joined_held:.0f} MB")
     print(format_report(facts, top=3), end="")
     if not args.no_write:
         with tempfile.TemporaryDirectory() as tmp:

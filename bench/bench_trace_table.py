@@ -3,9 +3,10 @@
 The raw records are those the hook writes at exit (tests/test_tracer.py builds them from the
 bundled Kineto capture: kernels, launch calls, NVTX markers), tiled in time to N launches.
 Times `roofprof.tracer.from_parts` (launch calls joined, NVTX stacks, attribution, table) and
-its peak RSS. Run from the repository root:
+its peak RSS; with ``-o`` also writes the table as ``roofprof trace`` does (Parquet) and reads
+it back as ``roofprof join`` does, and times both. Run from the repository root:
 
-    python bench/bench_trace_table.py [--launches 1000000]
+    /usr/bin/time -v python bench/bench_trace_table.py [--launches 1000000] [-o table.parquet]
 """
 
 from __future__ import annotations
@@ -45,11 +46,12 @@ def tiled(rec: dict[str, Any], launches: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    from roofprof import tracer
+    from roofprof import timing, tracer
     from tests.test_tracer import EAGER, records_from_kineto
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--launches", type=int, default=1_000_000)
+    ap.add_argument("-o", type=Path, default=None, help="write the table here, then read it")
     args = ap.parse_args()
     rec = tiled(records_from_kineto(EAGER)[0], args.launches)
     t0 = time.perf_counter()
@@ -60,6 +62,19 @@ def main() -> None:
           f"{platform.python_version()}")
     print(f"{len(table.kernels):,} launches, {len(rec['markers']['id']):,} NVTX marker "
           f"records: timing table in {wall:.1f} s, peak RSS {rss:.0f} MB")
+    if args.o:
+        del rec
+        t0 = time.perf_counter()
+        timing.write(table, args.o)
+        t1 = time.perf_counter()
+        n = len(table)
+        del table
+        back = timing.read(args.o)
+        t2 = time.perf_counter()
+        assert len(back) == n
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"write {args.o.name}: {t1 - t0:.1f} s, {args.o.stat().st_size / 1e6:.0f} MB; "
+              f"read back: {t2 - t1:.1f} s; peak RSS {rss:.0f} MB")
 
 
 if __name__ == "__main__":

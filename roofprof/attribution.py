@@ -313,6 +313,9 @@ def attribute(table: pd.DataFrame,
         if col not in table.columns:
             return np.zeros(n, dtype=np.int64), [""]
         values = table[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # coded already: by its categories
+            return (np.asarray(values.cat.codes, dtype=np.int64) + 1,
+                    [""] + [str(v) for v in values.cat.categories])
         if not isinstance(values.dtype, pd.StringDtype):  # strings hash as they are stored
             values = values.astype(object)
         c, u = pd.factorize(values, use_na_sentinel=True)

@@ -9,8 +9,10 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from roofprof.columns import taken
 from roofprof.errors import InputError, UsageError
 from roofprof.trace import RulesArg, Trace, read_for_convert, write_parquet
 
@@ -77,7 +79,8 @@ def _add_part(trace: Trace, directory: str | os.PathLike[str], run: str, host: s
     into = dataset.folder(directory, run, host, rank)
     # the partition lives in the folder names (a dataset's own run/rank columns would clash)
     trace.kernels = trace.kernels.drop(columns=["run", "rank"], errors="ignore")
-    trace.kernels["host"] = pd.Series(host, index=trace.kernels.index, dtype="string")
+    trace.kernels["host"] = pd.Series(taken([host], np.zeros(len(trace.kernels), dtype=np.int64)),
+                                      index=trace.kernels.index)
     into.mkdir(parents=True, exist_ok=True)
     out = dataset.new_file(into)
     write_parquet(trace, out)

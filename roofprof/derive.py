@@ -18,7 +18,7 @@ import pandas as pd
 from pandas.api.types import pandas_dtype
 
 from roofprof.metrics import FLOP_COLUMNS, QUANTITIES, Formula, Quantity, Term
-from roofprof.schema import IDENTITY, MEASURED
+from roofprof.schema import IDENTITY, MEASURED, TEXT
 
 
 @dataclass
@@ -118,10 +118,16 @@ def _applies(formula: Formula, cc: np.ndarray) -> np.ndarray:
 
 def _cc_number(cc: pd.Series) -> pd.Series:
     """"9.0" -> 90; unknown -> 0 (formulas restricted by architecture then do not apply)."""
-    parts = cc.astype("string").str.extract(r"^(\d+)\.(\d+)$")
-    major = pd.to_numeric(parts[0], errors="coerce")
-    minor = pd.to_numeric(parts[1], errors="coerce")
-    return (major * 10 + minor).fillna(0).astype("int64")
+    from roofprof.columns import per_value
+
+    def number(cc: pd.Series) -> pd.Series:
+        parts = cc.astype("string").str.extract(r"^(\d+)\.(\d+)$")
+        major = pd.to_numeric(parts[0], errors="coerce")
+        minor = pd.to_numeric(parts[1], errors="coerce")
+        return (major * 10 + minor).fillna(0).astype("int64")
+
+    out: pd.Series = per_value(cc, number)
+    return out
 
 
 def build_table(raw: RawKernels) -> tuple[pd.DataFrame, Derivation]:
@@ -176,14 +182,20 @@ def build_table(raw: RawKernels) -> tuple[pd.DataFrame, Derivation]:
     out["flop"][unknown] = _NAN
     if n and np.isnan(out["flop"]).all():
         derivation.missing.append("flop")
+    from roofprof.columns import nulls, text
+
     table = pd.DataFrame(index=ident.index)
     for col, dtype in IDENTITY.items():
         if col in ident:
-            table[col] = ident[col] if dtype == "object" else ident[col].astype(pandas_dtype(dtype))
+            table[col] = ident[col] if dtype == "object" else \
+                pd.Series(text(ident[col]), index=ident.index) if dtype == TEXT else \
+                ident[col].astype(pandas_dtype(dtype))
         elif col == "id":
             table[col] = np.arange(n, dtype="int64")
         elif col == "nvtx":
             table[col] = pd.Series([[] for _ in range(n)], dtype="object")
+        elif dtype == TEXT:
+            table[col] = pd.Series(nulls(n), index=ident.index)
         else:
             table[col] = pd.Series([None] * n, dtype=pandas_dtype(dtype))
     for col in (*MEASURED, "flop"):

@@ -36,9 +36,10 @@ import functools
 import os
 from typing import TYPE_CHECKING, Any
 
+from roofprof.columns import arrow_text, arrow_text_array
 from roofprof.errors import InputError
 from roofprof.join_report import Match, report
-from roofprof.schema import ATTRIBUTION, IDENTITY, MEASURED, dtype_of
+from roofprof.schema import ATTRIBUTION, IDENTITY, MEASURED, TEXT, dtype_of
 
 if TYPE_CHECKING:
     import numpy as np
@@ -169,7 +170,7 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
     tt, tc = _templates(timing), _templates(counters)
     keys = _Keys(timing.assign(template=tt), counters.assign(template=tc))
     # template instances need demangled names on both sides; else match on the rest
-    known = bool((tt.astype(str) != "").any() and (tc.astype(str) != "").any())
+    known = bool((tt != "").any() and (tc != "").any())
     levels = tuple(cols if known else tuple(c for c in cols if c != "template")
                    for cols in LEVEL_KEYS)
     measured = np.column_stack([counters[c].to_numpy("float64") for c in COUNTERS]) \
@@ -192,7 +193,7 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
         level[rows], index[rows] = 1, order_c[first[g] + rank_t]
     # 2... signatures: the mean of their samples
     agree = [COUNTERS.index(c) for c in AGREE]
-    instance_known = (tt.astype(str) != "").to_numpy() if known else np.zeros(nt, dtype=bool)
+    instance_known = (tt != "").to_numpy(dtype=bool) if known else np.zeros(nt, dtype=bool)
     other_instance = np.zeros(nt, dtype=bool)
     for lvl, columns in enumerate(levels[1:], start=2):
         kt, kc = keys.key(columns)
@@ -230,7 +231,7 @@ def _chunk(m: Match, timing: pd.DataFrame, device_names: dict[int, str], lo: int
     lvl, idx = m.level[lo:hi], m.index[lo:hi]
     cols: dict[str, Any] = {}
     for col in (*IDENTITY, *ATTRIBUTION):
-        kind = pa.string() if dtype_of(col) == "string" else pa.int64()
+        kind = arrow_text() if dtype_of(col) == TEXT else pa.int64()
         if col == "nvtx":
             cols[col] = _nvtx(part)
         elif col in part:
@@ -241,8 +242,8 @@ def _chunk(m: Match, timing: pd.DataFrame, device_names: dict[int, str], lo: int
             cols[col] = pa.nulls(hi - lo, type=kind)
     if device_names and "device_name" in part and part["device_name"].isna().any():
         names = part["device"].map(device_names).astype(object)
-        cols["device_name"] = pa.array(part["device_name"].astype(object).where(
-            part["device_name"].notna(), names), type=pa.string(), from_pandas=True)
+        cols["device_name"] = arrow_text_array(part["device_name"].astype(object).where(
+            part["device_name"].notna(), names))
     cols["duration_ns"] = pa.array(part["duration_ns"].to_numpy("float64"))
     sources = [(rows, idx[rows], np.ascontiguousarray(m.values[lv - 1].T))
                for lv in ALL_LEVELS if len(rows := np.flatnonzero(lvl == lv))]
@@ -269,7 +270,7 @@ def _chunk(m: Match, timing: pd.DataFrame, device_names: dict[int, str], lo: int
     cols["counters_spread"] = pa.array(spr)
     for col in TIMING_EXTRA:
         if col in part:
-            cols[col] = _arrow(part[col], pa.string() if col in ("launch_api", "nvtx_source")
+            cols[col] = _arrow(part[col], arrow_text() if col in ("launch_api", "nvtx_source")
                                else pa.int64())
     order = [*IDENTITY, *ATTRIBUTION, *MEASURED, "flop", *PROVENANCE,
              *(c for c in TIMING_EXTRA if c in cols)]
@@ -277,9 +278,12 @@ def _chunk(m: Match, timing: pd.DataFrame, device_names: dict[int, str], lo: int
 
 
 def _arrow(values: pd.Series, kind: Any) -> Any:
-    """A column as an Arrow array of ``kind`` (categoricals decoded: stable chunk schemas)."""
+    """A column as an Arrow array of ``kind`` (one type for every chunk; text columns as the
+    timing table's codes into its categories, the same dictionary in every chunk)."""
     import pyarrow as pa
 
+    if kind == arrow_text():
+        return arrow_text_array(values)
     arr = pa.array(values, from_pandas=True)
     if pa.types.is_dictionary(arr.type):
         arr = arr.dictionary_decode()
@@ -302,7 +306,12 @@ def _nvtx(part: pd.DataFrame) -> Any:
 
 
 def _prepare(timing: TimingTrace, counters: Trace) -> tuple[pd.DataFrame, pd.DataFrame]:
-    t, c = timing.kernels, counters.kernels
+    from roofprof.columns import canonical
+    from roofprof.timing import COLUMNS
+
+    # text columns coded once here (a table made elsewhere may hold plain strings), not per chunk
+    t = canonical(timing.kernels.copy(deep=False), [c for c, d in COLUMNS.items() if d == TEXT])
+    c = counters.kernels
     for name, df, src in (("timing", t, timing.meta), ("counters", c, counters.meta)):
         missing = [k for k in (*SIGNATURE, "range", "phase", "op") if k not in df]
         if missing:
@@ -340,19 +349,23 @@ def _meta(timing: TimingTrace, counters: Trace, facts: dict[str, Any]) -> dict[s
 
 def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
     """The joined kernel table in memory (see the module docstring)."""
+    import pandas as pd
+
+    from roofprof.columns import shared_lists, text
     from roofprof.trace import Trace
 
     t, c = _prepare(timing, counters)
     m = match(t, c)
     facts = report(m, t, spread, scope=_scope(t, counters))
     table = _chunk(m, t, _device_names(c), 0, len(t))
-    df = table.to_pandas()
-    df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
+    df = table.drop_columns(["nvtx"]).to_pandas()
+    df.insert(table.column_names.index("nvtx"), "nvtx", shared_lists(table.column("nvtx")))
     for col in (*IDENTITY, *ATTRIBUTION):
         if col != "nvtx":
-            df[col] = df[col].astype(dtype_of(col))
-    df["counters_from"] = df["counters_from"].astype("string")
-    df["counters_key"] = df["counters_key"].astype("string")
+            df[col] = pd.Series(text(df[col]), index=df.index) if dtype_of(col) == TEXT \
+                else df[col].astype(dtype_of(col))
+    df["counters_from"] = pd.Series(text(df["counters_from"]), index=df.index)
+    df["counters_key"] = pd.Series(text(df["counters_key"]), index=df.index)
     return Trace(kernels=df, meta=_meta(timing, counters, facts))
 
 

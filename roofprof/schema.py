@@ -5,6 +5,19 @@ is null (NaN / None), never 0. Identity and attribution columns come first, then
 attribution columns (``phase``, ``category``, ``op``: see ``roofprof.attribution``), then the
 measured columns of the metric table (``roofprof.metrics``) in its order, then ``flop``.
 
+Text columns are dictionary-typed (:data:`TEXT`): in memory a pandas categorical whose
+categories are the distinct values as ``str``, sorted (so sorting and grouping by one gives the
+order plain strings give), null where a row has none; in Parquet a dictionary-encoded column
+of Arrow type ``dictionary<int32, string>`` (``roofprof.columns.arrow_text``), which reads back
+as the same categorical. A run's millions of launches hold a few hundred kernel names, grids and
+annotation paths, so a column costs one small integer code per row and each distinct string once
+(a 10M-row ``kernel_demangled`` of 350-character names: 20 MB of codes, not 3.5 GB of strings).
+``roofprof.columns`` makes such columns (``text``, ``taken``) and concatenates tables whose
+columns have different categories (``concat``: the union, never a fallback to plain strings).
+A selection of rows keeps its column's categories, including values no longer present: group
+with ``observed=True`` (pandas' default) and count with ``value_counts()[lambda c: c > 0]``.
+Files written before (plain ``string`` columns) read as the same categoricals.
+
 Parquet files carry key-value metadata under ``roofprof.*`` keys (see ``META_KEYS``); readers of
 older schema versions fill what is missing with the defaults in ``upgrade``.
 """
@@ -17,32 +30,36 @@ from roofprof.metrics import QUANTITIES
 
 SCHEMA_VERSION = 1
 
+#: the pandas dtype of every text column: dictionary-typed (see the module docstring)
+TEXT = "category"
+
 #: identity and attribution columns -> pandas dtype
 IDENTITY: dict[str, str] = {
     "id": "int64",              # ncu's result id within its report
-    "source": "string",         # the input file the row came from
-    "kernel": "string",         # function name (ncu's default name base)
-    "kernel_demangled": "string",
+    "source": TEXT,             # the input file the row came from
+    "kernel": TEXT,             # function name (ncu's default name base)
+    "kernel_demangled": TEXT,
     "process_id": "Int64",
-    "process_name": "string",
-    "host": "string",
+    "process_name": TEXT,
+    "host": TEXT,
     "device": "Int64",          # CUDA device ordinal
-    "device_name": "string",
-    "cc": "string",             # compute capability "9.0"
+    "device_name": TEXT,
+    "cc": TEXT,                 # compute capability "9.0"
     "context": "Int64",
     "stream": "Int64",
-    "grid": "string",           # "(x, y, z)"
-    "block": "string",
-    "nvtx": "object",           # list[str]: push/pop ranges, outermost first
-    "range": "string",          # nvtx joined with "/", "" when none
+    "grid": TEXT,               # "(x, y, z)"
+    "block": TEXT,
+    "nvtx": "object",           # list[str]: push/pop ranges, outermost first; one list per
+                                # distinct path, shared by its rows (never changed in place)
+    "range": TEXT,              # nvtx joined with "/", "" when none
 }
 
 #: LLM attribution columns -> pandas dtype, filled by rules (``roofprof.attribution``) when a
 #: trace is built, and on load for traces written before they existed
 ATTRIBUTION: dict[str, str] = {
-    "phase": "string",          # prefill | decode | mixed | spec | other, from the NVTX stack
-    "category": "string",       # gemm | attention | norm | ... | other, from the kernel names
-    "op": "string",             # qkv_proj | o_proj | ... from module-path ranges; null without
+    "phase": TEXT,              # prefill | decode | mixed | spec | other, from the NVTX stack
+    "category": TEXT,           # gemm | attention | norm | ... | other, from the kernel names
+    "op": TEXT,                 # qkv_proj | o_proj | ... from module-path ranges; null without
 }
 
 MEASURED: tuple[str, ...] = tuple(q.column for q in QUANTITIES)

@@ -5,7 +5,8 @@ own CUPTI tracer) each become one timing table: one row per kernel launch, no co
 other half of the data flow: the kernel table holds counters of (sampled) launches, the timing
 table holds the time of every launch; ``roofprof.join`` joins them.
 
-Columns (pandas dtypes in :data:`COLUMNS`; units in the names; unknown is null, never 0):
+Columns (pandas dtypes in :data:`COLUMNS`; units in the names; unknown is null, never 0; text
+columns dictionary-typed as in the kernel table, ``roofprof.schema.TEXT``):
 
 - identity, as in the kernel table: ``kernel`` (function base name, as ncu names it),
   ``kernel_demangled``, ``process_id``, ``thread_id`` (the launching CPU thread), ``device``,
@@ -38,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import InputError
+from roofprof.schema import TEXT
 from roofprof.stacks import EMPTY, Stack, collector_paused, stacks_at, with_capture
 
 if TYPE_CHECKING:
@@ -54,33 +56,33 @@ TABLE = "timing"
 #: column -> pandas dtype
 COLUMNS: dict[str, str] = {
     "id": "int64",
-    "source": "string",
-    "kernel": "string",
-    "kernel_demangled": "string",
+    "source": TEXT,
+    "kernel": TEXT,
+    "kernel_demangled": TEXT,
     "process_id": "Int64",
     "thread_id": "Int64",
     "device": "Int64",
-    "device_name": "string",
-    "cc": "string",
+    "device_name": TEXT,
+    "cc": TEXT,
     "context": "Int64",
     "stream": "Int64",
-    "grid": "string",
-    "block": "string",
+    "grid": TEXT,
+    "block": TEXT,
     "start_ns": "int64",
     "end_ns": "int64",
     "duration_ns": "float64",
     "correlation_id": "Int64",
-    "launch_api": "string",
+    "launch_api": TEXT,
     "graph_id": "Int64",
     "graph_node_id": "Int64",
     "nvtx": "object",
-    "range": "string",
-    "nvtx_source": "string",
+    "range": TEXT,
+    "nvtx_source": TEXT,
     "nvtx_start_ns": "object",
     "nvtx_end_ns": "object",
-    "phase": "string",
-    "category": "string",
-    "op": "string",
+    "phase": TEXT,
+    "category": TEXT,
+    "op": TEXT,
 }
 NVTX_SOURCES = ("launch", "launch+capture", "gpu", "none")
 
@@ -216,31 +218,37 @@ def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
     from pandas.api.types import pandas_dtype
 
     from roofprof.attribution import attribute
-    from roofprof.columns import strings, take, taken
+    from roofprof.columns import nulls, take, taken, text
 
     n = len(stacks)
     df = pd.DataFrame(index=pd.RangeIndex(n))
     for col, dtype in COLUMNS.items():
         if col in rows:
             values = rows[col]
-            df[col] = strings(values) if dtype == "string" else \
+            df[col] = text(values) if dtype == TEXT else \
                 pd.Series(list(values), dtype=object) if dtype == "object" else \
                 pd.array(values, dtype=pandas_dtype(dtype))
-        elif dtype == "string":
-            df[col] = taken([], np.full(n, -1))
+        elif dtype == TEXT:
+            df[col] = nulls(n)
         elif col not in ("id", "duration_ns") and dtype != "object":
             df[col] = pd.Series([None] * n, dtype=pandas_dtype(dtype))
     df["source"] = taken([source], np.zeros(n, dtype=np.int64))
-    # one set of lists per distinct stack, shared by its launches (cells are never changed in
-    # place); stacks coded by identity (equal stacks are one tuple)
+    # lists shared by launches (cells are never changed in place): the times' lists once per
+    # distinct stack, the names' once per distinct name path (a run's stacks differ by their
+    # ranges' times, its paths are few); stacks coded by identity (equal stacks are one tuple)
     codes, _ = pd.factorize(np.fromiter(map(id, stacks), dtype=np.int64, count=n))
     first = np.unique(codes, return_index=True)[1]
     distinct = [stacks[i] for i in first.tolist()]
-    for i, col in enumerate(("nvtx", "nvtx_start_ns", "nvtx_end_ns")):
+    for i, col in ((1, "nvtx_start_ns"), (2, "nvtx_end_ns")):
         cells = np.fromiter((list(s[i]) for s in distinct), dtype=object, count=len(distinct))
         df[col] = pd.Series(cells[codes], dtype=object)
-    df["range"] = taken(["/".join(s[0]) for s in distinct], codes)
-    df["nvtx_source"] = strings(sources)
+    paths: dict[tuple[str, ...], int] = {}
+    path_of = np.fromiter((paths.setdefault(s[0], len(paths)) for s in distinct),
+                          dtype=np.int64, count=len(distinct))
+    lists = np.fromiter((list(p) for p in paths), dtype=object, count=len(paths))
+    df["nvtx"] = pd.Series(lists[path_of[codes]], dtype=object)
+    df["range"] = taken(["/".join(p) for p in paths], path_of[codes])
+    df["nvtx_source"] = text(sources)
     if "duration_ns" not in rows:
         df["duration_ns"] = (df["end_ns"] - df["start_ns"]).astype("float64")
     attribute(df)
@@ -280,18 +288,18 @@ def write(trace: TimingTrace, path: str | os.PathLike[str]) -> None:
     """Write a timing table as Parquet (atomically), with roofprof's metadata."""
     import datetime as dt
 
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     from roofprof import __version__
     from roofprof.atomic import atomic_output
+    from roofprof.columns import to_arrow
     from roofprof.schema import SCHEMA_VERSION, empty_meta
 
     meta = {**empty_meta(), **trace.meta, "table": TABLE, "schema_version": SCHEMA_VERSION,
             "roofprof_version": __version__}
     meta["created"] = meta.get("created") or dt.datetime.now(dt.UTC).isoformat(
         timespec="seconds")
-    table = pa.Table.from_pandas(trace.kernels, preserve_index=False)
+    table = to_arrow(trace.kernels)
     table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                            b"roofprof": json.dumps(meta).encode()})
     with atomic_output(path) as fh:
@@ -304,21 +312,28 @@ def read(path: str | os.PathLike[str]) -> TimingTrace:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from roofprof.columns import nulls, read_frame
+
     p = Path(path)
+    text_columns = [c for c, dtype in COLUMNS.items() if dtype == TEXT]
     try:
-        table = pq.read_table(p)
+        meta = json.loads((pq.read_schema(p).metadata or {}).get(b"roofprof", b"{}"))
+        if meta.get("table") == TABLE:
+            # text columns coded (files written before hold plain strings); list cells one
+            # list per distinct cell, shared by its rows (as the tracer makes them)
+            df = read_frame(p, text_columns, ("nvtx", "nvtx_start_ns", "nvtx_end_ns"))
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{p}: not a readable Parquet file ({exc})") from None
-    meta = json.loads((table.schema.metadata or {}).get(b"roofprof", b"{}"))
     if meta.get("table") != TABLE:
         raise InputError(f"{p}: a roofprof trace of counters, not a timing table; give a timing "
                          "trace (roofprof trace, a Kineto .json/.json.gz or an nsys .sqlite)")
-    df = table.to_pandas()
     for col in ("nvtx", "nvtx_start_ns", "nvtx_end_ns"):
-        df[col] = df[col].map(lambda v: [] if v is None else list(v))
+        if col in df and df[col].dtype != object:  # an all-null column: empty lists
+            df[col] = df[col].map(lambda v: [] if v is None else list(v))
     for col, dtype in COLUMNS.items():
         if col not in df:
-            df[col] = pd.Series([None] * len(df), dtype=dtype if dtype != "object" else object)
+            df[col] = nulls(len(df)) if dtype == TEXT else \
+                pd.Series([None] * len(df), dtype=dtype if dtype != "object" else object)
     return TimingTrace(kernels=df[list(COLUMNS)], meta=meta)
 
 
@@ -354,11 +369,11 @@ def load_timing(path: str | os.PathLike[str], format: str | None = None) -> Timi
 
 def _concat(parts: list[TimingTrace]) -> TimingTrace:
     """Several timing tables as one (ids renumbered; sources listed in order)."""
-    import pandas as pd
-
     if len(parts) == 1:
         return parts[0]
-    kernels = pd.concat([t.kernels for t in parts], ignore_index=True)
+    from roofprof.columns import concat
+
+    kernels = concat([t.kernels for t in parts], ignore_index=True)
     kernels["id"] = range(len(kernels))
     meta = dict(parts[0].meta)
     meta["sources"] = [s for t in parts for s in t.meta.get("sources") or []]

@@ -22,10 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from roofprof import __version__
 from roofprof.atomic import atomic_output
+from roofprof.columns import concat, nulls, taken
 from roofprof.dataset import label_of
 from roofprof.errors import InputError, OutputError, RoofprofWarning
 from roofprof.schema import (
@@ -34,6 +36,8 @@ from roofprof.schema import (
     IDENTITY,
     MEASURED,
     SCHEMA_VERSION,
+    TEXT,
+    dtype_of,
     empty_meta,
     upgrade,
 )
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
 
 META_KEY = b"roofprof"
 PARQUET_MAGIC = b"PAR1"
+#: the kernel table's text columns, and those a dataset or a combination adds
+TEXT_COLUMNS = (*(c for c in COLUMNS if dtype_of(c) == TEXT), "run", "trace")
 
 
 @dataclass
@@ -155,7 +161,8 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
         raw = fmt.read(p, **{k: v for k, v in options.items() if k in fmt.options})
         timing_only = timing_only and bool(raw.meta.get("timing"))
         table, derivation = build_table(raw)
-        table["source"] = pd.Series(str(p), index=table.index, dtype="string")
+        table["source"] = pd.Series(taken([str(p)], np.zeros(len(table), dtype=np.int64)),
+                                    index=table.index)
         tables.append(table)
         meta["sources"].append(str(p))
         meta["formats"].append(raw.meta.get("format", fmt.name))
@@ -167,7 +174,7 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
             for desc, count in used.items():
                 merged[desc] = merged.get(desc, 0) + count
         meta.setdefault("_missing_per_input", []).append(set(derivation.missing))
-    kernels = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    kernels = concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     missing_sets: list[set[str]] = meta.pop("_missing_per_input")
     meta["missing"] = [c for c in COLUMNS if all(c in s for s in missing_sets)]
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
@@ -207,11 +214,15 @@ def _warn_missing(missing: list[str], path: Path) -> None:
 
 def arrow_table(trace: Trace) -> Any:
     """The trace as an Arrow table with its roofprof metadata (what a Parquet file holds)."""
-    import pyarrow as pa
+    from roofprof.columns import to_arrow
 
-    df = trace.kernels.copy()
-    df["nvtx"] = df["nvtx"].map(lambda v: list(v) if v is not None else [])
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    df = trace.kernels.copy(deep=False)
+    cells = df["nvtx"].to_numpy()
+    first = np.unique(np.fromiter(map(id, cells), dtype=np.int64, count=len(cells)),
+                      return_index=True)[1]
+    if not all(type(v) is list for v in cells[first]):  # each distinct cell object once
+        df["nvtx"] = df["nvtx"].map(lambda v: list(v) if v is not None else [])
+    table = to_arrow(df)
     meta = {**(table.schema.metadata or {}), META_KEY: json.dumps(trace.meta).encode()}
     return table.replace_schema_metadata(meta)
 
@@ -232,22 +243,24 @@ def read_parquet(path: Path) -> Trace:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from roofprof.columns import read_frame
+
     try:
-        table = pq.read_table(path)
+        schema = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{path}: not a readable Parquet file ({exc}); convert the report "
                          "again") from None
-    raw_meta = (table.schema.metadata or {}).get(META_KEY)
+    raw_meta = (schema.metadata or {}).get(META_KEY)
     if raw_meta is None:
         raise InputError(f"{path}: a Parquet file but not a roofprof trace (no roofprof "
                          "metadata); make traces with `roofprof convert` or `roofprof record`")
     from roofprof import validate
 
     meta = upgrade(validate.trace_meta(raw_meta, path))
-    validate.column_types(table.schema, path, IDENTITY)
-    try:
-        df = table.to_pandas()
-    except (TypeError, ValueError, pa.ArrowException) as exc:
+    validate.column_types(schema, path, IDENTITY)
+    try:  # text columns coded (files written before hold plain strings); nvtx shared by path
+        df = read_frame(path, TEXT_COLUMNS, ["nvtx"])
+    except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{path}: its columns do not match their stored types ({exc}); "
                          "convert the report again") from None
     # a timing table (roofprof trace, Kineto, nsys) has no counters by design: nothing missing
@@ -259,8 +272,11 @@ def read_parquet(path: Path) -> Trace:
     unattributed = any(c not in df for c in ATTRIBUTION)
     for col in COLUMNS:
         if col not in df:
-            df[col] = pd.NA if col != "nvtx" else [[] for _ in range(len(df))]
-    df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
+            df[col] = nulls(len(df)) if dtype_of(col) == TEXT else pd.NA if col != "nvtx" \
+                else [[] for _ in range(len(df))]
+    if df["nvtx"].dtype != object or not all(  # not a list column (an all-null one)
+            isinstance(v, list) for v in df["nvtx"].iloc[:1]):
+        df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
     extra = [c for c in df.columns if c not in COLUMNS]  # e.g. a join's provenance columns
     trace = Trace(kernels=df[[*COLUMNS, *extra]], meta=meta)
     if unattributed:  # written before attribution existed: use the built-in rules
@@ -368,7 +384,7 @@ def _concat(traces: list[Trace]) -> Trace:
     from roofprof.sampling import decisive, sampling
 
     meta["sampling"] = sampling(decisive(t.meta for t in traces))
-    kernels = pd.concat([t.kernels for t in traces], ignore_index=True)
+    kernels = concat([t.kernels for t in traces], ignore_index=True)
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
     meta["roofprof_version"] = __version__
     return Trace(kernels=kernels, meta=meta)
@@ -393,8 +409,9 @@ def read_part(path: Path, values: dict[str, Any]) -> Trace:
     t = read_parquet(path)
     k = t.kernels.copy()
     for col in dataset.PARTITIONS:
-        dtype = "Int64" if col in dataset.INTEGER_PARTITIONS else "string"
-        k[col] = pd.Series(values.get(col), index=k.index, dtype=dtype)
+        k[col] = pd.Series(values.get(col), index=k.index, dtype="Int64") \
+            if col in dataset.INTEGER_PARTITIONS else \
+            pd.Series(taken([values.get(col)], np.zeros(len(k), dtype=np.int64)), index=k.index)
     t.kernels = k
     return t
 
@@ -411,7 +428,7 @@ def combine(traces: Sequence[Trace], labels: Sequence[str] | None = None) -> Tra
     parts = []
     for name, t in zip(names, traces, strict=True):
         k = t.kernels.copy()
-        k["trace"] = pd.Series(name, index=k.index, dtype="string")
+        k["trace"] = pd.Series(taken([name], np.zeros(len(k), dtype=np.int64)), index=k.index)
         parts.append(Trace(k, t.meta))
     out = _concat(parts)
     return out

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import InputError, RoofprofWarning
 from roofprof.metrics import DURATION_METRIC, QUANTITIES
-from roofprof.schema import SCHEMA_VERSION, empty_meta
+from roofprof.schema import SCHEMA_VERSION, TEXT, empty_meta
 
 if TYPE_CHECKING:
     import numpy as np
@@ -292,10 +292,12 @@ def column_types(schema: Any, path: Path, dtypes: dict[str, str]) -> None:
     pa, _ = _arrow()
     if "nvtx" in schema.names:  # a list of range names per kernel
         t = schema.field("nvtx").type
-        if not (pa.types.is_null(t) or (
-                (pa.types.is_list(t) or pa.types.is_large_list(t))
-                and (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)
-                     or pa.types.is_null(t.value_type)))):
+        names = t.value_type if pa.types.is_list(t) or pa.types.is_large_list(t) else None
+        if names is not None and pa.types.is_dictionary(names):  # read as codes
+            names = names.value_type
+        if not (pa.types.is_null(t) or (names is not None and (
+                pa.types.is_string(names) or pa.types.is_large_string(names)
+                or pa.types.is_null(names)))):
             raise InputError(f"{path}: column nvtx holds {t} values, not lists of range names; "
                              "the file was not written by roofprof: convert the report again")
     for name, dtype in dtypes.items():
@@ -304,12 +306,12 @@ def column_types(schema: Any, path: Path, dtypes: dict[str, str]) -> None:
         t = schema.field(name).type
         if pa.types.is_dictionary(t):
             t = t.value_type
-        if dtype == "string":
+        if dtype == TEXT:
             ok = pa.types.is_string(t) or pa.types.is_large_string(t)
         else:
             ok = pa.types.is_integer(t)
         if not (ok or pa.types.is_null(t)):
-            want = "text" if dtype == "string" else "integers"
+            want = "text" if dtype == TEXT else "integers"
             raise InputError(f"{path}: column {name} holds {t} values, not {want}; the file "
                              "was not written by roofprof: convert the report again")
 

@@ -62,7 +62,7 @@ def test_a_full_recording_matches_every_launch_to_itself(eager: TimingTrace) -> 
 
 def test_one_sample_per_configuration_covers_every_launch(eager: TimingTrace) -> None:
     k = eager.kernels
-    key = k["kernel"] + k["kernel_demangled"] + k["grid"] + k["block"]
+    key = k[["kernel", "kernel_demangled", "grid", "block"]].astype("string").sum(axis=1)
     first = np.flatnonzero(~key.duplicated().to_numpy())  # --per-config 1, in launch order
     joined = join(eager, counters_of(eager, first))
     j = joined.kernels
@@ -72,7 +72,7 @@ def test_one_sample_per_configuration_covers_every_launch(eager: TimingTrace) ->
     # other launch takes its configuration's sample
     sampled = np.zeros(len(k), dtype=bool)
     sampled[first] = True
-    alone = ~(key + k["range"]).duplicated(keep=False).to_numpy()
+    alone = ~(key + k["range"].astype("string")).duplicated(keep=False).to_numpy()
     expected_from = np.where(sampled & alone, "launch", "signature")
     assert j["counters_from"].tolist() == expected_from.tolist()
     expected = pd.Series(k["id"].to_numpy() * 1000.0).groupby(key.to_numpy()).transform("first")
@@ -254,7 +254,8 @@ def test_every_row_takes_counters_from_where_it_says(data: st.DataObject) -> Non
 def test_undemangled_names_join_on_the_rest_of_the_signature(eager: TimingTrace) -> None:
     counters = counters_of(eager)
     mangled = eager.kernels.copy()
-    mangled["kernel_demangled"] = "_Z" + mangled["kernel"]  # a tracer without c++filt
+    # a tracer without c++filt
+    mangled["kernel_demangled"] = "_Z" + mangled["kernel"].astype("string")
     joined = join(TimingTrace(mangled, eager.meta), counters)
     j = joined.kernels
     assert (j["counters_from"] == "launch").all()
@@ -271,11 +272,11 @@ def test_another_template_instance_never_lends_its_counters(eager: TimingTrace) 
     first vectorized_elementwise_kernel of a grid and block for every functor. The other
     functors are other kernels: their counters stay null and the report says why."""
     k = eager.kernels
-    config = k["kernel"] + k["grid"] + k["block"]
+    config = k[["kernel", "grid", "block"]].astype("string").sum(axis=1)
     first = np.flatnonzero(~config.duplicated().to_numpy())  # as ncu samples
     joined = join(eager, counters_of(eager, first))
     j, facts = joined.kernels, joined.meta["join"]
-    instance = k["kernel_demangled"] + k["grid"] + k["block"]
+    instance = k[["kernel_demangled", "grid", "block"]].astype("string").sum(axis=1)
     profiled = instance.isin(set(instance.iloc[first])).to_numpy()
     assert (~profiled).sum() > 0  # the capture has such functors
     assert (j.loc[~profiled, "counters_from"] == "none").all()
