@@ -168,7 +168,7 @@ def read_timing(path: Path) -> TimingTrace:
                    "launches": len(table), "graph_replay_kernels": replays,
                    "graph_kernels_with_capture_ranges": len(graph),
                    "nvtx_source": {str(k): int(v) for k, v in
-                                   table["nvtx_source"].value_counts().items()}},
+                                   table["nvtx_source"].value_counts().items() if v}},
     }
     return TimingTrace(kernels=table, meta=meta)
 

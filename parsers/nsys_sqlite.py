@@ -153,7 +153,7 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
                        "graph_node_kernels": int(table["graph_node_id"].notna().sum()),
                        "graph_kernels_with_capture_ranges": captured,
                        "nvtx_source": {str(a): int(b) for a, b in
-                                       table["nvtx_source"].value_counts().items()}}}
+                                       table["nvtx_source"].value_counts().items() if b}}}
     return TimingTrace(kernels=table, meta=meta)
 
 

@@ -1042,7 +1042,7 @@ def trace(output: Path, force: bool, command: tuple[str, ...]) -> None:
         if result.trace is not None:
             k = result.trace.kernels
             sources = ", ".join(f"{n} {v}" for v, n in
-                                k["nvtx_source"].value_counts().items())
+                                k["nvtx_source"].value_counts().items() if n)
             click.echo(f"roofprof: wrote {out}: {len(k)} kernel launches timed "
                        f"(annotation paths: {sources})", err=True)
         if result.interrupted:

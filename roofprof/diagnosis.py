@@ -186,7 +186,7 @@ def _model_sentences(cmp: pd.DataFrame, phases: pd.DataFrame) -> list[Sentence]:
                  "{model}): padded work (tiles larger than the rows of the batch), free to fill "
                  "with more sequences.")
             out.append(_sentence("padding", f"model {r['phase']} · {r['op']}", t, v, s))
-    per = cmp.groupby("phase")[["measured_time_s", "model_time_s"]].sum(min_count=1)
+    per = cmp.groupby("phase", observed=True)[["measured_time_s", "model_time_s"]].sum(min_count=1)
     for phase, row in per.iterrows():
         m, mod = _num(row["measured_time_s"]), _num(row["model_time_s"])
         if not (m > 0 and mod > 0):

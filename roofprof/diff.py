@@ -89,7 +89,7 @@ def match_kernels(a: pd.DataFrame, b: pd.DataFrame, by: str = "phase") -> pd.Dat
     def keyed(t: pd.DataFrame) -> pd.DataFrame:
         k = t[[by, "kernel", "duration_ns"]].copy()
         k[by] = k[by].astype("string").fillna("(none)")
-        k["occurrence"] = k.groupby([by, "kernel"], sort=False).cumcount()
+        k["occurrence"] = k.groupby([by, "kernel"], sort=False, observed=True).cumcount()
         return k.set_index([by, "kernel", "occurrence"])
 
     m = keyed(a).merge(keyed(b), how="outer", left_index=True, right_index=True,

@@ -244,7 +244,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
                        "graph_node_kernels": int(df["graph_node_id"].notna().sum()),
                        "graph_kernels_with_capture_ranges": len(at_capture),
                        "nvtx_source": {str(a): int(b) for a, b in
-                                       df["nvtx_source"].value_counts().items()}}}
+                                       df["nvtx_source"].value_counts().items() if b}}}
     return TimingTrace(kernels=df, meta=meta)
 
 

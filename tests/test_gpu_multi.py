@@ -47,6 +47,7 @@ from click.testing import CliRunner
 import roofprof
 from roofprof.attribution import category_of
 from roofprof.cli import main
+from roofprof.columns import concat
 from roofprof.timing import TimingTrace, load_timing, write
 from tests.conftest import ROOT
 
@@ -269,7 +270,7 @@ def test_record_include_nccl_is_recorded_whatever_it_does(
         assert set(comm["category"]) == {"communication"}, device
         # one all-reduce after o_proj and one after down_proj, per layer and pass
         for phase, passes in PASSES.items():
-            ops = comm.loc[comm["phase"] == phase, "op"].value_counts().to_dict()
+            ops = comm.loc[comm["phase"] == phase, "op"].astype(object).value_counts().to_dict()
             assert ops == {"o_proj": LAYERS * passes, "down_proj": LAYERS * passes}, \
                 (device, phase)
 
@@ -287,7 +288,7 @@ def check_trace(parquet: Path) -> None:
         comm = marked[marked["kernel"].str.contains("nccl", case=False)]
         assert set(comm["category"]) == {"communication"}, device
         for phase, passes in PASSES.items():
-            ops = comm.loc[comm["phase"] == phase, "op"].value_counts().to_dict()
+            ops = comm.loc[comm["phase"] == phase, "op"].astype(object).value_counts().to_dict()
             assert ops == {"o_proj": LAYERS * passes, "down_proj": LAYERS * passes}, \
                 (device, phase)
             # 7 linear GEMMs per layer and the lm_head, per pass, at least one kernel each
@@ -453,9 +454,10 @@ def two_rank_timing(path: Path) -> dict[tuple[str, int], float]:
         extra = pd.DataFrame([decode.iloc[0]] * len(nccl)).assign(
             kernel=name, kernel_demangled=name, category="communication", op="o_proj",
             device=rank, process_id=100 + rank, duration_ns=nccl)
-        ranks.append(pd.concat([part, extra], ignore_index=True).astype(part.dtypes.to_dict()))
+        ranks.append(concat([part, extra], ignore_index=True).astype(
+            {c: d for c, d in part.dtypes.items() if not isinstance(d, pd.CategoricalDtype)}))
         comm_ns[("decode", rank)] = sum(nccl)
-    write(TimingTrace(kernels=pd.concat(ranks, ignore_index=True), meta=t.meta), path)
+    write(TimingTrace(kernels=concat(ranks, ignore_index=True), meta=t.meta), path)
     return comm_ns
 
 

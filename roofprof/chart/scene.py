@@ -411,7 +411,8 @@ def not_drawn_rows(df: pd.DataFrame) -> pd.DataFrame:
     """Rows of kernels off the plot (``kernel``, ``range``, ``why``, ``launches``,
     ``time_ns``, ``roof_ns``; null roof: unknown) summed per (kernel, range, why), with their
     % of roof, the most time first."""
-    g = df.groupby(["kernel", "range", "why"], sort=False, dropna=False)
+    g = df.groupby(["kernel", "range", "why"], sort=False, dropna=False,
+                   observed=True)
     out = g.agg(launches=("launches", "sum"), time_ns=("time_ns", "sum"),
                 roof_ns=("roof_ns", lambda s: s.sum(min_count=len(s)))).reset_index()
     out["pct_of_roof"] = rl.div(out["roof_ns"], out["time_ns"])

@@ -61,7 +61,8 @@ def _model_rows(model: pd.DataFrame, ops: set[str], by: str) -> pd.DataFrame:
         elif ops & set(_ATTENTION) and "attention" not in ops:
             m = m[m["op"] != "attention"]   # an eager trace against a fused model: no match
     m = m.dropna(subset=["op"])
-    return m.groupby(["phase", "op"], sort=False)[list(_SUMS)].sum(min_count=1).reset_index()
+    return m.groupby(["phase", "op"], sort=False, observed=True)[list(_SUMS)].sum(
+        min_count=1).reset_index()
 
 
 def compare(kernels: pd.DataFrame, model: pd.DataFrame, by: str = "op",
@@ -78,7 +79,7 @@ def compare(kernels: pd.DataFrame, model: pd.DataFrame, by: str = "op",
     t = kernels.dropna(subset=["phase", by])
     work = t["flop"].fillna(0) + t["ops_tensor_int8"].fillna(0)
     measured = (t.assign(_work=work, _time=t["duration_ns"] * 1e-9)
-                .groupby(["phase", by], sort=False)
+                .groupby(["phase", by], sort=False, observed=True)
                 .agg(kernels=("_work", "size"), measured_flop=("_work", "sum"),
                      measured_bytes=(f"{level}_bytes", "sum"),
                      measured_time_s=("_time", "sum"))
