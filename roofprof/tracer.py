@@ -33,10 +33,9 @@ from typing import TYPE_CHECKING, Any
 
 from roofprof.columns import taken
 from roofprof.errors import InputError, OutputError, UsageError
-from roofprof.stacks import NEVER_CLOSED_NS as _NEVER
+from roofprof.marker_ranges import marker_ranges, thread_key
 from roofprof.stacks import collector_paused
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
-from roofprof.tracer_hook import MARKER_END, MARKER_START
 
 if TYPE_CHECKING:
     import numpy as np
@@ -171,7 +170,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
         calls.append(c)
         call_names.update(rec["call_names"])
         gpus.update(rec.get("devices") or {})  # parts written before it carry none
-        ranges += _ranges(rec["markers"])
+        ranges += marker_ranges(rec["markers"])
         captured.update(_captured(pid, rec["nodes"], rec["clones"],
                                   _capture_windows(c, rec["call_names"])))
     if not kernels or not sum(len(k) for k in kernels):
@@ -304,67 +303,6 @@ def _device_columns(device: np.ndarray, gpus: dict[int, dict[str, str]]) -> dict
             "cc": taken([gpus[o]["cc"] for o in ordinals], codes)}
 
 
-def _thread_key(pid: Any, tid: Any) -> int:
-    return (int(pid) << 32) | (int(tid) & 0xFFFFFFFF)
-
-
-def _ranges(markers: dict[str, Any]) -> list[tuple[int, str, int, int]]:
-    """NVTX ranges (thread key, name, start, end) from CUPTI marker records: a start record
-    and the end record of the same id; a range never closed lasts to the end of the run.
-
-    In time order, ended ranges as they end, then those never closed as they began. Where each
-    id starts at most once and ends at most once (as CUPTI reports push/pop and start/end
-    ranges) records are paired by array; otherwise :func:`_ranges_walk` replays them."""
-    import numpy as np
-
-    stamp = np.asarray(markers["timestamp"], dtype=np.int64)
-    order = np.argsort(stamp, kind="stable")
-    stamp = stamp[order]
-    ids = np.asarray(markers["id"], dtype=np.int64)[order]
-    flags = np.asarray(markers["flags_"], dtype=np.int64)[order]
-    pid = np.asarray(markers["process_id"], dtype=np.int64)[order]
-    tid = np.asarray(markers["thread_id"], dtype=np.int64)[order]
-    opens = np.flatnonzero(flags & MARKER_START)
-    ends = np.flatnonzero(((flags & MARKER_START) == 0) & ((flags & MARKER_END) != 0))
-    sid, eid = ids[opens], ids[ends]
-    if not len(opens):
-        return []  # an end without its start is no range
-    by_id = np.argsort(sid, kind="stable")
-    sorted_eid = np.sort(eid)
-    if (sid[by_id][1:] == sid[by_id][:-1]).any() or (sorted_eid[1:] == sorted_eid[:-1]).any() \
-            or pid.min() < 0 or pid.max() >= 2**31:  # an id started or ended twice
-        return _ranges_walk(markers)
-    at = by_id[np.minimum(np.searchsorted(sid, eid, sorter=by_id), len(sid) - 1)]
-    paired = (sid[at] == eid) & (opens[at] < ends)  # its start came first: it closes it
-    closed, ended = at[paired], ends[paired]  # start index (in opens), end record; by end
-    never = np.ones(len(opens), dtype=bool)
-    never[closed] = False
-    first = opens[np.concatenate([closed, np.flatnonzero(never)])]
-    end_ns = np.concatenate([stamp[ended],
-                             np.full(int(never.sum()), _NEVER, dtype=np.int64)])
-    keys = (pid[first] << 32) | (tid[first] & 0xFFFFFFFF)
-    names = [str(n) for n in np.asarray(markers["name"], dtype=object)[order][first]]
-    return list(zip(keys.tolist(), names, stamp[first].tolist(), end_ns.tolist(), strict=True))
-
-
-def _ranges_walk(markers: dict[str, Any]) -> list[tuple[int, str, int, int]]:
-    """:func:`_ranges` record by record: an id started again before it ended restarts it."""
-    out: list[tuple[int, str, int, int]] = []
-    opened: dict[int, tuple[str, int, int, int]] = {}
-    order = sorted(range(len(markers["id"])), key=lambda i: int(markers["timestamp"][i]))
-    for i in order:
-        mid, flags, ts = int(markers["id"][i]), int(markers["flags_"][i]), \
-            int(markers["timestamp"][i])
-        if flags & MARKER_START:
-            opened[mid] = (str(markers["name"][i]), ts, int(markers["process_id"][i]),
-                           int(markers["thread_id"][i]))
-        elif flags & MARKER_END and mid in opened:
-            n, s, p, t = opened.pop(mid)
-            out.append((_thread_key(p, t), n, s, ts))
-    out += [(_thread_key(p, t), n, s, _NEVER) for n, s, p, t in opened.values()]
-    return out
-
-
 Window = tuple[int, int, list[tuple[int, int]]]  # begin, end, kernel launches (thread, time)
 
 
@@ -392,7 +330,7 @@ def _capture_windows(calls: pd.DataFrame, names: dict[tuple[int, int], str]) -> 
             rows["process_id"], rows["thread_id"], rows["start"], rows["end"], rows["cbid"],
             rows["driver"], strict=True):
         name = names.get((int(driver), int(cbid)), "")
-        key = _thread_key(pid, tid)
+        key = thread_key(pid, tid)
         if "BeginCapture" in name:
             opened[key] = (int(start), [])
         elif "EndCapture" in name and key in opened:
@@ -421,7 +359,7 @@ def _captured(pid: int, nodes: dict[int, tuple[int, int, int]], clones: dict[int
     where the counts agree: that holds whether CUPTI reports a node's creation at its launch or
     at the end of the capture. Otherwise a node's capture is where and when it was created.
     """
-    where = {n: (_thread_key(pid, tid), int(ts)) for n, (ts, tid, _type) in nodes.items()}
+    where = {n: (thread_key(pid, tid), int(ts)) for n, (ts, tid, _type) in nodes.items()}
     members: list[list[int]] = [[] for _ in windows]
     for n, (ts, _tid, node_type) in nodes.items():  # in creation order
         inside = [i for i, (a, z, _) in enumerate(windows) if a <= ts <= z]

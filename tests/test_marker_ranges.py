@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofprof.tracer import _ranges, _ranges_walk
+from roofprof.marker_ranges import marker_ranges, marker_ranges_walk
 from roofprof.tracer_hook import MARKER_END, MARKER_START
 
 _RECORD = st.tuples(st.integers(0, 12), st.sampled_from([MARKER_START, MARKER_END, 0,
@@ -42,11 +42,11 @@ def _markers(records: list[tuple[int, int, int, str, int, int]]) -> dict[str, An
 def test_ranges_by_array_are_the_records_replayed(
         records: list[tuple[int, int, int, str, int, int]]) -> None:
     markers = _markers(records)
-    assert _ranges(markers) == _ranges_walk(markers)
+    assert marker_ranges(markers) == marker_ranges_walk(markers)
 
 
 def test_a_range_never_closed_lasts_to_the_end_and_an_early_end_closes_nothing() -> None:
     markers = _markers([(1, MARKER_START, 10, "step", 1, 7), (2, MARKER_END, 5, "", 1, 7),
                         (2, MARKER_START, 8, "layer", 1, 7), (1, MARKER_END, 20, "", 1, 7)])
     key = (1 << 32) | 7
-    assert _ranges(markers) == [(key, "step", 10, 20), (key, "layer", 8, 2**63 - 1)]
+    assert marker_ranges(markers) == [(key, "step", 10, 20), (key, "layer", 8, 2**63 - 1)]
