@@ -634,3 +634,13 @@ def test_a_users_name_base_wins(ncu: FakeNcu) -> None:
 def test_without_per_config_names_are_function_names(ncu: FakeNcu) -> None:
     opts = ncu_options(record_argv(ncu, "--count", "3"), PROG)
     assert "--kernel-name-base" not in opts
+
+
+def test_the_sampling_facts_know_records_own_nccl_filters() -> None:
+    """roofprof.sampling tells roofprof's NCCL exclusion from a user's kernel filter by its
+    text: the two forms record builds must be the ones it knows."""
+    from roofprof.ncu_command import kernel_filter
+    from roofprof.sampling import DEFAULT_KERNEL_FILTERS
+
+    assert {kernel_filter(None, False), kernel_filter(None, False, mangled=True)} == \
+        set(DEFAULT_KERNEL_FILTERS)
