@@ -565,15 +565,12 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str, depth: int | N
                 if with_counters:
                     from roofprof import counted as cnt
 
-                    full = roofline.summarize(trace, by=by or "range", level=level,
-                                              depth=depth, filter=filter_)
-                    trace = cnt.with_counters(trace)
-                result = roofline.summarize(trace, by=by or "range", level=level, depth=depth,
-                                            top=top, filter=filter_)
-                if with_counters:
-                    shares = cnt.time_shares(full, result)
-                    result = result.assign(time_with_counters=shares)
-                    counted = cnt.notes(result, shares)
+                    trace, result, counted = cnt.summarize(
+                        trace, by=by or "range", level=level, depth=depth, top=top,
+                        filter=filter_)
+                else:
+                    result = roofline.summarize(trace, by=by or "range", level=level,
+                                                depth=depth, top=top, filter=filter_)
                 _check_catalog(trace)
         from roofprof.sampling import label
 

@@ -75,3 +75,19 @@ def notes(kept: pd.DataFrame, shares: list[float], most: int = 8) -> list[str]:
     more = len(shares) - most
     return ["time with counters, of each group's: " + ", ".join(parts)
             + (f" (and {more} more groups)" if more > 0 else "")]
+
+
+def summarize(trace: Trace, by: str = "range", level: str = "dram", depth: int | None = None,
+              top: int | None = None, filter: str | None = None
+              ) -> tuple[Trace, pd.DataFrame, list[str]]:
+    """``roofline.summarize`` of :func:`with_counters`'s trace, with each group's
+    ``time_with_counters`` (its share of the same group's time in the whole trace) and the
+    table note; returns the kept trace too (its meta says it is filtered)."""
+    from roofprof import roofline
+
+    full = roofline.summarize(trace, by=by, level=level, depth=depth, filter=filter)
+    kept = with_counters(trace)
+    result = roofline.summarize(kept, by=by, level=level, depth=depth, top=top, filter=filter)
+    shares = time_shares(full, result)
+    return kept, result.assign(time_with_counters=shares), notes(result, shares)
+
