@@ -177,6 +177,7 @@ def format_ranks(df: pd.DataFrame) -> str:
     """A terminal table of :func:`roofprof.ranks.per_rank`: per group and rank, time, % of
     roof, intensity, bound, communication share and time over the group's median, the
     straggler marked."""
+    from roofprof.reasons import UNJOINED
     from roofprof.roofline import LEVEL_LABELS
     from roofprof.texttable import render
 
@@ -195,6 +196,11 @@ def format_ranks(df: pd.DataFrame) -> str:
         notes = [f"every group on every rank: unknown: {reasons.pop()}"]
     else:
         notes = [f"{r['group']} on rank {r['rank']}: unknown: {r['reason']}" for r in unknown]
+    if any(UNJOINED in str(r["reason"]) for r in unknown) and \
+            any((r["communication_share"] or 0) > 0 for r in unknown):
+        notes.append("a joined rank's collectives have no counters (roofprof record leaves "
+                     "NCCL out): add category to --by (--by phase,category) for the other "
+                     "kernels' numbers")
     notes += ["communication: the share of the rank's time in kernels of category "
               "communication (NCCL, other collectives)",
               "waited: the rank's communication time over the least of any rank's: time its "

@@ -111,3 +111,20 @@ def test_a_long_subtitle_wraps_instead_of_running_off_the_figure() -> None:
     assert " · ".join(lines) == " · ".join(parts)  # nothing lost
     assert subtitle_lines(["x" * 200]) == ["x" * 200]
     assert subtitle_lines([]) == []
+
+
+def test_the_ranks_of_a_joined_dataset_say_how_to_see_the_compute_kernels(
+        joined: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    done = runner.invoke(main, ["convert", str(joined), "--dataset", str(tmp_path / "ds"),
+                                "--run", "tp", "--rank-by", "device"])
+    assert done.exit_code == 0, done.output
+    text = runner.invoke(main, ["ranks", str(tmp_path / "ds"), "--by", "phase"]).stdout
+    assert "collectives have no counters" in text
+    assert "--by phase,category" in text
+    by_cat = runner.invoke(main, ["ranks", str(tmp_path / "ds"), "--by", "phase,category",
+                                  "--format", "json"]).stdout
+    rows = json.loads(by_cat)
+    gemm = [r for r in rows if r["group"] == "decode · gemm"]
+    assert len(gemm) == 2
+    assert all(r["bound"] != "unknown" for r in gemm)  # the compute kernels have numbers
