@@ -87,24 +87,31 @@ def kernel_filter(user_regex: str | None, include_nccl: bool,
     return f"regex:^(?!{prefix}{NCCL_PATTERN})(?={inner})"
 
 
+def _users_name_base(opts: RecordOptions) -> str | None:
+    """The ``--kernel-name-base`` the user passed in ``--ncu-args`` ("" when it has no value)."""
+    args = list(opts.ncu_args)
+    for i, a in enumerate(args):
+        if a.startswith("--kernel-name-base="):
+            return a.partition("=")[2]
+        if a == "--kernel-name-base":
+            return args[i + 1] if i + 1 < len(args) else ""
+    return None
+
+
 def name_base(opts: RecordOptions) -> str | None:
     """The ``--kernel-name-base`` roofprof passes: ``mangled`` with ``--per-config``, where ncu's
     per-launch-config filter then tells template instances apart (by function name, one
     ``vectorized_elementwise_kernel`` functor stood for all of them: 37 configurations for 57 on
     a 2-layer Llama, 57 of 57 mangled; H200, ncu 2025.3.1). None when the user sets it."""
-    if any(a == "--kernel-name-base" or a.startswith("--kernel-name-base=")
-           for a in opts.ncu_args):
+    if _users_name_base(opts) is not None:
         return None
     return "mangled" if opts.per_config is not None else None
 
 
 def _matches_mangled(opts: RecordOptions) -> bool:
-    for i, a in enumerate(opts.ncu_args):
-        if a.startswith("--kernel-name-base="):
-            return a.partition("=")[2] == "mangled"
-        if a == "--kernel-name-base":
-            return i + 1 < len(opts.ncu_args) and opts.ncu_args[i + 1] == "mangled"
-    return name_base(opts) == "mangled"
+    """Whether ncu will match kernel filters against mangled names (the user's base, or ours)."""
+    users = _users_name_base(opts)
+    return (users if users is not None else name_base(opts)) == "mangled"
 
 
 def _nvtx_filter(name: str) -> str:

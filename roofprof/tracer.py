@@ -293,12 +293,10 @@ def _device_columns(device: np.ndarray, gpus: dict[int, dict[str, str]]) -> dict
     could not name the device)."""
     import numpy as np
 
-    ordinals = sorted(gpus)
-    at = np.searchsorted(ordinals, device) if ordinals else np.zeros(len(device), np.int64)
-    known = np.zeros(len(device), dtype=bool)
-    if ordinals:
-        known = np.asarray(ordinals)[np.minimum(at, len(ordinals) - 1)] == device
-    codes = np.where(known, at, -1)
+    ordinals = list(gpus)
+    distinct, inverse = np.unique(device, return_inverse=True)
+    index = {o: i for i, o in enumerate(ordinals)}
+    codes = np.asarray([index.get(int(d), -1) for d in distinct], dtype=np.int64)[inverse]
     return {"device_name": taken([gpus[o]["name"] for o in ordinals], codes),
             "cc": taken([gpus[o]["cc"] for o in ordinals], codes)}
 
