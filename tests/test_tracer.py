@@ -24,6 +24,7 @@ from roofprof import tracer_hook as hook
 from roofprof.cli import main
 from roofprof.timing import load_timing
 from roofprof.tracer_hook import CALL_FIELDS, KERNEL_FIELDS, MARKER_END
+from roofprof.tracer_process import devices
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"
@@ -295,7 +296,7 @@ def test_launches_carry_the_name_of_the_gpu_the_hook_read_from_the_driver() -> N
 
 def test_the_hook_says_why_it_could_not_name_a_device() -> None:
     errors: list[str] = []
-    found = hook.devices([0], errors)
+    found = devices([0], errors)
     try:
         ctypes.CDLL("libcuda.so.1")
     except OSError:  # no driver here (CI): no names, and the reason is kept with the trace
