@@ -1020,8 +1020,14 @@ def _parquet_name(output: Path) -> Path:
 @click.option("-o", "--output", required=True, type=click.Path(path_type=Path),
               help="The timing table to write: NAME.parquet.")
 @click.option("-f", "--force", is_flag=True, help="Overwrite an existing output.")
+@click.option("--graph-nodes", type=click.Choice(["all", "none"]), default="all",
+              show_default=True,
+              help="CUDA graph replays: all = every kernel node of every replay timed (CUPTI's "
+                   "record per node costs a CUDA-graph decode loop 26-48%); none = each replay "
+                   "timed as a whole, one row with the ranges of its launch, its kernels "
+                   "unknown (costs it 6-8%): for latency and phase totals of long runs.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-def trace(output: Path, force: bool, command: tuple[str, ...]) -> None:
+def trace(output: Path, force: bool, graph_nodes: str, command: tuple[str, ...]) -> None:
     """Run a Python COMMAND with every kernel launch timed by CUPTI (no counters, low
     overhead); write its timing table. Needs `pip install roofprof[trace]`.
 
@@ -1033,7 +1039,7 @@ def trace(output: Path, force: bool, command: tuple[str, ...]) -> None:
 
     with _errors():
         out = _parquet_name(output)
-        result = tracer.run(command, out, force=force)
+        result = tracer.run(command, out, force=force, graph_nodes=graph_nodes)
         for problem in result.problems:
             click.echo(f"roofprof: warning: {problem}", err=True)
         if result.trace is not None:
@@ -1042,6 +1048,8 @@ def trace(output: Path, force: bool, command: tuple[str, ...]) -> None:
                                 k["nvtx_source"].value_counts().items() if n)
             click.echo(f"roofprof: wrote {out}: {len(k)} kernel launches timed "
                        f"(annotation paths: {sources})", err=True)
+            for line in tracer.graph_notes(result.trace):
+                click.echo(f"roofprof: {line}", err=True)
         if result.interrupted:
             _fail("interrupted; kept what was traced", 130)
         if result.returncode:

@@ -22,9 +22,10 @@ Each timed launch takes its counters from, in this order:
 The joined table is a kernel table (schema v1) whose ``duration_ns`` is the timed duration of
 every launch, plus the provenance columns ``counters_from``, ``counters_key``,
 ``counters_samples``, ``counters_spread`` and the timing columns ``start_ns``, ``end_ns``,
-``correlation_id``, ``launch_api``, ``graph_node_id``, ``nvtx_source``. ``meta["join"]`` holds
-coverage by time, the unmatched kernels and the signatures whose samples disagree by more than
-``spread`` in work or bytes (reported, and still averaged: the report says which).
+``duration_from``, ``correlation_id``, ``launch_api``, ``graph_node_id``, ``nvtx_source``.
+``meta["join"]`` holds coverage by time, the unmatched kernels and the signatures whose samples
+disagree by more than ``spread`` in work or bytes (reported, and still averaged: the report
+says which).
 
 The matching is vectorised over integer codes (:func:`match`); :func:`write_joined` materialises
 the table in chunks, so a run of tens of millions of launches joins in bounded memory.
@@ -65,8 +66,8 @@ FROM = ("none", "launch", "signature")
 #: counters that must agree between samples of one signature (work and bytes)
 AGREE = ("flop", "dram_bytes")
 COUNTERS = tuple(c for c in (*MEASURED, "flop") if c != "duration_ns")
-TIMING_EXTRA = ("start_ns", "end_ns", "correlation_id", "launch_api", "graph_node_id",
-                "nvtx_source")
+TIMING_EXTRA = ("start_ns", "end_ns", "duration_from", "correlation_id", "launch_api",
+                "graph_node_id", "nvtx_source")
 PROVENANCE = ("counters_from", "counters_key", "counters_samples", "counters_spread")
 
 
@@ -270,7 +271,8 @@ def _chunk(m: Match, timing: pd.DataFrame, device_names: dict[int, str], lo: int
     cols["counters_spread"] = pa.array(spr)
     for col in TIMING_EXTRA:
         if col in part:
-            cols[col] = _arrow(part[col], arrow_text() if col in ("launch_api", "nvtx_source")
+            cols[col] = _arrow(part[col], arrow_text() if col in ("duration_from", "launch_api",
+                                                              "nvtx_source")
                                else pa.int64())
     order = [*IDENTITY, *ATTRIBUTION, *MEASURED, "flop", *PROVENANCE,
              *(c for c in TIMING_EXTRA if c in cols)]

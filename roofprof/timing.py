@@ -11,7 +11,10 @@ columns dictionary-typed as in the kernel table, ``roofprof.schema.TEXT``):
 - identity, as in the kernel table: ``kernel`` (function base name, as ncu names it),
   ``kernel_demangled``, ``process_id``, ``thread_id`` (the launching CPU thread), ``device``,
   ``device_name``, ``cc``, ``context``, ``stream``, ``grid`` and ``block`` ("(x, y, z)")
-- time: ``start_ns``, ``end_ns`` (the source's clock, nanoseconds), ``duration_ns``
+- time: ``start_ns``, ``end_ns`` (the source's clock, nanoseconds), ``duration_ns``,
+  ``duration_from`` (``launch``: the kernel's own record; ``replay share`` / ``replay``: a CUDA
+  graph replay recorded as a whole, its measured span shared out to its kernel nodes, or kept
+  as one row; see ``roofprof.graph_replays``)
 - launch: ``correlation_id`` (of the runtime/driver call that launched it), ``launch_api``
   (cudaLaunchKernel, cuLaunchKernelEx, cudaGraphLaunch, ...), ``graph_id``, ``graph_node_id``
   (null outside CUDA graphs, and where the source does not say)
@@ -71,6 +74,7 @@ COLUMNS: dict[str, str] = {
     "start_ns": "int64",
     "end_ns": "int64",
     "duration_ns": "float64",
+    "duration_from": TEXT,
     "correlation_id": "Int64",
     "launch_api": TEXT,
     "graph_id": "Int64",
@@ -228,6 +232,8 @@ def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
             df[col] = text(values) if dtype == TEXT else \
                 pd.Series(list(values), dtype=object) if dtype == "object" else \
                 pd.array(values, dtype=pandas_dtype(dtype))
+        elif col == "duration_from":  # sources without graph-level records: every row its own
+            df[col] = taken(["launch"], np.zeros(n, dtype=np.int64))
         elif dtype == TEXT:
             df[col] = nulls(n)
         elif col not in ("id", "duration_ns") and dtype != "object":
@@ -277,8 +283,9 @@ def to_raw(trace: TimingTrace) -> RawKernels:
     from roofprof.metrics import DURATION_METRIC
 
     metrics = pd.DataFrame({DURATION_METRIC: k["duration_ns"].to_numpy("float64")})
+    whole = int((k["duration_from"] == "replay").sum()) if "duration_from" in k else 0
     return RawKernels(identity=ident, metrics=metrics,
-                      meta={**trace.meta, "timing": True})
+                      meta={**trace.meta, "timing": True, "graph_replays_whole": whole})
 
 
 # ---------------------------------------------------------------------------------- Parquet
@@ -308,11 +315,12 @@ def write(trace: TimingTrace, path: str | os.PathLike[str]) -> None:
 
 def read(path: str | os.PathLike[str]) -> TimingTrace:
     """A timing table from Parquet written by :func:`write` (``roofprof trace``)."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from roofprof.columns import nulls, read_frame
+    from roofprof.columns import nulls, read_frame, taken
 
     p = Path(path)
     text_columns = [c for c, dtype in COLUMNS.items() if dtype == TEXT]
@@ -331,7 +339,9 @@ def read(path: str | os.PathLike[str]) -> TimingTrace:
         if col in df and df[col].dtype != object:  # an all-null column: empty lists
             df[col] = df[col].map(lambda v: [] if v is None else list(v))
     for col, dtype in COLUMNS.items():
-        if col not in df:
+        if col == "duration_from" and col not in df:  # written before graph-level records
+            df[col] = taken(["launch"], np.zeros(len(df), dtype=np.int64))
+        elif col not in df:
             df[col] = nulls(len(df)) if dtype == TEXT else \
                 pd.Series([None] * len(df), dtype=dtype if dtype != "object" else object)
     return TimingTrace(kernels=df[list(COLUMNS)], meta=meta)

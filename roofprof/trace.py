@@ -154,12 +154,14 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     tables: list[pd.DataFrame] = []
     meta = empty_meta()
     timing_only = True
+    whole = 0  # CUDA graph replays timed as a whole (their kernels unknown)
     commands: list[str | None] = []
     for p in paths:
         fmt = parsers.detect(p, format)
         options = {"reader": reader, "strict": strict}
         raw = fmt.read(p, **{k: v for k, v in options.items() if k in fmt.options})
         timing_only = timing_only and bool(raw.meta.get("timing"))
+        whole += int(raw.meta.get("graph_replays_whole") or 0)
         table, derivation = build_table(raw)
         table["source"] = pd.Series(taken([str(p)], np.zeros(len(table), dtype=np.int64)),
                                     index=table.index)
@@ -185,6 +187,12 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
                       "trace (every launch timed, no counters): only time is shown; "
                       "`roofprof join TIMING COUNTERS` adds counters", RoofprofWarning,
                       stacklevel=2)
+        if whole:
+            warnings.warn(f"{whole} CUDA graph replays were timed as a whole (rows '[CUDA graph "
+                          "N replay: nodes not recorded]'): their time is measured, their "
+                          "kernels are unknown; trace with kernel nodes (roofprof trace "
+                          "--graph-nodes all, nsys --cuda-graph-trace=node) to see them",
+                          RoofprofWarning, stacklevel=2)
     else:
         for p, missing in zip(paths, missing_sets, strict=True):  # each input says what it lacks
             _warn_missing([c for c in COLUMNS if c in missing], p)

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from roofprof.columns import taken
 from roofprof.errors import InputError, OutputError, UsageError
+from roofprof.graph_replays import DURATION_FROM, add_replays
 from roofprof.marker_ranges import marker_ranges, thread_key
 from roofprof.stacks import collector_paused
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
@@ -54,9 +55,13 @@ class TraceResult:
     problems: list[str]
 
 
-def environment(parts: Path, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The traced program's environment: our sitecustomize first on PYTHONPATH."""
+def environment(parts: Path, base: dict[str, str] | None = None,
+                graph_nodes: str | None = None) -> dict[str, str]:
+    """The traced program's environment: our sitecustomize first on PYTHONPATH; the CUDA
+    graph replays to record node by node (``roofprof.tracer_hook.ENV_GRAPH_NODES``) if given."""
     env = dict(os.environ if base is None else base)
+    if graph_nodes is not None:
+        env["ROOFPROF_TRACE_GRAPH_NODES"] = graph_nodes
     path = [str(SITE)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
     env["PYTHONPATH"] = os.pathsep.join(path)
     env["ROOFPROF_TRACE_DIR"] = str(parts)
@@ -64,8 +69,10 @@ def environment(parts: Path, base: dict[str, str] | None = None) -> dict[str, st
     return env
 
 
-def run(command: Sequence[str], output: Path, force: bool = False) -> TraceResult:
-    """Run ``command`` traced; write the timing table to ``output`` (.parquet)."""
+def run(command: Sequence[str], output: Path, force: bool = False,
+        graph_nodes: str | None = None) -> TraceResult:
+    """Run ``command`` traced; write the timing table to ``output`` (.parquet). ``graph_nodes``:
+    whether to record CUDA graph replays node by node ("all", default) or as a whole ("none")."""
     from roofprof.timing import write
 
     if not command:
@@ -80,7 +87,8 @@ def run(command: Sequence[str], output: Path, force: bool = False) -> TraceResul
     interrupted = False
     try:
         try:
-            child = subprocess.Popen(list(command), env=environment(parts))
+            child = subprocess.Popen(list(command), env=environment(parts,
+                                                                    graph_nodes=graph_nodes))
         except OSError as exc:
             raise UsageError(f"cannot start {command[0]!r}: {exc.strerror or exc}") from None
         try:
@@ -148,6 +156,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     captured: dict[tuple[int, int], tuple[int, int]] = {}  # (pid, node) -> (thread key, ts)
     call_names: dict[tuple[int, int], str] = {}  # (driver, cbid): the same in every process
     kernel_names: dict[str, int] = {}  # each distinct kernel name of the run -> its code
+    counted = {"node_by_node": 0, "whole": 0}  # graph replays recorded each way
     gpus: dict[int, dict[str, str]] = {}  # device ordinal -> name and compute capability
     for rec in records:
         if rec.get("format") != 2 or "kernels" not in rec:
@@ -163,6 +172,10 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
                                     return_index=True, return_inverse=True)
         ids = [kernel_names.setdefault(str(raw[i]), len(kernel_names)) for i in first.tolist()]
         k["name_id"] = np.asarray(ids, dtype=np.int64)[codes.reshape(-1)]
+        graphs = pd.DataFrame(rec.get("graphs") or {})
+        k = add_replays(k, graphs, lambda name: kernel_names.setdefault(name, len(kernel_names)))
+        counted["whole"] += len(graphs)
+        counted["node_by_node"] += int(k.loc[(k["graph_node_id"] != 0), "correlation_id"].nunique())
         k.insert(0, "pid", pid)
         kernels.append(k)
         c = pd.DataFrame(rec["calls"])
@@ -211,6 +224,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
         "stream": k["stream_id"].astype("Int64"),
         "grid": _dims(k, "grid"), "block": _dims(k, "block"),
         "start_ns": k["start"].to_numpy(np.int64), "end_ns": k["end"].to_numpy(np.int64),
+        "duration_from": taken(list(DURATION_FROM), k["from_code"].to_numpy(np.int64)),
         "correlation_id": k["correlation_id"].astype("Int64"),
         "launch_api": taken(api_names, np.where(found, api_codes, -1)),
         "graph_id": k["graph_id"].astype("Int64").where(k["graph_id"] != 0),
@@ -242,13 +256,15 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
                        "cupti_records": _counts(records),
                        "graph_node_kernels": int(df["graph_node_id"].notna().sum()),
                        "graph_kernels_with_capture_ranges": len(at_capture),
+                       "graph_replays": {"nodes": _graph_nodes(records), **counted},
                        "nvtx_source": {str(a): int(b) for a, b in
                                        df["nvtx_source"].value_counts().items() if b}}}
     return TimingTrace(kernels=df, meta=meta)
 
 
 def _dims(k: pd.DataFrame, what: str) -> Any:
-    """The "(x, y, z)" strings of the grid or block columns, made once per distinct value."""
+    """The "(x, y, z)" strings of the grid or block columns, made once per distinct value;
+    null for graph replays timed as a whole (``from_code`` 1: no launch dimensions)."""
     import numpy as np
     import pandas as pd
 
@@ -260,7 +276,8 @@ def _dims(k: pd.DataFrame, what: str) -> Any:
         key, _ = pd.factorize(key * max(len(values), 1) + codes)
     first = np.unique(key, return_index=True)[1]  # a row of each distinct key, in key order
     x, y, z = (np.asarray(values, dtype=np.int64)[codes[first]] for codes, values in axes)
-    return taken([dims(*v) for v in zip(x.tolist(), y.tolist(), z.tolist(), strict=True)], key)
+    return taken([dims(*v) for v in zip(x.tolist(), y.tolist(), z.tolist(), strict=True)],
+                 np.where(k["from_code"].to_numpy() == 0, key, -1))
 
 
 def _distinct(keys: Any, value: Any) -> Any:
@@ -277,6 +294,13 @@ def _coded(keys: Any, value: Any) -> tuple[list[Any], Any]:
 
     unique, inverse = np.unique(keys, return_inverse=True)
     return [value(u) for u in unique], inverse.reshape(-1)
+
+
+def _graph_nodes(records: Sequence[dict[str, Any]]) -> str:
+    """How the hook recorded CUDA graph replays: "all" (node by node; parts written before it
+    said) or "none" (each as a whole)."""
+    hooks = [rec["graph_replays"] for rec in records if rec.get("graph_replays")]
+    return str(hooks[0]["nodes"]) if hooks else "all"
 
 
 def _counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
@@ -404,3 +428,18 @@ def timed_join(command: Sequence[str], counters_path: Path, counters: Any,
                             f"{counters_path}")
     facts = write_joined(timed.trace, counters, joined_path)
     return TimedJoin(timing_path, joined_path, facts, timed.problems)
+
+
+def graph_notes(trace: TimingTrace) -> list[str]:
+    """What a user must know of a trace whose CUDA graph replays were recorded as a whole
+    (``--graph-nodes none``): their time is measured, their kernels are not."""
+    whole = int((trace.meta.get("timing", {}).get("graph_replays") or {}).get("whole") or 0)
+    if not whole:
+        return []
+    k = trace.kernels
+    replay = k["duration_from"] == "replay"
+    share = k.loc[replay, "duration_ns"].sum() / k["duration_ns"].sum()
+    return [f"{whole} CUDA graph replays timed as a whole ({100 * share:.1f}% of the kernel "
+            "time): each is one row '[CUDA graph N replay: nodes not recorded]' with the ranges "
+            "of its launch; their kernels, and so their roofline points, are unknown "
+            "(--graph-nodes all records every node)"]

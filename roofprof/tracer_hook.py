@@ -15,6 +15,11 @@ records; NVTX is routed to the CUPTI library cupti-python loaded through
 created and which node each instantiated node was cloned from (resource callbacks), so replays
 can be attributed to the ranges open at capture.
 
+CUDA graph replays (``ROOFPROF_TRACE_GRAPH_NODES``): kernel node by kernel node (``all``, the
+default; CUPTI's record per node cost a CUDA-graph decode loop 26-48%), or each replay as one
+graph-level record (``none``: its span and the correlation id of its launch; its kernels
+unknown), see :func:`graph_level`.
+
 Cost on the program: CUPTI fills our activity buffers; when one is full, the callback (on
 CUPTI's thread) only copies its bytes and hands the buffer back. Nothing is decoded while the
 program runs: cupti-python's own buffer callback builds a Python object per record, which held
@@ -48,6 +53,10 @@ ENV_KINDS = "ROOFPROF_TRACE_RECORDS"
 #: per_thread (a record buffer per thread: no lock between launching threads), no_zero (CUPTI
 #: does not clear a buffer before filling it; only the bytes it wrote are copied anyway)
 ENV_TUNING = "ROOFPROF_TRACE_TUNING"
+#: CUDA graph replays recorded kernel node by kernel node (``roofprof trace --graph-nodes``):
+#: "all" (default) = every replay; "none" = each replay as one graph-level record (its span)
+ENV_GRAPH_NODES = "ROOFPROF_TRACE_GRAPH_NODES"
+GRAPH_NODES = ("all", "none")
 BUFFER_BYTES = 8 * 1024 * 1024
 #: CUPTI_ACTIVITY_FLAG_MARKER_START / _END (cupti_activity.h)
 MARKER_START, MARKER_END = 1 << 1, 1 << 2
@@ -57,6 +66,8 @@ KERNEL_FIELDS = ("start", "end", "device_id", "context_id", "stream_id", "correl
                  "graph_node_id")
 CALL_FIELDS = ("correlation_id", "start", "end", "process_id", "thread_id", "cbid")
 MARKER_FIELDS = ("id", "flags_", "timestamp")
+GRAPH_FIELDS = ("start", "end", "device_id", "context_id", "stream_id", "correlation_id",
+                "graph_id")
 
 _REQUESTED = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_void_p),
                               ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t))
@@ -72,7 +83,8 @@ def layouts(cupti: Any) -> dict[int, tuple[str, Any]]:
     return {int(k.CONCURRENT_KERNEL): ("kernel", cupti.activity_kernel10_dtype),
             int(k.RUNTIME): ("runtime", cupti.activity_api_dtype),
             int(k.DRIVER): ("driver", cupti.activity_api_dtype),
-            int(k.MARKER): ("marker", cupti.activity_marker2_dtype)}
+            int(k.MARKER): ("marker", cupti.activity_marker2_dtype),
+            int(k.GRAPH_TRACE): ("graph", cupti.activity_graph_trace2_dtype)}
 
 
 def decode(buffers: Iterable[bytes], kinds: dict[int, tuple[str, Any]]
@@ -158,6 +170,7 @@ class Recorder:
         self.lock = threading.Lock()
         self.subscriber: Any = None
         self.stopped = False
+        self.graph_nodes = "all"  # graph replays recorded node by node (ENV_GRAPH_NODES)
 
     # CUPTI calls these from its own thread (or the flushing one): copy and return, no decoding
     def requested(self, buffer: Any, size: Any, max_records: Any) -> None:
@@ -222,6 +235,8 @@ class Recorder:
                         "thread_id": np.array(pt["thread_id"]),
                         "name": np.array([marker_names[int(p)] for p in markers["name"]],
                                          object)},
+            "graphs": columns(found["graph"], GRAPH_FIELDS),
+            "graph_replays": {"nodes": self.graph_nodes},
             "counts": {family: len(found[family]) for family in found},
             "nodes": self.nodes, "clones": self.clones, "call_names": call_names,
             "devices": devices(np.unique(kernels["device_id"]).tolist(), self.errors),
@@ -251,7 +266,7 @@ class Recorder:
             return
         self.stopped = True
         c = self.cupti
-        for kind in ("CONCURRENT_KERNEL", "RUNTIME", "DRIVER", "MARKER"):
+        for kind in ("CONCURRENT_KERNEL", "GRAPH_TRACE", "RUNTIME", "DRIVER", "MARKER"):
             self._quietly(f"disable {kind}", "activity_disable", getattr(c.ActivityKind, kind))
         if self.subscriber is not None:
             self._quietly("unsubscribe", "unsubscribe", self.subscriber)
@@ -262,6 +277,17 @@ class Recorder:
             getattr(self.cupti, name)(*args)
         except Exception as exc:  # never into the program; recorded with the trace
             self.errors.append(f"{what}: {exc!r}")
+
+
+def graph_nodes_setting(value: str | None, errors: list[str]) -> str:
+    """:data:`ENV_GRAPH_NODES` read (unset: "all")."""
+    if not value:
+        return "all"
+    if value in GRAPH_NODES:
+        return value
+    errors.append(f"{ENV_GRAPH_NODES}={value!r}: not one of {', '.join(GRAPH_NODES)}; "
+                  "'all' used")
+    return "all"
 
 
 def _graph_data(c: Any, data: Any) -> Any:
@@ -311,6 +337,24 @@ def launches_only(cupti: Any) -> None:
             enable(int(member), int(kept_call(name)))
 
 
+def graph_level(cupti: Any, rec: Recorder) -> None:
+    """Record each CUDA graph replay as one graph-level record: with kernel records on, CUPTI
+    then records none of its nodes (a CUDA-graph decode loop's overhead went from +38% to +6-8%,
+    H100). On before any graph is instantiated: turned on after a graph had been replayed, the
+    next replay crashed (H100, CUPTI 13.0).
+
+    Not done: recording a few replays of each graph node by node and the rest at graph level
+    (their spans shared out by the sampled node times). Turning graph-level records off around
+    a replay gave that replay's node records durations 2 to 90 times too long, with or
+    without waiting for it to finish before turning them on again (H100, CUPTI 13.0)."""
+    try:
+        cupti.activity_enable(cupti.ActivityKind.GRAPH_TRACE)
+    except Exception as exc:
+        rec.errors.append(f"graph-level records unavailable ({exc!r}): every graph replay is "
+                          "recorded node by node")
+        rec.graph_nodes = "all"
+
+
 def start(folder: str | None = None) -> Recorder | None:
     """Start tracing this process; its records are written to ``folder`` at exit."""
     folder = folder or os.environ.get(ENV_DIR)
@@ -339,8 +383,9 @@ def start(folder: str | None = None) -> Recorder | None:
         if status:
             raise RuntimeError(f"cuptiActivityRegisterCallbacks returned {status}")
         wanted = os.environ.get(ENV_KINDS, "kernel,api,marker").split(",")
-        for family, kinds in (("kernel", ("CONCURRENT_KERNEL",)), ("api", ("RUNTIME", "DRIVER")),
-                              ("marker", ("MARKER",))):
+        # API records: per launch call (launches_only), without enabling the RUNTIME and DRIVER
+        # kinds, which gives the same records for less (4-layer eager decode loop, H100)
+        for family, kinds in (("kernel", ("CONCURRENT_KERNEL",)), ("marker", ("MARKER",))):
             if family in wanted:
                 for kind in kinds:
                     cupti.activity_enable(getattr(cupti.ActivityKind, kind))
@@ -348,14 +393,18 @@ def start(folder: str | None = None) -> Recorder | None:
             launches_only(cupti)
         if "marker" in wanted:
             nvtx_domains_on(rec.errors)
-        try:
-            sub = cupti.subscribe(rec.resource, None)
-            rec.subscriber = sub
-            for cbid in (cupti.CallbackIdResource.GRAPHNODE_CREATED,
-                         cupti.CallbackIdResource.GRAPHNODE_CLONED):
-                cupti.enable_callback(1, sub, cupti.CallbackDomain.RESOURCE, cbid)
-        except Exception as exc:  # e.g. another CUPTI subscriber: no capture attribution
-            rec.errors.append(f"graph node callbacks unavailable: {exc!r}")
+        rec.graph_nodes = graph_nodes_setting(os.environ.get(ENV_GRAPH_NODES), rec.errors)
+        if "kernel" in wanted and rec.graph_nodes == "none":
+            graph_level(cupti, rec)
+        if rec.graph_nodes == "all":  # nodes' capture ranges: only node records use them
+            try:
+                sub = cupti.subscribe(rec.resource, None)
+                rec.subscriber = sub
+                for cbid in (cupti.CallbackIdResource.GRAPHNODE_CREATED,
+                             cupti.CallbackIdResource.GRAPHNODE_CLONED):
+                    cupti.enable_callback(1, sub, cupti.CallbackDomain.RESOURCE, cbid)
+            except Exception as exc:  # e.g. another CUPTI subscriber: no capture attribution
+                rec.errors.append(f"graph node callbacks unavailable: {exc!r}")
         atexit.register(rec.dump)
         return rec
     except Exception as exc:

@@ -73,6 +73,28 @@ def test_trace_attributes_cuda_graph_replays_to_decode_and_their_ops(tmp_path: P
     # ops through the nodes' capture (CUPTI resource callbacks)
     assert set(replay["nvtx_source"]) == {"launch+capture"}, done.stderr
     assert replay.groupby("op").size()["qkv_proj"] == 3 * 2 * 3
+    assert set(k["duration_from"]) == {"launch"}
+
+
+def test_trace_times_graph_replays_as_a_whole_with_graph_nodes_none(tmp_path: Path) -> None:
+    out = tmp_path / "whole.parquet"
+    done = roofprof_run("trace", "--graph-nodes", "none", "-o", str(out), "--", sys.executable,
+                        EXAMPLE, *MODEL, "--graph")
+    assert done.returncode == 0, done.stderr
+    t = load_timing(out)
+    k = t.kernels
+    whole = k[k["duration_from"] == "replay"]
+    # the warm-up graph's replay and the run graph's 3, one row each, in the phase of the launch
+    assert len(whole) == 4
+    assert whole["kernel"].str.startswith("[CUDA graph ").all()
+    assert whole.groupby("phase", observed=True).size().to_dict() == {"decode": 3, "other": 1}
+    assert (whole["duration_ns"] > 0).all()
+    assert k["graph_node_id"].isna().all()  # no node records at all
+    assert t.meta["timing"]["graph_replays"] == {"nodes": "none", "node_by_node": 0, "whole": 4}
+    assert "CUDA graph replays timed as a whole" in done.stderr
+    # the eager prefill is as with every node recorded
+    assert set(k.loc[k["phase"] == "prefill", "duration_from"]) == {"launch"}
+    assert (k["phase"] == "prefill").sum() == 113
 
 
 def test_join_sampled_counters_with_the_timed_run(tmp_path: Path) -> None:

@@ -306,3 +306,72 @@ def test_the_hook_says_why_it_could_not_name_a_device() -> None:
         return
     assert set(found) <= {0}  # a GPU host: named, or said why not
     assert found or errors
+
+
+def _graph_level(records: list[dict[str, Any]], graph: int) -> tuple[list[dict[str, Any]],
+                                                                      pd.DataFrame]:
+    """The real parts with every replay of ``graph`` recorded as the hook records a replay
+    with --graph-nodes none (one record: span, launch correlation id, no node records), and
+    the node kernels taken out (returned: the truth the rows are checked against)."""
+    rec = dict(records[0])
+    k = pd.DataFrame(dict(rec["kernels"]))
+    whole = k[k["graph_id"] == graph]
+    g = whole.groupby("correlation_id").agg(start=("start", "min"), end=("end", "max"),
+                                             device_id=("device_id", "first"),
+                                             context_id=("context_id", "first"),
+                                             stream_id=("stream_id", "first"),
+                                             graph_id=("graph_id", "first")).reset_index()
+    rec["kernels"] = {c: np.asarray(v)[~k.index.isin(whole.index)]
+                      for c, v in rec["kernels"].items()}
+    rec["graphs"] = {c: g[c].to_numpy() for c in hook.GRAPH_FIELDS}
+    rec["graph_replays"] = {"nodes": "none"}
+    return [rec, *records[1:]], whole
+
+
+def test_graph_replays_timed_as_a_whole_are_one_row_each_that_says_so() -> None:
+    """The H100 graph capture with its run graph's 3 replays recorded at graph level: each is
+    one row, its span measured, in the decode phase of its launch, no kernel or dims."""
+    records, _ = tracer.read_parts(FIXTURES / "llama_graph_trace_parts")
+    full = tracer.from_parts(records, source="t.parquet")
+    graph = int(full.kernels["graph_id"].max())
+    parts, truth = _graph_level(records, graph)
+    t = tracer.from_parts(parts, source="t.parquet")
+    k = t.kernels
+    whole = k[k["duration_from"] == "replay"]
+    assert len(whole) == 3
+    assert set(whole["kernel"]) == {f"[CUDA graph {graph} replay: nodes not recorded]"}
+    assert set(whole["phase"]) == {"decode"}
+    assert set(whole["launch_api"]) == {"cudaGraphLaunch"}
+    assert whole["grid"].isna().all()
+    assert whole["block"].isna().all()
+    assert whole["graph_node_id"].isna().all()
+    assert (whole["graph_id"] == graph).all()
+    spans = truth.groupby("correlation_id").agg(s=("start", "min"), e=("end", "max"))
+    assert sorted(whole["duration_ns"]) == sorted(spans["e"] - spans["s"])
+    assert sorted(whole["correlation_id"]) == sorted(spans.index)
+    # the other launches as they were; the decode phase's time now the replays' spans
+    assert len(k) == len(full.kernels) - 3 * 125 + 3
+    assert set(k.loc[k["duration_from"] != "replay", "duration_from"]) == {"launch"}
+    assert t.meta["timing"]["graph_replays"] == {"nodes": "none", "node_by_node": 1,
+                                                 "whole": 3}
+    notes = tracer.graph_notes(t)
+    assert len(notes) == 1
+    assert notes[0].startswith("3 CUDA graph replays timed as a whole (")
+
+
+def test_old_timing_tables_read_as_every_launch_its_own_record() -> None:
+    records, _ = tracer.read_parts(FIXTURES / "llama_graph_trace_parts")
+    t = tracer.from_parts(records, source="t.parquet")
+    assert set(t.kernels["duration_from"]) == {"launch"}
+    assert t.meta["timing"]["graph_replays"] == {"nodes": "all", "node_by_node": 4, "whole": 0}
+    assert tracer.graph_notes(t) == []
+    assert set(load_timing(EAGER).kernels["duration_from"]) == {"launch"}
+
+
+def test_the_graph_nodes_setting_is_read_and_a_bad_one_said() -> None:
+    errors: list[str] = []
+    assert hook.graph_nodes_setting(None, errors) == "all"
+    assert [hook.graph_nodes_setting(v, errors) for v in hook.GRAPH_NODES] == ["all", "none"]
+    assert errors == []
+    assert hook.graph_nodes_setting("first", errors) == "all"
+    assert errors == ["ROOFPROF_TRACE_GRAPH_NODES='first': not one of all, none; 'all' used"]
