@@ -14,6 +14,9 @@ are created lazily, so only the kernel table is required:
 - ``NVTX_EVENTS``: push/pop ranges are ``eventType`` 59 with ``start``, ``end``, ``globalTid``
   and their name in ``text`` or ``textId``. Start/end ranges (60) are not tied to a thread and
   are not projected.
+- ``CUPTI_ACTIVITY_KIND_GRAPH_TRACE`` (``--cuda-graph-trace=graph``, nsys' default):
+  ``start``, ``end``, ``deviceId``, ``contextId``, ``streamId``, ``correlationId``,
+  ``globalPid``, ``graphId``: a graph replay timed as a whole, without its kernels.
 - ``CUDA_GRAPH_NODE_EVENTS`` (``graphNodeId``, ``originalGraphNodeId``, ``globalTid``,
   ``start``): when a graph node was created, on which thread; an instantiated node points to the
   captured one through ``originalGraphNodeId``.
@@ -26,7 +29,9 @@ call (``launch``). With ``--cuda-graph-trace=node`` every replayed kernel carrie
 correlation id of its ``cudaGraphLaunch`` (the ranges open at the replay) and its graph node:
 where the node's creation event is in the report, the ranges open at its capture follow
 (``launch+capture``). With ``--cuda-graph-trace=graph`` (nsys' default) a replay is one graph
-record, not kernels: such a report has no per-kernel rows for graphs.
+record, not kernels: each becomes one row ``[CUDA graph N replay: nodes not recorded]`` with
+its measured span and the ranges open at its launch (``duration_from`` = ``replay``, see
+``roofprof.graph_replays``); its kernels are unknown.
 
 Checked on a real export of a CUDA-graph run (``fixtures/llama_graph_nsys.sqlite``, nsys
 2025.3.1 on an H100): the same phases, ops and launches as ``roofprof trace`` of that program.
@@ -47,11 +52,13 @@ from typing import Any
 
 from parsers import Format
 from roofprof.errors import InputError
+from roofprof.graph_replays import DURATION_FROM, replay_name
 from roofprof.timing import TimingTrace, build, dims, stacks_at, to_raw, with_capture
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PUSH_POP = 59
 KERNELS = "CUPTI_ACTIVITY_KIND_KERNEL"
+GRAPHS = "CUPTI_ACTIVITY_KIND_GRAPH_TRACE"
 CALLS = ("CUPTI_ACTIVITY_KIND_RUNTIME", "CUPTI_ACTIVITY_KIND_DRIVER")
 
 
@@ -97,10 +104,12 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
         raise InputError(f"{path}: {KERNELS} lacks {', '.join(sorted(missing))}; not the "
                          "documented Nsight Systems export schema")
     rows = db.execute(f"SELECT {', '.join(present)} FROM {KERNELS}").fetchall()
-    if not rows:
+    replays = _graph_replays(db, tables, present)
+    if not rows and not replays:
         raise InputError(f"{path}: the report holds no CUDA kernels")
-    k = {c: [r[i] for r in rows] for i, c in enumerate(present)}
-    n = len(rows)
+    k = {c: [r[i] for r in rows] + [r.get(c) for r in replays] for i, c in enumerate(present)}
+    n = len(rows) + len(replays)
+    whole = [False] * len(rows) + [True] * len(replays)
     calls = _calls(db, tables, strings)
     # correlation ids are unique within a process: several processes' kernels are told apart
     # by their globalPid where the export has it
@@ -113,6 +122,10 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
         return [strings.get(v) if v is not None else None for v in k.get(col, [None] * n)]
 
     demangled, short = name("demangledName"), name("shortName")
+    graph_ids = k["graphId"] if "graphId" in k else \
+        [None] * len(rows) + [r["graphId"] for r in replays]
+    for i, r in enumerate(replays, start=len(rows)):
+        short[i] = demangled[i] = replay_name(r["graphId"])
     gpid = k.get("globalPid", [None] * n)
     data: dict[str, Any] = {
         "kernel": [s or d for s, d in zip(short, demangled, strict=True)],
@@ -128,12 +141,13 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
         "correlation_id": k["correlationId"],
         "launch_api": [lc[2] if lc else None for lc in launch],
         "graph_node_id": [v or None for v in k.get("graphNodeId", [None] * n)],
-        "graph_id": [v or None for v in k.get("graphId", [None] * n)],
+        "graph_id": [v or None for v in graph_ids],
+        "duration_from": [DURATION_FROM[w] for w in whole],
     }
     for dim in ("grid", "block"):
         if all(f"{dim}{a}" in k for a in "XYZ"):
-            data[dim] = [dims(x, y, z) for x, y, z in zip(k[f"{dim}X"], k[f"{dim}Y"],
-                                                          k[f"{dim}Z"], strict=True)]
+            data[dim] = [None if w else dims(x, y, z) for x, y, z, w in
+                         zip(k[f"{dim}X"], k[f"{dim}Y"], k[f"{dim}Z"], whole, strict=True)]
     data.update(_devices(db, tables, data["device"] or []))
     data = {c: v for c, v in data.items() if v is not None}
     thread = np.asarray([lc[0] if lc else -1 for lc in launch], dtype=np.int64)
@@ -151,10 +165,37 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
             "gpu": sorted({str(v) for v in table["device_name"].dropna().unique()}),
             "timing": {"clock": "Nsight Systems session clock (ns)", "launches": len(table),
                        "graph_node_kernels": int(table["graph_node_id"].notna().sum()),
+                       "graph_replays": {"nodes": "none" if replays else "all",
+                                         "node_by_node": _node_replays(table),
+                                         "whole": len(replays)},
                        "graph_kernels_with_capture_ranges": captured,
                        "nvtx_source": {str(a): int(b) for a, b in
                                        table["nvtx_source"].value_counts().items() if b}}}
     return TimingTrace(kernels=table, meta=meta)
+
+
+def _graph_replays(db: sqlite3.Connection, tables: set[str], kernel_columns: list[str]
+                   ) -> list[dict[str, Any]]:
+    """The graph replays timed as a whole (``GRAPHS``), each as a dict of the kernel table's
+    columns it has (``graphId`` always: the replay's name)."""
+    if GRAPHS not in tables:
+        return []
+    cols = _columns(db, GRAPHS)
+    if not {"start", "end", "correlationId"} <= cols:
+        return []
+    take = [c for c in kernel_columns if c in cols and c not in ("graphNodeId",)]
+    take += [] if "graphId" in take else (["graphId"] if "graphId" in cols else [])
+    out = [dict(zip(take, r, strict=True)) for r in
+           db.execute(f"SELECT {', '.join(take)} FROM {GRAPHS}")]
+    for r in out:
+        r.setdefault("graphId", None)
+    return out
+
+
+def _node_replays(table: Any) -> int:
+    """Graph replays recorded kernel node by kernel node: distinct launch calls of node kernels."""
+    nodes = table[table["graph_node_id"].notna()]
+    return int(nodes[["process_id", "correlation_id"]].drop_duplicates().shape[0])
 
 
 def _pid(global_id: int | None) -> int | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import sqlite3
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +188,57 @@ def test_stacks_are_the_ranges_containing_each_launch(ranges: list[tuple[int, in
 
 
 # ------------------------------------------------------------------ Nsight Systems (schema)
+
+
+def test_an_nsys_export_in_its_default_graph_mode_keeps_each_replays_time(tmp_path: Path
+                                                                          ) -> None:
+    """nsys' default --cuda-graph-trace=graph writes a replay as one CUPTI_ACTIVITY_KIND_GRAPH_
+    TRACE row, not kernels. The real node-mode export with its run graph's replays turned into
+    such rows (span and launch correlation id, as nsys writes them): each replay is one row with
+    its measured span, in the decode phase of its launch, and says its kernels are unknown."""
+    import shutil
+    import sqlite3
+
+    db_path = tmp_path / "graph_mode.sqlite"
+    shutil.copy(NSYS, db_path)
+    before = load_timing(NSYS).kernels
+    replay = before[before["graph_node_id"].notna() & (before["phase"] == "decode")]
+    corr = sorted(set(replay["correlation_id"].astype(int)))
+    with sqlite3.connect(db_path) as db:
+        marks = ",".join("?" * len(corr))
+        db.execute("CREATE TABLE CUPTI_ACTIVITY_KIND_GRAPH_TRACE (start INTEGER, end INTEGER, "
+                   "deviceId INTEGER, contextId INTEGER, streamId INTEGER, correlationId "
+                   "INTEGER, globalPid INTEGER, graphId INTEGER, graphExecId INTEGER)")
+        db.execute("INSERT INTO CUPTI_ACTIVITY_KIND_GRAPH_TRACE SELECT MIN(start), MAX(end), "
+                   "deviceId, contextId, streamId, correlationId, globalPid, 7, 7 FROM "
+                   f"CUPTI_ACTIVITY_KIND_KERNEL WHERE correlationId IN ({marks}) "
+                   "GROUP BY correlationId", corr)
+        db.execute(f"DELETE FROM CUPTI_ACTIVITY_KIND_KERNEL WHERE correlationId IN ({marks})",
+                   corr)
+    t = load_timing(db_path)
+    k = t.kernels
+    whole = k[k["duration_from"] == "replay"]
+    assert len(whole) == STEPS
+    assert set(whole["kernel"]) == {"[CUDA graph 7 replay: nodes not recorded]"}
+    assert set(whole["phase"]) == {"decode"}
+    assert whole["grid"].isna().all()
+    assert set(whole["graph_id"]) == {7}
+    spans = replay.groupby("correlation_id").agg(s=("start_ns", "min"), e=("end_ns", "max"))
+    assert sorted(whole["duration_ns"]) == sorted(spans["e"] - spans["s"])
+    assert len(k) == len(before) - len(replay) + STEPS
+    assert t.meta["timing"]["graph_replays"]["whole"] == STEPS
+    assert set(k.loc[k["duration_from"] == "launch", "kernel"]) == \
+        set(before["kernel"]) - {None}
+    # every view that loads it says so
+    import roofprof
+    from roofprof.errors import RoofprofWarning
+
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        roofprof.load(db_path)
+    assert any(w.category is RoofprofWarning and str(w.message).startswith(
+        f"{STEPS} CUDA graph replays were timed as a whole") for w in said)
+
 
 
 @pytest.mark.parametrize("text_ids", [False, True])
