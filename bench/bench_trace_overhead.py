@@ -43,6 +43,8 @@ def main() -> None:
     ap.add_argument("--kv-heads", type=int, default=4)
     ap.add_argument("--annotate", action="store_true",
                     help="an NVTX range per module call (decode_loop.py --annotate)")
+    ap.add_argument("--graph-nodes", default=None,
+                    help="roofprof trace --graph-nodes: all (default) or none")
     ap.add_argument("--kineto", action="store_true",
                     help="also time the loop under torch.profiler (CUDA activities only)")
     args = ap.parse_args()
@@ -55,7 +57,8 @@ def main() -> None:
         for r in range(args.rounds):
             plain.append(ms_per_step(loop))
             out = Path(tmp) / f"t{r}.parquet"
-            traced.append(ms_per_step([sys.executable, "-m", "roofprof", "trace", "-o",
+            nodes = ["--graph-nodes", args.graph_nodes] if args.graph_nodes else []
+            traced.append(ms_per_step([sys.executable, "-m", "roofprof", "trace", *nodes, "-o",
                                        str(out), "--", *loop]))
             if args.kineto:
                 kineto.append(ms_per_step([*loop, "--kineto"]))

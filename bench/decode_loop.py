@@ -34,6 +34,9 @@ def main() -> None:
     p.add_argument("--graph", action="store_true")
     p.add_argument("--annotate", action="store_true",
                    help="a range per module call, named by its path (as a profiled service has)")
+    p.add_argument("--events", action="store_true",
+                   help="also time each step's GPU work with CUDA events (median us): the "
+                        "truth a tracer's graph replay spans are checked against")
     p.add_argument("--kineto", action="store_true",
                    help="time the loop under torch.profiler (CUDA activities only), to compare")
     args = p.parse_args()
@@ -73,15 +76,25 @@ def main() -> None:
     profiler = contextlib.nullcontext()
     if args.kineto:
         profiler = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CUDA])
+    pairs = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+             for _ in range(args.steps if args.events else 0)]
     with profiler:
         began = time.perf_counter()
         for i in range(args.steps):
             pos.fill_(args.prompt + 5 + i)
             with marked("decode"):
+                if pairs:
+                    pairs[i][0].record()
                 run()
+                if pairs:
+                    pairs[i][1].record()
                 torch.cuda.synchronize()
         ms = (time.perf_counter() - began) * 1000 / args.steps
-    print(json.dumps({"ms_per_step": ms, "steps": args.steps, "graph": args.graph}))
+    out = {"ms_per_step": ms, "steps": args.steps, "graph": args.graph}
+    if pairs:
+        out["events_us_median"] = 1000 * sorted(a.elapsed_time(b) for a, b in pairs)[
+            len(pairs) // 2]
+    print(json.dumps(out))
 
 
 if __name__ == "__main__":

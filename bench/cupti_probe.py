@@ -1,0 +1,127 @@
+"""Probe (issue 11): what each CUPTI record family costs a decode loop, and whether CUDA graph
+replays can be traced at graph level with node records on a sample of replays.
+
+    python bench/cupti_probe.py MODE [decode_loop.py options]
+
+MODE (comma-separated parts; "plain" for none):
+    K       concurrent kernel records
+    G       graph-level records (CUPTI_ACTIVITY_KIND_GRAPH_TRACE: one per graph launch)
+    A       runtime and driver API records of launch calls only (the tracer's filter)
+    a       the same per-call filter without enabling the RUNTIME/DRIVER kinds
+    M       NVTX marker records
+    T       toggle: at sampled graph launches (the first 3 of each graph exec, then every 20th)
+            turn graph-level records off (and kernel records on, without K) around the launch
+Prints decode_loop.py's {"ms_per_step": ...} line, then {"probe": MODE, "records": {...}}:
+record counts by kind, kernel records inside graphs, graph launches seen and sampled.
+"""
+
+from __future__ import annotations
+
+import atexit
+import ctypes
+import json
+import os
+import runpy
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from roofprof.tracer_hook import _COMPLETED, _KEEP, _REQUESTED, Recorder, decode, launches_only  # noqa: E402
+from roofprof.tracer_process import loaded_library, nvtx_domains_on  # noqa: E402
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    parts = set(mode.split(",")) - {"plain"}
+    stats: Counter[str] = Counter()
+    if parts:
+        from cupti import cupti
+
+        cupti.set_thread_id_type(cupti.ActivityThreadIdType.SYSTEM)
+        path = loaded_library()
+        assert path
+        if "M" in parts:
+            os.environ["NVTX_INJECTION64_PATH"] = path
+        rec = Recorder("/tmp", cupti, ctypes.CDLL(path))
+        callbacks = (_REQUESTED(rec.requested), _COMPLETED(rec.completed))
+        _KEEP.append(callbacks)
+        assert rec.library.cuptiActivityRegisterCallbacks(*callbacks) == 0
+        kind = cupti.ActivityKind
+        if "K" in parts:
+            cupti.activity_enable(kind.CONCURRENT_KERNEL)
+        if "G" in parts:
+            try:
+                cupti.activity_enable(kind.GRAPH_TRACE)
+            except Exception as exc:  # e.g. not compatible with kernel records
+                stats[f"enable GRAPH_TRACE: {exc!r}"] += 1
+        if "A" in parts:
+            cupti.activity_enable(kind.RUNTIME)
+            cupti.activity_enable(kind.DRIVER)
+        if "A" in parts or "a" in parts:
+            launches_only(cupti)
+        if "M" in parts:
+            cupti.activity_enable(kind.MARKER)
+            nvtx_domains_on([])
+        seen: Counter[int] = Counter()
+
+        def on_api(_user: Any, _domain: Any, _cbid: Any, data: Any) -> None:
+            raw = int(data.ptr) if hasattr(data, "ptr") else int(data)
+            params = ctypes.c_void_p.from_address(raw + 16).value or 0
+            exec_ = ctypes.c_void_p.from_address(params).value if params else 0
+            site = data.callback_site
+            if site == cupti.ApiCallbackSite.API_ENTER:
+                n = seen[exec_ or 0]
+                seen[exec_ or 0] += 1
+                stats["graph launches"] += 1
+                if n < 3 or n % 20 == 0:
+                    stats["sampled"] += 1
+                    stats["_on"] = 1
+                    try:
+                        cupti.activity_disable(kind.GRAPH_TRACE)
+                    except Exception as exc:
+                        stats[f"disable GRAPH_TRACE: {exc!r}"] += 1
+                    if "K" not in parts:
+                        cupti.activity_enable(kind.CONCURRENT_KERNEL)
+            elif stats.pop("_on", 0):
+                if "K" not in parts:
+                    cupti.activity_disable(kind.CONCURRENT_KERNEL)
+                cupti.activity_enable(kind.GRAPH_TRACE)
+
+        if "T" in parts:
+            sub = cupti.subscribe(on_api, None)
+            _KEEP.append((sub, on_api))
+            for member in cupti.runtime_api_trace_cbid:
+                if member.name.startswith("cudaGraphLaunch"):
+                    cupti.enable_callback(1, sub, cupti.CallbackDomain.RUNTIME_API, int(member))
+
+        def report() -> None:
+            cupti.activity_flush_all(1)
+            k = cupti.ActivityKind
+            kinds = {int(k.CONCURRENT_KERNEL): ("kernel", cupti.activity_kernel10_dtype),
+                     int(k.RUNTIME): ("runtime", cupti.activity_api_dtype),
+                     int(k.DRIVER): ("driver", cupti.activity_api_dtype),
+                     int(k.MARKER): ("marker", cupti.activity_marker2_dtype),
+                     int(k.GRAPH_TRACE): ("graph", cupti.activity_graph_trace2_dtype)}
+            found, problems = decode(rec.buffers, kinds)
+            counts = {f: len(a) for f, a in found.items()}
+            counts["kernel in graphs"] = int((found["kernel"]["graph_id"] != 0).sum())
+            if len(found["graph"]):
+                g = found["graph"]
+                counts["graph mean us"] = float(((g["end"] - g["start"]) / 1e3).mean())
+            print(json.dumps({"probe": mode, "records": counts,
+                              "stats": {k: v for k, v in stats.items() if k[0] != "_"},
+                              "problems": problems[:3]}), flush=True)
+            rec._quietly("disable GRAPH_TRACE", "activity_disable", k.GRAPH_TRACE)
+            rec.stop()
+
+        atexit.register(report)
+    sys.argv = [str(HERE / "decode_loop.py"), *sys.argv[2:]]
+    runpy.run_path(sys.argv[0], run_name="__main__")
+
+
+if __name__ == "__main__":
+    main()
