@@ -105,10 +105,10 @@ def sampled(timing: pd.DataFrame, first: np.ndarray, rng: np.random.Generator) -
 
 def real(path: Path) -> tuple[TimingTrace, Trace]:
     """A timing table from ``path`` (the product's reader) and one sample per signature."""
-    from roofprof.join import SIGNATURE
+    from roofprof.join import SIGNATURE, UNUSED_TIMING
     from roofprof.timing import load_timing
 
-    timing = load_timing(path)
+    timing = load_timing(path, skip=UNUSED_TIMING)  # as roofprof join reads it
     sig = timing.kernels.groupby(list(SIGNATURE), sort=False, dropna=False).ngroup()
     first = pd.Series(np.arange(len(sig))).groupby(sig.to_numpy()).first().to_numpy()
     return timing, sampled(timing.kernels, first, np.random.default_rng(0))

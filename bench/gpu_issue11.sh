@@ -2,7 +2,8 @@
 # The GPU work left on issue 11, in parts that each fit one device command (<= 10 min), for a
 # session with device time. From the repository root on the GPU host, with the wheels in .whl/:
 #     bash bench/gpu_issue11.sh PART OUTDIR
-#     PART: tests | overhead | overhead-7b | production | big | nsys | graphrecord | instances
+#     PART: tests | overhead | graphlevel | overhead-7b | production | big | nsys | graphrecord
+#           | instances
 #           | next (instances, then tests: what the next session with a GPU should run first)
 # tests       GPU tests of trace, join, record --sample and graphs (about 2 min)
 # overhead    trace overhead on the 4-layer decode loop, eager and CUDA graph, 2 rounds,
@@ -20,6 +21,10 @@
 #             (BASES="mangled demangled" leaves out the default, already measured)
 # nsys        an Nsight Systems capture of the small graph example, exported to SQLite and read
 #             by roofprof (the nsys parser has only been tested on a file built in the schema)
+#             (GRAPH=graph: nsys' default --cuda-graph-trace=graph, one record per replay: the
+#             reader's replay rows have only been tested on the node export made graph-level)
+# graphlevel  trace overhead with --graph-nodes none on the 4-layer CUDA-graph loop, 1,000
+#             steps, 3 rounds (about 3 min)
 set -u
 part=${1:?usage: gpu_issue11.sh PART OUTDIR}
 out=${2:?usage: gpu_issue11.sh PART OUTDIR}
@@ -38,6 +43,9 @@ overhead)  # the launch-bound 4-layer loop: the worst case
     ROOFPROF_TRACE_TUNING=per_thread,no_zero timeout 60 python3 bench/bench_trace_overhead.py \
       --steps 100 --rounds 1 $g 2>&1 | tee -a "$out/trace_overhead.txt"
   done ;;
+graphlevel)
+  timeout 280 python3 bench/bench_trace_overhead.py --graph --graph-nodes none --steps 1000 \
+    --rounds 3 2>&1 | tee "$out/trace_overhead_graphlevel.txt" ;;
 overhead-7b)  # the issue's 7B-shaped model (32 layers, hidden 4096), a range per module call
   for g in "" --graph; do
     timeout 170 python3 bench/bench_trace_overhead.py --steps 30 --rounds 2 $g --layers 32 \
@@ -60,7 +68,8 @@ nsys)
   [ -d .whl/libdw ] && export LD_LIBRARY_PATH="$PWD/.whl/libdw${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   "$nsys" --version
   # no CPU sampling or context switches: the last capture without these options wrote 2.5 GB
-  timeout 300 "$nsys" profile -s none --cpuctxsw=none -t cuda,nvtx --cuda-graph-trace=node \
+  timeout 300 "$nsys" profile -s none --cpuctxsw=none -t cuda,nvtx \
+    --cuda-graph-trace="${GRAPH:-node}" \
     -f true -o "$out/llama_graph_nsys" python3 examples/kineto_llama.py $SMALL --graph \
     --no-profiler 2>&1 | tail -5
   ls -la "$out"

@@ -1081,7 +1081,7 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float,
     Example:  roofprof join run.parquet counters.ncu-rep -o joined.parquet
     """
     from roofprof.inputs import load
-    from roofprof.join import write_joined
+    from roofprof.join import UNUSED_TIMING, write_joined
     from roofprof.join_report import format_report
     from roofprof.timing import load_timing
 
@@ -1091,8 +1091,8 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float,
         from roofprof.atomic import refuse_inputs
 
         refuse_inputs(output, [timing, counters])
-        facts = write_joined(load_timing(timing), load(counters, where=where), output,
-                             spread=spread)
+        facts = write_joined(load_timing(timing, skip=UNUSED_TIMING),
+                             load(counters, where=where), output, spread=spread)
         click.echo(format_report(facts), nl=False)
         total = sum(facts["launches"].values())
         click.echo(f"roofprof: wrote {output} ({total} launches)", err=True)

@@ -226,26 +226,32 @@ def _by_identity(obj: Any) -> tuple[Any, Any]:
     return codes.reshape(-1).astype(np.int64), first
 
 
-def read_parquet_text(path: Any, columns: Sequence[str], lists: Sequence[str] = ()) -> Any:
+def read_parquet_text(path: Any, columns: Sequence[str], lists: Sequence[str] = (),
+                      skip: Sequence[str] = ()) -> Any:
     """``pq.read_table(path)`` with ``columns`` (text columns) and the values of ``lists`` (list
     columns of text) read as dictionaries straight from Parquet's dictionary pages, whether the
-    file stored them as dictionaries or not."""
+    file stored them as dictionaries or not; the columns in ``skip`` not read."""
     import pyarrow.parquet as pq
 
-    schema = pq.ParquetFile(path).schema
+    file = pq.ParquetFile(path)
+    schema = file.schema
     leaves = [schema.column(i).path for i in range(len(schema))]
     wanted = set(columns) | {p for p in leaves if p.split(".")[0] in lists and "." in p}
-    return pq.read_table(path, read_dictionary=[p for p in leaves if p in wanted])
+    names = None if not skip else [n for n in file.schema_arrow.names if n not in skip]
+    return pq.read_table(path, columns=names,
+                         read_dictionary=[p for p in leaves if p in wanted])
 
 
-def read_frame(path: Any, text_columns: Sequence[str], lists: Sequence[str]) -> Any:
+def read_frame(path: Any, text_columns: Sequence[str], lists: Sequence[str],
+               skip: Sequence[str] = ()) -> Any:
     """A Parquet file as a DataFrame: ``text_columns`` dictionary-typed in canonical form
     (read as dictionaries, :func:`read_parquet_text`), each of ``lists`` it holds as list
-    cells shared per distinct cell (:func:`shared_lists`), in the file's column order. Arrow's
-    memory of each column is released as it is converted (the table is this function's own)."""
+    cells shared per distinct cell (:func:`shared_lists`), in the file's column order, the
+    columns in ``skip`` left out. Arrow's memory of each column is released as it is converted
+    (the table is this function's own)."""
     import pyarrow as pa
 
-    table = read_parquet_text(path, text_columns, lists=lists)
+    table = read_parquet_text(path, text_columns, lists=lists, skip=skip)
     order = list(table.column_names)
     cells = {c: table.column(c) for c in lists
              if c in order and pa.types.is_list(table.schema.field(c).type)}

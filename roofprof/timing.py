@@ -313,8 +313,9 @@ def write(trace: TimingTrace, path: str | os.PathLike[str]) -> None:
         pq.write_table(table, fh, compression="zstd")
 
 
-def read(path: str | os.PathLike[str]) -> TimingTrace:
-    """A timing table from Parquet written by :func:`write` (``roofprof trace``)."""
+def read(path: str | os.PathLike[str], skip: Sequence[str] = ()) -> TimingTrace:
+    """A timing table from Parquet written by :func:`write` (``roofprof trace``); the columns
+    in ``skip`` are not read (null: an ``object`` column of None)."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -329,14 +330,18 @@ def read(path: str | os.PathLike[str]) -> TimingTrace:
         if meta.get("table") == TABLE:
             # text columns coded (files written before hold plain strings); list cells one
             # list per distinct cell, shared by its rows (as the tracer makes them)
-            df = read_frame(p, text_columns, ("nvtx", "nvtx_start_ns", "nvtx_end_ns"))
+            df = read_frame(p, text_columns, ("nvtx", "nvtx_start_ns", "nvtx_end_ns"), skip)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{p}: not a readable Parquet file ({exc})") from None
     if meta.get("table") != TABLE:
         raise InputError(f"{p}: a roofprof trace of counters, not a timing table; give a timing "
                          "trace (roofprof trace, a Kineto .json/.json.gz or an nsys .sqlite)")
+    for col in skip:
+        if COLUMNS.get(col) == "object":  # one shared None, not a list per row
+            df[col] = pd.Series(np.full(len(df), None, dtype=object), index=df.index)
     for col in ("nvtx", "nvtx_start_ns", "nvtx_end_ns"):
-        if col in df and df[col].dtype != object:  # an all-null column: empty lists
+        # an all-null column: empty lists
+        if col in df and col not in skip and df[col].dtype != object:
             df[col] = df[col].map(lambda v: [] if v is None else list(v))
     for col, dtype in COLUMNS.items():
         if col == "duration_from" and col not in df:  # written before graph-level records
@@ -357,18 +362,21 @@ def is_timing_parquet(path: Path) -> bool:
         return False
 
 
-def load_timing(path: str | os.PathLike[str], format: str | None = None) -> TimingTrace:
+def load_timing(path: str | os.PathLike[str], format: str | None = None,
+                skip: Sequence[str] = ()) -> TimingTrace:
     """A timing table from any timing source: a ``roofprof trace`` Parquet file, a Kineto
     ``.json``/``.json.gz`` trace, an Nsight Systems ``.sqlite`` export or ``.nsys-rep``; or a
-    glob pattern of these: the launches of every match, each keeping its ``source``."""
+    glob pattern of these: the launches of every match, each keeping its ``source``. ``skip``:
+    ``object`` columns a caller does not need (``nvtx_start_ns``, ``nvtx_end_ns``: ``join``),
+    not read from Parquet (None in every row); other sources build them anyway."""
     import parsers
     from roofprof.dataset import expand, is_pattern
 
     if is_pattern(path):
-        return _concat([load_timing(f, format) for f in expand(path)])
+        return _concat([load_timing(f, format, skip) for f in expand(path)])
     p = Path(path)
     if format in (None, "parquet") and p.is_file() and is_timing_parquet(p):
-        return read(p)
+        return read(p, skip)
     fmt = parsers.detect(p, format)
     if fmt.timing is None:
         raise InputError(f"{p}: {fmt.description} holds counters, not a timing of every launch; "

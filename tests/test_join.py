@@ -183,6 +183,33 @@ def test_cli_join_prints_coverage_and_writes_a_trace_every_command_reads(
     assert "decode" in summary.output
 
 
+def test_join_reads_a_timing_table_without_the_range_times_it_never_uses(
+        eager: TimingTrace, tmp_path: Path) -> None:
+    """`roofprof join` of a trace's Parquet leaves out its range instances' times (lists that
+    took 1.4 GB at 10M launches): the joined table is the one made from the whole table."""
+    from roofprof.join import UNUSED_TIMING
+    from roofprof.timing import write
+    from roofprof.trace import write_parquet
+
+    write(eager, tmp_path / "t.parquet")
+    lean = load_timing(tmp_path / "t.parquet", skip=UNUSED_TIMING).kernels
+    full = load_timing(tmp_path / "t.parquet").kernels
+    assert lean["nvtx_start_ns"].isna().all()
+    assert lean["nvtx_end_ns"].isna().all()
+    assert full["nvtx_start_ns"].map(len).gt(0).any()
+    rest = [c for c in full.columns if c not in UNUSED_TIMING]
+    pd.testing.assert_frame_equal(lean[rest], full[rest])
+    counters = counters_of(eager, np.arange(0, len(eager), 3))
+    write_parquet(counters, tmp_path / "c.parquet")
+    done = CliRunner().invoke(main, ["join", str(tmp_path / "t.parquet"),
+                                     str(tmp_path / "c.parquet"), "-o",
+                                     str(tmp_path / "j.parquet")])
+    assert done.exit_code == 0, done.output
+    write_joined(eager, counters, tmp_path / "whole.parquet")
+    ours, whole = (roofprof.load(tmp_path / f).kernels for f in ("j.parquet", "whole.parquet"))
+    pd.testing.assert_frame_equal(ours.drop(columns="source"), whole.drop(columns="source"))
+
+
 def test_cli_join_errors_are_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["join", str(FIXTURES / "llama_small.ncu-rep"),
                                        str(EAGER), "-o", str(tmp_path / "j.parquet")])
