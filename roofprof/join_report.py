@@ -60,15 +60,19 @@ def report(m: Match, timing: pd.DataFrame, threshold: float, top: int = 20,
         part = pd.DataFrame({c: timing[c].to_numpy()[miss] for c in ("kernel", "grid", "block")})
         part["time_ns"] = t[miss]
         part["other_instance"] = other[miss]
+        part["replay"] = (timing["duration_from"].to_numpy()[miss] == "replay") \
+            if "duration_from" in timing else False
         g = part.groupby(["kernel", "grid", "block"], observed=True, dropna=False)
         agg = g.agg(size=("time_ns", "size"), sum=("time_ns", "sum"),
-                    other=("other_instance", "sum"))
+                    other=("other_instance", "sum"), replay=("replay", "any"))
         agg = agg.sort_values("sum", ascending=False).head(top)
-        unmatched = [{"kernel": str(kern), "grid": str(grid), "block": str(block),
+        unmatched = [{"kernel": str(kern), "grid": None if pd.isna(grid) else str(grid),
+                      "block": None if pd.isna(block) else str(block),
                       "launches": int(size), "time_ns": float(total_ns),
-                      "other_instance_profiled": int(n_other)}
-                     for (kern, grid, block), size, total_ns, n_other in zip(
-                         agg.index, agg["size"], agg["sum"], agg["other"], strict=True)]
+                      "other_instance_profiled": int(n_other), "graph_replay": bool(whole)}
+                     for (kern, grid, block), size, total_ns, n_other, whole in zip(
+                         agg.index, agg["size"], agg["sum"], agg["other"], agg["replay"],
+                         strict=True)]
     disagree: list[dict[str, Any]] = []
     for lv in signature_levels:
         rows = np.flatnonzero(m.level == lv)
@@ -112,10 +116,14 @@ def format_report(facts: dict[str, Any], top: int = 10) -> str:
                      "binutils' c++filt where you trace): signatures use function base names")
     if facts["unmatched"]:
         lines.append("unmatched kernels (no profiled launch; counters null), by time:")
-        lines += [f"  {u['kernel'][:70]} grid {u['grid']} block {u['block']}: "
-                  f"{u['launches']} launches, {u['time_ns'] / 1e3:.1f} µs"
+        lines += [f"  {u['kernel'][:70]}"
+                  + (f" grid {u['grid']} block {u['block']}" if u["grid"] is not None else "")
+                  + f": {u['launches']} launches, {u['time_ns'] / 1e3:.1f} µs"
                   + (" (another template instance was profiled)"
                      if u.get("other_instance_profiled") else "")
+                  + (" (CUDA graph replays timed as a whole: their kernels were not recorded; "
+                     "trace with --graph-nodes all, or nsys --cuda-graph-trace=node)"
+                     if u.get("graph_replay") else "")
                   for u in facts["unmatched"][:top]]
         other = facts.get("unmatched_other_instance", {})
         if other.get("launches"):

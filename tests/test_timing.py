@@ -238,6 +238,16 @@ def test_an_nsys_export_in_its_default_graph_mode_keeps_each_replays_time(tmp_pa
         roofprof.load(db_path)
     assert any(w.category is RoofprofWarning and str(w.message).startswith(
         f"{STEPS} CUDA graph replays were timed as a whole") for w in said)
+    # joined with a recording, the report says why the replays have no counters
+    from roofprof.join import join
+    from roofprof.join_report import format_report
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        counters = roofprof.load(FIXTURES / "llama_full_record.parquet")
+    text = format_report(join(t, counters).meta["join"])
+    assert f"  [CUDA graph 7 replay: nodes not recorded]: {STEPS} launches, " in text
+    assert "(CUDA graph replays timed as a whole: their kernels were not recorded;" in text
 
 
 
