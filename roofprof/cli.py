@@ -1025,11 +1025,12 @@ def _parquet_name(output: Path) -> Path:
               help="CUDA graph replays: all = every kernel node of every replay timed (CUPTI's "
                    "record per node costs a CUDA-graph decode loop 26-48%); none = each replay "
                    "timed as a whole, one row with the ranges of its launch, its kernels "
-                   "unknown (costs it 6-8%): for latency and phase totals of long runs.")
+                   "unknown (costs it 7-16%): for latency and phase totals of long runs.")
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def trace(output: Path, force: bool, graph_nodes: str, command: tuple[str, ...]) -> None:
-    """Run a Python COMMAND with every kernel launch timed by CUPTI (no counters, low
-    overhead); write its timing table. Needs `pip install roofprof[trace]`.
+    """Run a Python COMMAND with every kernel launch timed by CUPTI (no counters: far cheaper
+    than ncu, not free; see BENCHMARKS.md); write its timing table. Needs `pip install
+    roofprof[trace]`.
 
     \b
     Example:  roofprof trace -o run -- python serve.py

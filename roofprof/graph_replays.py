@@ -1,8 +1,8 @@
 """CUDA graph replays that ``roofprof trace --graph-nodes none`` recorded at graph level.
 
 Recording every kernel node of every replay costs a CUDA-graph decode loop 26-48% (CUPTI's
-record per node); a graph-level record per replay costs it 6-8% (H100), but says only when the
-replay ran (its span) and which launch call it came from (correlation id), not its kernels.
+record per node); a graph-level record per replay costs it 7-16% (H100), but says only when
+the replay ran (its span) and which launch call it came from (correlation id), not its kernels.
 Each such replay becomes one row of the timing table: ``kernel`` "[CUDA graph N replay: nodes
 not recorded]", its measured span as its duration, ``duration_from`` = ``replay`` (a kernel's
 own record: ``launch``), and the annotation path of its launch. Phase, range and latency totals

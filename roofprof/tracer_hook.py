@@ -339,9 +339,9 @@ def launches_only(cupti: Any) -> None:
 
 def graph_level(cupti: Any, rec: Recorder) -> None:
     """Record each CUDA graph replay as one graph-level record: with kernel records on, CUPTI
-    then records none of its nodes (a CUDA-graph decode loop's overhead went from +38% to +6-8%,
-    H100). On before any graph is instantiated: turned on after a graph had been replayed, the
-    next replay crashed (H100, CUPTI 13.0).
+    then records none of its nodes (a CUDA-graph decode loop's overhead went from +38% to
+    +7-16%, H100). On before any graph is instantiated: turned on after a graph had been
+    replayed, the next replay crashed (H100, CUPTI 13.0).
 
     Not done: recording a few replays of each graph node by node and the rest at graph level
     (their spans shared out by the sampled node times). Turning graph-level records off around
