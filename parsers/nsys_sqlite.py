@@ -104,7 +104,7 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
         raise InputError(f"{path}: {KERNELS} lacks {', '.join(sorted(missing))}; not the "
                          "documented Nsight Systems export schema")
     rows = db.execute(f"SELECT {', '.join(present)} FROM {KERNELS}").fetchall()
-    replays = _graph_replays(db, tables, present)
+    replays = _graph_replays(db, tables, present, path)
     if not rows and not replays:
         raise InputError(f"{path}: the report holds no CUDA kernels")
     k = {c: [r[i] for r in rows] + [r.get(c) for r in replays] for i, c in enumerate(present)}
@@ -174,22 +174,21 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
     return TimingTrace(kernels=table, meta=meta)
 
 
-def _graph_replays(db: sqlite3.Connection, tables: set[str], kernel_columns: list[str]
-                   ) -> list[dict[str, Any]]:
+def _graph_replays(db: sqlite3.Connection, tables: set[str], kernel_columns: list[str],
+                   path: Path) -> list[dict[str, Any]]:
     """The graph replays timed as a whole (``GRAPHS``), each as a dict of the kernel table's
-    columns it has (``graphId`` always: the replay's name)."""
+    columns it has, and ``graphId`` (None where the export lacks it)."""
     if GRAPHS not in tables:
         return []
     cols = _columns(db, GRAPHS)
-    if not {"start", "end", "correlationId"} <= cols:
-        return []
-    take = [c for c in kernel_columns if c in cols and c not in ("graphNodeId",)]
-    take += [] if "graphId" in take else (["graphId"] if "graphId" in cols else [])
-    out = [dict(zip(take, r, strict=True)) for r in
-           db.execute(f"SELECT {', '.join(take)} FROM {GRAPHS}")]
-    for r in out:
-        r.setdefault("graphId", None)
-    return out
+    missing = {"start", "end", "correlationId"} - cols
+    if missing:
+        raise InputError(f"{path}: {GRAPHS} lacks {', '.join(sorted(missing))}; not the "
+                         "documented Nsight Systems export schema")
+    take = [c for c in dict.fromkeys((*kernel_columns, "graphId"))
+            if c in cols and c != "graphNodeId"]
+    return [{"graphId": None, **dict(zip(take, r, strict=True))} for r in
+            db.execute(f"SELECT {', '.join(take)} FROM {GRAPHS}")]
 
 
 def _node_replays(table: Any) -> int:

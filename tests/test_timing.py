@@ -353,6 +353,13 @@ def test_sqlite_without_the_kernel_table_is_one_clear_error(tmp_path: Path) -> N
     assert "nsys profile -t cuda,nvtx" in _cli_error(bad)
 
 
+def test_a_graph_table_without_its_times_is_one_clear_error(tmp_path: Path) -> None:
+    bad = build_from_kineto(EAGER, tmp_path / "t.sqlite")
+    with sqlite3.connect(bad) as db:
+        db.execute("CREATE TABLE CUPTI_ACTIVITY_KIND_GRAPH_TRACE (graphId INTEGER)")
+    assert "CUPTI_ACTIVITY_KIND_GRAPH_TRACE lacks correlationId, end, start" in _cli_error(bad)
+
+
 def test_damaged_sqlite_is_one_clear_error(tmp_path: Path) -> None:
     good = build_from_kineto(EAGER, tmp_path / "t.sqlite")
     bad = tmp_path / "damaged.sqlite"
