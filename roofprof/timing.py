@@ -12,9 +12,9 @@ columns dictionary-typed as in the kernel table, ``roofprof.schema.TEXT``):
   ``kernel_demangled``, ``process_id``, ``thread_id`` (the launching CPU thread), ``device``,
   ``device_name``, ``cc``, ``context``, ``stream``, ``grid`` and ``block`` ("(x, y, z)")
 - time: ``start_ns``, ``end_ns`` (the source's clock, nanoseconds), ``duration_ns``,
-  ``duration_from`` (``launch``: the kernel's own record; ``replay share`` / ``replay``: a CUDA
-  graph replay recorded as a whole, its measured span shared out to its kernel nodes, or kept
-  as one row; see ``roofprof.graph_replays``)
+  ``duration_from`` (``launch``: the kernel's own record; ``replay``: a CUDA graph replay timed
+  as a whole, one row named ``[CUDA graph N replay: nodes not recorded]`` whose kernels are
+  unknown; see ``roofprof.graph_replays``)
 - launch: ``correlation_id`` (of the runtime/driver call that launched it), ``launch_api``
   (cudaLaunchKernel, cuLaunchKernelEx, cudaGraphLaunch, ...), ``graph_id``, ``graph_node_id``
   (null outside CUDA graphs, and where the source does not say)
