@@ -1081,10 +1081,11 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float,
     \b
     Example:  roofprof join run.parquet counters.ncu-rep -o joined.parquet
     """
+    from roofprof.dataset import is_pattern
     from roofprof.inputs import load
-    from roofprof.join import UNUSED_TIMING, write_joined
+    from roofprof.join import UNUSED_TIMING, write_joined, write_joined_file
     from roofprof.join_report import format_report
-    from roofprof.timing import load_timing
+    from roofprof.timing import is_timing_parquet, load_timing
 
     with _errors():
         if output.suffix != ".parquet":
@@ -1092,8 +1093,12 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float,
         from roofprof.atomic import refuse_inputs
 
         refuse_inputs(output, [timing, counters])
-        facts = write_joined(load_timing(timing, skip=UNUSED_TIMING),
-                             load(counters, where=where), output, spread=spread)
+        sampled = load(counters, where=where)
+        if not is_pattern(timing) and timing.is_file() and is_timing_parquet(timing):
+            facts = write_joined_file(timing, sampled, output, spread=spread)  # in chunks
+        else:
+            facts = write_joined(load_timing(timing, skip=UNUSED_TIMING), sampled, output,
+                                 spread=spread)
         click.echo(format_report(facts), nl=False)
         total = sum(facts["launches"].values())
         click.echo(f"roofprof: wrote {output} ({total} launches)", err=True)

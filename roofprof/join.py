@@ -43,6 +43,8 @@ from roofprof.join_report import Match, report
 from roofprof.schema import ATTRIBUTION, IDENTITY, MEASURED, TEXT, dtype_of
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     import numpy as np
     import pandas as pd
 
@@ -225,13 +227,13 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
 # ------------------------------------------------------------------------------ the table
 
 
-def _chunk(m: Match, timing: pd.DataFrame, device_names: dict[int, str], lo: int,
-           hi: int) -> Any:
-    """Rows ``lo:hi`` of the joined table as an Arrow table."""
+def _chunk(m: Match, part: pd.DataFrame, device_names: dict[int, str], lo: int) -> Any:
+    """Rows ``lo:lo + len(part)`` of the joined table as an Arrow table (``part``: those rows
+    of the timing table)."""
     import numpy as np
     import pyarrow as pa
 
-    part = timing.iloc[lo:hi]
+    hi = lo + len(part)
     lvl, idx = m.level[lo:hi], m.index[lo:hi]
     cols: dict[str, Any] = {}
     for col in (*IDENTITY, *ATTRIBUTION):
@@ -362,7 +364,7 @@ def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
     t, c = _prepare(timing, counters)
     m = match(t, c)
     facts = report(m, t, spread, scope=_scope(t, counters))
-    table = _chunk(m, t, _device_names(c), 0, len(t))
+    table = _chunk(m, t, _device_names(c), 0)
     df = table.drop_columns(["nvtx"]).to_pandas()
     df.insert(table.column_names.index("nvtx"), "nvtx", shared_lists(table.column("nvtx")))
     for col in (*IDENTITY, *ATTRIBUTION):
@@ -392,6 +394,19 @@ def _device_names(c: pd.DataFrame) -> dict[int, str]:
 def write_joined(timing: TimingTrace, counters: Trace, output: str | os.PathLike[str],
                  spread: float = 0.05, chunk_rows: int = 1_000_000) -> dict[str, Any]:
     """Join and write Parquet in chunks of ``chunk_rows`` (atomically); returns the facts."""
+    t, c = _prepare(timing, counters)
+    m = match(t, c)
+    facts = report(m, t, spread, scope=_scope(t, counters))
+    meta = _meta(timing, counters, facts)
+    names = _device_names(c)
+    _write(output, meta, (_chunk(m, t.iloc[lo:lo + chunk_rows], names, lo)
+                          for lo in range(0, len(t), chunk_rows)))
+    return facts
+
+
+def _write(output: str | os.PathLike[str], meta: dict[str, Any], chunks: Iterator[Any]) -> None:
+    """The joined table's chunks (Arrow tables; the first gives the schema) to Parquet,
+    atomically, with ``meta``."""
     import json
 
     import pyarrow.parquet as pq
@@ -400,16 +415,55 @@ def write_joined(timing: TimingTrace, counters: Trace, output: str | os.PathLike
     from roofprof.schema import SCHEMA_VERSION
     from roofprof.trace import META_KEY
 
-    t, c = _prepare(timing, counters)
-    m = match(t, c)
-    facts = report(m, t, spread, scope=_scope(t, counters))
-    meta = _meta(timing, counters, facts)
     meta["schema_version"] = SCHEMA_VERSION
-    names = _device_names(c)
-    first = _chunk(m, t, names, 0, min(chunk_rows, len(t)))
+    first = next(chunks)
     schema = first.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
     with atomic_output(output) as fh, pq.ParquetWriter(fh, schema, compression="zstd") as w:
         w.write_table(first.cast(schema))
-        for lo in range(chunk_rows, len(t), chunk_rows):
-            w.write_table(_chunk(m, t, names, lo, min(lo + chunk_rows, len(t))).cast(schema))
+        del first
+        for chunk in chunks:
+            w.write_table(chunk.cast(schema))
+
+
+#: the timing columns the match, its report and its checks read; the others are only copied
+KEY_TIMING = ("id", "kernel", "kernel_demangled", "grid", "block", "device", "device_name",
+              "range", "phase", "op", "duration_ns", "duration_from")
+
+
+def write_joined_file(timing: str | os.PathLike[str], counters: Trace,
+                      output: str | os.PathLike[str], spread: float = 0.05,
+                      chunk_rows: int = 1_000_000) -> dict[str, Any]:
+    """:func:`write_joined` of a timing table in Parquet (``roofprof trace``), read twice: its
+    :data:`KEY_TIMING` columns whole for the match, the rest ``chunk_rows`` rows at a time as
+    the joined rows are written (the range instances' times, :data:`UNUSED_TIMING`, never):
+    the whole table is never in memory. The same table as ``write_joined``."""
+    import pyarrow as pa
+
+    from roofprof.columns import read_parquet_text, to_frame
+    from roofprof.timing import COLUMNS, read
+
+    text = [c for c, d in COLUMNS.items() if d == TEXT]
+    keys = read(timing, only=KEY_TIMING)
+    t, c = _prepare(keys, counters)
+    m = match(t, c)
+    facts = report(m, t, spread, scope=_scope(t, counters))
+    meta = _meta(keys, counters, facts)
+    names = _device_names(c)
+    del t, keys
+    batches = read_parquet_text(timing, text, lists=("nvtx",), skip=UNUSED_TIMING,
+                                batch_rows=chunk_rows)
+
+    def chunks() -> Iterator[Any]:
+        lo = 0
+        for batch in batches:
+            part = to_frame([batch], text, ("nvtx",))
+            yield _chunk(m, part, names, lo)
+            lo += len(part)
+        if lo != len(m.level):  # the file changed under us
+            raise InputError(f"{timing}: {lo} rows read in chunks, {len(m.level)} before")
+
+    try:
+        _write(output, meta, chunks())
+    except pa.ArrowException as exc:
+        raise InputError(f"{timing}: not a readable Parquet file ({exc})") from None
     return facts

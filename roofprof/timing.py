@@ -313,9 +313,11 @@ def write(trace: TimingTrace, path: str | os.PathLike[str]) -> None:
         pq.write_table(table, fh, compression="zstd")
 
 
-def read(path: str | os.PathLike[str], skip: Sequence[str] = ()) -> TimingTrace:
+def read(path: str | os.PathLike[str], skip: Sequence[str] = (),
+         only: Sequence[str] | None = None) -> TimingTrace:
     """A timing table from Parquet written by :func:`write` (``roofprof trace``); the columns
-    in ``skip`` are not read (null: an ``object`` column of None)."""
+    in ``skip`` are not read (null: an ``object`` column of None); with ``only``, just those
+    columns (the table then has no others: ``roofprof.join.write_joined_file``)."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -330,7 +332,8 @@ def read(path: str | os.PathLike[str], skip: Sequence[str] = ()) -> TimingTrace:
         if meta.get("table") == TABLE:
             # text columns coded (files written before hold plain strings); list cells one
             # list per distinct cell, shared by its rows (as the tracer makes them)
-            df = read_frame(p, text_columns, ("nvtx", "nvtx_start_ns", "nvtx_end_ns"), skip)
+            df = read_frame(p, text_columns, ("nvtx", "nvtx_start_ns", "nvtx_end_ns"), skip,
+                            only)
     except (OSError, pa.ArrowException) as exc:
         raise InputError(f"{p}: not a readable Parquet file ({exc})") from None
     if meta.get("table") != TABLE:
@@ -344,12 +347,14 @@ def read(path: str | os.PathLike[str], skip: Sequence[str] = ()) -> TimingTrace:
         if col in df and col not in skip and df[col].dtype != object:
             df[col] = df[col].map(lambda v: [] if v is None else list(v))
     for col, dtype in COLUMNS.items():
+        if only is not None and col not in only:
+            continue
         if col == "duration_from" and col not in df:  # written before graph-level records
             df[col] = taken(["launch"], np.zeros(len(df), dtype=np.int64))
         elif col not in df:
             df[col] = nulls(len(df)) if dtype == TEXT else \
                 pd.Series([None] * len(df), dtype=dtype if dtype != "object" else object)
-    return TimingTrace(kernels=df[list(COLUMNS)], meta=meta)
+    return TimingTrace(kernels=df[[c for c in COLUMNS if c in df]], meta=meta)
 
 
 def is_timing_parquet(path: Path) -> bool:

@@ -210,6 +210,33 @@ def test_join_reads_a_timing_table_without_the_range_times_it_never_uses(
     pd.testing.assert_frame_equal(ours.drop(columns="source"), whole.drop(columns="source"))
 
 
+@pytest.mark.parametrize("capture", [EAGER, GRAPH])
+def test_a_timing_parquet_joins_in_chunks_to_the_same_table(capture: Path,
+                                                            tmp_path: Path) -> None:
+    """`write_joined_file` reads the match's columns whole and the rest in chunks (here of at
+    most 50 rows, by row groups of 70): the joined file and its facts are those of the
+    in-memory join."""
+    import pyarrow.parquet as pq
+
+    from roofprof.join import write_joined_file
+    from roofprof.timing import write
+
+    timing = load_timing(capture)
+    write(timing, tmp_path / "t.parquet")
+    # row groups of 70 rows, chunks of 50: chunks cut inside and across row groups
+    pq.write_table(pq.read_table(tmp_path / "t.parquet"), tmp_path / "t.parquet",
+                   row_group_size=70)
+    counters = counters_of(timing, np.arange(0, len(timing), 3))
+    whole = write_joined(timing, counters, tmp_path / "whole.parquet")
+    chunked = write_joined_file(tmp_path / "t.parquet", counters, tmp_path / "chunked.parquet",
+                                chunk_rows=50)
+    assert chunked == whole
+    ours, theirs = (roofprof.load(tmp_path / f) for f in ("chunked.parquet", "whole.parquet"))
+    pd.testing.assert_frame_equal(ours.kernels.drop(columns="source"),
+                                  theirs.kernels.drop(columns="source"))
+    assert ours.meta["join"] == theirs.meta["join"]
+
+
 def test_cli_join_errors_are_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["join", str(FIXTURES / "llama_small.ncu-rep"),
                                        str(EAGER), "-o", str(tmp_path / "j.parquet")])
