@@ -2,7 +2,9 @@
 
 Run from the repository root:  python bench/bench_join.py [--launches N] [--samples M] [-o DIR]
 or, on a real timing table (``bench/bench_trace_table.py --launches N -o T.parquet`` writes one
-the way ``roofprof trace`` does):  python bench/bench_join.py --timing T.parquet
+the way ``roofprof trace`` does):  python bench/bench_join.py --timing T.parquet [--cli]
+(``--cli``: then also ``roofprof join T.parquet COUNTERS -o J`` in its own process, which joins
+a timing Parquet file in chunks, ``roofprof.join.write_joined_file``: its wall time and peak RSS)
 Targets: the join (matching, provenance, coverage and report) < 10 s and peak RSS < 2 GB on the
 2-core CI machine; also times writing the joined table (chunked Parquet).
 
@@ -122,6 +124,8 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--timing", type=Path, default=None,
                     help="a timing table (Parquet) to join instead of the synthetic one")
+    ap.add_argument("--cli", action="store_true",
+                    help="with --timing: also time `roofprof join` of it in its own process")
     args = ap.parse_args()
     t0 = time.perf_counter()
     timing, counters = real(args.timing) if args.timing else \
@@ -148,6 +152,33 @@ def main() -> None:
             t4 = time.perf_counter()
             print(f"join + write {out.name} (chunks of 1M rows): {t4 - t3:.1f} s, "
                   f"{out.stat().st_size / 1e6:.0f} MB, peak RSS {rss_mb():.0f} MB")
+    if args.cli and args.timing:
+        cli(args.timing, counters)
+
+
+def cli(timing: Path, counters: Trace) -> None:
+    """``roofprof join TIMING COUNTERS -o J`` in a process of its own: wall and peak RSS."""
+    import subprocess
+    import sys
+
+    from roofprof.trace import write_parquet
+
+    with tempfile.TemporaryDirectory() as tmp:
+        write_parquet(counters, Path(tmp) / "counters.parquet")
+        t0 = time.perf_counter()
+        # VmHWM, not ru_maxrss: Linux keeps the parent's ru_maxrss across fork and exec
+        done = subprocess.run([sys.executable, "-c", "import sys\n"
+                               "from roofprof.cli import main\n"
+                               "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
+                               "hwm = open('/proc/self/status').read().split('VmHWM:')[1]\n"
+                               "print('maxrss', int(hwm.split()[0]) // 1024, file=sys.stderr)\n",
+                               "join", str(timing), str(Path(tmp) / "counters.parquet"), "-o",
+                               str(Path(tmp) / "j.parquet")],
+                              capture_output=True, text=True, check=False)
+        wall = time.perf_counter() - t0
+        peak = [ln for ln in done.stderr.splitlines() if ln.startswith("maxrss")]
+        print(f"roofprof join {timing.name} (own process, exit {done.returncode}): {wall:.1f} s, "
+              f"peak RSS {peak[-1].split()[1] if peak else '?'} MB")
 
 
 if __name__ == "__main__":
