@@ -327,6 +327,9 @@ def _prepare(timing: TimingTrace, counters: Trace) -> tuple[pd.DataFrame, pd.Dat
     if not len(c):
         raise InputError(f"{', '.join(counters.meta.get('sources') or ['counters'])}: no "
                          "profiled kernels to take counters from")
+    if not len(t):
+        raise InputError(f"{', '.join(timing.meta.get('sources') or ['timing'])}: no timed "
+                         "kernel launches: nothing to join")
     ran, profiled = set(_device_names(t).values()), set(_device_names(c).values())
     if ran and profiled and not ran & profiled:  # another GPU runs other kernels, at its speed
         raise InputError(

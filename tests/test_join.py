@@ -237,6 +237,19 @@ def test_a_timing_parquet_joins_in_chunks_to_the_same_table(capture: Path,
     assert ours.meta["join"] == theirs.meta["join"]
 
 
+def test_an_empty_timing_table_is_one_clear_error(eager: TimingTrace, tmp_path: Path) -> None:
+    from roofprof.timing import write
+
+    write(TimingTrace(kernels=eager.kernels.iloc[:0], meta=eager.meta), tmp_path / "t.parquet")
+    done = CliRunner().invoke(main, ["join", str(tmp_path / "t.parquet"),
+                                     str(FIXTURES / "llama_full_record.parquet"), "-o",
+                                     str(tmp_path / "j.parquet")])
+    assert done.exit_code == 2, done.output
+    assert done.output.strip().endswith("no timed kernel launches: nothing to join")
+    assert len(done.output.strip().splitlines()) == 1
+    assert not (tmp_path / "j.parquet").exists()
+
+
 def test_cli_join_errors_are_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["join", str(FIXTURES / "llama_small.ncu-rep"),
                                        str(EAGER), "-o", str(tmp_path / "j.parquet")])
