@@ -4,7 +4,8 @@ Run from the repository root:  python bench/bench_join.py [--launches N] [--samp
 or, on a real timing table (``bench/bench_trace_table.py --launches N -o T.parquet`` writes one
 the way ``roofprof trace`` does):  python bench/bench_join.py --timing T.parquet [--cli]
 (``--cli``: then also ``roofprof join T.parquet COUNTERS -o J`` in its own process, which joins
-a timing Parquet file in chunks, ``roofprof.join.write_joined_file``: its wall time and peak RSS)
+a timing Parquet file in chunks, ``roofprof.join_file.write_joined_file``: its wall time and
+peak RSS)
 Targets: the join (matching, provenance, coverage and report) < 10 s and peak RSS < 2 GB on the
 2-core CI machine; also times writing the joined table (chunked Parquet).
 
@@ -29,7 +30,8 @@ import numpy as np
 import pandas as pd
 
 from roofprof.columns import taken
-from roofprof.join import match, write_joined
+from roofprof.join import match
+from roofprof.join_file import write_joined
 from roofprof.join_report import format_report, report
 from roofprof.schema import COLUMNS, MEASURED
 from roofprof.timing import TimingTrace

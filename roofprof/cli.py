@@ -1083,7 +1083,8 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float,
     """
     from roofprof.dataset import is_pattern
     from roofprof.inputs import load
-    from roofprof.join import UNUSED_TIMING, write_joined, write_joined_file
+    from roofprof.join import UNUSED_TIMING
+    from roofprof.join_file import write_joined, write_joined_file
     from roofprof.join_report import format_report
     from roofprof.timing import is_timing_parquet, load_timing
 

@@ -27,14 +27,14 @@ every launch, plus the provenance columns ``counters_from``, ``counters_key``,
 disagree by more than ``spread`` in work or bytes (reported, and still averaged: the report
 says which).
 
-The matching is vectorised over integer codes (:func:`match`); :func:`write_joined` materialises
+The matching is vectorised over integer codes (:func:`match`); ``roofprof.join_file`` writes
 the table in chunks, so a run of tens of millions of launches joins in bounded memory.
 """
 
 from __future__ import annotations
 
 import functools
-import os
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from roofprof.columns import arrow_text, arrow_text_array
@@ -43,8 +43,6 @@ from roofprof.join_report import Match, report
 from roofprof.schema import ATTRIBUTION, IDENTITY, MEASURED, TEXT, dtype_of
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     import numpy as np
     import pandas as pd
 
@@ -227,7 +225,7 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
 # ------------------------------------------------------------------------------ the table
 
 
-def _chunk(m: Match, part: pd.DataFrame, device_names: dict[int, str], lo: int) -> Any:
+def chunk_table(m: Match, part: pd.DataFrame, device_names: dict[int, str], lo: int) -> Any:
     """Rows ``lo:lo + len(part)`` of the joined table as an Arrow table (``part``: those rows
     of the timing table)."""
     import numpy as np
@@ -357,17 +355,36 @@ def _meta(timing: TimingTrace, counters: Trace, facts: dict[str, Any]) -> dict[s
     return meta
 
 
+@dataclass
+class Matched:
+    """A join before its table is made: the timing rows (text coded), the match, the report's
+    facts, the joined table's metadata, and the counters' device names (ordinal -> name)."""
+
+    timing: pd.DataFrame
+    match: Match
+    facts: dict[str, Any]
+    meta: dict[str, Any]
+    device_names: dict[int, str]
+
+
+def matched(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Matched:
+    """Check, match and report: what every way of making the joined table starts with."""
+    t, c = _prepare(timing, counters)
+    m = match(t, c)
+    facts = report(m, t, spread, scope=_scope(t, counters))
+    return Matched(t, m, facts, _meta(timing, counters, facts), _device_names(c))
+
+
 def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
-    """The joined kernel table in memory (see the module docstring)."""
+    """The joined kernel table in memory (see the module docstring;
+    ``roofprof.join_file`` writes it to Parquet in chunks)."""
     import pandas as pd
 
     from roofprof.columns import shared_lists, text
     from roofprof.trace import Trace
 
-    t, c = _prepare(timing, counters)
-    m = match(t, c)
-    facts = report(m, t, spread, scope=_scope(t, counters))
-    table = _chunk(m, t, _device_names(c), 0)
+    j = matched(timing, counters, spread)
+    table = chunk_table(j.match, j.timing, j.device_names, 0)
     df = table.drop_columns(["nvtx"]).to_pandas()
     df.insert(table.column_names.index("nvtx"), "nvtx", shared_lists(table.column("nvtx")))
     for col in (*IDENTITY, *ATTRIBUTION):
@@ -376,7 +393,7 @@ def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
                 else df[col].astype(dtype_of(col))
     df["counters_from"] = pd.Series(text(df["counters_from"]), index=df.index)
     df["counters_key"] = pd.Series(text(df["counters_key"]), index=df.index)
-    return Trace(kernels=df, meta=_meta(timing, counters, facts))
+    return Trace(kernels=df, meta=j.meta)
 
 
 def _scope(t: pd.DataFrame, counters: Trace) -> np.ndarray | None:
@@ -392,81 +409,3 @@ def _device_names(c: pd.DataFrame) -> dict[int, str]:
         return {}
     pairs = c[["device", "device_name"]].dropna().drop_duplicates("device")
     return {int(d): str(n) for d, n in pairs.itertuples(index=False)}
-
-
-def write_joined(timing: TimingTrace, counters: Trace, output: str | os.PathLike[str],
-                 spread: float = 0.05, chunk_rows: int = 1_000_000) -> dict[str, Any]:
-    """Join and write Parquet in chunks of ``chunk_rows`` (atomically); returns the facts."""
-    t, c = _prepare(timing, counters)
-    m = match(t, c)
-    facts = report(m, t, spread, scope=_scope(t, counters))
-    meta = _meta(timing, counters, facts)
-    names = _device_names(c)
-    _write(output, meta, (_chunk(m, t.iloc[lo:lo + chunk_rows], names, lo)
-                          for lo in range(0, len(t), chunk_rows)))
-    return facts
-
-
-def _write(output: str | os.PathLike[str], meta: dict[str, Any], chunks: Iterator[Any]) -> None:
-    """The joined table's chunks (Arrow tables; the first gives the schema) to Parquet,
-    atomically, with ``meta``."""
-    import json
-
-    import pyarrow.parquet as pq
-
-    from roofprof.atomic import atomic_output
-    from roofprof.schema import SCHEMA_VERSION
-    from roofprof.trace import META_KEY
-
-    meta["schema_version"] = SCHEMA_VERSION
-    first = next(chunks)
-    schema = first.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
-    with atomic_output(output) as fh, pq.ParquetWriter(fh, schema, compression="zstd") as w:
-        w.write_table(first.cast(schema))
-        del first
-        for chunk in chunks:
-            w.write_table(chunk.cast(schema))
-
-
-#: the timing columns the match, its report and its checks read; the others are only copied
-KEY_TIMING = ("id", "kernel", "kernel_demangled", "grid", "block", "device", "device_name",
-              "range", "phase", "op", "duration_ns", "duration_from")
-
-
-def write_joined_file(timing: str | os.PathLike[str], counters: Trace,
-                      output: str | os.PathLike[str], spread: float = 0.05,
-                      chunk_rows: int = 1_000_000) -> dict[str, Any]:
-    """:func:`write_joined` of a timing table in Parquet (``roofprof trace``), read twice: its
-    :data:`KEY_TIMING` columns whole for the match, the rest ``chunk_rows`` rows at a time as
-    the joined rows are written (the range instances' times, :data:`UNUSED_TIMING`, never):
-    the whole table is never in memory. The same table as ``write_joined``."""
-    import pyarrow as pa
-
-    from roofprof.columns import read_parquet_text, to_frame
-    from roofprof.timing import COLUMNS, read
-
-    text = [c for c, d in COLUMNS.items() if d == TEXT]
-    keys = read(timing, only=KEY_TIMING)
-    t, c = _prepare(keys, counters)
-    m = match(t, c)
-    facts = report(m, t, spread, scope=_scope(t, counters))
-    meta = _meta(keys, counters, facts)
-    names = _device_names(c)
-    del t, keys
-    batches = read_parquet_text(timing, text, lists=("nvtx",), skip=UNUSED_TIMING,
-                                batch_rows=chunk_rows)
-
-    def chunks() -> Iterator[Any]:
-        lo = 0
-        for batch in batches:
-            part = to_frame([batch], text, ("nvtx",))
-            yield _chunk(m, part, names, lo)
-            lo += len(part)
-        if lo != len(m.level):  # the file changed under us
-            raise InputError(f"{timing}: {lo} rows read in chunks, {len(m.level)} before")
-
-    try:
-        _write(output, meta, chunks())
-    except pa.ArrowException as exc:
-        raise InputError(f"{timing}: not a readable Parquet file ({exc})") from None
-    return facts

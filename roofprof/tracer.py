@@ -415,7 +415,7 @@ def timed_join(command: Sequence[str], counters_path: Path, counters: Any,
     """``record --sample``'s second half: time every launch of ``command`` (NAME.timing.parquet
     beside the counters' NAME.parquet), join with ``counters`` (NAME.joined.parquet)."""
     from roofprof.errors import RoofprofError
-    from roofprof.join import write_joined
+    from roofprof.join_file import write_joined
 
     stem = counters_path.with_suffix("")
     timing_path = stem.with_name(stem.name + ".timing.parquet")

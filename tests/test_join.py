@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 import roofprof
 from roofprof.cli import main
 from roofprof.derive import build_table
-from roofprof.join import join, write_joined
+from roofprof.join import join
+from roofprof.join_file import write_joined
 from roofprof.schema import MEASURED
 from roofprof.timing import TimingTrace, load_timing, to_raw
 from roofprof.trace import Trace
@@ -218,7 +219,7 @@ def test_a_timing_parquet_joins_in_chunks_to_the_same_table(capture: Path,
     in-memory join."""
     import pyarrow.parquet as pq
 
-    from roofprof.join import write_joined_file
+    from roofprof.join_file import write_joined_file
     from roofprof.timing import write
 
     timing = load_timing(capture)

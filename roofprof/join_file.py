@@ -1,0 +1,91 @@
+"""The joined table (``roofprof.join``) written to Parquet in chunks, atomically: from a
+timing table in memory (:func:`write_joined`), or from a timing Parquet file read in two passes
+(:func:`write_joined_file`: its key columns whole for the match, the rest a row group at a time
+as the joined rows are written), so tens of millions of launches join in bounded memory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from roofprof.errors import InputError
+from roofprof.join import UNUSED_TIMING, chunk_table, matched
+
+if TYPE_CHECKING:
+    from roofprof.timing import TimingTrace
+    from roofprof.trace import Trace
+
+__all__ = ["KEY_TIMING", "write_joined", "write_joined_file"]
+
+
+def write_joined(timing: TimingTrace, counters: Trace, output: str | os.PathLike[str],
+                 spread: float = 0.05, chunk_rows: int = 1_000_000) -> dict[str, Any]:
+    """Join and write Parquet in chunks of ``chunk_rows`` (atomically); returns the facts."""
+    j = matched(timing, counters, spread)
+    t = j.timing
+    _write(output, j.meta, (chunk_table(j.match, t.iloc[lo:lo + chunk_rows], j.device_names, lo)
+                            for lo in range(0, len(t), chunk_rows)))
+    return j.facts
+
+
+def _write(output: str | os.PathLike[str], meta: dict[str, Any], chunks: Iterator[Any]) -> None:
+    """The joined table's chunks (Arrow tables; the first gives the schema) to Parquet,
+    atomically, with ``meta``."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from roofprof.atomic import atomic_output
+    from roofprof.schema import SCHEMA_VERSION
+    from roofprof.trace import META_KEY
+
+    meta["schema_version"] = SCHEMA_VERSION
+    first = next(chunks)
+    schema = first.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
+    with atomic_output(output) as fh, pq.ParquetWriter(fh, schema, compression="zstd") as w:
+        w.write_table(first.cast(schema))
+        del first
+        for chunk in chunks:
+            w.write_table(chunk.cast(schema))
+
+
+#: the timing columns the match, its report and its checks read; the others are only copied
+KEY_TIMING = ("id", "kernel", "kernel_demangled", "grid", "block", "device", "device_name",
+              "range", "phase", "op", "duration_ns", "duration_from")
+
+
+def write_joined_file(timing: str | os.PathLike[str], counters: Trace,
+                      output: str | os.PathLike[str], spread: float = 0.05,
+                      chunk_rows: int = 1_000_000) -> dict[str, Any]:
+    """:func:`write_joined` of a timing table in Parquet (``roofprof trace``), read twice: its
+    :data:`KEY_TIMING` columns whole for the match, the rest ``chunk_rows`` rows at a time as
+    the joined rows are written (the range instances' times, :data:`UNUSED_TIMING`, never):
+    the whole table is never in memory. The same table as ``write_joined``."""
+    import pyarrow as pa
+
+    from roofprof.columns import read_parquet_text, to_frame
+    from roofprof.schema import TEXT
+    from roofprof.timing import COLUMNS, read
+
+    text = [c for c, d in COLUMNS.items() if d == TEXT]
+    j = matched(read(timing, only=KEY_TIMING), counters, spread)
+    m = j.match
+    del j.timing  # only the match is needed from here on
+    batches = read_parquet_text(timing, text, lists=("nvtx",), skip=UNUSED_TIMING,
+                                batch_rows=chunk_rows)
+
+    def chunks() -> Iterator[Any]:
+        lo = 0
+        for batch in batches:
+            part = to_frame([batch], text, ("nvtx",))
+            yield chunk_table(m, part, j.device_names, lo)
+            lo += len(part)
+        if lo != len(m.level):  # the file changed under us
+            raise InputError(f"{timing}: {lo} rows read in chunks, {len(m.level)} before")
+
+    try:
+        _write(output, j.meta, chunks())
+    except pa.ArrowException as exc:
+        raise InputError(f"{timing}: not a readable Parquet file ({exc})") from None
+    return j.facts
