@@ -25,6 +25,12 @@
 #             reader's replay rows have only been tested on the node export made graph-level)
 # graphlevel  trace overhead with --graph-nodes none on the 4-layer CUDA-graph loop, 1,000
 #             steps, 3 rounds (about 3 min)
+# ab-graph    the same, paired rounds in ABBA order on pinned cores (PIN, default 4-11), 6
+#             rounds, mean and median step (about 6 min)
+# ab-eager    the eager 4-layer loop, 200 steps, 4 rounds, with and without the `zeroed`
+#             buffer tuning (about 6 min)
+# ab-7b       the 7B-shaped model (32 layers, hidden 4096) replaying a CUDA graph, traced with
+#             --graph-nodes none: the production setting (3 rounds, about 6 min)
 set -u
 part=${1:?usage: gpu_issue11.sh PART OUTDIR}
 out=${2:?usage: gpu_issue11.sh PART OUTDIR}
@@ -39,13 +45,30 @@ overhead)  # the launch-bound 4-layer loop: the worst case
   for g in "" --graph; do
     timeout 150 python3 bench/bench_trace_overhead.py --steps 100 --rounds 2 --kineto $g \
       2>&1 | tee -a "$out/trace_overhead.txt"
-    echo "with ROOFPROF_TRACE_TUNING=per_thread,no_zero" | tee -a "$out/trace_overhead.txt"
-    ROOFPROF_TRACE_TUNING=per_thread,no_zero timeout 60 python3 bench/bench_trace_overhead.py \
+    echo "with ROOFPROF_TRACE_TUNING=zeroed" | tee -a "$out/trace_overhead.txt"
+    ROOFPROF_TRACE_TUNING=zeroed timeout 60 python3 bench/bench_trace_overhead.py \
       --steps 100 --rounds 1 $g 2>&1 | tee -a "$out/trace_overhead.txt"
   done ;;
 graphlevel)
   timeout 280 python3 bench/bench_trace_overhead.py --graph --graph-nodes none --steps 1000 \
     --rounds 3 2>&1 | tee "$out/trace_overhead_graphlevel.txt" ;;
+ab-graph)
+  nproc; lscpu | grep -E "Model name|^CPU\(s\)|NUMA node" ; SECONDS=0
+  timeout 540 python3 bench/bench_trace_overhead.py --graph --graph-nodes none --steps 1000 \
+    --rounds 6 --pin "${PIN:-4-11}" --json "$out/ab_graph.json" 2>&1 | tee "$out/ab_graph.txt"
+  echo "wall ${SECONDS}s" ;;
+ab-eager)
+  SECONDS=0
+  timeout 540 python3 bench/bench_trace_overhead.py --steps 200 --rounds 4 --pin "${PIN:-4-11}" \
+    --arm zeroed:ROOFPROF_TRACE_TUNING=zeroed --json "$out/ab_eager.json" 2>&1 \
+    | tee "$out/ab_eager.txt"
+  echo "wall ${SECONDS}s" ;;
+ab-7b)
+  SECONDS=0
+  timeout 540 python3 bench/bench_trace_overhead.py --graph --graph-nodes none --steps 200 \
+    --rounds 3 --pin "${PIN:-4-11}" --layers 32 --hidden 4096 --heads 32 --kv-heads 8 \
+    --json "$out/ab_7b.json" 2>&1 | tee "$out/ab_7b.txt"
+  echo "wall ${SECONDS}s" ;;
 overhead-7b)  # the issue's 7B-shaped model (32 layers, hidden 4096), a range per module call
   for g in "" --graph; do
     timeout 170 python3 bench/bench_trace_overhead.py --steps 30 --rounds 2 $g --layers 32 \

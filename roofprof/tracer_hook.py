@@ -50,8 +50,11 @@ ENV_DIR = "ROOFPROF_TRACE_DIR"
 #: which records to take (for measuring what each costs): kernel, api, marker (all by default)
 ENV_KINDS = "ROOFPROF_TRACE_RECORDS"
 #: CUPTI buffer settings to try against the overhead (comma-separated; none by default):
-#: per_thread (a record buffer per thread: no lock between launching threads), no_zero (CUPTI
-#: does not clear a buffer before filling it; only the bytes it wrote are copied anyway)
+#: zeroed (we hand CUPTI zeroed buffers, cleared on CUPTI's thread after each copy, so CUPTI does
+#: not clear each new buffer on the launching thread), shared_buffer (one record buffer for all
+#: threads instead of CUPTI's default of one per thread), prealloc=N (N device buffers for the
+#: kernel timestamps allocated up front, default 3), host_pinned (those buffers in pinned host
+#: memory instead of device memory)
 ENV_TUNING = "ROOFPROF_TRACE_TUNING"
 #: CUDA graph replays recorded kernel node by kernel node (``roofprof trace --graph-nodes``):
 #: "all" (default) = every replay; "none" = each replay as one graph-level record (its span)
@@ -171,6 +174,8 @@ class Recorder:
         self.subscriber: Any = None
         self.stopped = False
         self.graph_nodes = "all"  # graph replays recorded node by node (ENV_GRAPH_NODES)
+        #: CUPTI was told our buffers come zeroed (ENV_TUNING "zeroed"): clear each after use
+        self.zero_buffers = False
 
     # CUPTI calls these from its own thread (or the flushing one): copy and return, no decoding
     def requested(self, buffer: Any, size: Any, max_records: Any) -> None:
@@ -185,6 +190,8 @@ class Recorder:
     def completed(self, _context: Any, _stream: Any, buffer: Any, _size: Any,
                   valid: int) -> None:
         data = ctypes.string_at(buffer, valid) if valid else b""
+        if self.zero_buffers:
+            ctypes.memset(buffer, 0, BUFFER_BYTES)
         with self.lock:
             if data:
                 self.buffers.append(data)
@@ -300,20 +307,28 @@ def _graph_data(c: Any, data: Any) -> Any:
     return c.GraphData.from_ptr(data.resource_descriptor)
 
 
-def tune(cupti: Any, settings: str, errors: list[str]) -> None:
+def tune(cupti: Any, settings: str, rec: Recorder) -> None:
     """Apply the ``ROOFPROF_TRACE_TUNING`` settings (see :data:`ENV_TUNING`)."""
-    attrs = {"per_thread": ("ATTR_PER_THREAD_BUFFER", 1), "no_zero": ("ATTR_ZEROED_OUT_BUFFER", 0)}
-    for name in filter(None, (x.strip() for x in settings.split(","))):
+    attrs = {"zeroed": ("ATTR_ZEROED_OUT_BUFFER", ctypes.c_uint8, 1),
+             "shared_buffer": ("ATTR_PER_THREAD_BUFFER", ctypes.c_uint8, 0),
+             "prealloc": ("ATTR_DEVICE_BUFFER_PRE_ALLOCATE_VALUE", ctypes.c_size_t, None),
+             "host_pinned": ("ATTR_MEM_ALLOCATION_TYPE_HOST_PINNED", ctypes.c_uint8, 1)}
+    for setting in filter(None, (x.strip() for x in settings.split(","))):
+        name, _, given = setting.partition("=")
         if name not in attrs:
-            errors.append(f"{ENV_TUNING}: unknown setting {name!r} (known: {', '.join(attrs)})")
+            rec.errors.append(f"{ENV_TUNING}: unknown setting {name!r} "
+                              f"(known: {', '.join(attrs)})")
             continue
-        attr, value = attrs[name]
-        flag = ctypes.c_uint8(value)
+        attr, ctype, value = attrs[name]
         try:
-            cupti.activity_set_attribute(getattr(cupti.ActivityAttribute, attr), 1,
-                                         ctypes.addressof(flag))
+            flag = ctype(int(given) if value is None else value)
+            cupti.activity_set_attribute(getattr(cupti.ActivityAttribute, attr),
+                                         ctypes.sizeof(flag), ctypes.addressof(flag))
         except Exception as exc:
-            errors.append(f"{ENV_TUNING}: {name}: {exc!r}")
+            rec.errors.append(f"{ENV_TUNING}: {setting}: {exc!r}")
+            continue
+        if name == "zeroed":
+            rec.zero_buffers = True
 
 
 def kept_call(name: str) -> bool:
@@ -374,7 +389,7 @@ def start(folder: str | None = None) -> Recorder | None:
                               "ranges go there, not to roofprof")
         elif not injected:
             os.environ["NVTX_INJECTION64_PATH"] = path  # read at the program's first NVTX call
-        tune(cupti, os.environ.get(ENV_TUNING, ""), rec.errors)
+        tune(cupti, os.environ.get(ENV_TUNING, ""), rec)
         callbacks = (_REQUESTED(rec.requested), _COMPLETED(rec.completed))
         _KEEP.append(callbacks)
         register = rec.library.cuptiActivityRegisterCallbacks
