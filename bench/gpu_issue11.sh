@@ -29,6 +29,8 @@
 #             rounds, mean and median step (about 6 min)
 # ab-eager    the eager 4-layer loop, 200 steps, 4 rounds, with and without the `zeroed`
 #             buffer tuning (about 6 min)
+# probe-graph what each CUPTI record family costs the CUDA-graph loop with graph-level records
+#             (bench/cupti_probe.py, 1,000 steps, pinned), 2 rounds, beside the whole tracer
 # ab-7b       the 7B-shaped model (32 layers, hidden 4096) replaying a CUDA graph, traced with
 #             --graph-nodes none: the production setting (3 rounds, about 6 min)
 set -u
@@ -62,6 +64,22 @@ ab-eager)
   timeout 540 python3 bench/bench_trace_overhead.py --steps 200 --rounds 4 --pin "${PIN:-4-11}" \
     --arm zeroed:ROOFPROF_TRACE_TUNING=zeroed --json "$out/ab_eager.json" 2>&1 \
     | tee "$out/ab_eager.txt"
+  echo "wall ${SECONDS}s" ;;
+probe-graph)
+  SECONDS=0
+  loop="--graph --steps 1000"
+  for r in 1 2; do
+    for mode in plain K,G K,G,a K,G,a,M tracer; do
+      if [ "$mode" = tracer ]; then
+        got=$(taskset -c "${PIN:-4-11}" timeout 100 python3 -m roofprof trace --graph-nodes none \
+          -f -o "$out/probe_$r.parquet" -- python3 bench/decode_loop.py $loop 2>/dev/null | grep '^{"ms')
+      else
+        got=$(taskset -c "${PIN:-4-11}" timeout 100 python3 bench/cupti_probe.py "$mode" $loop \
+          2>/dev/null | grep '^{' | tr '\n' ' ')
+      fi
+      echo "round $r $mode $got" | tee -a "$out/probe_graph.txt"
+    done
+  done
   echo "wall ${SECONDS}s" ;;
 ab-7b)
   SECONDS=0
