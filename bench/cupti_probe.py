@@ -9,6 +9,8 @@ MODE (comma-separated parts; "plain" for none):
     A       runtime and driver API records of launch calls only (the tracer's filter)
     a       the same per-call filter without enabling the RUNTIME/DRIVER kinds
     M       NVTX marker records
+    I       kernel records off while a CUDA graph is instantiated (cudaGraphInstantiate*):
+            are graph nodes then left without CUPTI's per-kernel timestamps?
     T       toggle: at sampled graph launches (the first 3 of each graph exec, then every 20th)
             turn graph-level records off (and kernel records on, without K) around the launch
 Prints decode_loop.py's {"ms_per_step": ...} line, then {"probe": MODE, "records": {...}}:
@@ -91,12 +93,22 @@ def main() -> None:
                     cupti.activity_disable(kind.CONCURRENT_KERNEL)
                 cupti.activity_enable(kind.GRAPH_TRACE)
 
-        if "T" in parts:
-            sub = cupti.subscribe(on_api, None)
-            _KEEP.append((sub, on_api))
-            for member in cupti.runtime_api_trace_cbid:
-                if member.name.startswith("cudaGraphLaunch"):
-                    cupti.enable_callback(1, sub, cupti.CallbackDomain.RUNTIME_API, int(member))
+        def on_instantiate(_user: Any, _domain: Any, _cbid: Any, data: Any) -> None:
+            if data.callback_site == cupti.ApiCallbackSite.API_ENTER:
+                stats["instantiations"] += 1
+                cupti.activity_disable(kind.CONCURRENT_KERNEL)
+            else:
+                cupti.activity_enable(kind.CONCURRENT_KERNEL)
+
+        watch = {"T": ("cudaGraphLaunch", on_api), "I": ("cudaGraphInstantiate", on_instantiate)}
+        for part, (prefix, hook) in watch.items():
+            if part in parts:
+                sub = cupti.subscribe(hook, None)
+                _KEEP.append((sub, hook))
+                for member in cupti.runtime_api_trace_cbid:
+                    if member.name.startswith(prefix):
+                        cupti.enable_callback(1, sub, cupti.CallbackDomain.RUNTIME_API,
+                                              int(member))
 
         def report() -> None:
             cupti.activity_flush_all(1)

@@ -31,6 +31,8 @@
 #             buffer tuning (about 6 min)
 # probe-graph what each CUPTI record family costs the CUDA-graph loop with graph-level records
 #             (bench/cupti_probe.py, 1,000 steps, pinned), 2 rounds, beside the whole tracer
+# probe-7b    the same on the 7B-shaped graph loop (GPU-bound): graph-level records alone,
+#             with kernel records, with kernel records off while graphs are instantiated
 # ab-7b       the 7B-shaped model (32 layers, hidden 4096) replaying a CUDA graph, traced with
 #             --graph-nodes none: the production setting (3 rounds, about 6 min)
 set -u
@@ -65,11 +67,15 @@ ab-eager)
     --arm zeroed:ROOFPROF_TRACE_TUNING=zeroed --json "$out/ab_eager.json" 2>&1 \
     | tee "$out/ab_eager.txt"
   echo "wall ${SECONDS}s" ;;
-probe-graph)
+probe-graph|probe-7b)
   SECONDS=0
-  loop="--graph --steps 1000"
+  loop="--graph --steps 1000"; modes="plain K,G K,G,a K,G,a,M tracer"
+  if [ "$part" = probe-7b ]; then
+    loop="--graph --steps 200 --events --layers 32 --hidden 4096 --heads 32 --kv-heads 8"
+    modes="plain G K,G K,G,I tracer"
+  fi
   for r in 1 2; do
-    for mode in plain K,G K,G,a K,G,a,M tracer; do
+    for mode in $modes; do
       if [ "$mode" = tracer ]; then
         got=$(taskset -c "${PIN:-4-11}" timeout 100 python3 -m roofprof trace --graph-nodes none \
           -f -o "$out/probe_$r.parquet" -- python3 bench/decode_loop.py $loop 2>/dev/null | grep '^{"ms')
@@ -77,7 +83,7 @@ probe-graph)
         got=$(taskset -c "${PIN:-4-11}" timeout 100 python3 bench/cupti_probe.py "$mode" $loop \
           2>/dev/null | grep '^{' | tr '\n' ' ')
       fi
-      echo "round $r $mode $got" | tee -a "$out/probe_graph.txt"
+      echo "round $r $mode $got" | tee -a "$out/$part.txt"
     done
   done
   echo "wall ${SECONDS}s" ;;
