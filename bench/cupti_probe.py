@@ -11,6 +11,8 @@ MODE (comma-separated parts; "plain" for none):
     M       NVTX marker records
     I       kernel records off while a CUDA graph is instantiated (cudaGraphInstantiate*):
             are graph nodes then left without CUPTI's per-kernel timestamps?
+    E       time each graph launch with two CUDA events recorded on its stream from a CUPTI
+            callback (no CUPTI graph records); with K, kernel records are off during the launch
     T       toggle: at sampled graph launches (the first 3 of each graph exec, then every 20th)
             turn graph-level records off (and kernel records on, without K) around the launch
 Prints decode_loop.py's {"ms_per_step": ...} line, then {"probe": MODE, "records": {...}}:
@@ -100,7 +102,41 @@ def main() -> None:
             else:
                 cupti.activity_enable(kind.CONCURRENT_KERNEL)
 
-        watch = {"T": ("cudaGraphLaunch", on_api), "I": ("cudaGraphInstantiate", on_instantiate)}
+        libcuda = ctypes.CDLL("libcuda.so.1")
+        spans: list[tuple[ctypes.c_void_p, ctypes.c_void_p]] = []
+        opened: list[ctypes.c_void_p] = []
+
+        def recorded(stream: int) -> ctypes.c_void_p:
+            ev = ctypes.c_void_p()
+            libcuda.cuEventCreate(ctypes.byref(ev), 0)
+            libcuda.cuEventRecord(ev, ctypes.c_void_p(stream))
+            return ev
+
+        def on_event_launch(_user: Any, _domain: Any, _cbid: Any, data: Any) -> None:
+            raw = int(data.ptr) if hasattr(data, "ptr") else int(data)
+            params = ctypes.c_void_p.from_address(raw + 16).value or 0
+            stream = ctypes.c_void_p.from_address(params + 8).value or 0 if params else 0
+            if data.callback_site == cupti.ApiCallbackSite.API_ENTER:
+                if "K" in parts:
+                    cupti.activity_disable(kind.CONCURRENT_KERNEL)
+                opened.append(recorded(stream))
+            else:
+                spans.append((opened.pop(), recorded(stream)))
+                if "K" in parts:
+                    cupti.activity_enable(kind.CONCURRENT_KERNEL)
+
+        def event_spans() -> dict[str, float]:
+            libcuda.cuCtxSynchronize()
+            got = []
+            for a, b in spans:
+                ms = ctypes.c_float()
+                if libcuda.cuEventElapsedTime(ctypes.byref(ms), a, b) == 0:
+                    got.append(1000 * ms.value)
+            got.sort()
+            return {"event spans": len(got), "event median us": got[len(got) // 2]} if got else {}
+
+        watch = {"T": ("cudaGraphLaunch", on_api), "I": ("cudaGraphInstantiate", on_instantiate),
+                 "E": ("cudaGraphLaunch", on_event_launch)}
         for part, (prefix, hook) in watch.items():
             if part in parts:
                 sub = cupti.subscribe(hook, None)
@@ -121,6 +157,8 @@ def main() -> None:
             found, problems = decode(rec.buffers, kinds)
             counts = {f: len(a) for f, a in found.items()}
             counts["kernel in graphs"] = int((found["kernel"]["graph_id"] != 0).sum())
+            if "E" in parts:
+                counts.update(event_spans())
             if len(found["graph"]):
                 g = found["graph"]
                 counts["graph mean us"] = float(((g["end"] - g["start"]) / 1e3).mean())

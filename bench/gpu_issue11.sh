@@ -74,6 +74,7 @@ probe-graph|probe-7b)
     loop="--graph --steps 200 --events --layers 32 --hidden 4096 --heads 32 --kv-heads 8"
     modes="plain G K,G K,G,I tracer"
   fi
+  [ -n "${MODES:-}" ] && modes=$MODES
   for r in 1 2; do
     for mode in $modes; do
       if [ "$mode" = tracer ]; then
