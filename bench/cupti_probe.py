@@ -13,6 +13,8 @@ MODE (comma-separated parts; "plain" for none):
             are graph nodes then left without CUPTI's per-kernel timestamps?
     E       time each graph launch with two CUDA events recorded on its stream from a CUPTI
             callback (no CUPTI graph records); with K, kernel records are off during the launch
+    R       nothing enabled: CUPTI loaded and the activity buffer callbacks registered only
+    S       R, plus a callback subscriber with no callback enabled
     T       toggle: at sampled graph launches (the first 3 of each graph exec, then every 20th)
             turn graph-level records off (and kernel records on, without K) around the launch
 Prints decode_loop.py's {"ms_per_step": ...} line, then {"probe": MODE, "records": {...}}:
@@ -137,6 +139,9 @@ def main() -> None:
 
         watch = {"T": ("cudaGraphLaunch", on_api), "I": ("cudaGraphInstantiate", on_instantiate),
                  "E": ("cudaGraphLaunch", on_event_launch)}
+        if "S" in parts:
+            sub = cupti.subscribe(lambda *_: None, None)
+            _KEEP.append(sub)
         for part, (prefix, hook) in watch.items():
             if part in parts:
                 sub = cupti.subscribe(hook, None)

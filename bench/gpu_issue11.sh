@@ -33,6 +33,7 @@
 #             (bench/cupti_probe.py, 1,000 steps, pinned), 2 rounds, beside the whole tracer
 # probe-7b    the same on the 7B-shaped graph loop (GPU-bound): graph-level records alone,
 #             with kernel records, with kernel records off while graphs are instantiated
+# ab-7b-eager the 7B-shaped model in eager mode (every kernel recorded), 30 steps, 3 rounds
 # ab-7b       the 7B-shaped model (32 layers, hidden 4096) replaying a CUDA graph, traced with
 #             --graph-nodes none: the production setting (3 rounds, about 6 min)
 set -u
@@ -87,6 +88,12 @@ probe-graph|probe-7b)
       echo "round $r $mode $got" | tee -a "$out/$part.txt"
     done
   done
+  echo "wall ${SECONDS}s" ;;
+ab-7b-eager)
+  SECONDS=0
+  timeout 400 python3 bench/bench_trace_overhead.py --steps 30 --rounds 3 --pin "${PIN:-4-11}" \
+    --layers 32 --hidden 4096 --heads 32 --kv-heads 8 --json "$out/ab_7b_eager.json" 2>&1 \
+    | tee "$out/ab_7b_eager.txt"
   echo "wall ${SECONDS}s" ;;
 ab-7b)
   SECONDS=0
