@@ -33,6 +33,7 @@
 #             (bench/cupti_probe.py, 1,000 steps, pinned), 2 rounds, beside the whole tracer
 # probe-7b    the same on the 7B-shaped graph loop (GPU-bound): graph-level records alone,
 #             with kernel records, with kernel records off while graphs are instantiated
+#             (EAGER=1: the eager 7B loop, 30 steps, by record family, and the `zeroed` tuning)
 # ab-7b-eager the 7B-shaped model in eager mode (every kernel recorded), 30 steps, 3 rounds
 # ab-7b       the 7B-shaped model (32 layers, hidden 4096) replaying a CUDA graph, traced with
 #             --graph-nodes none: the production setting (3 rounds, about 6 min)
@@ -71,15 +72,20 @@ ab-eager)
 probe-graph|probe-7b)
   SECONDS=0
   loop="--graph --steps 1000"; modes="plain K,G K,G,a K,G,a,M tracer"
-  if [ "$part" = probe-7b ]; then
+  if [ "$part" = probe-7b ] && [ -n "${EAGER:-}" ]; then  # every kernel launched eagerly
+    loop="--steps 30 --layers 32 --hidden 4096 --heads 32 --kv-heads 8"
+    modes="plain R K K,a K,a,M tracer tracer-zeroed"
+  elif [ "$part" = probe-7b ]; then
     loop="--graph --steps 200 --events --layers 32 --hidden 4096 --heads 32 --kv-heads 8"
     modes="plain G K,G K,G,I tracer"
   fi
   [ -n "${MODES:-}" ] && modes=$MODES
   for r in 1 2; do
     for mode in $modes; do
-      if [ "$mode" = tracer ]; then
-        got=$(taskset -c "${PIN:-4-11}" timeout 100 python3 -m roofprof trace --graph-nodes none \
+      if [ "${mode%%-*}" = tracer ]; then
+        tuning=""; [ "$mode" = tracer-zeroed ] && tuning=zeroed
+        got=$(ROOFPROF_TRACE_TUNING=$tuning taskset -c "${PIN:-4-11}" timeout 100 \
+          python3 -m roofprof trace --graph-nodes none \
           -f -o "$out/probe_$r.parquet" -- python3 bench/decode_loop.py $loop 2>/dev/null | grep '^{"ms')
       else
         got=$(taskset -c "${PIN:-4-11}" timeout 100 python3 bench/cupti_probe.py "$mode" $loop \
