@@ -322,8 +322,9 @@ def tune(cupti: Any, settings: str, rec: Recorder) -> None:
         attr, ctype, value = attrs[name]
         try:
             flag = ctype(int(given) if value is None else value)
+            size = ctypes.c_size_t(ctypes.sizeof(flag))  # CUPTI takes a pointer to the size
             cupti.activity_set_attribute(getattr(cupti.ActivityAttribute, attr),
-                                         ctypes.sizeof(flag), ctypes.addressof(flag))
+                                         ctypes.addressof(size), ctypes.addressof(flag))
         except Exception as exc:
             rec.errors.append(f"{ENV_TUNING}: {setting}: {exc!r}")
             continue
