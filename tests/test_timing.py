@@ -7,6 +7,7 @@ import gzip
 import json
 import sqlite3
 import warnings
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,8 @@ from tests.conftest import FIXTURES, load_fixture
 EAGER = FIXTURES / "llama_kineto.json.gz"
 GRAPH = FIXTURES / "llama_graph_kineto.json.gz"
 NSYS = FIXTURES / "llama_graph_nsys.sqlite"
+#: the same program under nsys' default --cuda-graph-trace=graph: one record per replay
+NSYS_GRAPH_MODE = FIXTURES / "llama_graph_nsys_graphmode.sqlite"
 LAYERS, STEPS = 2, 3  # the captures: 2-layer Llama, 1 prefill + 3 decode steps
 
 
@@ -138,6 +141,37 @@ def test_a_real_nsys_export_of_the_graph_run_attributes_replays_like_the_tracer(
         a = k.groupby(by, dropna=False).size().sort_index()
         b = ours.groupby(by, dropna=False).size().sort_index()
         pd.testing.assert_series_equal(a, b, check_index_type=False, check_names=False)
+
+
+def test_a_real_nsys_export_in_graph_mode_times_each_replay_where_node_mode_saw_it() -> None:
+    """The same program captured in nsys' default --cuda-graph-trace=graph mode (fixtures/
+    MANIFEST.md): each of its 4 graph replays is one row, at the very launch (correlation id)
+    where the node-mode capture saw that replay's 125 kernels, in the same phase, and with a span
+    near the node-mode one; every other kernel is the same as in the node-mode capture."""
+    graph_mode = load_timing(NSYS_GRAPH_MODE).kernels
+    node_mode = load_timing(NSYS).kernels
+    whole = graph_mode[graph_mode["duration_from"] == "replay"].set_index("correlation_id")
+    nodes = node_mode[node_mode["graph_node_id"].notna()].groupby("correlation_id").agg(
+        start=("start_ns", "min"), end=("end_ns", "max"), phase=("phase", "first"),
+        kernels=("kernel", "size"))
+    assert sorted(whole.index) == sorted(nodes.index)
+    assert set(nodes["kernels"]) == {125}
+    assert (whole["phase"] == nodes.loc[whole.index, "phase"]).all()
+    assert (whole["phase"] == "decode").sum() == STEPS
+    assert whole["grid"].isna().all()
+    assert whole["block"].isna().all()
+    # two runs of one program: recording every node made each replay about 8% longer
+    span = nodes["end"] - nodes["start"]
+    ratio = whole["duration_ns"] / span.loc[whole.index]
+    assert ratio.between(0.85, 1.0).all(), ratio
+    # the kernels launched outside graphs are the same launches in both captures
+    def launches(k: pd.DataFrame) -> Counter[tuple[str, ...]]:
+        return Counter(zip(*(k[c].astype(str) for c in ("kernel", "grid", "block", "phase")),
+                           strict=True))
+
+    eager = launches(graph_mode[graph_mode["duration_from"] == "launch"])
+    assert eager == launches(node_mode[node_mode["graph_node_id"].isna()])
+    assert eager.total() == len(node_mode) - 4 * 125
 
 
 def test_short_names_are_ncus_function_names() -> None:
