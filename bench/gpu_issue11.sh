@@ -35,6 +35,8 @@
 #             with kernel records, with kernel records off while graphs are instantiated
 #             (EAGER=1: the eager 7B loop, 30 steps, by record family, and the `zeroed` tuning)
 # ab-7b-eager the 7B-shaped model in eager mode (every kernel recorded), 30 steps, 3 rounds
+# peers-7b    the 7B-shaped graph loop plain, under torch.profiler (CUDA activities) and under
+#             nsys (--cuda-graph-trace=graph): what other CUPTI-based tools pay (2 rounds)
 # ab-7b       the 7B-shaped model (32 layers, hidden 4096) replaying a CUDA graph, traced with
 #             --graph-nodes none: the production setting (3 rounds, about 6 min)
 set -u
@@ -100,6 +102,24 @@ ab-7b-eager)
   timeout 400 python3 bench/bench_trace_overhead.py --steps 30 --rounds 3 --pin "${PIN:-4-11}" \
     --layers 32 --hidden 4096 --heads 32 --kv-heads 8 --json "$out/ab_7b_eager.json" 2>&1 \
     | tee "$out/ab_7b_eager.txt"
+  echo "wall ${SECONDS}s" ;;
+peers-7b)
+  SECONDS=0
+  nsys=$(command -v nsys || ls /opt/nvidia/nsight-compute/*/host/target-linux-x64/nsys 2>/dev/null | head -1)
+  [ -d .whl/libdw ] && export LD_LIBRARY_PATH="$PWD/.whl/libdw${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  loop="bench/decode_loop.py --graph --steps 200 --events --layers 32 --hidden 4096 --heads 32 --kv-heads 8"
+  for r in 1 2; do
+    for tool in plain kineto nsys; do
+      case $tool in
+      plain) got=$(taskset -c "${PIN:-4-11}" timeout 100 python3 $loop 2>/dev/null | grep '^{') ;;
+      kineto) got=$(taskset -c "${PIN:-4-11}" timeout 100 python3 $loop --kineto 2>/dev/null | grep '^{') ;;
+      nsys) got=$(taskset -c "${PIN:-4-11}" timeout 150 "$nsys" profile -s none --cpuctxsw=none \
+              -t cuda,nvtx --cuda-graph-trace=graph -f true -o "$out/peer_$r" python3 $loop \
+              2>/dev/null | grep '^{') ;;
+      esac
+      echo "round $r $tool $got" | tee -a "$out/peers_7b.txt"
+    done
+  done
   echo "wall ${SECONDS}s" ;;
 ab-7b)
   SECONDS=0
