@@ -356,7 +356,8 @@ def launches_only(cupti: Any) -> None:
 def graph_level(cupti: Any, rec: Recorder) -> None:
     """Record each CUDA graph replay as one graph-level record: with kernel records on, CUPTI
     then records none of its nodes (a CUDA-graph decode loop's overhead went from +38% to
-    +7-16%, H100). On before any graph is instantiated: turned on after a graph had been
+    +7-16%, H100; +7-9% on a 7B-shaped one, which CUPTI merely attached, nothing enabled, already
+    costs: BENCHMARKS.md). On before any graph is instantiated: turned on after a graph had been
     replayed, the next replay crashed (H100, CUPTI 13.0).
 
     Not done: recording a few replays of each graph node by node and the rest at graph level
