@@ -37,6 +37,9 @@
 # ab-7b-eager the 7B-shaped model in eager mode (every kernel recorded), 30 steps, 3 rounds
 # peers-7b    the 7B-shaped graph loop plain, under torch.profiler (CUDA activities) and under
 #             nsys (--cuda-graph-trace=graph): what other CUPTI-based tools pay (2 rounds)
+# inprocess   CUPTI attached and detached in alternating blocks inside one process
+#             (bench/inprocess_ab.py): the eager 4-layer loop (800 steps, blocks of 40) and the
+#             eager 7B-shaped loop (120 steps, blocks of 10)
 # ab-7b       the 7B-shaped model (32 layers, hidden 4096) replaying a CUDA graph, traced with
 #             --graph-nodes none: the production setting (3 rounds, about 6 min)
 set -u
@@ -120,6 +123,16 @@ peers-7b)
       echo "round $r $tool $got" | tee -a "$out/peers_7b.txt"
     done
   done
+  echo "wall ${SECONDS}s" ;;
+inprocess)
+  SECONDS=0
+  for r in 1 2; do
+    taskset -c "${PIN:-4-11}" timeout 150 python3 bench/inprocess_ab.py --block 40 --steps 800 \
+      2>&1 | grep -E '^\{|Error|error' | tee -a "$out/inprocess.txt"
+  done
+  taskset -c "${PIN:-4-11}" timeout 200 python3 bench/inprocess_ab.py --block 10 --steps 120 \
+    --layers 32 --hidden 4096 --heads 32 --kv-heads 8 2>&1 | grep -E '^\{|Error|error' \
+    | tee -a "$out/inprocess.txt"
   echo "wall ${SECONDS}s" ;;
 ab-7b)
   SECONDS=0
