@@ -126,6 +126,14 @@ peers-7b)
   echo "wall ${SECONDS}s" ;;
 inprocess)
   SECONDS=0
+  if [ -n "${RECORDS:-}" ]; then  # by record family: RECORDS="kernel api kernel,api none"
+    for rec in $RECORDS; do
+      taskset -c "${PIN:-4-11}" timeout 100 python3 bench/inprocess_ab.py --block 40 \
+        --steps 800 --records "$rec" 2>&1 | grep -E '^\{"in|Error|error' \
+        | tee -a "$out/inprocess_records.txt"
+    done
+    echo "wall ${SECONDS}s"; exit 0
+  fi
   for r in 1 2; do
     taskset -c "${PIN:-4-11}" timeout 150 python3 bench/inprocess_ab.py --block 40 --steps 800 \
       2>&1 | grep -E '^\{|Error|error' | tee -a "$out/inprocess.txt"

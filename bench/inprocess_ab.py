@@ -2,7 +2,11 @@
 detached in alternating blocks of decode steps, so that the host's speed, which moves 20-50%
 between processes on the lent GPU machines, weighs on both alike.
 
-    python bench/inprocess_ab.py --block 20 [decode_loop.py options, e.g. --steps 400]
+    python bench/inprocess_ab.py --block 20 [--records kernel,api] [decode_loop.py options]
+
+--records: what is enabled while attached, of kernel (kernel records), api (the launch calls'
+API records), latency (kernel records with their queued and submitted times); nothing = CUPTI
+attached with no record.
 
 (`gpu_issue11.sh inprocess` runs the 4-layer and the 7B-shaped eager loops.)
 
@@ -45,9 +49,10 @@ from roofprof.tracer_process import loaded_library  # noqa: E402
 class Toggle:
     """CUPTI attached with the tracer's records, or detached."""
 
-    def __init__(self) -> None:
+    def __init__(self, records: set[str]) -> None:
         from cupti import cupti
 
+        self.records = records
         self.cupti = cupti
         cupti.set_thread_id_type(cupti.ActivityThreadIdType.SYSTEM)  # loads libcupti
         path = loaded_library()
@@ -64,14 +69,19 @@ class Toggle:
         c.set_thread_id_type(c.ActivityThreadIdType.SYSTEM)
         if self.rec.library.cuptiActivityRegisterCallbacks(*self.callbacks):
             sys.exit("cuptiActivityRegisterCallbacks failed")
-        c.activity_enable(c.ActivityKind.CONCURRENT_KERNEL)
-        launches_only(c)
+        if "kernel" in self.records:
+            c.activity_enable(c.ActivityKind.CONCURRENT_KERNEL)
+        if "api" in self.records:
+            launches_only(c)
+        if "latency" in self.records:  # kernel records with their queued/submitted times
+            c.activity_enable_latency_timestamps(1)
         self.on = True
 
     def detach(self) -> None:
         c = self.cupti
         c.activity_flush_all(1)
-        c.activity_disable(c.ActivityKind.CONCURRENT_KERNEL)
+        if "kernel" in self.records:
+            c.activity_disable(c.ActivityKind.CONCURRENT_KERNEL)
         c.finalize()
         self.on = False
 
@@ -85,14 +95,18 @@ class Toggle:
 
 
 def main() -> None:
-    block = 20
-    if "--block" in sys.argv:
-        i = sys.argv.index("--block")
-        block = int(sys.argv[i + 1])
-        del sys.argv[i:i + 2]
+    block, records = 20, "kernel,api"
+    for flag in ("--block", "--records"):
+        if flag in sys.argv:
+            i = sys.argv.index(flag)
+            if flag == "--block":
+                block = int(sys.argv[i + 1])
+            else:
+                records = sys.argv[i + 1]
+            del sys.argv[i:i + 2]
     import kineto_llama
 
-    toggle = Toggle()
+    toggle = Toggle(set(records.split(",")))
     original = kineto_llama.marked
     steps: list[tuple[int, bool, float]] = []  # (block, attached, seconds)
 
@@ -128,7 +142,7 @@ def main() -> None:
             on = means[b][1] if means[b][0] else means[b + 1][1]
             off = means[b + 1][1] if means[b][0] else means[b][1]
             pairs.append(100 * (on - off) / off)
-    out: dict[str, Any] = {"block": block}
+    out: dict[str, Any] = {"block": block, "records": records}
     for on, name in ((False, "detached"), (True, "attached")):
         out[name] = {"steps": len(by[on]), "mean_ms": statistics.mean(by[on]),
                      "median_ms": statistics.median(by[on])}
