@@ -43,13 +43,18 @@ def _write(output: str | os.PathLike[str], meta: dict[str, Any], chunks: Iterato
     meta["schema_version"] = SCHEMA_VERSION
     first = next(chunks)
     schema = first.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
-    with atomic_output(output) as fh, pq.ParquetWriter(fh, schema, compression="zstd") as w:
+    # a value per launch: a dictionary page would be tried, filled and dropped in every chunk
+    dictionary = [c for c in schema.names if c not in DISTINCT_PER_LAUNCH]
+    with atomic_output(output) as fh, pq.ParquetWriter(fh, schema, compression="zstd",
+                                                       use_dictionary=dictionary) as w:
         w.write_table(first.cast(schema))
         del first
         for chunk in chunks:
             w.write_table(chunk.cast(schema))
 
 
+#: columns with a value of their own for (nearly) every launch: written without dictionary
+DISTINCT_PER_LAUNCH = frozenset({"id", "start_ns", "end_ns", "correlation_id"})
 #: the timing columns the match, its report and its checks read; the others are only copied
 KEY_TIMING = ("id", "kernel", "kernel_demangled", "grid", "block", "device", "device_name",
               "range", "phase", "op", "duration_ns", "duration_from")
