@@ -44,9 +44,11 @@ def _write(output: str | os.PathLike[str], meta: dict[str, Any], chunks: Iterato
     first = next(chunks)
     schema = first.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
     # a value per launch: a dictionary page would be tried, filled and dropped in every chunk
-    dictionary = [c for c in schema.names if c not in DISTINCT_PER_LAUNCH]
+    # (pyarrow takes a list of columns where its stubs say bool)
+    options: dict[str, Any] = {"use_dictionary": [c for c in schema.names
+                                                  if c not in DISTINCT_PER_LAUNCH]}
     with atomic_output(output) as fh, pq.ParquetWriter(fh, schema, compression="zstd",
-                                                       use_dictionary=dictionary) as w:
+                                                       **options) as w:
         w.write_table(first.cast(schema))
         del first
         for chunk in chunks:
