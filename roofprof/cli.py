@@ -1049,7 +1049,7 @@ def trace(output: Path, force: bool, graph_nodes: str, command: tuple[str, ...])
                                 k["nvtx_source"].value_counts().items() if n)
             click.echo(f"roofprof: wrote {out}: {len(k)} kernel launches timed "
                        f"(annotation paths: {sources})", err=True)
-            for line in tracer.graph_notes(result.trace):
+            for line in [*tracer.range_notes(result.trace), *tracer.graph_notes(result.trace)]:
                 click.echo(f"roofprof: {line}", err=True)
         if result.interrupted:
             _fail("interrupted; kept what was traced", 130)

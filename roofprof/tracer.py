@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from roofprof.columns import taken
 from roofprof.errors import InputError, OutputError, UsageError
 from roofprof.graph_replays import DURATION_FROM, add_replays
-from roofprof.marker_ranges import marker_ranges, thread_key
+from roofprof.marker_ranges import marker_ranges, thread_key, without_unended_library_ranges
 from roofprof.stacks import collector_paused
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
 
@@ -230,6 +230,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
         "graph_id": k["graph_id"].astype("Int64").where(k["graph_id"] != 0),
         "graph_node_id": k["graph_node_id"].astype("Int64").where(k["graph_node_id"] != 0),
     }
+    ranges, unended = without_unended_library_ranges(ranges)
     table = pd.DataFrame(ranges, columns=["thread", "name", "start_ns", "end_ns"])
     thread = np.where(found, (launch_pid << 32) | (tid & 0xFFFFFFFF), -1)
     when = np.where(found, k["call_start"].fillna(0), 0).astype(np.int64)
@@ -253,6 +254,7 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
             "command": command, "sampling": {"kind": "run", "reasons": ["every launch timed"]},
             "timing": {"clock": "CUPTI timestamps (ns)", "launches": len(df),
                        "processes": processes, "nvtx_ranges": len(ranges),
+                       "nvtx_unended_library_ranges": unended,
                        "cupti_records": _counts(records),
                        "graph_node_kernels": int(df["graph_node_id"].notna().sum()),
                        "graph_kernels_with_capture_ranges": len(at_capture),
@@ -428,6 +430,18 @@ def timed_join(command: Sequence[str], counters_path: Path, counters: Any,
                             f"{counters_path}")
     facts = write_joined(timed.trace, counters, joined_path)
     return TimedJoin(timing_path, joined_path, facts, timed.problems)
+
+
+def range_notes(trace: TimingTrace) -> list[str]:
+    """Library API ranges (NCCL's) left out because their end is missing from CUPTI's records
+    (``roofprof.marker_ranges.without_unended_library_ranges``)."""
+    unended = trace.meta.get("timing", {}).get("nvtx_unended_library_ranges") or {}
+    if not unended:
+        return []
+    names = ", ".join(f"{name} x{n}" for name, n in sorted(unended.items()))
+    return [f"{sum(unended.values())} NCCL API range(s) have no end in CUPTI's records ({names}): "
+            "left out of the annotation paths, where they would have enclosed every later "
+            "launch of their thread"]
 
 
 def graph_notes(trace: TimingTrace) -> list[str]:

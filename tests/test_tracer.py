@@ -132,6 +132,44 @@ def test_an_unclosed_range_covers_the_rest_of_the_run() -> None:
     assert all(s[:1] == ["prefill"] for s in later)
 
 
+def test_nccls_unended_api_ranges_do_not_enclose_the_run() -> None:
+    """Raw records of both ranks of a 2-H200 tensor-parallel run (fixtures/MANIFEST.md): CUPTI
+    has a start and no end for ncclCommInitRankConfig and ncclCommFinalize in each process.
+    Left out of the paths, they no longer prefix every launch; the all-reduce ranges, which
+    ended, still hold NCCL's kernels, and the notes say what was left out."""
+    records, problems = tracer.read_parts(FIXTURES / "tp2_trace_parts")
+    assert problems == []
+    t = tracer.from_parts(records, source="t.parquet")
+    k = t.kernels
+    assert len(k) == 1056
+    path = k["range"].astype(str)
+    assert set(path[path.str.startswith("nccl")]) == {"ncclAllReduce"}  # before the model ran
+    assert not any("ncclCommInitRankConfig" in s for s in k["nvtx"])
+    collective = k[k["kernel"].astype(str).str.startswith("ncclDevKernel")]
+    # per rank: 12 in the model's 3 passes (2 a layer, 2 layers), 8 before them
+    assert len(collective) == 2 * 20
+    assert (path[collective.index].str.contains("/model.layers.")).sum() == 2 * 12
+    assert all(s[-1] == "ncclAllReduce" for s in collective["nvtx"])
+    assert (k["phase"].value_counts()[["prefill", "decode"]] == [204, 408]).all()
+    assert t.meta["timing"]["nvtx_unended_library_ranges"] == {
+        "ncclCommInitRankConfig": 2, "ncclCommFinalize": 2}
+    (note,) = tracer.range_notes(t)
+    assert note.startswith("4 NCCL API range(s) have no end in CUPTI's records "
+                           "(ncclCommFinalize x2, ncclCommInitRankConfig x2)")
+
+
+def test_only_library_ranges_without_an_end_are_left_out() -> None:
+    from roofprof.marker_ranges import without_unended_library_ranges
+    from roofprof.stacks import NEVER_CLOSED_NS
+
+    ranges = [(1, "main", 0, NEVER_CLOSED_NS),  # a program's own: it encloses what follows
+              (1, "ncclCommInitRankConfig", 5, NEVER_CLOSED_NS),
+              (1, "ncclAllReduce", 10, 20), (2, "ncclCommInitRankConfig", 5, NEVER_CLOSED_NS)]
+    kept, dropped = without_unended_library_ranges(ranges)
+    assert kept == [ranges[0], ranges[2]]
+    assert dropped == {"ncclCommInitRankConfig": 2}
+
+
 def test_demangle_turns_mangled_names_into_ncus_forms() -> None:
     if shutil.which("c++filt") is None:
         pytest.skip("c++filt (binutils) is not installed")
