@@ -53,6 +53,7 @@ from typing import Any
 from parsers import Format
 from roofprof.errors import InputError
 from roofprof.graph_replays import DURATION_FROM, replay_name
+from roofprof.stacks import NEVER_CLOSED_NS, without_unended_library_ranges
 from roofprof.timing import TimingTrace, build, dims, stacks_at, to_raw, with_capture
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -116,7 +117,7 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
     gpids = k.get("globalPid") or [None] * n
     launch = [calls.get((_pid(g), c)) or (calls.get((None, c)) if g is None else None)
               for g, c in zip(gpids, k["correlationId"], strict=True)]
-    nvtx = _nvtx(db, tables, strings)
+    nvtx, unended = _nvtx(db, tables, strings)
 
     def name(col: str) -> list[str | None]:
         return [strings.get(v) if v is not None else None for v in k.get(col, [None] * n)]
@@ -169,6 +170,7 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
                                          "node_by_node": _node_replays(table),
                                          "whole": len(replays)},
                        "graph_kernels_with_capture_ranges": captured,
+                       "nvtx_unended_library_ranges": unended,
                        "nvtx_source": {str(a): int(b) for a, b in
                                        table["nvtx_source"].value_counts().items() if b}}}
     return TimingTrace(kernels=table, meta=meta)
@@ -218,27 +220,26 @@ def _calls(db: sqlite3.Connection, tables: set[str], strings: dict[int, str]
     return out
 
 
-def _nvtx(db: sqlite3.Connection, tables: set[str], strings: dict[int, str]) -> Any:
-    import numpy as np
+def _nvtx(db: sqlite3.Connection, tables: set[str], strings: dict[int, str]
+          ) -> tuple[Any, dict[str, int]]:
+    """The push/pop ranges (thread, name, start, end; never popped: the largest time), and the
+    NCCL API ranges left out for want of an end (``without_unended_library_ranges``)."""
     import pandas as pd
 
     empty = pd.DataFrame({"thread": [], "name": [], "start_ns": [], "end_ns": []})
     if "NVTX_EVENTS" not in tables:
-        return empty
+        return empty, {}
     cols = _columns(db, "NVTX_EVENTS")
     if not {"start", "end", "eventType", "globalTid"} <= cols:
-        return empty
+        return empty, {}
     text = "text" if "text" in cols else "NULL"
     text_id = "textId" if "textId" in cols else "NULL"
     rows = db.execute(f"SELECT globalTid, {text}, {text_id}, start, end FROM NVTX_EVENTS "
                       f"WHERE eventType = {PUSH_POP}").fetchall()
-    never = int(np.iinfo(np.int64).max)
-    return pd.DataFrame({
-        "thread": [int(r[0]) for r in rows],
-        "name": [r[1] if r[1] is not None else strings.get(r[2], "") for r in rows],
-        "start_ns": [int(r[3]) for r in rows],
-        "end_ns": [int(r[4]) if r[4] is not None else never for r in rows],  # never popped
-    })
+    ranges = [(int(r[0]), r[1] if r[1] is not None else strings.get(r[2], ""), int(r[3]),
+               int(r[4]) if r[4] is not None else NEVER_CLOSED_NS) for r in rows]  # never popped
+    kept, unended = without_unended_library_ranges(ranges)
+    return pd.DataFrame(kept, columns=list(empty.columns)), unended
 
 
 def _devices(db: sqlite3.Connection, tables: set[str], devices: list[Any]) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """NVTX ranges from CUPTI's marker records (what ``roofprof trace`` records in each process):
 a start record paired with the end record of the same id, per thread. A range never closed
-ends at :data:`roofprof.stacks.NEVER_CLOSED_NS`, except NCCL's API-call ranges whose end is
-missing (:func:`without_unended_library_ranges`).
+ends at :data:`roofprof.stacks.NEVER_CLOSED_NS` (NCCL's API-call ranges without an end are then
+left out: :func:`roofprof.stacks.without_unended_library_ranges`).
 """
 
 from __future__ import annotations
@@ -72,26 +72,3 @@ def marker_ranges_walk(markers: dict[str, Any]) -> list[tuple[int, str, int, int
     out += [(thread_key(p, t), n, s, NEVER_CLOSED_NS) for n, s, p, t in opened.values()]
     return out
 
-
-#: NCCL names its NVTX ranges after its API calls (ncclAllReduce, ncclCommInitRankConfig, ...)
-LIBRARY_RANGE_PREFIXES = ("nccl",)
-
-
-def without_unended_library_ranges(ranges: list[tuple[int, str, int, int]]
-                                   ) -> tuple[list[tuple[int, str, int, int]], dict[str, int]]:
-    """The ranges that may enclose launches, and the names (and counts) of those left out: NCCL
-    API-call ranges CUPTI recorded no end for. A library call's range cannot hold the program's
-    later work, yet one never closed would enclose every later launch of its thread: on 2 H200s
-    ``ncclCommInitRankConfig`` and ``ncclCommFinalize`` had a start record and no end record
-    (NCCL 2.2x, CUPTI 13.0; every other NCCL range ended), and every launch of the run sat
-    inside the first. Where such a call really ran, its launches lose that one level."""
-    from roofprof.stacks import NEVER_CLOSED_NS
-
-    kept: list[tuple[int, str, int, int]] = []
-    dropped: dict[str, int] = {}
-    for r in ranges:
-        if r[3] == NEVER_CLOSED_NS and r[1].startswith(LIBRARY_RANGE_PREFIXES):
-            dropped[r[1]] = dropped.get(r[1], 0) + 1
-        else:
-            kept.append(r)
-    return kept, dropped

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-__all__ = ["EMPTY", "Stack", "collector_paused", "stacks_at", "with_capture"]
+__all__ = ["EMPTY", "Stack", "collector_paused", "stacks_at", "unended_note", "with_capture",
+           "without_unended_library_ranges"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -33,6 +34,39 @@ Stack = tuple[tuple[str, ...], tuple[int, ...], tuple[int, ...]]
 EMPTY: Stack = ((), (), ())
 #: an end at the largest time: the range was never closed (open at the end of the trace)
 NEVER_CLOSED_NS = 2**63 - 1
+
+
+#: NCCL names its NVTX ranges after its API calls (ncclAllReduce, ncclCommInitRankConfig, ...)
+LIBRARY_RANGE_PREFIXES = ("nccl",)
+
+
+def without_unended_library_ranges(ranges: list[tuple[int, str, int, int]]
+                                   ) -> tuple[list[tuple[int, str, int, int]], dict[str, int]]:
+    """The ranges (thread, name, start, end) that may enclose launches, and the names (and
+    counts) of those left out: NCCL API-call ranges with no end in the trace. A library call's
+    range cannot hold the program's later work, yet one never closed would enclose every later
+    launch of its thread: on 2 H200s (NCCL 2.2x, CUPTI 13.0) ``ncclCommInitRankConfig`` and
+    ``ncclCommFinalize`` had a start record and no end record (every other NCCL range ended),
+    and every launch of the run sat inside the first. Where such a call really ran, its
+    launches lose that one level."""
+    kept: list[tuple[int, str, int, int]] = []
+    dropped: dict[str, int] = {}
+    for r in ranges:
+        if r[3] == NEVER_CLOSED_NS and r[1].startswith(LIBRARY_RANGE_PREFIXES):
+            dropped[r[1]] = dropped.get(r[1], 0) + 1
+        else:
+            kept.append(r)
+    return kept, dropped
+
+
+def unended_note(dropped: dict[str, int]) -> str | None:
+    """What :func:`without_unended_library_ranges` left out, for the user (None: nothing)."""
+    if not dropped:
+        return None
+    names = ", ".join(f"{name} x{n}" for name, n in sorted(dropped.items()))
+    return (f"{sum(dropped.values())} NCCL API range(s) have no end in the trace ({names}): "
+            "left out of the annotation paths, where they would have enclosed every later "
+            "launch of their thread")
 
 
 def collector_paused(function: F) -> F:

@@ -41,6 +41,7 @@ from roofprof.schema import (
     empty_meta,
     upgrade,
 )
+from roofprof.stacks import unended_note
 
 if TYPE_CHECKING:
     from roofprof.attribution import Rules
@@ -155,6 +156,7 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     meta = empty_meta()
     timing_only = True
     whole = 0  # CUDA graph replays timed as a whole (their kernels unknown)
+    unended: dict[str, int] = {}  # NCCL API ranges left out of the paths for want of an end
     commands: list[str | None] = []
     for p in paths:
         fmt = parsers.detect(p, format)
@@ -162,6 +164,8 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
         raw = fmt.read(p, **{k: v for k, v in options.items() if k in fmt.options})
         timing_only = timing_only and bool(raw.meta.get("timing"))
         whole += int(raw.meta.get("graph_replays_whole") or 0)
+        for name, n in (raw.meta.get("nvtx_unended_library_ranges") or {}).items():
+            unended[name] = unended.get(name, 0) + int(n)
         table, derivation = build_table(raw)
         table["source"] = pd.Series(taken([str(p)], np.zeros(len(table), dtype=np.int64)),
                                     index=table.index)
@@ -187,6 +191,8 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
                       "trace (every launch timed, no counters): only time is shown; "
                       "`roofprof join TIMING COUNTERS` adds counters", RoofprofWarning,
                       stacklevel=2)
+        if note := unended_note(unended):
+            warnings.warn(note, RoofprofWarning, stacklevel=2)
         if whole:
             warnings.warn(f"{whole} CUDA graph replays were timed as a whole (rows '[CUDA graph "
                           "N replay: nodes not recorded]'): their time is measured, their "

@@ -34,8 +34,8 @@ from typing import TYPE_CHECKING, Any
 from roofprof.columns import taken
 from roofprof.errors import InputError, OutputError, UsageError
 from roofprof.graph_replays import DURATION_FROM, add_replays
-from roofprof.marker_ranges import marker_ranges, thread_key, without_unended_library_ranges
-from roofprof.stacks import collector_paused
+from roofprof.marker_ranges import marker_ranges, thread_key
+from roofprof.stacks import collector_paused, unended_note, without_unended_library_ranges
 from roofprof.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
 
 if TYPE_CHECKING:
@@ -433,15 +433,10 @@ def timed_join(command: Sequence[str], counters_path: Path, counters: Any,
 
 
 def range_notes(trace: TimingTrace) -> list[str]:
-    """Library API ranges (NCCL's) left out because their end is missing from CUPTI's records
-    (``roofprof.marker_ranges.without_unended_library_ranges``)."""
-    unended = trace.meta.get("timing", {}).get("nvtx_unended_library_ranges") or {}
-    if not unended:
-        return []
-    names = ", ".join(f"{name} x{n}" for name, n in sorted(unended.items()))
-    return [f"{sum(unended.values())} NCCL API range(s) have no end in CUPTI's records ({names}): "
-            "left out of the annotation paths, where they would have enclosed every later "
-            "launch of their thread"]
+    """Library API ranges (NCCL's) left out because the trace has no end for them
+    (``roofprof.stacks.without_unended_library_ranges``)."""
+    note = unended_note(trace.meta.get("timing", {}).get("nvtx_unended_library_ranges") or {})
+    return [note] if note else []
 
 
 def graph_notes(trace: TimingTrace) -> list[str]:

@@ -387,11 +387,11 @@ def test_record_gemms_do_at_least_the_derived_work_on_each_rank(
 def test_trace_times_every_launch_of_every_rank_with_its_collectives(
         traced: tuple[Ran, Path]) -> None:
     check_trace(traced[1])
-    # NCCL's API ranges that have no end in CUPTI's records enclose nothing, and trace says so
+    # NCCL's API ranges that have no end in the trace enclose nothing, and trace says so
     # (the fixture tp2_timing.parquet was traced before: its paths all begin with the first)
     k = load_timing(traced[1]).kernels
     assert not any("ncclCommInitRankConfig" in s for s in k["nvtx"])
-    assert "NCCL API range(s) have no end in CUPTI's records" in traced[0].stderr
+    assert "NCCL API range(s) have no end in the trace" in traced[0].stderr
 
 
 @GPU

@@ -174,6 +174,41 @@ def test_a_real_nsys_export_in_graph_mode_times_each_replay_where_node_mode_saw_
     assert eager.total() == len(node_mode) - 4 * 125
 
 
+def test_an_nsys_ranges_without_an_end_nccls_enclose_nothing_the_programs_everything(
+        tmp_path: Path) -> None:
+    """The real node-mode export with two ranges that were never popped added before its first
+    launch call: the program's own ("serve") encloses every later launch of its thread, NCCL's
+    ncclCommInitRankConfig (an API call's range, whose end CUPTI can lose on 2 GPUs) encloses
+    none, and loading the export says it was left out."""
+    import shutil
+
+    import roofprof
+
+    db_path = tmp_path / "unended.sqlite"
+    shutil.copy(NSYS, db_path)
+    with sqlite3.connect(db_path) as db:
+        (tid,) = db.execute("SELECT globalTid FROM NVTX_EVENTS WHERE eventType = 59 "
+                            "ORDER BY start LIMIT 1").fetchone()
+        (first,) = db.execute("SELECT MIN(start) FROM CUPTI_ACTIVITY_KIND_RUNTIME").fetchone()
+        for name, start in (("serve", first - 2000), ("ncclCommInitRankConfig", first - 1000)):
+            db.execute("INSERT INTO NVTX_EVENTS (start, end, eventType, globalTid, text) "
+                       "VALUES (?, NULL, 59, ?, ?)", (start, tid, name))
+    t = load_timing(db_path)
+    k = t.kernels
+    launched = k[k["nvtx_source"] != "none"]
+    assert all(s[:1] == ["serve"] for s in launched["nvtx"])
+    assert not any("ncclCommInitRankConfig" in s for s in k["nvtx"])
+    assert t.meta["timing"]["nvtx_unended_library_ranges"] == {"ncclCommInitRankConfig": 1}
+    before = load_timing(NSYS).kernels  # the rest of each path is unchanged
+    assert [s[1:] for s in launched["nvtx"]] == \
+        list(before.loc[before["nvtx_source"] != "none", "nvtx"])
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        roofprof.load(db_path)
+    assert any(str(w.message).startswith("1 NCCL API range(s) have no end in the trace "
+                                         "(ncclCommInitRankConfig x1)") for w in said)
+
+
 def test_short_names_are_ncus_function_names() -> None:
     k = load_fixture("llama_small.ncu-rep").kernels
     pairs = k[["kernel", "kernel_demangled"]].drop_duplicates()
