@@ -129,10 +129,40 @@ def _load(p: Path, format: str | None, rules: RulesArg, reader: str | None,
     ruleset = load_rules(rules) if rules is not None else None  # a bad file fails first
     if format in (None, "parquet") and _is_parquet(p):
         trace = read_parquet(p)
+        _warn_stored_timing(trace, p)
         if ruleset is not None:
             _attribute(trace, ruleset)
         return trace
     return read_inputs([p], format=format, rules=ruleset, reader=reader, strict=strict)
+
+
+def _warn_timing(label: object, whole: int, unended: dict[str, int]) -> None:
+    """What a user must know of a timing table however it is read (a trace's own export, or
+    the Parquet file ``roofprof trace``, ``convert`` or ``join`` wrote): it has no counters; some
+    NCCL ranges were left out of its paths; some graph replays were timed as a whole."""
+    warnings.warn(f"{label}: a timing trace (every launch timed, no counters): only time is "
+                  "shown; `roofprof join TIMING COUNTERS` adds counters", RoofprofWarning,
+                  stacklevel=3)
+    if note := unended_note(unended):
+        warnings.warn(note, RoofprofWarning, stacklevel=3)
+    if whole:
+        warnings.warn(f"{whole} CUDA graph replays were timed as a whole (rows '[CUDA graph "
+                      "N replay: nodes not recorded]'): their time is measured, their "
+                      "kernels are unknown; trace with kernel nodes (roofprof trace "
+                      "--graph-nodes all, nsys --cuda-graph-trace=node) to see them",
+                      RoofprofWarning, stacklevel=3)
+
+
+def _warn_stored_timing(trace: Trace, path: Path) -> None:
+    """:func:`_warn_timing` for a stored timing table (``meta["table"] == "timing"``)."""
+    if trace.meta.get("table") != "timing":
+        return
+    k = trace.kernels
+    whole = int((k["duration_from"] == "replay").sum()) if "duration_from" in k else 0
+    timing = trace.meta.get("timing")
+    unended = (timing.get("nvtx_unended_library_ranges") if isinstance(timing, dict)
+               else None) or {}
+    _warn_timing(path, whole, unended)
 
 
 def _attribute(trace: Trace, rules: Any) -> None:
@@ -187,18 +217,7 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     meta["roofprof_version"] = __version__
     if timing_only:
         meta["sampling"] = {"kind": "run", "reasons": ["a timing trace: every launch"]}
-        warnings.warn(f"{paths[0] if len(paths) == 1 else f'{len(paths)} inputs'}: a timing "
-                      "trace (every launch timed, no counters): only time is shown; "
-                      "`roofprof join TIMING COUNTERS` adds counters", RoofprofWarning,
-                      stacklevel=2)
-        if note := unended_note(unended):
-            warnings.warn(note, RoofprofWarning, stacklevel=2)
-        if whole:
-            warnings.warn(f"{whole} CUDA graph replays were timed as a whole (rows '[CUDA graph "
-                          "N replay: nodes not recorded]'): their time is measured, their "
-                          "kernels are unknown; trace with kernel nodes (roofprof trace "
-                          "--graph-nodes all, nsys --cuda-graph-trace=node) to see them",
-                          RoofprofWarning, stacklevel=2)
+        _warn_timing(paths[0] if len(paths) == 1 else f"{len(paths)} inputs", whole, unended)
     else:
         for p, missing in zip(paths, missing_sets, strict=True):  # each input says what it lacks
             _warn_missing([c for c in COLUMNS if c in missing], p)

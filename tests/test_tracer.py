@@ -19,10 +19,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import roofprof
 from roofprof import tracer
 from roofprof import tracer_hook as hook
 from roofprof.cli import main
-from roofprof.timing import load_timing
+from roofprof.errors import RoofprofWarning
+from roofprof.timing import load_timing, write
 from roofprof.tracer_hook import CALL_FIELDS, KERNEL_FIELDS, MARKER_END
 from roofprof.tracer_process import devices
 from tests.conftest import FIXTURES
@@ -132,7 +134,7 @@ def test_an_unclosed_range_covers_the_rest_of_the_run() -> None:
     assert all(s[:1] == ["prefill"] for s in later)
 
 
-def test_nccls_unended_api_ranges_do_not_enclose_the_run() -> None:
+def test_nccls_unended_api_ranges_do_not_enclose_the_run(tmp_path: Path) -> None:
     """Raw records of both ranks of a 2-H200 tensor-parallel run (fixtures/MANIFEST.md): CUPTI
     has a start and no end for ncclCommInitRankConfig and ncclCommFinalize in each process.
     Left out of the paths, they no longer prefix every launch; the all-reduce ranges, which
@@ -156,6 +158,11 @@ def test_nccls_unended_api_ranges_do_not_enclose_the_run() -> None:
     (note,) = tracer.range_notes(t)
     assert note.startswith("4 NCCL API range(s) have no end in the trace "
                            "(ncclCommFinalize x2, ncclCommInitRankConfig x2)")
+    # and every later view of the table written says so
+    write(t, tmp_path / "tp.parquet")
+    with pytest.warns(RoofprofWarning) as said:
+        roofprof.load(tmp_path / "tp.parquet")
+    assert note in [str(w.message) for w in said]
 
 
 def test_only_library_ranges_without_an_end_are_left_out() -> None:
@@ -365,7 +372,8 @@ def _graph_level(records: list[dict[str, Any]], graph: int) -> tuple[list[dict[s
     return [rec, *records[1:]], whole
 
 
-def test_graph_replays_timed_as_a_whole_are_one_row_each_that_says_so() -> None:
+def test_graph_replays_timed_as_a_whole_are_one_row_each_that_says_so(tmp_path: Path
+                                                                       ) -> None:
     """The H100 graph capture with its run graph's 3 replays recorded at graph level: each is
     one row, its span measured, in the decode phase of its launch, no kernel or dims."""
     records, _ = tracer.read_parts(FIXTURES / "llama_graph_trace_parts")
@@ -394,6 +402,12 @@ def test_graph_replays_timed_as_a_whole_are_one_row_each_that_says_so() -> None:
     notes = tracer.graph_notes(t)
     assert len(notes) == 1
     assert notes[0].startswith("3 CUDA graph replays timed as a whole (")
+    # the table roofprof trace writes says it again wherever it is loaded (summary, plot, ...)
+    write(t, tmp_path / "t.parquet")
+    with pytest.warns(RoofprofWarning) as said:
+        roofprof.load(tmp_path / "t.parquet")
+    assert any(str(w.message).startswith("3 CUDA graph replays were timed as a whole")
+               for w in said)
 
 
 def test_old_timing_tables_read_as_every_launch_its_own_record() -> None:
