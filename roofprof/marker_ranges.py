@@ -71,4 +71,3 @@ def marker_ranges_walk(markers: dict[str, Any]) -> list[tuple[int, str, int, int
             out.append((thread_key(p, t), n, s, ts))
     out += [(thread_key(p, t), n, s, NEVER_CLOSED_NS) for n, s, p, t in opened.values()]
     return out
-

@@ -284,8 +284,8 @@ def to_raw(trace: TimingTrace) -> RawKernels:
 
     metrics = pd.DataFrame({DURATION_METRIC: k["duration_ns"].to_numpy("float64")})
     whole = int((k["duration_from"] == "replay").sum()) if "duration_from" in k else 0
-    unended = (trace.meta.get("timing") or {}).get("nvtx_unended_library_ranges") \
-        if isinstance(trace.meta.get("timing"), dict) else None
+    timing = trace.meta.get("timing")
+    unended = timing.get("nvtx_unended_library_ranges") if isinstance(timing, dict) else None
     return RawKernels(identity=ident, metrics=metrics,
                       meta={**trace.meta, "timing": True, "graph_replays_whole": whole,
                             "nvtx_unended_library_ranges": unended or {}})
