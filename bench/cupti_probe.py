@@ -36,7 +36,15 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from roofprof.tracer_hook import _COMPLETED, _KEEP, _REQUESTED, Recorder, decode, launches_only  # noqa: E402
+from roofprof.tracer_hook import (  # noqa: E402
+    _COMPLETED,
+    _KEEP,
+    _REQUESTED,
+    Recorder,
+    decode,
+    launches_only,
+    layouts,
+)
 from roofprof.tracer_process import loaded_library, nvtx_domains_on  # noqa: E402
 
 
@@ -154,12 +162,7 @@ def main() -> None:
         def report() -> None:
             cupti.activity_flush_all(1)
             k = cupti.ActivityKind
-            kinds = {int(k.CONCURRENT_KERNEL): ("kernel", cupti.activity_kernel10_dtype),
-                     int(k.RUNTIME): ("runtime", cupti.activity_api_dtype),
-                     int(k.DRIVER): ("driver", cupti.activity_api_dtype),
-                     int(k.MARKER): ("marker", cupti.activity_marker2_dtype),
-                     int(k.GRAPH_TRACE): ("graph", cupti.activity_graph_trace2_dtype)}
-            found, problems = decode(rec.buffers, kinds)
+            found, problems = decode(rec.buffers, layouts(cupti))
             counts = {f: len(a) for f, a in found.items()}
             counts["kernel in graphs"] = int((found["kernel"]["graph_id"] != 0).sum())
             if "E" in parts:

@@ -42,7 +42,15 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "examples"))
 
-from roofprof.tracer_hook import _COMPLETED, _KEEP, _REQUESTED, Recorder, decode, launches_only  # noqa: E402
+from roofprof.tracer_hook import (  # noqa: E402
+    _COMPLETED,
+    _KEEP,
+    _REQUESTED,
+    Recorder,
+    decode,
+    launches_only,
+    layouts,
+)
 from roofprof.tracer_process import loaded_library  # noqa: E402
 
 
@@ -86,11 +94,7 @@ class Toggle:
         self.on = False
 
     def kernel_records(self) -> int:
-        c = self.cupti
-        kinds = {int(c.ActivityKind.CONCURRENT_KERNEL): ("kernel", c.activity_kernel10_dtype),
-                 int(c.ActivityKind.RUNTIME): ("runtime", c.activity_api_dtype),
-                 int(c.ActivityKind.DRIVER): ("driver", c.activity_api_dtype)}
-        found, _ = decode(self.rec.buffers, kinds)
+        found, _ = decode(self.rec.buffers, layouts(self.cupti))
         return len(found["kernel"])
 
 
