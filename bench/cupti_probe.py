@@ -36,15 +36,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from roofprof.tracer_hook import (  # noqa: E402
-    _COMPLETED,
-    _KEEP,
-    _REQUESTED,
-    Recorder,
-    decode,
-    launches_only,
-    layouts,
-)
+from roofprof import tracer_hook as hook  # noqa: E402
 from roofprof.tracer_process import loaded_library, nvtx_domains_on  # noqa: E402
 
 
@@ -60,9 +52,9 @@ def main() -> None:
         assert path
         if "M" in parts:
             os.environ["NVTX_INJECTION64_PATH"] = path
-        rec = Recorder("/tmp", cupti, ctypes.CDLL(path))
-        callbacks = (_REQUESTED(rec.requested), _COMPLETED(rec.completed))
-        _KEEP.append(callbacks)
+        rec = hook.Recorder("/tmp", cupti, ctypes.CDLL(path))
+        callbacks = (hook._REQUESTED(rec.requested), hook._COMPLETED(rec.completed))
+        hook._KEEP.append(callbacks)
         assert rec.library.cuptiActivityRegisterCallbacks(*callbacks) == 0
         kind = cupti.ActivityKind
         if "K" in parts:
@@ -76,7 +68,7 @@ def main() -> None:
             cupti.activity_enable(kind.RUNTIME)
             cupti.activity_enable(kind.DRIVER)
         if "A" in parts or "a" in parts:
-            launches_only(cupti)
+            hook.launches_only(cupti)
         if "M" in parts:
             cupti.activity_enable(kind.MARKER)
             nvtx_domains_on([])
@@ -149,11 +141,11 @@ def main() -> None:
                  "E": ("cudaGraphLaunch", on_event_launch)}
         if "S" in parts:
             sub = cupti.subscribe(lambda *_: None, None)
-            _KEEP.append(sub)
-        for part, (prefix, hook) in watch.items():
+            hook._KEEP.append(sub)
+        for part, (prefix, handler) in watch.items():
             if part in parts:
-                sub = cupti.subscribe(hook, None)
-                _KEEP.append((sub, hook))
+                sub = cupti.subscribe(handler, None)
+                hook._KEEP.append((sub, handler))
                 for member in cupti.runtime_api_trace_cbid:
                     if member.name.startswith(prefix):
                         cupti.enable_callback(1, sub, cupti.CallbackDomain.RUNTIME_API,
@@ -162,7 +154,7 @@ def main() -> None:
         def report() -> None:
             cupti.activity_flush_all(1)
             k = cupti.ActivityKind
-            found, problems = decode(rec.buffers, layouts(cupti))
+            found, problems = hook.decode(rec.buffers, hook.layouts(cupti))
             counts = {f: len(a) for f, a in found.items()}
             counts["kernel in graphs"] = int((found["kernel"]["graph_id"] != 0).sum())
             if "E" in parts:

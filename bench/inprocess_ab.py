@@ -42,15 +42,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "examples"))
 
-from roofprof.tracer_hook import (  # noqa: E402
-    _COMPLETED,
-    _KEEP,
-    _REQUESTED,
-    Recorder,
-    decode,
-    launches_only,
-    layouts,
-)
+from roofprof import tracer_hook as hook  # noqa: E402
 from roofprof.tracer_process import loaded_library  # noqa: E402
 
 
@@ -66,9 +58,9 @@ class Toggle:
         path = loaded_library()
         if path is None:
             sys.exit("no libcupti.so loaded")
-        self.rec = Recorder("/tmp", cupti, ctypes.CDLL(path))
-        self.callbacks = (_REQUESTED(self.rec.requested), _COMPLETED(self.rec.completed))
-        _KEEP.append(self.callbacks)
+        self.rec = hook.Recorder("/tmp", cupti, ctypes.CDLL(path))
+        self.callbacks = (hook._REQUESTED(self.rec.requested), hook._COMPLETED(self.rec.completed))
+        hook._KEEP.append(self.callbacks)
         cupti.finalize()  # start detached
         self.on = False
 
@@ -80,7 +72,7 @@ class Toggle:
         if "kernel" in self.records:
             c.activity_enable(c.ActivityKind.CONCURRENT_KERNEL)
         if "api" in self.records:
-            launches_only(c)
+            hook.launches_only(c)
         if "latency" in self.records:  # kernel records with their queued/submitted times
             c.activity_enable_latency_timestamps(1)
         self.on = True
@@ -94,7 +86,7 @@ class Toggle:
         self.on = False
 
     def kernel_records(self) -> int:
-        found, _ = decode(self.rec.buffers, layouts(self.cupti))
+        found, _ = hook.decode(self.rec.buffers, hook.layouts(self.cupti))
         return len(found["kernel"])
 
 
