@@ -3,7 +3,7 @@
 For each report: a bare loop that opens it with NVIDIA's ``ncu_report`` and reads the same metrics
 roofprof reads (values only, nothing kept), against roofprof's reader
 (``parsers.ncu_rep_reader.read``: decode, and build the identity and metric columns), and
-``roofprof.trace.convert`` to Parquet end to end (read, derive, attribute, write) with each
+``roofprof.inputs.load.convert`` to Parquet end to end (read, derive, attribute, write) with each
 reader. Target (issue 13): roofprof's reader >= 10x the bare loop. Each time is the best of
 REPEAT runs (3 x REPEAT for roofprof's, which are short; one bare run for reports over 50 MB):
 the machine is shared with other jobs, and the best run is the least disturbed one.
@@ -93,7 +93,7 @@ def speed(paths: list[Path]) -> None:
     memory: ~0.5 MB per kernel, so repeated loads of a 10,000-kernel report in one process run
     out of memory). roofprof: best of REPEAT in this process; convert: end to end to Parquet."""
     from parsers import ncu_rep_reader
-    from roofprof.trace import convert
+    from roofprof.inputs.load import convert
 
     print(f"{'report':34s} {'kernels':>7s} {'MB':>6s} {'bare loop':>10s} {'roofprof':>9s} "
           f"{'ratio':>6s} {'convert':>8s}")

@@ -1,20 +1,19 @@
 """Benchmark (issue 11): join 10,000,000 timed launches with 10,000 sampled launches.
 
-Run from the repository root:  python bench/bench_join.py [--launches N] [--samples M] [-o DIR]
-or, on a real timing table (``bench/bench_trace_table.py --launches N -o T.parquet`` writes one
-the way ``roofprof trace`` does):  python bench/bench_join.py --timing T.parquet [--cli]
-(``--cli``: then also ``roofprof join T.parquet COUNTERS -o J`` in its own process, which joins
-a timing Parquet file in chunks, ``roofprof.join_file.write_joined_file``: its wall time and
-peak RSS)
-Targets: the join (matching, provenance, coverage and report) < 10 s and peak RSS < 2 GB on the
-2-core CI machine; also times writing the joined table (chunked Parquet).
+Run from the repository root:  python bench/bench_join.py [--launches N] [--samples M] [-o DIR] or,
+on a real timing table (``bench/bench_trace_table.py --launches N -o T.parquet`` writes one the way
+``roofprof trace`` does):  python bench/bench_join.py --timing T.parquet [--cli] (``--cli``: then
+also ``roofprof join T.parquet COUNTERS -o J`` in its own process, which joins a timing Parquet file
+in chunks, ``roofprof.analysis.join_file.write_joined_file``: its wall time and peak RSS) Targets:
+the join (matching, provenance, coverage and report) < 10 s and peak RSS < 2 GB on the 2-core CI
+machine; also times writing the joined table (chunked Parquet).
 
-The timing table is synthetic, shaped like a long decode run: 10,000 distinct signatures
-(kernel x grid x block), 1,000 annotation paths, text columns dictionary-typed as the product
-makes them (``roofprof.columns.taken``), the annotation lists shared per path. The counters hold
-one launch per signature (a --per-config 1 recording), with made-up counter values. With
-``--timing``, the timing table is read with ``roofprof.timing.load_timing`` (as ``roofprof join``
-reads it) and the counters are its first launch of each signature, with made-up values.
+The timing table is synthetic, shaped like a long decode run: 10,000 distinct signatures (kernel x
+grid x block), 1,000 annotation paths, text columns dictionary-typed as the product makes them
+(``roofprof.tables.columns.taken``), the annotation lists shared per path. The counters hold one
+launch per signature (a --per-config 1 recording), with made-up counter values. With ``--timing``,
+the timing table is read with ``roofprof.tables.timing.load_timing`` (as ``roofprof join`` reads it)
+and the counters are its first launch of each signature, with made-up values.
 """
 
 from __future__ import annotations
@@ -29,13 +28,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from roofprof.columns import taken
-from roofprof.join import match
-from roofprof.join_file import write_joined
-from roofprof.join_report import format_report, report
-from roofprof.schema import COLUMNS, MEASURED
-from roofprof.timing import TimingTrace
-from roofprof.trace import Trace
+from roofprof.analysis.join import match
+from roofprof.analysis.join_file import write_joined
+from roofprof.analysis.join_report import format_report, report
+from roofprof.inputs.load import Trace
+from roofprof.tables.columns import taken
+from roofprof.tables.schema import COLUMNS, MEASURED
+from roofprof.tables.timing import TimingTrace
 
 
 def rss_mb() -> float:
@@ -109,8 +108,8 @@ def sampled(timing: pd.DataFrame, first: np.ndarray, rng: np.random.Generator) -
 
 def real(path: Path) -> tuple[TimingTrace, Trace]:
     """A timing table from ``path`` (the product's reader) and one sample per signature."""
-    from roofprof.join import SIGNATURE, UNUSED_TIMING
-    from roofprof.timing import load_timing
+    from roofprof.analysis.join import SIGNATURE, UNUSED_TIMING
+    from roofprof.tables.timing import load_timing
 
     timing = load_timing(path, skip=UNUSED_TIMING)  # as roofprof join reads it
     sig = timing.kernels.groupby(list(SIGNATURE), sort=False, dropna=False).ngroup()
@@ -163,14 +162,14 @@ def cli(timing: Path, counters: Trace) -> None:
     import subprocess
     import sys
 
-    from roofprof.trace import write_parquet
+    from roofprof.inputs.load import write_parquet
 
     with tempfile.TemporaryDirectory() as tmp:
         write_parquet(counters, Path(tmp) / "counters.parquet")
         t0 = time.perf_counter()
         # VmHWM, not ru_maxrss: Linux keeps the parent's ru_maxrss across fork and exec
         done = subprocess.run([sys.executable, "-c", "import sys\n"
-                               "from roofprof.cli import main\n"
+                               "from roofprof.cli.commands import main\n"
                                "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
                                "hwm = open('/proc/self/status').read().split('VmHWM:')[1]\n"
                                "print('maxrss', int(hwm.split()[0]) // 1024, file=sys.stderr)\n",

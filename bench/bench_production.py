@@ -84,9 +84,9 @@ def compare(out: Path) -> None:
     import numpy as np
 
     import roofprof
-    from roofprof.join import join
-    from roofprof.join_report import format_report
-    from roofprof.timing import load_timing
+    from roofprof.analysis.join import join
+    from roofprof.analysis.join_report import format_report
+    from roofprof.tables.timing import load_timing
 
     timing = load_timing(out / "s.timing.parquet")
     joined = join(timing, roofprof.load(out / "s.parquet"))

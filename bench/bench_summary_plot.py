@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import _synth
 
-from roofprof import chart as plot
-from roofprof import roofline
+from roofprof.analysis import roofline
+from roofprof.views import chart as plot
 
 
 def rss_mb() -> float:

@@ -1,10 +1,10 @@
 """Benchmark (issue 11): building `roofprof trace`'s timing table from a million launches.
 
-The raw records are those the hook writes at exit (tests/test_tracer.py builds them from the
-bundled Kineto capture: kernels, launch calls, NVTX markers), tiled in time to N launches.
-Times `roofprof.tracer.from_parts` (launch calls joined, NVTX stacks, attribution, table) and
-its peak RSS; with ``-o`` also writes the table as ``roofprof trace`` does (Parquet) and reads
-it back as ``roofprof join`` does, and times both. Run from the repository root:
+The raw records are those the hook writes at exit (tests/test_tracer.py builds them from the bundled
+Kineto capture: kernels, launch calls, NVTX markers), tiled in time to N launches. Times
+`roofprof.capture.tracer.from_parts` (launch calls joined, NVTX stacks, attribution, table) and its
+peak RSS; with ``-o`` also writes the table as ``roofprof trace`` does (Parquet) and reads it back
+as ``roofprof join`` does, and times both. Run from the repository root:
 
     /usr/bin/time -v python bench/bench_trace_table.py [--launches 1000000] [-o table.parquet]
 """
@@ -46,7 +46,8 @@ def tiled(rec: dict[str, Any], launches: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    from roofprof import timing, tracer
+    from roofprof.capture import tracer
+    from roofprof.tables import timing
     from tests.test_tracer import EAGER, records_from_kineto
 
     ap = argparse.ArgumentParser()

@@ -36,8 +36,8 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from roofprof import tracer_hook as hook  # noqa: E402
-from roofprof.tracer_process import loaded_library, nvtx_domains_on  # noqa: E402
+from roofprof.capture import tracer_hook as hook  # noqa: E402
+from roofprof.capture.tracer_process import loaded_library, nvtx_domains_on  # noqa: E402
 
 
 def main() -> None:

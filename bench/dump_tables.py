@@ -53,9 +53,10 @@ def outputs() -> dict[str, Any]:
     from click.testing import CliRunner
 
     import roofprof
-    from roofprof import timing, tracer
-    from roofprof.cli import main as cli
-    from roofprof.join import join
+    from roofprof.analysis.join import join
+    from roofprof.capture import tracer
+    from roofprof.cli.commands import main as cli
+    from roofprof.tables import timing
     from tests.test_tracer import EAGER, GRAPH, records_from_kineto
 
     out: dict[str, Any] = {}

@@ -46,7 +46,7 @@ rawtrace)  # the tracer hook's raw records of both ranks (DIR/<pid>.pickle, as r
   # launch sat inside it; its marker records say whether the pop was lost or unpaired
   mkdir -p "$out/keep/raw"
   ROOFPROF_TRACE_DIR="$out/keep/raw" timeout 120 python3 -m torch.distributed.run --standalone \
-    --nproc-per-node 2 -m roofprof.tracer_hook examples/tp_llama.py --layers 2 --hidden 512 \
+    --nproc-per-node 2 -m roofprof.capture.tracer_hook examples/tp_llama.py --layers 2 --hidden 512 \
     --heads 8 --kv-heads 2 --ffn 1408 --vocab 8000 --batch 2 --prompt 64 --new-tokens 3 \
     --dtype bfloat16 2>&1 | tail -5 ;;
 *) echo "unknown part $part"; exit 2 ;;

@@ -42,8 +42,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE.parent / "examples"))
 
-from roofprof import tracer_hook as hook  # noqa: E402
-from roofprof.tracer_process import loaded_library  # noqa: E402
+from roofprof.capture import tracer_hook as hook  # noqa: E402
+from roofprof.capture.tracer_process import loaded_library  # noqa: E402
 
 
 class Toggle:

@@ -1,10 +1,11 @@
 """Input formats roofprof reads. One module per format; each exposes ``FORMAT``.
 
-A format sniffs the first bytes of a file and reads it into a :class:`roofprof.derive.RawKernels`
-(identity columns + raw metrics in canonical units); ``roofprof.derive.build_table`` turns that
-into the kernel table. Timing sources (Kineto, Nsight Systems) also read into the timing table
-(``Format.timing``, see ``roofprof.timing``); as a kernel table they give durations only.
-Adding a format is adding one module and one entry to ``FORMATS``.
+A format sniffs the first bytes of a file and reads it into a
+:class:`roofprof.inputs.derive.RawKernels` (identity columns + raw metrics in canonical units);
+``roofprof.inputs.derive.build_table`` turns that into the kernel table. Timing sources (Kineto,
+Nsight Systems) also read into the timing table (``Format.timing``, see ``roofprof.tables.timing``);
+as a kernel table they give durations only. Adding a format is adding one module and one entry to
+``FORMATS``.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from typing import TYPE_CHECKING
 from roofprof.errors import InputError, UsageError
 
 if TYPE_CHECKING:
-    from roofprof.derive import RawKernels
-    from roofprof.timing import TimingTrace
+    from roofprof.inputs.derive import RawKernels
+    from roofprof.tables.timing import TimingTrace
 
 SNIFF_BYTES = 65536
 

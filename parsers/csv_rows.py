@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from roofprof.errors import InputError
-from roofprof.validate import Issues
+from roofprof.tables.checks import Issues
 
 _BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")

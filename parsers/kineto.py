@@ -37,7 +37,7 @@ from typing import Any
 
 from parsers import Format
 from roofprof.errors import InputError
-from roofprof.timing import (
+from roofprof.tables.timing import (
     EMPTY,
     Stack,
     TimingTrace,

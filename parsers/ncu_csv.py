@@ -12,10 +12,10 @@ The details page has one row per kernel and metric ("Section Name", "Metric Name
 "Metric Value"). Rows of ncu's own sections name metrics by label ("Duration"); the few labels
 that are roofline quantities are mapped, the rest are ignored.
 
-Only the columns roofprof uses are kept (``roofprof.validate.needed_metrics``), a chunk of rows
-at a time (``parsers.csv_rows`` streams the file), so memory does not grow with the number of
-other columns. Cell values follow ``roofprof.validate``: what cannot be a measured value is null
-and named in one warning per file; rows left out are counted in a warning.
+Only the columns roofprof uses are kept (``roofprof.tables.checks.needed_metrics``), a chunk of rows
+at a time (``parsers.csv_rows`` streams the file), so memory does not grow with the number of other
+columns. Cell values follow ``roofprof.tables.checks``: what cannot be a measured value is null and
+named in one warning per file; rows left out are counted in a warning.
 
 Kernel and NVTX range names are read by ``parsers.ncu_names``.
 """
@@ -34,11 +34,10 @@ import pandas as pd
 from parsers import Format
 from parsers.csv_rows import Rows
 from parsers.ncu_names import function_name, parse_push_pop
-from roofprof.derive import RawKernels
+from parsers.units import scale
 from roofprof.errors import InputError, RoofprofWarning
-from roofprof.metrics import IDENTITY_METRICS, SECTION_LABELS
-from roofprof.units import scale
-from roofprof.validate import (
+from roofprof.inputs.derive import RawKernels
+from roofprof.tables.checks import (
     DIFFERS,
     OK,
     REASONS,
@@ -49,6 +48,7 @@ from roofprof.validate import (
     parse_numbers,
     whole_number_metrics,
 )
+from roofprof.tables.metrics import IDENTITY_METRICS, SECTION_LABELS
 
 IDENTITY_HEADER = {
     "ID": "id",

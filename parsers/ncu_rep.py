@@ -20,8 +20,8 @@ from pathlib import Path
 
 from parsers import Format
 from parsers.ncu_rep_wire import MAGIC
-from roofprof.derive import RawKernels
 from roofprof.errors import UsageError
+from roofprof.inputs.derive import RawKernels
 
 READERS = ("roofprof", "ncu-report")
 

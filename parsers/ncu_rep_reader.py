@@ -1,6 +1,6 @@
 """roofprof's own .ncu-rep reader: stream a report, decode only what the kernel table needs.
 
-Contract (``read(path, strict)`` -> :class:`roofprof.derive.RawKernels`, the same columns and
+Contract (``read(path, strict)`` -> :class:`roofprof.inputs.derive.RawKernels`, the same columns and
 values as NVIDIA's reader in ``parsers.ncu_rep_nvidia``, plus the process id, name and host
 from each block's process record):
 
@@ -40,9 +40,9 @@ from parsers.ncu_rep_wire import (
     varint,
     walk,
 )
-from roofprof.derive import RawKernels
 from roofprof.errors import InputError, RoofprofWarning
-from roofprof.metrics import IDENTITY_METRICS as METRIC_IDENTITY
+from roofprof.inputs.derive import RawKernels
+from roofprof.tables.metrics import IDENTITY_METRICS as METRIC_IDENTITY
 
 #: identity columns and the metrics that give them (the metric table's)
 IDENTITY_METRICS = {k: v for k, v in METRIC_IDENTITY.items()
@@ -68,7 +68,7 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
     """Read ``path``; ``checking``: a check before NVIDIA's reader (messages say so)."""
     import pandas as pd
 
-    from roofprof.metrics import wanted_metrics
+    from roofprof.tables.metrics import wanted_metrics
 
     wanted = wanted_metrics()
     slots = wanted + list(IDENTITY_METRICS.values())

@@ -31,7 +31,7 @@ where the node's creation event is in the report, the ranges open at its capture
 (``launch+capture``). With ``--cuda-graph-trace=graph`` (nsys' default) a replay is one graph
 record, not kernels: each becomes one row ``[CUDA graph N replay: nodes not recorded]`` with
 its measured span and the ranges open at its launch (``duration_from`` = ``replay``, see
-``roofprof.graph_replays``); its kernels are unknown.
+``parsers.graph_replays``); its kernels are unknown.
 
 Checked on a real export of a CUDA-graph run (``fixtures/llama_graph_nsys.sqlite``, nsys
 2025.3.1 on an H100): the same phases, ops and launches as ``roofprof trace`` of that program.
@@ -51,10 +51,10 @@ from pathlib import Path
 from typing import Any
 
 from parsers import Format
+from parsers.graph_replays import DURATION_FROM, replay_name
+from parsers.stacks import NEVER_CLOSED_NS, without_unended_library_ranges
 from roofprof.errors import InputError
-from roofprof.graph_replays import DURATION_FROM, replay_name
-from roofprof.stacks import NEVER_CLOSED_NS, without_unended_library_ranges
-from roofprof.timing import TimingTrace, build, dims, stacks_at, to_raw, with_capture
+from roofprof.tables.timing import TimingTrace, build, dims, stacks_at, to_raw, with_capture
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PUSH_POP = 59

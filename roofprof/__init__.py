@@ -10,20 +10,21 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from roofprof.annotate import mark, phase, range
+from roofprof.capture.nvtx import mark, phase, range
 from roofprof.errors import RoofprofError, RoofprofWarning
 
 if TYPE_CHECKING:
-    from roofprof.chart import plot
-    from roofprof.inputs import load
-    from roofprof.roofline import summary, top_kernels
-    from roofprof.trace import Trace
+    from roofprof.analysis.roofline import summary, top_kernels
+    from roofprof.inputs.load import Trace
+    from roofprof.inputs.many import load
+    from roofprof.views.chart import plot
 
 __all__ = ["RoofprofError", "RoofprofWarning", "Trace", "__version__", "load", "mark", "phase",
            "plot", "range", "summary", "top_kernels"]
 
-_LAZY = {"plot": "roofprof.chart", "Trace": "roofprof.trace", "load": "roofprof.inputs",
-         "summary": "roofprof.roofline", "top_kernels": "roofprof.roofline"}
+_LAZY = {"plot": "roofprof.views.chart", "Trace": "roofprof.inputs.load",
+         "load": "roofprof.inputs.many", "summary": "roofprof.analysis.roofline",
+         "top_kernels": "roofprof.analysis.roofline"}
 
 
 def __getattr__(name: str) -> Any:

@@ -48,7 +48,7 @@ def _ns(us: Any) -> int:
 
 
 def _short(name: str) -> str:
-    from roofprof.timing import short_name
+    from roofprof.tables.timing import short_name
 
     return short_name(name)
 

@@ -1,6 +1,6 @@
 """Synthetic but realistic kernel tables (H100 SXM numbers) for analysis and plot tests.
 
-Every table carries every column of ``roofprof.schema.COLUMNS`` with its dtype; quantities a
+Every table carries every column of ``roofprof.tables.schema.COLUMNS`` with its dtype; quantities a
 kernel has no value for are null. Peaks follow each kernel's own clocks, as ncu measures them:
 per-cycle peaks (NCU_FACTS.md) x the clock the kernel ran at.
 """
@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from roofprof.attribution import attribute
-from roofprof.metrics import FLOP_COLUMNS
-from roofprof.schema import COLUMNS, dtype_of
+from roofprof.inputs.attribution import attribute
+from roofprof.tables.metrics import FLOP_COLUMNS
+from roofprof.tables.schema import COLUMNS, dtype_of
 
 GPU = "NVIDIA H100 80GB HBM3"
 

@@ -46,7 +46,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def as_datasets(factory: pytest.TempPathFactory, inputs: list[Path]) -> dict[str, Path]:
     """Each input as a dataset of two ranks (the same rows twice), by file name."""
-    from roofprof.dataset_write import append
+    from roofprof.datasets.write import append
     from roofprof.errors import RoofprofWarning
 
     out = {}

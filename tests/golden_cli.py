@@ -296,7 +296,7 @@ def transcript(name: str, cwd: Path, hash_images: bool = False) -> str:
     """Run scenario ``name`` in the empty folder ``cwd``; its transcript."""
     from click.testing import CliRunner
 
-    from roofprof.cli import main
+    from roofprof.cli.commands import main
 
     prepare(cwd)
     out: list[str] = []

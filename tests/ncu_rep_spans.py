@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parsers import ncu_rep_reader, ncu_rep_wire
-from roofprof.metrics import wanted_metrics
+from roofprof.tables.metrics import wanted_metrics
 
 
 @dataclass

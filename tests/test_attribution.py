@@ -15,13 +15,13 @@ import pytest
 from click.testing import CliRunner
 
 import roofprof
-from roofprof import attribution as A
-from roofprof import roofline as rl
-from roofprof import table as tb
-from roofprof.cli import main
+from roofprof.analysis import roofline as rl
+from roofprof.cli.commands import main
 from roofprof.errors import InputError
-from roofprof.schema import COLUMNS
-from roofprof.trace import META_KEY, Trace, convert, write_parquet
+from roofprof.inputs import attribution as A
+from roofprof.inputs.load import META_KEY, Trace, convert, write_parquet
+from roofprof.tables.schema import COLUMNS
+from roofprof.views import tables as tb
 from tests import _synth
 from tests.conftest import FIXTURES, load_fixture
 from tests.test_bad_input import assert_one_clear_error
@@ -585,7 +585,7 @@ def test_cli_sweep_plot(tmp_path: Path) -> None:
 
 
 def test_sweep_moves_decode_toward_the_ridge(tmp_path: Path) -> None:
-    from roofprof import chart
+    from roofprof.views import chart
 
     paths = _sweep_traces(tmp_path)
     ax = chart.plot_sweep([roofprof.load(p) for p in paths], by="phase")

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from roofprof import catalog
-from roofprof.cli import main
+from roofprof.analysis import catalog
+from roofprof.cli.commands import main
 from roofprof.errors import InputError, RoofprofWarning, UsageError
-from roofprof.metrics import PRECISIONS
+from roofprof.tables.metrics import PRECISIONS
 from tests import _readme
 from tests.conftest import FIXTURES, load_fixture
 
@@ -156,7 +156,7 @@ def test_summary_reports_a_measured_roof_far_from_the_datasheet(tmp_path: Path) 
     against them: an H100 recording labelled as an H200 has 0.69x the H200's bandwidth."""
     import copy
 
-    from roofprof.trace import Trace
+    from roofprof.inputs.load import Trace
 
     shared = load_fixture("llama_annotated.ncu-rep")
     k = shared.kernels.copy()

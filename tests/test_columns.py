@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofprof import columns
-from roofprof.columns import (
+from roofprof.tables import columns
+from roofprof.tables.columns import (
     PIECE,
     arrow_text,
     concat,

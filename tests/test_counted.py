@@ -10,12 +10,12 @@ import pytest
 from click.testing import CliRunner
 
 import roofprof
-from roofprof import counted, roofline
-from roofprof.cli import main
+from roofprof.analysis import counted, roofline
+from roofprof.analysis.join import join
+from roofprof.cli.commands import main
 from roofprof.errors import UsageError
-from roofprof.join import join
-from roofprof.sampling import time_shares_of
-from roofprof.timing import load_timing
+from roofprof.tables.sampling import time_shares_of
+from roofprof.tables.timing import load_timing
 from tests.conftest import FIXTURES
 
 RECORD, TIMING = FIXTURES / "tp2_record.parquet", FIXTURES / "tp2_timing.parquet"
@@ -100,7 +100,7 @@ def test_a_recording_is_refused_with_one_line(tmp_path: Path) -> None:
 
 
 def test_a_long_subtitle_wraps_instead_of_running_off_the_figure() -> None:
-    from roofprof.chart.static import subtitle_lines
+    from roofprof.views.chart.static import subtitle_lines
 
     parts = ["measured roofline, DRAM", "980 kernels, 1.72 ms GPU time",
              "132 without FLOPs (11.9% of time) not drawn",

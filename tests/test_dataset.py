@@ -14,11 +14,12 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from roofprof import dataset, roofline
-from roofprof.cli import main
-from roofprof.dataset_write import append
+from roofprof.analysis import roofline
+from roofprof.cli.commands import main
+from roofprof.datasets.write import append
 from roofprof.errors import InputError, RoofprofWarning, UsageError
-from roofprof.trace import META_KEY, load, read_parquet
+from roofprof.inputs.load import META_KEY, load, read_parquet
+from roofprof.tables import partitions as dataset
 
 from .conftest import FIXTURES
 
@@ -144,7 +145,7 @@ def test_cli_convert_and_summary(tmp_path: Path) -> None:
 def test_rank_view_against_the_traces_own_times(tmp_path: Path) -> None:
     """Ranks 0 and 2 ran the Llama fixture on an H100, rank 1 on an H200: per phase, min is
     the H200's time, median and max the H100's (sums of the fixtures' own durations)."""
-    from roofprof import ranks
+    from roofprof.analysis import ranks
 
     h100, h200 = FIXTURES / "llama_annotated.ncu-rep", FIXTURES / "h200_llama_annotated.ncu-rep"
     d = tmp_path / "fleet"

@@ -15,11 +15,11 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from roofprof.chart.dataset_scene import build_dataset
-from roofprof.chart.scene import Scene, build
-from roofprof.cli import main
+from roofprof.cli.commands import main
 from roofprof.errors import InputError, RoofprofWarning
-from roofprof.trace import read_dataset
+from roofprof.inputs.load import read_dataset
+from roofprof.views.chart.dataset_scene import build_dataset
+from roofprof.views.chart.scene import Scene, build
 
 from .conftest import FIXTURES, as_datasets
 

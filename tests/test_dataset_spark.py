@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from roofprof import dataset_sql
-from roofprof.dataset_write import append
+from roofprof.datasets import sql as dataset_sql
+from roofprof.datasets.write import append
 from roofprof.errors import RoofprofWarning
 
 from .conftest import FIXTURES
@@ -30,7 +30,7 @@ NAMES = ("known_work.ncu-rep", "known_work_roofline_raw.csv", "llama_small.ncu-r
 
 @pytest.fixture(scope="module")
 def spark() -> Iterator[Any]:
-    from roofprof.dataset_spark import session
+    from roofprof.datasets.spark import session
 
     s = session()
     yield s
@@ -52,7 +52,7 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_spark_equals_duckdb(spark: Any, datasets: dict[str, Path], name: str) -> None:
-    from roofprof.dataset_spark import summarize
+    from roofprof.datasets.spark import summarize
 
     for by, level in (("phase", "dram"), ("op,phase", "l1"), ("range", "dram"),
                       ("rank,category", "l2")):
@@ -63,7 +63,7 @@ def test_spark_equals_duckdb(spark: Any, datasets: dict[str, Path], name: str) -
 
 
 def test_spark_where(spark: Any, datasets: dict[str, Path]) -> None:
-    from roofprof.dataset_spark import summarize
+    from roofprof.datasets.spark import summarize
 
     d = datasets["llama_small.ncu-rep"]
     a = dataset_sql.summarize(d, by="rank,phase", where="rank = 3")
@@ -77,7 +77,7 @@ def test_cli_engine_spark(spark: Any, datasets: dict[str, Path]) -> None:
 
     from click.testing import CliRunner
 
-    from roofprof.cli import main
+    from roofprof.cli.commands import main
 
     d = str(datasets["known_work.ncu-rep"])
     out = {}
@@ -95,7 +95,7 @@ def test_cli_engine_spark(spark: Any, datasets: dict[str, Path]) -> None:
 def test_ranks_on_spark_equal_duckdb(spark: Any, datasets: dict[str, Path]) -> None:
     import pandas as pd
 
-    from roofprof.ranks import per_rank, spread
+    from roofprof.analysis.ranks import per_rank, spread
 
     d = datasets["llama_small.ncu-rep"]
     for view in (per_rank, spread):

@@ -10,11 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from roofprof import dataset_sql, roofline
+from roofprof.analysis import roofline
+from roofprof.analysis.reasons import UNJOINED
+from roofprof.datasets import sql as dataset_sql
 from roofprof.errors import RoofprofWarning, UsageError
-from roofprof.metrics import PRECISIONS
-from roofprof.reasons import UNJOINED
-from roofprof.trace import read_dataset
+from roofprof.inputs.load import read_dataset
+from roofprof.tables.metrics import PRECISIONS
 
 from .conftest import FIXTURES, as_datasets
 
@@ -64,7 +65,7 @@ def check_reasons(trace: object, by: str, level: str, mem: pd.DataFrame,
     """Unknown groups' reasons: roofline's most common kernel reason and group size; the count
     is of the members that have a reason (roofline.group_numbers counts members whose reason
     is null too, as "nan", under pandas 3: see the report; its kernel reasons are the truth)."""
-    from roofprof.grouping import group_kernels
+    from roofprof.analysis.grouping import group_kernels
 
     t = roofline.table_of(trace)
     k = roofline.kernel_numbers(t, level)
@@ -129,9 +130,9 @@ def test_a_joined_dataset_says_why_as_the_in_memory_summary_does(
     """A real record --sample pair joined: launches without counters (another template
     instance was sampled) make groups unknown, with reasons.UNJOINED as the reason, in DuckDB
     as in memory."""
-    from roofprof.join import join
-    from roofprof.timing import load_timing
-    from roofprof.trace import write_parquet
+    from roofprof.analysis.join import join
+    from roofprof.inputs.load import write_parquet
+    from roofprof.tables.timing import load_timing
 
     joined = join(load_timing(FIXTURES / "llama_sample.timing.parquet"),
                   roofprof_load(FIXTURES / "llama_sample.ncu-rep"))

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from roofprof.cli import main
-from roofprof.diff import TOTAL, diff, match_kernels, slower_than
+from roofprof.analysis.diff import TOTAL, diff, match_kernels, slower_than
+from roofprof.cli.commands import main
 from tests import _readme, _synth
 from tests.conftest import FIXTURES, load_fixture
 
@@ -120,8 +120,8 @@ def test_the_readme_shows_real_output() -> None:
 def test_diff_draws_each_groups_move_from_a_to_b(tmp_path: Path) -> None:
     """Issue 12: arrows from A to B on the roofline, one per group in both runs, at the
     summary's own numbers for each run."""
-    from roofprof.chart.sweep import build_sweep
-    from roofprof.roofline import summarize
+    from roofprof.analysis.roofline import summarize
+    from roofprof.views.chart.sweep import build_sweep
 
     a, b = load_fixture("batch_1.ncu-rep"), load_fixture("batch_64.ncu-rep")
     out = tmp_path / "moves.png"

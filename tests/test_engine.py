@@ -1,4 +1,4 @@
-"""Which engine reads a dataset (roofprof.engine): one rule for summary and plot."""
+"""Which engine reads a dataset (roofprof.app.engine): one rule for summary and plot."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from roofprof.dataset_write import append
-from roofprof.engine import in_memory_only, out_of_core
+from roofprof.app.engine import in_memory_only, out_of_core
+from roofprof.datasets.write import append
 from roofprof.errors import UsageError
 
 from .conftest import FIXTURES

@@ -45,10 +45,10 @@ import pytest
 from click.testing import CliRunner
 
 import roofprof
-from roofprof.attribution import category_of
-from roofprof.cli import main
-from roofprof.columns import concat
-from roofprof.timing import TimingTrace, load_timing, write
+from roofprof.cli.commands import main
+from roofprof.inputs.attribution import category_of
+from roofprof.tables.columns import concat
+from roofprof.tables.timing import TimingTrace, load_timing, write
 from tests.conftest import ROOT
 
 EXAMPLE = str(ROOT / "examples" / "tp_llama.py")
@@ -356,7 +356,7 @@ def check_ranks(timing: Path, work: Path) -> list[dict[str, Any]]:
 
 def check_join(timing: Path, record: Path) -> None:
     """Every rank's compute kernels get counters; the collectives (left out) none."""
-    from roofprof.join import join
+    from roofprof.analysis.join import join
 
     joined = join(load_timing(timing), roofprof.load(record)).kernels
     for device, part in per_rank(joined).items():

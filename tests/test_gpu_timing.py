@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 import roofprof
-from roofprof.join import join
-from roofprof.timing import load_timing
+from roofprof.analysis.join import join
+from roofprof.tables.timing import load_timing
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.gpu
@@ -132,8 +132,8 @@ def test_record_sample_times_the_run_and_joins(tmp_path: Path) -> None:
 
 def test_trace_gives_per_request_latency(tmp_path: Path) -> None:
     """Three requests, each a 'request' range around one prefill and three decode steps."""
-    from roofprof import latency as lat
-    from roofprof import requests as rq
+    from roofprof.analysis import latency as lat
+    from roofprof.analysis import requests as rq
 
     out = tmp_path / "requests.parquet"
     done = roofprof_run("trace", "-o", str(out), "--", sys.executable, EXAMPLE, *MODEL,

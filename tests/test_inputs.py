@@ -14,14 +14,15 @@ from click.testing import CliRunner, Result
 from hypothesis import given
 from hypothesis import strategies as st
 
-from roofprof import dataset, roofline
-from roofprof.cli import main
-from roofprof.dataset_write import append
+from roofprof.analysis import roofline
+from roofprof.analysis.latency import instances
+from roofprof.cli.commands import main
+from roofprof.datasets.write import append
 from roofprof.errors import InputError, RoofprofWarning, UsageError
-from roofprof.inputs import load, load_many
-from roofprof.latency import instances
-from roofprof.timing import load_timing
-from roofprof.trace import convert
+from roofprof.inputs.load import convert
+from roofprof.inputs.many import load, load_many
+from roofprof.tables import partitions as dataset
+from roofprof.tables.timing import load_timing
 
 from .conftest import FIXTURES
 

@@ -18,13 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import roofprof
-from roofprof.cli import main
-from roofprof.derive import build_table
-from roofprof.join import join
-from roofprof.join_file import write_joined
-from roofprof.schema import MEASURED
-from roofprof.timing import TimingTrace, load_timing, to_raw
-from roofprof.trace import Trace
+from roofprof.analysis.join import join
+from roofprof.analysis.join_file import write_joined
+from roofprof.cli.commands import main
+from roofprof.inputs.derive import build_table
+from roofprof.inputs.load import Trace
+from roofprof.tables.schema import MEASURED
+from roofprof.tables.timing import TimingTrace, load_timing, to_raw
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"
@@ -112,8 +112,8 @@ def test_unmatched_kernels_are_listed_with_their_time(eager: TimingTrace) -> Non
     assert sum(u["launches"] for u in facts["unmatched"]) == int(norm.sum())
     assert joined.kernels.loc[norm, "flop"].isna().all()  # null, never 0
     # views say why those launches' numbers are unknown
-    from roofprof.reasons import UNJOINED
-    from roofprof.roofline import kernel_numbers
+    from roofprof.analysis.reasons import UNJOINED
+    from roofprof.analysis.roofline import kernel_numbers
 
     reason = kernel_numbers(joined)["reason"]
     assert (reason[norm] == UNJOINED).all()
@@ -188,9 +188,9 @@ def test_join_reads_a_timing_table_without_the_range_times_it_never_uses(
         eager: TimingTrace, tmp_path: Path) -> None:
     """`roofprof join` of a trace's Parquet leaves out its range instances' times (lists that
     took 1.4 GB at 10M launches): the joined table is the one made from the whole table."""
-    from roofprof.join import UNUSED_TIMING
-    from roofprof.timing import write
-    from roofprof.trace import write_parquet
+    from roofprof.analysis.join import UNUSED_TIMING
+    from roofprof.inputs.load import write_parquet
+    from roofprof.tables.timing import write
 
     write(eager, tmp_path / "t.parquet")
     lean = load_timing(tmp_path / "t.parquet", skip=UNUSED_TIMING).kernels
@@ -219,8 +219,8 @@ def test_a_timing_parquet_joins_in_chunks_to_the_same_table(capture: Path,
     in-memory join."""
     import pyarrow.parquet as pq
 
-    from roofprof.join_file import write_joined_file
-    from roofprof.timing import write
+    from roofprof.analysis.join_file import write_joined_file
+    from roofprof.tables.timing import write
 
     timing = load_timing(capture)
     write(timing, tmp_path / "t.parquet")
@@ -239,7 +239,7 @@ def test_a_timing_parquet_joins_in_chunks_to_the_same_table(capture: Path,
 
 
 def test_an_empty_timing_table_is_one_clear_error(eager: TimingTrace, tmp_path: Path) -> None:
-    from roofprof.timing import write
+    from roofprof.tables.timing import write
 
     write(TimingTrace(kernels=eager.kernels.iloc[:0], meta=eager.meta), tmp_path / "t.parquet")
     done = CliRunner().invoke(main, ["join", str(tmp_path / "t.parquet"),
@@ -330,7 +330,7 @@ def test_undemangled_names_join_on_the_rest_of_the_signature(eager: TimingTrace)
     assert (j["flop"] == eager.kernels["id"] * 1000.0).all()
     assert set(j["counters_key"]) == {"kernel,grid,block,device,range"}
     assert joined.meta["join"]["template_instances"] is False
-    from roofprof.join_report import format_report
+    from roofprof.analysis.join_report import format_report
 
     assert "template instances unknown" in format_report(joined.meta["join"])
 
@@ -352,7 +352,7 @@ def test_another_template_instance_never_lends_its_counters(eager: TimingTrace) 
     assert (j.loc[profiled, "counters_from"] != "none").all()
     assert facts["unmatched_other_instance"]["launches"] == int((~profiled).sum())
     assert all(u["other_instance_profiled"] for u in facts["unmatched"])
-    from roofprof.join_report import format_report
+    from roofprof.analysis.join_report import format_report
 
     text = format_report(facts)
     assert "another template instance was profiled" in text

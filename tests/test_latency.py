@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from roofprof import latency as lat
-from roofprof.cli import main
+from roofprof.analysis import latency as lat
+from roofprof.cli.commands import main
 from roofprof.errors import InputError
-from roofprof.timing import load_timing
+from roofprof.tables.timing import load_timing
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"
@@ -89,7 +89,7 @@ def test_latency_needs_a_timing_trace(tmp_path: Path) -> None:
 def test_a_range_never_closed_has_no_wall_time(tmp_path: Path) -> None:
     """NCCL's ncclCommInitRankConfig range was still open when the 2-H200 trace ended: its end
     is the never-closed sentinel, not a time, so it gets no wall time (it read 7.4e12 ms)."""
-    from roofprof.stacks import NEVER_CLOSED_NS
+    from parsers.stacks import NEVER_CLOSED_NS
 
     inst = lat.instances(load_timing(FIXTURES / "tp2_timing.parquet"))
     nccl = inst[inst["range"] == "ncclCommInitRankConfig"]

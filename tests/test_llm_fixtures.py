@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import roofprof
-from roofprof import roofline as rl
-from roofprof import table as tb
+from roofprof.analysis import roofline as rl
+from roofprof.views import tables as tb
 from tests.conftest import load_fixture
 from tests.test_roofline import _check_golden
 
@@ -163,7 +163,7 @@ def test_plot_by_op_and_phase_draws_families_as_shades_of_one_hue(
 
     from matplotlib.colors import to_rgb
 
-    from roofprof import chart
+    from roofprof.views import chart
 
     classic = "^(qkv|o|gate|up|down)_proj$|^attention$|^lm_head$"
     sc = chart.build_scene(annotated, by="op,phase", filter=classic)
@@ -184,11 +184,11 @@ def test_plot_by_op_and_phase_draws_families_as_shades_of_one_hue(
 
 
 def test_sweep_plot_of_the_batch_fixtures_moves_decode_right() -> None:
-    from roofprof import chart
+    from roofprof.views import chart
 
     batches = (1, 4, 16, 64)
     traces = [load_fixture(f"batch_{b}.ncu-rep") for b in batches]
-    from roofprof.chart.sweep import build_sweep
+    from roofprof.views.chart.sweep import build_sweep
 
     sc = build_sweep(traces, by="phase", labels=[f"batch {b}" for b in batches])
     assert [a.series for a in sc.aggregates] == [f"batch {b}" for b in batches]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from roofprof.metrics import BY_COLUMN, QUANTITIES, record_metrics
+from roofprof.tables.metrics import BY_COLUMN, QUANTITIES, record_metrics
 
 DATA = Path(__file__).parent.parent / "roofprof" / "data" / "ncu_metrics"
 CHIPS = sorted(p.stem for p in DATA.glob("*.txt"))

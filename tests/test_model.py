@@ -13,11 +13,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofprof import catalog, model
-from roofprof.cli import main
+from roofprof.analysis import catalog, model
+from roofprof.analysis.model.arch import Architecture
+from roofprof.analysis.model.compare import compare
+from roofprof.cli.commands import main
 from roofprof.errors import InputError, RoofprofWarning, UsageError
-from roofprof.model.arch import Architecture
-from roofprof.model.compare import compare
 from tests import _readme
 from tests.conftest import FIXTURES, load_fixture
 

@@ -13,21 +13,21 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from roofprof import model
-from roofprof import roofline as rl
-from roofprof.chart.html import to_html
-from roofprof.chart.overlay import NOTE
-from roofprof.chart.scene import build
-from roofprof.chart.static import render
-from roofprof.cli import main
-from roofprof.errors import UsageError
-from roofprof.model.compare import (
+from roofprof.analysis import model
+from roofprof.analysis import roofline as rl
+from roofprof.analysis.model.compare import (
     MODEL_COLUMNS,
     against,
     compare,
     fitted,
     summarize_beside,
 )
+from roofprof.cli.commands import main
+from roofprof.errors import UsageError
+from roofprof.views.chart.html import to_html
+from roofprof.views.chart.overlay import NOTE
+from roofprof.views.chart.scene import build
+from roofprof.views.chart.static import render
 from tests import _browser, _readme
 from tests.conftest import FIXTURES, ROOT, load_fixture
 

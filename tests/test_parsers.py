@@ -10,7 +10,7 @@ import pytest
 
 import parsers
 import roofprof
-from roofprof.schema import COLUMNS, IDENTITY, MEASURED
+from roofprof.tables.schema import COLUMNS, IDENTITY, MEASURED
 from tests.conftest import CSVS, FIXTURES, REPORTS, load_fixture
 
 ALL = REPORTS + CSVS
@@ -129,7 +129,7 @@ def test_llama_ranges_and_kernels() -> None:
 
 
 def test_derived_dense_peak_when_only_the_sparse_aggregate_exists() -> None:
-    from roofprof.derive import RawKernels, build_table
+    from roofprof.inputs.derive import RawKernels, build_table
 
     ident = pd.DataFrame({"cc": ["9.0", "7.5"], "nvtx": [[], []]})
     metrics = pd.DataFrame({

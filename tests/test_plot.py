@@ -14,12 +14,12 @@ import pytest
 from matplotlib.figure import Figure
 
 import roofprof
-from roofprof import chart as P
-from roofprof import roofline as rl
-from roofprof import table as tb
-from roofprof.chart.colours import PHASES
-from roofprof.chart.html import to_html
+from roofprof.analysis import roofline as rl
 from roofprof.errors import InputError, OutputError, RoofprofWarning, UsageError
+from roofprof.views import chart as P
+from roofprof.views import tables as tb
+from roofprof.views.chart.colours import PHASES
+from roofprof.views.chart.html import to_html
 from tests import _browser, _synth
 from tests.conftest import load_fixture
 
@@ -143,8 +143,8 @@ def test_the_scene_holds_the_summarys_numbers_for_every_fixture(name: str) -> No
             group = label.split("  ")[0]
             if group in summary.index and "roof" in label:
                 roof = summary.loc[group, "peak_compute_per_s"]
-                assert roofprof.fmt.si(roof, "FLOP/s") in label or \
-                    roofprof.fmt.si(roof, "OP/s") in label
+                assert roofprof.views.fmt.si(roof, "FLOP/s") in label or \
+                    roofprof.views.fmt.si(roof, "OP/s") in label
         names = [lab.split("  ")[0] for lab, _c in sc.legend]
         assert len(names) == len(set(names)), (name, by)
         rows = tb.format_table(rl.summarize(trace, by=by), width=100).splitlines()
@@ -241,7 +241,7 @@ def test_empty_trace_and_bad_levels(table: pd.DataFrame) -> None:
 
 
 def test_import_roofprof_chart_stays_light() -> None:
-    code = ("import sys, roofprof.chart; "
+    code = ("import sys, roofprof.views.chart; "
             "print(sorted(m for m in ('matplotlib', 'pandas', 'numpy') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)

@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from roofprof import ranks, roofline
-from roofprof.attribution import attribute, builtin_rules
-from roofprof.cli import main
-from roofprof.dataset_write import append
+from roofprof.analysis import ranks, roofline
+from roofprof.cli.commands import main
+from roofprof.datasets.write import append
 from roofprof.errors import RoofprofWarning, UsageError
-from roofprof.trace import Trace, load
+from roofprof.inputs.attribution import attribute, builtin_rules
+from roofprof.inputs.load import Trace, load
 
 from .conftest import FIXTURES
 

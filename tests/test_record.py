@@ -25,10 +25,10 @@ import pytest
 from click.testing import CliRunner, Result
 
 import roofprof
-from roofprof import record as rec
-from roofprof.cli import main
-from roofprof.metrics import LAUNCH_METRICS, record_metrics
-from roofprof.sampling import from_ncu_argv
+from roofprof.capture import record as rec
+from roofprof.cli.commands import main
+from roofprof.tables.metrics import LAUNCH_METRICS, record_metrics
+from roofprof.tables.sampling import from_ncu_argv
 from tests.conftest import ROOT
 
 FAKE = Path(__file__).with_name("fake_ncu.py")
@@ -553,7 +553,7 @@ def test_without_ncu_report_the_report_is_read_through_ncus_csv_export(
 
 
 def test_status_line_stays_below_the_programs_output(capsys: pytest.CaptureFixture[str]) -> None:
-    from roofprof.cli import _StatusLine
+    from roofprof.cli.commands import _StatusLine
 
     status = _StatusLine(enabled=True)
     status.show("roofprof: 1 kernels profiled, 9 passes, 3 s | gemm")
@@ -578,12 +578,12 @@ def test_dry_run_for_a_named_chip_needs_no_ncu(tmp_path: Path, monkeypatch: pyte
     """Issue 9: `record --dry-run --chip gh100` works where ncu is not installed."""
     from click.testing import CliRunner
 
-    from roofprof.cli import main
+    from roofprof.cli.commands import main
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no ncu anywhere on PATH
     monkeypatch.delenv("ROOFPROF_NCU", raising=False)
-    monkeypatch.setattr("roofprof.record.glob.glob", lambda _p: [])
-    monkeypatch.setattr("roofprof.record.os.path.isfile", lambda _p: False)
+    monkeypatch.setattr("roofprof.capture.record.glob.glob", lambda _p: [])
+    monkeypatch.setattr("roofprof.capture.record.os.path.isfile", lambda _p: False)
     result = CliRunner().invoke(main, ["record", "--dry-run", "--chip", "gh100", "-o",
                                        str(tmp_path / "run"), "--", "python", "serve.py"])
     assert result.exit_code == 0, result.output
@@ -637,10 +637,10 @@ def test_without_per_config_names_are_function_names(ncu: FakeNcu) -> None:
 
 
 def test_the_sampling_facts_know_records_own_nccl_filters() -> None:
-    """roofprof.sampling tells roofprof's NCCL exclusion from a user's kernel filter by its
+    """roofprof.tables.sampling tells roofprof's NCCL exclusion from a user's kernel filter by its
     text: the two forms record builds must be the ones it knows."""
-    from roofprof.ncu_command import kernel_filter
-    from roofprof.sampling import DEFAULT_KERNEL_FILTERS
+    from roofprof.capture.ncu_command import kernel_filter
+    from roofprof.tables.sampling import DEFAULT_KERNEL_FILTERS
 
     assert {kernel_filter(None, False), kernel_filter(None, False, mangled=True)} == \
         set(DEFAULT_KERNEL_FILTERS)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import roofprof
-from roofprof.sampling import time_shares_of
+from roofprof.tables.sampling import time_shares_of
 from tests.test_record import PROG, FakeNcu, invoke, ncu, value
 
 __all__ = ["ncu"]  # the fake-ncu fixture

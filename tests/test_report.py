@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from roofprof import diagnosis, report, report_view
-from roofprof import roofline as rl
-from roofprof.cli import main
+from roofprof.analysis import report
+from roofprof.analysis import roofline as rl
+from roofprof.cli.commands import main
 from roofprof.errors import UsageError
-from roofprof.fmt import duration, intensity, pct
-from roofprof.timing import load_timing
+from roofprof.tables.timing import load_timing
+from roofprof.views import diagnosis
+from roofprof.views import report_page as report_view
+from roofprof.views.fmt import duration, intensity, pct
 from tests import _browser
 from tests.conftest import FIXTURES, load_fixture
 from tests.test_model import LARGE
@@ -279,7 +281,7 @@ def test_a_memory_bound_phase_names_its_bandwidth_and_ridge() -> None:
 
 
 def test_a_dataset_selection_is_named_in_the_title(tmp_path: Path) -> None:
-    from roofprof.dataset_write import append
+    from roofprof.datasets.write import append
 
     for rank in (0, 1):
         append([FIXTURES / "llama_small.ncu-rep"], tmp_path / "fleet", run="r1", rank=rank)
@@ -295,9 +297,9 @@ def test_a_dataset_reports_figures_name_the_selection_and_a_sampled_ones_say_so(
         tmp_path: Path) -> None:
     """The figures say what the report's title and tables say: the dataset selection they
     draw, and, for a sampled recording, that its shares are of samples."""
-    from roofprof.dataset_write import append
-    from roofprof.inputs import load as load_inputs
-    from roofprof.report import build as build_report
+    from roofprof.analysis.report import build as build_report
+    from roofprof.datasets.write import append
+    from roofprof.inputs.many import load as load_inputs
 
     for rank in (0, 1):
         append([FIXTURES / "llama_small.ncu-rep"], tmp_path / "fleet", run="r1", rank=rank)

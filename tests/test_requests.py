@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from roofprof import latency as lat
-from roofprof import requests as rq
-from roofprof.cli import main
+from roofprof.analysis import latency as lat
+from roofprof.analysis import requests as rq
+from roofprof.cli.commands import main
 from roofprof.errors import InputError
-from roofprof.timing import load_timing
+from roofprof.tables.timing import load_timing
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"

@@ -13,13 +13,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from roofprof import fmt
-from roofprof import roofline as rl
-from roofprof import table as tb
+from roofprof.analysis import roofline as rl
+from roofprof.analysis.grouping import NO_RANGE
 from roofprof.errors import InputError, UsageError
-from roofprof.grouping import NO_RANGE
-from roofprof.schema import COLUMNS
-from roofprof.trace import load
+from roofprof.inputs.load import load
+from roofprof.tables.schema import COLUMNS
+from roofprof.views import fmt
+from roofprof.views import tables as tb
 from tests import _synth
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -509,7 +509,7 @@ def test_l1_summary_of_a_hopper_trace_names_the_tma_kernels() -> None:
 def test_a_timing_trace_says_once_why_every_group_is_unknown() -> None:
     """Without counters every group is unknown for the same reason: one line says so, not one
     line per group (a 40-row table would end in 40 copies)."""
-    from roofprof.timing import load_timing
+    from roofprof.tables.timing import load_timing
     from tests.conftest import FIXTURES
 
     timing = load_timing(FIXTURES / "llama_kineto.json.gz")
@@ -530,7 +530,7 @@ def test_group_reasons_are_the_most_common_member_reason(
         rows: list[tuple[int, str | None]], unknown: list[bool]) -> None:
     """One pass over the kernels gives, per unknown group, what counting each group's members
     gives: how many have a reason, of how many, and the most common (ties: alphabetical)."""
-    from roofprof.reasons import group_reasons
+    from roofprof.analysis.reasons import group_reasons
 
     codes = np.asarray([g for g, _ in rows], dtype=np.intp)
     reason = np.asarray([r for _, r in rows], dtype=object)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from roofprof.chart import build_scene
-from roofprof.cli import main
-from roofprof.sampling import from_ncu_argv
-from roofprof.trace import Trace
+from roofprof.cli.commands import main
+from roofprof.inputs.load import Trace
+from roofprof.tables.sampling import from_ncu_argv
+from roofprof.views.chart import build_scene
 from tests.conftest import FIXTURES, load_fixture
 
 
@@ -30,7 +30,7 @@ def test_summary_table_json_and_plot_say_the_trace_is_sampled(tmp_path: Path) ->
     js = CliRunner().invoke(main, ["summary", str(path), "--by", "phase", "--format", "json"])
     assert js.exit_code == 0
     assert "roofprof: warning: sampled trace" in js.output
-    from roofprof.trace import load
+    from roofprof.inputs.load import load
 
     scene = build_scene(load(path), by="phase")
     assert any(s.startswith("SAMPLED") for s in scene.subtitle)

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import roofprof
-from roofprof import ncu_command as rec
-from roofprof.sampling import from_ncu_argv, label, sampling, time_shares_of
-from roofprof.trace import convert
+from roofprof.capture import ncu_command as rec
+from roofprof.inputs.load import convert
+from roofprof.tables.sampling import from_ncu_argv, label, sampling, time_shares_of
 from tests.conftest import FIXTURES
 
 PROGRAM = ["python", "serve.py", "--launch-count", "7"]  # the program's own options: not ncu's

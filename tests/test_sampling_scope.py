@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from roofprof.sampling import from_ncu_argv, in_scope
+from roofprof.tables.sampling import from_ncu_argv, in_scope
 
 RANGES = ["prefill/model/layer.0", "decode/model", "warmup/model", "", "decode/graph/x",
           "outer/decode/model"]

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from roofprof import dataset_sql, table
-from roofprof.dataset_spark import is_uri
-from roofprof.dataset_write import append
+from roofprof.datasets import sql as dataset_sql
+from roofprof.datasets.spark import is_uri
+from roofprof.datasets.write import append
 from roofprof.errors import RoofprofWarning
 from roofprof.spark_job import main
+from roofprof.views import tables as table
 
 from .conftest import FIXTURES
 

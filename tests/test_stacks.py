@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofprof.stacks import EMPTY, Stack, _by_thread, _walk, collector_paused, stacks_at
+from parsers.stacks import EMPTY, Stack, _by_thread, _walk, collector_paused, stacks_at
 
 NEVER = 2**63 - 1  # a range never closed
 THREADS = (7, 2**40 + 3, -1, 12)

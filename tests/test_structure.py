@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from roofprof import roofline as rl
-from roofprof import table as tb
+from roofprof.analysis import roofline as rl
+from roofprof.views import tables as tb
 from tests.conftest import load_fixture
 
 ROOT = Path(__file__).resolve().parent.parent

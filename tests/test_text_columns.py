@@ -1,5 +1,5 @@
-"""The kernel and timing tables' text columns are dictionary-typed (``roofprof.schema.TEXT``) on
-every path: built from each real source, through Parquet and back, from files written before
+"""The kernel and timing tables' text columns are dictionary-typed (``roofprof.tables.schema.TEXT``)
+on every path: built from each real source, through Parquet and back, from files written before
 (plain string columns), through concatenation, and in the analyses that group by them."""
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import roofprof
-from roofprof import timing
-from roofprof.columns import arrow_text
-from roofprof.schema import COLUMNS, TEXT, dtype_of
-from roofprof.trace import Trace, combine, write_parquet
+from roofprof.inputs.load import Trace, combine, write_parquet
+from roofprof.tables import timing
+from roofprof.tables.columns import arrow_text
+from roofprof.tables.schema import COLUMNS, TEXT, dtype_of
 from tests.conftest import FIXTURES
 
 TIMING_TEXT = [c for c, d in timing.COLUMNS.items() if d == TEXT]

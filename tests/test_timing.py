@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import roofprof
-from roofprof.cli import main
+from roofprof.cli.commands import main
 from roofprof.errors import InputError, RoofprofWarning
-from roofprof.timing import (
+from roofprof.tables.timing import (
     COLUMNS,
     load_timing,
     read,
@@ -120,7 +120,7 @@ def test_graph_replays_are_attributed_to_decode_with_the_ops_of_their_capture(
 def test_a_real_nsys_export_of_the_graph_run_attributes_replays_like_the_tracer() -> None:
     """`nsys profile -t cuda,nvtx --cuda-graph-trace=node` of the graph example, exported to
     SQLite (fixtures/MANIFEST.md); the tracer's own capture of the same program is beside it."""
-    from roofprof import tracer
+    from roofprof.capture import tracer
 
     k = load_timing(NSYS).kernels
     replay = k[k["graph_node_id"].notna() & k["launch_api"].str.contains("GraphLaunch")]
@@ -308,8 +308,8 @@ def test_an_nsys_export_in_its_default_graph_mode_keeps_each_replays_time(tmp_pa
     assert any(w.category is RoofprofWarning and str(w.message).startswith(
         f"{STEPS} CUDA graph replays were timed as a whole") for w in said)
     # joined with a recording, the report says why the replays have no counters
-    from roofprof.join import join
-    from roofprof.join_report import format_report
+    from roofprof.analysis.join import join
+    from roofprof.analysis.join_report import format_report
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

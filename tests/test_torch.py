@@ -14,7 +14,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 import roofprof.torch as rt  # noqa: E402
-from roofprof import attribution as A  # noqa: E402
+from roofprof.inputs import attribution as A  # noqa: E402
 
 
 @pytest.fixture

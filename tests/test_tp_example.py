@@ -208,7 +208,7 @@ def test_every_gemm_and_all_reduce_gets_its_phase_and_op(
     down_proj's; its kernels' category, communication, tells them apart)."""
     import nvtx
 
-    from roofprof.attribution import op_of, phase_of
+    from roofprof.inputs.attribution import op_of, phase_of
 
     stack: list[str] = []
     monkeypatch.setattr(nvtx, "push_range", lambda message=None, **kw: stack.append(message))

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import roofprof
 from roofprof.errors import InputError
-from roofprof.schema import COLUMNS, SCHEMA_VERSION
-from roofprof.trace import META_KEY, Trace, convert, write_parquet
+from roofprof.inputs.load import META_KEY, Trace, convert, write_parquet
+from roofprof.tables.schema import COLUMNS, SCHEMA_VERSION
 from tests.conftest import FIXTURES, load_fixture
 
 
@@ -116,7 +116,7 @@ def test_outputs_get_the_usual_permissions(tmp_path: Path) -> None:
     try:
         convert([FIXTURES / "known_work.ncu-rep"], tmp_path / "t.parquet")
         roofprof.plot(roofprof.load(tmp_path / "t.parquet")).figure.savefig(tmp_path / "x.png")
-        from roofprof.chart import write
+        from roofprof.views.chart import write
 
         write(roofprof.load(tmp_path / "t.parquet"), tmp_path / "t.png")
     finally:

@@ -20,13 +20,13 @@ import pytest
 from click.testing import CliRunner
 
 import roofprof
-from roofprof import tracer
-from roofprof import tracer_hook as hook
-from roofprof.cli import main
+from roofprof.capture import tracer
+from roofprof.capture import tracer_hook as hook
+from roofprof.capture.tracer_hook import CALL_FIELDS, KERNEL_FIELDS, MARKER_END
+from roofprof.capture.tracer_process import devices
+from roofprof.cli.commands import main
 from roofprof.errors import RoofprofWarning
-from roofprof.timing import load_timing, write
-from roofprof.tracer_hook import CALL_FIELDS, KERNEL_FIELDS, MARKER_END
-from roofprof.tracer_process import devices
+from roofprof.tables.timing import load_timing, write
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"
@@ -38,7 +38,7 @@ def _ns(us: Any) -> int:
 
 
 def records_from_kineto(path: Path, nodes_at: str = "launch") -> list[dict[str, Any]]:
-    """One process's raw records as roofprof.tracer_hook writes them, from a Kineto capture:
+    """One process's raw records as roofprof.capture.tracer_hook writes them, from a Kineto capture:
     kernels, API calls, NVTX push/pop markers (start and end records), and graph nodes created
     at capture and cloned at instantiation (replayed kernels carry the clones' ids)."""
     with gzip.open(path) as fh:
@@ -166,7 +166,7 @@ def test_nccls_unended_api_ranges_do_not_enclose_the_run(tmp_path: Path) -> None
 
 
 def test_only_library_ranges_without_an_end_are_left_out() -> None:
-    from roofprof.stacks import NEVER_CLOSED_NS, without_unended_library_ranges
+    from parsers.stacks import NEVER_CLOSED_NS, without_unended_library_ranges
 
     ranges = [(1, "main", 0, NEVER_CLOSED_NS),  # a program's own: it encloses what follows
               (1, "ncclCommInitRankConfig", 5, NEVER_CLOSED_NS),

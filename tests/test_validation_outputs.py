@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 import roofprof
-from roofprof.cli import main
+from roofprof.cli.commands import main
 from roofprof.errors import InputError
-from roofprof.trace import META_KEY, convert
-from roofprof.validate import DataWarning
+from roofprof.inputs.load import META_KEY, convert
+from roofprof.tables.checks import DataWarning
 from tests.conftest import FIXTURES
 from tests.test_bad_input import assert_one_clear_error
 
@@ -269,7 +269,7 @@ def test_no_command_writes_over_its_own_input(tmp_path: Path, command: list[str]
 
     from click.testing import CliRunner
 
-    from roofprof.cli import main
+    from roofprof.cli.commands import main
 
     a = tmp_path / "a.parquet"
     b = tmp_path / "b.json.gz"

@@ -28,10 +28,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import roofprof
-from roofprof.cli import main
+from roofprof.cli.commands import main
 from roofprof.errors import RoofprofError
-from roofprof.schema import MEASURED, META_KEYS
-from roofprof.trace import META_KEY
+from roofprof.inputs.load import META_KEY
+from roofprof.tables.schema import MEASURED, META_KEYS
 from tests.conftest import FIXTURES
 
 CSV_FIXTURES = ["known_work_raw.csv", "known_work_details.csv", "sol_roofline_chart_raw.csv"]
@@ -205,7 +205,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st
 
 @pytest.fixture(scope="module")
 def parquet_trace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from roofprof.trace import convert
+    from roofprof.inputs.load import convert
 
     out = tmp_path_factory.mktemp("trace") / "t.parquet"
     convert([FIXTURES / "known_work.ncu-rep"], out)

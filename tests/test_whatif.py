@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from roofprof import catalog
-from roofprof.cli import main
+from roofprof.analysis import catalog
+from roofprof.analysis.roofline import LAUNCH_FLOOR_NS
+from roofprof.analysis.whatif import project, validate, whatif
+from roofprof.cli.commands import main
 from roofprof.errors import RoofprofWarning, UsageError
-from roofprof.roofline import LAUNCH_FLOOR_NS
-from roofprof.whatif import project, validate, whatif
 from tests import _readme, _synth
 from tests.conftest import FIXTURES, load_fixture
 

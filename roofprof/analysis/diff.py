@@ -1,0 +1,139 @@
+"""Diff of two measured runs: per group and per kernel, what changed from A to B.
+
+:func:`diff` summarises each run with the one group math
+(:func:`roofprof.analysis.roofline.summarize`) and matches groups by name (``by``: phase, op, range,
+category, kernel, any column), plus a ``(total)`` row over every kernel. Per group: time, work,
+bytes, intensity and % of roof in A and B, and the relative change of each (``*_delta`` = B / A -
+1). A group only one run has is kept with the other side null (``status`` says which).
+
+Noise: each side may be several repeat runs of the same workload. A group's time is then the
+median over the runs, and ``spread`` the larger of the two sides' (max - min) / median; a time
+change is ``significant`` when it exceeds ``max(spread, noise)`` (``noise``: a floor, default
+0). With one run per side the spread is 0 and the floor decides.
+
+:func:`match_kernels` pairs kernels of A and B by (group, kernel name, occurrence: the n-th
+launch of that kernel in that group) and gives each pair's time change: where a slowdown is.
+
+:func:`slower_than` is the CI gate: the groups (``(total)`` included) whose time grew by at
+least ``pct`` percent, significantly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from roofprof.errors import UsageError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TOTAL = "(total)"
+_TAKEN = ("kernels", "time_ns", "work", "flop", "ops_int8", "ai", "work_per_s", "pct_of_roof",
+          "bound", "bytes")
+COLUMNS: tuple[str, ...] = (
+    "group", "status", "kernels_a", "kernels_b", "time_ns_a", "time_ns_b", "time_delta",
+    "spread", "significant", "work_a", "work_b", "work_delta", "bytes_a", "bytes_b",
+    "bytes_delta", "ai_a", "ai_b", "work_per_s_a", "work_per_s_b", "pct_of_roof_a",
+    "pct_of_roof_b", "bound_a", "bound_b",
+)
+
+
+def _side(runs: Sequence[pd.DataFrame], by: str, level: str) -> pd.DataFrame:
+    """One side's groups: the first run's numbers, the median time over the runs and the
+    relative spread of the time."""
+    import pandas as pd
+
+    from roofprof.analysis.roofline import summarize
+
+    if not runs:
+        raise UsageError("a diff needs at least one run on each side")
+    frames = []
+    for kernels in runs:
+        if by not in kernels:
+            raise UsageError(f"cannot group by {by!r}: a trace has no such column")
+        groups = summarize(kernels, by=by, level=level)
+        total = summarize(kernels.assign(_all=TOTAL), by="_all", level=level)
+        s = pd.concat([groups, total], ignore_index=True)
+        frames.append(s.set_index("group"))
+    first = frames[0][list(_TAKEN)].copy()
+    times = pd.concat([f["time_ns"] for f in frames], axis=1)
+    first["time_ns"] = times.median(axis=1)
+    first["spread"] = ((times.max(axis=1) - times.min(axis=1)) / first["time_ns"]).fillna(0.0)
+    return first
+
+
+def diff(a: Sequence[pd.DataFrame], b: Sequence[pd.DataFrame], by: str = "phase",
+         level: str = "dram", noise: float = 0.0) -> pd.DataFrame:
+    """Groups of runs ``a`` (the baseline) and ``b`` side by side; ``(total)`` last."""
+    import numpy as np
+
+    left, right = _side(a, by, level), _side(b, by, level)
+    m = left.merge(right, how="outer", left_index=True, right_index=True, suffixes=("_a", "_b"))
+    m["status"] = np.where(m["time_ns_a"].isna(), "only in B",
+                           np.where(m["time_ns_b"].isna(), "only in A", "both"))
+    for name in ("time_ns", "work", "bytes"):
+        a_, b_ = m[f"{name}_a"].astype(float), m[f"{name}_b"].astype(float)
+        m[f"{name.removesuffix('_ns')}_delta"] = b_ / a_.where(a_ > 0) - 1
+    m["spread"] = np.fmax(m["spread_a"].fillna(0), m["spread_b"].fillna(0))
+    m["significant"] = m["time_delta"].abs() > np.fmax(m["spread"], noise)
+    m = m.reset_index().rename(columns={"index": "group"})
+    order = m["group"].eq(TOTAL).astype(int) * 2 ** 62 - m["time_ns_a"].fillna(0)
+    return m.assign(_o=order).sort_values("_o", kind="stable")[list(COLUMNS)].reset_index(
+        drop=True)
+
+
+def match_kernels(a: pd.DataFrame, b: pd.DataFrame, by: str = "phase") -> pd.DataFrame:
+    """Kernels of one run of A and one of B paired by (group, kernel, occurrence), largest
+    absolute time change first; unpaired launches have the other side null."""
+    def keyed(t: pd.DataFrame) -> pd.DataFrame:
+        k = t[[by, "kernel", "duration_ns"]].copy()
+        k[by] = k[by].astype("string").fillna("(none)")
+        k["occurrence"] = k.groupby([by, "kernel"], sort=False, observed=True).cumcount()
+        return k.set_index([by, "kernel", "occurrence"])
+
+    m = keyed(a).merge(keyed(b), how="outer", left_index=True, right_index=True,
+                       suffixes=("_a", "_b"))
+    m["delta_ns"] = m["duration_ns_b"] - m["duration_ns_a"]
+    m["delta"] = m["duration_ns_b"] / m["duration_ns_a"] - 1
+    m = m.reset_index().rename(columns={by: "group"})
+    return m.reindex(m["delta_ns"].abs().sort_values(ascending=False,
+                                                     na_position="last").index).reset_index(
+        drop=True)
+
+
+def slower_than(df: pd.DataFrame, pct: float) -> pd.DataFrame:
+    """Rows of :func:`diff` whose time grew by ``pct`` percent or more, significantly."""
+    return df[(df["time_delta"] >= pct / 100) & df["significant"]]
+
+
+def format_diff(df: pd.DataFrame, kernels: pd.DataFrame | None = None, top: int = 10) -> str:
+    """:func:`diff`'s table (and the ``top`` kernel changes) for the terminal."""
+    from roofprof.views.fmt import duration
+    from roofprof.views.tables import records
+    from roofprof.views.texttable import render
+
+    def pct(v: float | None, sign: bool = True) -> str:
+        return "-" if v is None else f"{100 * v:+.1f}%" if sign else f"{100 * v:.1f}%"
+
+    def ai(v: float | None) -> str:
+        return "-" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
+
+    rows = [[str(r["group"]), duration(r["time_ns_a"]), duration(r["time_ns_b"]),
+             pct(r["time_delta"]) + ("" if r["significant"] or r["status"] != "both"
+                                     else " (noise)"),
+             pct(r["work_delta"]), pct(r["bytes_delta"]), f"{ai(r['ai_a'])} -> {ai(r['ai_b'])}",
+             f"{pct(r['pct_of_roof_a'], False)} -> {pct(r['pct_of_roof_b'], False)}",
+             f"{r['bound_a'] or '-'} -> {r['bound_b'] or '-'}",
+             "" if r["status"] == "both" else r["status"]] for r in records(df)]
+    text = render(["group", "time A", "time B", "time", "work", "bytes", "AI", "% of roof",
+                   "bound", ""], rows, right={1, 2, 3, 4, 5},
+                  notes=["changes are B relative to A; (noise): within the spread of repeat "
+                         "runs or the --noise floor"])
+    if kernels is not None and len(kernels):
+        krows = [[str(r["group"]), str(r["kernel"])[:60], str(r["occurrence"]),
+                  duration(r["duration_ns_a"]), duration(r["duration_ns_b"]),
+                  pct(r["delta"])] for r in records(kernels.head(top))]
+        text += "\n" + render(["group", "kernel", "#", "time A", "time B", "change"], krows,
+                              right={2, 3, 4, 5})
+    return text

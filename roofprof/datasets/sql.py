@@ -1,0 +1,421 @@
+"""The group math of ``roofprof.analysis.roofline`` as one SQL query, run out of core on DuckDB.
+
+:func:`summary_sql` generates the query from the metric table
+(``roofprof.tables.metrics.PRECISIONS``) and the constants of ``roofprof.analysis.roofline``
+(``LAUNCH_FLOOR_NS``, ``L1_BLIND_MIN_BYTES``), so it cannot drift from them: per kernel c_k = max_p
+W_kp/P_kp, m_k = B_k/BW_k, r_k = max(c_k, m_k) with the missing-counter rule (a precision whose peak
+is known but whose work is null makes the kernel unknown), the L1/TMA rule and the launch floor; per
+group the sums of :func:`roofprof.analysis.roofline.group_numbers` with its null rule (a group
+number is null if any member's input is). tests/test_dataset_sql.py checks it equals
+``roofline.summarize`` on every fixture.
+
+:func:`summarize` runs the query with DuckDB over a dataset's Parquet files (after ``--where``
+picked them), reading only the columns it needs; memory stays bounded by the number of groups.
+It returns ``roofline.summarize``'s columns, sorted the same way. What the query does not do
+(``--by kernel``, ``--depth``, ``--rules``) the in-memory path does (``--engine pandas``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from roofprof.analysis.grouping import GROUP_JOIN, NO_RANGE, NO_VALUE, parse_by
+from roofprof.analysis.roofline import (
+    BYTES_COLUMNS,
+    INT8,
+    L1_BLIND_MIN_BYTES,
+    LAUNCH_FLOOR_NS,
+    PEAK_BW_COLUMNS,
+    SUMMARY_COLUMNS,
+    level_of,
+)
+from roofprof.errors import UsageError
+from roofprof.tables.metrics import PRECISIONS
+
+#: columns whose values a group name cannot be made of in SQL (lists, full kernel identity)
+_NOT_GROUPABLE = frozenset({"nvtx", "kernel", "id"})
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between the SQL engines the query runs on (the math does not)."""
+
+    name: str
+    quote: str          # identifier quote
+    regex: str          # a full-pattern test of {x} against {p}
+    string: str         # the string type of CAST
+
+    def q(self, name: str) -> str:
+        """A column name as a quoted identifier (names come from the schema, never the
+        user)."""
+        return self.quote + name.replace(self.quote, self.quote * 2) + self.quote
+
+
+DUCKDB = Dialect("duckdb", '"', "regexp_matches({x}, {p})", "VARCHAR")
+SPARK = Dialect("spark", "`", "{x} RLIKE {p}", "STRING")
+
+
+def group_parts(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> list[str]:
+    """The SQL expression of each part of a group's name (one per column of ``by``), named
+    as ``roofprof.analysis.grouping`` names them."""
+    _q = d.q
+    parts = []
+    for name in by:
+        col = "source" if name == "trace" and "trace" not in columns else name
+        if col in _NOT_GROUPABLE or col not in columns:
+            raise UsageError(f"--by {col}: the dataset engine groups by a column of the "
+                             f"kernel table other than {', '.join(sorted(_NOT_GROUPABLE))}; "
+                             "use --engine pandas")
+        if columns[col].upper() in ("DOUBLE", "FLOAT"):
+            raise UsageError(f"--by {col}: a measured column; group by a name column")
+        if col == "range":
+            parts.append(f"CASE WHEN {_q(col)} IS NULL OR {_q(col)} = '' THEN '{NO_RANGE}' "
+                         f"ELSE CAST({_q(col)} AS {d.string}) END")
+        else:
+            parts.append(f"COALESCE(CAST({_q(col)} AS {d.string}), '{NO_VALUE}')")
+    return parts
+
+
+def _group_expr(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> str:
+    return f" || '{GROUP_JOIN}' || ".join(group_parts(by, columns, d))
+
+
+def _strict_sum(x: str) -> str:
+    """Sum that is null where any member is null (the group null rule)."""
+    return f"CASE WHEN COUNT({x}) < COUNT(*) THEN NULL ELSE SUM({x}) END"
+
+
+def _traffic(level: str, d: Dialect) -> tuple[str, str, str]:
+    """(bytes, peak bandwidth, TMA test) of ``level`` over the raw columns: the rule of
+    ``roofline._traffic`` (L1TEX does not see TMA loads on Hopper and later)."""
+    _q = d.q
+    nbytes, bw = _q(BYTES_COLUMNS[level]), _q(PEAK_BW_COLUMNS[level])
+    if level != "l1":
+        return nbytes, bw, "FALSE"
+    dram = _q(BYTES_COLUMNS["dram"])
+    is_cc = d.regex.format(x="cc", p="'^[0-9]+[.][0-9]+$'")
+    cc_num = (f"CASE WHEN {is_cc} THEN "
+              "CAST(split_part(cc, '.', 1) AS BIGINT) * 10 + "
+              "CAST(split_part(cc, '.', 2) AS BIGINT) ELSE 0 END")
+    return nbytes, bw, (f"COALESCE({cc_num} >= 90 AND {dram} >= {L1_BLIND_MIN_BYTES!r} "
+                        f"AND {nbytes} < {dram} / 2, FALSE)")
+
+
+def kernel_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, str],
+               dialect: Dialect = DUCKDB, levels: tuple[str, ...] = (),
+               carry: tuple[str, ...] = ()) -> str:
+    """The per-kernel numbers of ``roofline.kernel_numbers`` over the relation ``source`` as a
+    ``WITH`` clause ending in the relation ``k4``: per kernel its group ``g``, ``dur``,
+    ``work``, ``bytes``, ``compute_ns``, ``memory_ns``, ``roof_ns``, ``precision``,
+    ``is_latency``, ``headroom_ns``, the packed missing-input ``flags``, each precision's
+    work ``w<i>`` and peak ``pk<i>`` (in ``PRECISIONS`` order); for each of ``levels`` its
+    bytes ``xb_<level>`` and time at peak bandwidth ``xm_<level>`` (null for TMA kernels);
+    and each column of ``carry`` as ``c_<name>`` (as stored). ``columns`` maps the relation's
+    column names to their SQL types."""
+    level_of(level)
+    for extra in levels:
+        level_of(extra)
+    _q = dialect.q
+    labels = list(PRECISIONS)
+    idx = range(len(labels))
+    w = [f"w{i}" for i in idx]
+    pk = [f"pk{i}" for i in idx]
+    per = [f"per{i}" for i in idx]
+    nbytes, bw, tma = _traffic(level, dialect)
+    extras: list[str] = []
+    for lvl in levels:
+        xb, xbw, xtma = _traffic(lvl, dialect)
+        extras += [f"CASE WHEN {xtma} THEN NULL ELSE CAST({xb} AS DOUBLE) END AS xb_{lvl}",
+                   f"CASE WHEN {xtma} THEN NULL ELSE CAST({xb} AS DOUBLE) / "
+                   f"CAST({xbw} AS DOUBLE) * 1e9 END AS xm_{lvl}"]
+    carried = [f"{_q(c)} AS {_q('c_' + c)}" for c in carry]
+    passed = ["flags", *w, *pk,
+              *(f"{x}_{lvl}" for lvl in levels for x in ("xb", "xm")),
+              *(_q("c_" + c) for c in carry)]
+    # a joined launch that took no counters (reasons.UNJOINED says why)
+    unjoined = (f"COALESCE(CAST({_q('counters_from')} AS {dialect.string}) = 'none', FALSE)"
+                if "counters_from" in columns else "FALSE")
+    raw = ",\n    ".join(
+        [f"{_group_expr(by, columns, dialect)} AS g",
+         f"{unjoined} AS unjoined",
+         "CASE WHEN duration_ns > 0 THEN CAST(duration_ns AS DOUBLE) END AS dur",
+         "CAST(flop AS DOUBLE) AS flop",
+         f"CAST({nbytes} AS DOUBLE) AS nbytes",
+         f"CAST({bw} AS DOUBLE) AS bw",
+         f"{tma} AS tma"]
+        + [f"CAST({_q(PRECISIONS[p][0])} AS DOUBLE) AS {w[i]}" for i, p in enumerate(labels)]
+        + [f"CAST({_q(PRECISIONS[p][1])} AS DOUBLE) AS {pk[i]}" for i, p in enumerate(labels)]
+        + extras + carried)
+    uncounted = " OR ".join(f"({w[i]} IS NULL AND {pk[i]} IS NOT NULL)" for i in idx)
+    no_counters = " AND ".join(f"{w[i]} IS NULL" for i in idx)
+    w0 = [f"COALESCE({w[i]}, 0.0)" for i in idx]
+    # why a kernel is unknown, packed as reasons.kernel_reasons packs it: uncounted per precision,
+    # no counters, no peak per precision, no duration, no bytes, no bandwidth, TMA; then
+    # whether a join gave it no counters
+    conds = ([f"{w[i]} IS NULL AND {pk[i]} IS NOT NULL" for i in idx] + [no_counters]
+             + [f"{w0[i]} > 0 AND {pk[i]} IS NULL" for i in idx]
+             + ["dur IS NULL", "nbytes IS NULL", "bw IS NULL", "tma", "unjoined"])
+    flags = " + ".join(f"CASE WHEN {c} THEN {1 << b} ELSE 0 END" for b, c in enumerate(conds))
+    step1 = ",\n    ".join(
+        ["g", "dur", "flop", f"{flags} AS flags", f"{w[labels.index(INT8)]} AS ops_int8",
+         f"({uncounted}) OR ({no_counters}) AS incomplete",
+         f"CASE WHEN {no_counters} THEN NULL ELSE {' + '.join(w0)} END AS work",
+         f"({' OR '.join(f'{x} > 0' for x in w0)}) AS has_work",
+         "CASE WHEN tma THEN NULL ELSE nbytes END AS bytes",
+         "CASE WHEN tma THEN NULL ELSE nbytes / bw * 1e9 END AS memory_ns"]
+        + [f"CASE WHEN {w0[i]} > 0 THEN {w0[i]} / {pk[i]} * 1e9 ELSE 0.0 END AS {per[i]}"
+           for i in idx]
+        + passed[1:])
+    any_null = " OR ".join(f"{p} IS NULL" for p in per)
+    step2 = ",\n    ".join(
+        ["g", "dur", "flop", "ops_int8", "work", "bytes", "memory_ns", "has_work", *per,
+         f"CASE WHEN incomplete OR {any_null} THEN NULL "
+         f"ELSE GREATEST(0.0, {', '.join(per)}) END AS compute_ns", *passed])
+    floor = f"{LAUNCH_FLOOR_NS!r}"
+    prec = " ".join(f"WHEN {per[i]} = compute_ns THEN '{p}'" for i, p in enumerate(labels))
+    step3 = ",\n    ".join([
+        "*",
+        "CASE WHEN compute_ns IS NULL OR memory_ns IS NULL THEN NULL "
+        "ELSE GREATEST(compute_ns, memory_ns) END AS roof_ns",
+        f"CASE WHEN compute_ns IS NULL OR NOT has_work THEN NULL {prec} END AS precision"])
+    step4 = ",\n    ".join([
+        "*",
+        f"COALESCE(roof_ns < {floor} AND dur IS NOT NULL, FALSE) AS is_latency",
+        f"CASE WHEN dur IS NULL OR roof_ns IS NULL THEN NULL "
+        f"ELSE GREATEST(dur - GREATEST(roof_ns, {floor}), 0.0) END AS headroom_ns"])
+    return (f"WITH raw AS (SELECT\n    {raw}\nFROM {source}),\n"
+            f"k1 AS (SELECT\n    {step1}\nFROM raw),\n"
+            f"k2 AS (SELECT\n    {step2}\nFROM k1),\n"
+            f"k3 AS (SELECT\n    {step3}\nFROM k2),\n"
+            f"k4 AS (SELECT\n    {step4}\nFROM k3)")
+
+
+def summary_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, str],
+                dialect: Dialect = DUCKDB) -> tuple[str, str]:
+    """The summary query over the relation ``source`` (one row per kernel), and the query of
+    each group's kernels per combination of missing inputs (for ``reason``); ``columns`` maps
+    the relation's column names to their SQL types."""
+    _q = dialect.q
+    labels = list(PRECISIONS)
+    idx = range(len(labels))
+    kernels = kernel_sql(source, by, level, columns, dialect)
+    sums = {c: _strict_sum(c) for c in ("dur", "work", "flop", "ops_int8", "bytes",
+                                        "compute_ns", "memory_ns", "roof_ns", "headroom_ns")}
+    agg = ",\n    ".join(
+        ["g", "COUNT(*) AS kernels", "COALESCE(SUM(dur), 0.0) AS dur_known",
+         "SUM(CASE WHEN is_latency THEN dur ELSE 0.0 END) AS latency_ns"]
+        + [f"{expr} AS {c}" for c, expr in sums.items()]
+        + [f"SUM(CASE WHEN precision = '{p}' THEN COALESCE(compute_ns, 0.0) ELSE 0.0 END) "
+           f"AS pc{i}" for i, p in enumerate(labels)])
+    pcs = [f"pc{i}" for i in idx]
+    gprec = " ".join(f"WHEN pc{i} = GREATEST({', '.join(pcs)}) THEN '{p}'"
+                     for i, p in enumerate(labels))
+    peak_c = "CASE WHEN compute_ns > 0 THEN work / (compute_ns * 1e-9) END"
+    peak_b = "CASE WHEN memory_ns > 0 THEN bytes / (memory_ns * 1e-9) END"
+    final = ",\n    ".join([
+        f"g AS {_q('group')}", "kernels", "dur AS time_ns",
+        "dur / SUM(dur_known) OVER () AS time_share",
+        "work", "flop", "ops_int8", "bytes",
+        # x/0 as numpy gives it (inf, or NaN for 0/0) on every engine
+        "CASE WHEN bytes = 0 THEN CASE WHEN work > 0 THEN CAST('Infinity' AS DOUBLE) "
+        "WHEN work = 0 THEN CAST('NaN' AS DOUBLE) END ELSE work / bytes END AS ai",
+        "work / (dur * 1e-9) AS work_per_s",
+        f"CASE WHEN compute_ns IS NULL OR GREATEST({', '.join(pcs)}) <= 0 THEN NULL "
+        f"{gprec} END AS precision",
+        f"{peak_c} AS peak_compute_per_s",
+        f"{peak_b} AS peak_bytes_per_s",
+        f"({peak_c}) / ({peak_b}) AS ridge",
+        "CASE WHEN work > 0 THEN work / (roof_ns * 1e-9) END AS roof_per_s",
+        "roof_ns / dur AS pct_of_roof",
+        "compute_ns / dur AS pct_of_peak_compute",
+        "bytes / (dur * 1e-9) AS bytes_per_s",
+        "memory_ns / dur AS pct_of_peak_bandwidth",
+        "CASE WHEN roof_ns IS NULL OR dur IS NULL THEN 'unknown' "
+        "WHEN latency_ns / dur > 0.5 THEN 'latency' "
+        "WHEN compute_ns >= memory_ns THEN 'compute' ELSE 'memory' END AS bound",
+        "latency_ns / dur AS latency_share",
+        "headroom_ns",
+        "headroom_ns / SUM(dur_known) OVER () AS headroom_share"])
+    main = (f"{kernels},\n"
+            f"grp AS (SELECT\n    {agg}\nFROM k4 GROUP BY g)\n"
+            f"SELECT\n    {final}\nFROM grp")
+    reasons = (f"{kernels}\nSELECT g AS {_q('group')}, flags, COUNT(*) AS n FROM k1 "
+               "WHERE flags <> 0 GROUP BY g, flags")
+    return main, reasons
+
+
+def connect(directory: str | os.PathLike[str], where: str | None = None,
+            threads: int | None = None, memory_limit: str | None = None,
+            row_ids: bool = False) -> Any:
+    """A DuckDB connection with the view ``kernels`` over the dataset's files matching
+    ``where`` (``run``, ``host``, ``rank`` from the folder names); with ``row_ids`` also
+    ``filename`` and ``file_row_number``, which name one kernel."""
+    import duckdb
+
+    from roofprof.tables.partitions import parts
+
+    files = [str(p.path) for p in parts(directory, where)]
+    con = duckdb.connect()
+    try:
+        if threads:
+            con.execute(f"SET threads = {int(threads)}")
+        if memory_limit:
+            con.execute("SET memory_limit = ?", [memory_limit])
+        # the file list comes from our own listing; each path is quoted as a SQL string
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        ids = ", filename = true, file_row_number = true" if row_ids else ""
+        con.execute(f"CREATE TEMP VIEW kernels AS SELECT * FROM read_parquet([{listed}], "
+                    f"hive_partitioning = true, union_by_name = true{ids}, "
+                    "hive_types = {'run': VARCHAR, 'host': VARCHAR, 'rank': BIGINT})")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def view_columns(con: Any) -> dict[str, str]:
+    """The ``kernels`` view's column names and SQL types."""
+    return {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE kernels").fetchall()}
+
+
+def summarize(directory: str | os.PathLike[str], by: str = "range", level: str = "dram",
+              top: int | None = None, where: str | None = None,
+              threads: int | None = None, memory_limit: str | None = None) -> pd.DataFrame:
+    """``roofline.summarize`` of the dataset at ``directory`` (its files matching ``where``),
+    computed by DuckDB reading the Parquet files."""
+    if top is not None and top < 1:
+        raise UsageError(f"--top must be at least 1, got {top}")
+    con = connect(directory, where, threads, memory_limit)
+    try:
+        return summarize_view(con, by, level, top)
+    finally:
+        con.close()
+
+
+def summarize_view(con: Any, by: str = "range", level: str = "dram",
+                   top: int | None = None) -> pd.DataFrame:
+    """:func:`summarize` over the ``kernels`` view of a :func:`connect` connection."""
+    sql, why_sql = summary_sql("kernels", parse_by(by), level, view_columns(con))
+    df: pd.DataFrame = con.execute(sql).df()
+    whys: pd.DataFrame = con.execute(why_sql).df() \
+        if (df["bound"] == "unknown").any() else pd.DataFrame()
+    df["reason"] = pd.Series(group_reasons(df, whys, level), index=df.index, dtype=object)
+    return finish(df, level, top)
+
+
+def finish(df: pd.DataFrame, level: str, top: int | None) -> pd.DataFrame:
+    """The engine's rows as ``roofline.summarize`` returns them: its columns, nulls as NaN or
+    None, sorted by time (most first) then name."""
+    import numpy as np
+
+    df = df.copy()
+    df["level"] = level
+    df["kernels"] = df["kernels"].astype(np.int64)
+    for col in SUMMARY_COLUMNS:
+        if col not in ("group", "kernels", "level", "precision", "bound", "reason"):
+            df[col] = pd.to_numeric(df[col], errors="coerce").astype(np.float64)
+    for col in ("group", "precision", "bound", "reason"):
+        df[col] = df[col].astype(object).where(df[col].notna(), None)
+    df = df[list(SUMMARY_COLUMNS)]
+    df = df.sort_values(["time_ns", "group"], ascending=[False, True], kind="stable",
+                        na_position="last")
+    if top is not None:
+        df = df.head(top)
+    return df.reset_index(drop=True)
+
+
+def reason_texts(bits: Any, level: str) -> list[str | None]:
+    """The kernel reason of each combination of missing inputs (rows of ``bits``, packed as
+    in :func:`summary_sql`), from ``roofline.kernel_numbers`` itself on one representative
+    kernel per combination, so the texts are roofline's."""
+    import numpy as np
+
+    from roofprof.analysis.roofline import kernel_numbers
+
+    k = len(PRECISIONS)
+    nan = np.nan
+    rows = []
+    for b in bits:
+        unc, none, nopeak = b[:k], b[k], b[k + 1:2 * k + 1]
+        no_dur, no_bytes, no_bw, tma, unjoined = b[2 * k + 1:]
+        row: dict[str, Any] = {"duration_ns": nan if no_dur else 1e6,
+                               PEAK_BW_COLUMNS[level]: nan if no_bw else 1.0,
+                               "counters_from": "none" if unjoined else "signature"}
+        for i, (work, peak) in enumerate(PRECISIONS.values()):
+            row[work] = nan if unc[i] or none else (1.0 if nopeak[i] else 0.0)
+            row[peak] = 1.0 if unc[i] else nan
+        if tma:  # cc >= 9.0, DRAM traffic, few L1 bytes (roofline.L1_BLIND_MIN_BYTES)
+            row.update({"cc": "9.0", BYTES_COLUMNS["dram"]: 4 * L1_BLIND_MIN_BYTES,
+                        BYTES_COLUMNS[level]: 0.0})
+        else:
+            row[BYTES_COLUMNS[level]] = nan if no_bytes else 1.0
+        rows.append(row)
+    reason = kernel_numbers(pd.DataFrame(rows), level)["reason"]
+    return [r if isinstance(r, str) else None for r in reason]
+
+
+def flag_texts(packed: Any, level: str) -> list[str | None]:
+    """The kernel reason of each packed ``flags`` value of :func:`kernel_sql`."""
+    import numpy as np
+
+    flags = np.asarray(packed, dtype=np.int64)
+    bits = (flags[:, None] >> np.arange(2 * len(PRECISIONS) + 6, dtype=np.int64)) & 1 == 1
+    return reason_texts(bits, level)
+
+
+def group_reasons(df: pd.DataFrame, whys: pd.DataFrame, level: str) -> list[str | None]:
+    """``roofline.group_numbers``' reason of each unknown group ("3 of 10 kernels: no FP8
+    tensor work counter"): the members' most common reason."""
+
+    out: list[str | None] = [None] * len(df)
+    if whys.empty:
+        return out
+    texts = flag_texts(whys["flags"], level)
+    per_group: dict[str, dict[str, int]] = {}
+    for g, text, n in zip(whys["group"], texts, whys["n"], strict=True):
+        if text:
+            counts = per_group.setdefault(str(g), {})
+            counts[text] = counts.get(text, 0) + int(n)
+    for i, (g, bound, kernels) in enumerate(zip(df["group"], df["bound"], df["kernels"],
+                                                strict=True)):
+        found = per_group.get(str(g))
+        if bound == "unknown" and found:
+            common = max(sorted(found), key=lambda t: found[t])
+            out[i] = f"{sum(found.values())} of {int(kernels)} kernels: {common}"
+    return out
+
+
+def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,
+                  ) -> dict[str, Any]:
+    """The metadata views read for their sampling note: the first file (of those matching
+    ``where``) whose trace says it was sampled or filtered, else the first file's. Reads only
+    the files' footers."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from roofprof.inputs.load import META_KEY
+    from roofprof.tables.partitions import parts
+    from roofprof.tables.sampling import decisive
+
+    def footers() -> Iterator[dict[str, Any]]:
+        for part in parts(directory, where):
+            raw = (pq.read_schema(part.path).metadata or {}).get(META_KEY)
+            yield json.loads(raw) if raw else {}
+
+    return dict(decisive(footers()))
+
+
+def explain(by: str = "range", level: str = "dram") -> Any:
+    """The generated query over a relation named ``kernels`` of the full kernel table (for
+    reading, and for other engines)."""
+    from roofprof.tables.schema import COLUMNS, dtype_of
+
+    cols = {c: ("DOUBLE" if dtype_of(c) == "float64" else "VARCHAR") for c in COLUMNS}
+    cols.update({"run": "VARCHAR", "host": "VARCHAR", "rank": "BIGINT"})
+    return summary_sql("kernels", parse_by(by), level, cols)[0]

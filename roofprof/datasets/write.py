@@ -1,0 +1,87 @@
+"""Adding to a dataset (``roofprof.tables.partitions``): parse inputs as
+``roofprof.inputs.load.convert`` does and write them as new files of a run/host/rank partition,
+atomically; one file per rank where a run's processes are told apart by their CUDA device
+(``append_ranks``). Reading a dataset back is ``roofprof.inputs.load.read_dataset``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from roofprof.errors import InputError, UsageError
+from roofprof.inputs.load import RulesArg, Trace, read_for_convert, write_parquet
+from roofprof.tables.columns import taken
+
+
+def append(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLike[str],
+           run: str = "default", host: str = "default", rank: int = 0,
+           format: str | None = None, rules: RulesArg = None, reader: str | None = None,
+           strict: bool = False, where: str | None = None) -> tuple[Trace, Path]:
+    """Parse ``inputs`` as :func:`convert` does and add them to the dataset at ``directory``
+    (``roofprof.tables.partitions``) as one new file, atomically, in partition run/host/rank; the
+    file's ``host`` column is the partition's. Returns the trace and the file."""
+    trace = _read_to_append(inputs, format, rules, reader, strict, where)
+    return trace, _add_part(trace, directory, run, host, rank)
+
+
+#: the columns whose values ``append_ranks`` can take as ranks
+RANK_COLUMNS = ("device",)
+
+
+def append_ranks(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLike[str],
+                 by: str = "device", run: str = "default", host: str = "default",
+                 format: str | None = None, rules: RulesArg = None, reader: str | None = None,
+                 strict: bool = False, where: str | None = None) -> list[tuple[int, Trace, Path]]:
+    """As :func:`append`, one new file per value of column ``by`` (the CUDA device: one
+    process per GPU, as torchrun runs tensor-parallel workers on one host), each in the rank
+    partition of that value. Returns (rank, its kernels, its file) per rank."""
+    if by not in RANK_COLUMNS:
+        raise UsageError(f"--rank-by {by}: ranks can be taken from {', '.join(RANK_COLUMNS)}")
+    trace = _read_to_append(inputs, format, rules, reader, strict, where)
+    values = trace.kernels[by]
+    if values.isna().any():
+        raise InputError(f"{', '.join(map(str, inputs))}: {int(values.isna().sum())} kernels "
+                         f"have no {by}, so their rank is unknown; give --rank N instead")
+    out = []
+    for value in sorted(int(v) for v in values.unique()):
+        part = Trace(kernels=trace.kernels[values == value].reset_index(drop=True),
+                     meta=dict(trace.meta))
+        out.append((value, part, _add_part(part, directory, run, host, value)))
+    return out
+
+
+def _read_to_append(inputs: Sequence[str | os.PathLike[str]], format: str | None,
+                    rules: RulesArg, reader: str | None, strict: bool,
+                    where: str | None) -> Trace:
+    from roofprof.tables import partitions as dataset
+    from roofprof.tables.checks import strict_mode
+
+    paths = dataset.expand_all(inputs)
+    if not paths:
+        raise InputError("no input given")
+    with strict_mode(strict):
+        trace = read_for_convert(paths, format, rules, reader, strict, where)
+    if trace.kernels.empty:
+        raise InputError(f"{', '.join(map(str, paths))}: no kernels to write; nothing was "
+                         "added")
+    return trace
+
+
+def _add_part(trace: Trace, directory: str | os.PathLike[str], run: str, host: str,
+              rank: int) -> Path:
+    """Write ``trace`` as a new file of partition run/host/rank (its host column set to it)."""
+    from roofprof.tables import partitions as dataset
+
+    into = dataset.folder(directory, run, host, rank)
+    # the partition lives in the folder names (a dataset's own run/rank columns would clash)
+    trace.kernels = trace.kernels.drop(columns=["run", "rank"], errors="ignore")
+    trace.kernels["host"] = pd.Series(taken([host], np.zeros(len(trace.kernels), dtype=np.int64)),
+                                      index=trace.kernels.index)
+    into.mkdir(parents=True, exist_ok=True)
+    out = dataset.new_file(into)
+    write_parquet(trace, out)
+    return out

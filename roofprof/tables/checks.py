@@ -1,0 +1,362 @@
+"""Validation at the edge of every input: what a cell, a column or a file's metadata may hold.
+
+The parsers (``parsers/``) and the Parquet reader (``roofprof.inputs.load``) hand what they read to
+these checks, driven by the kernel table's schema (``roofprof.tables.schema``) and the metric table
+(``roofprof.tables.metrics``). The rules:
+
+* A measured value that does not parse (``abc``, ``12x``, ``0x1F``), is not finite (``inf``,
+  ``nan``), is negative (every quantity roofprof reads is a count, a time, a rate or a peak), or
+  is written with non-ASCII characters (a Unicode minus, fullwidth digits) is **null**, never a
+  guess, and one :class:`DataWarning` per file names the kernels, columns and raw texts.
+  Empty cells and ncu's ``n/a`` are null without a warning: that is how ncu writes "not
+  collected".
+* Rows left out (a half-written last row, exact duplicates, an unreadable ID) are counted in a
+  :class:`DataWarning`; nothing is dropped silently.
+* Under ``strict`` (``--strict``) every :class:`DataWarning` is an :class:`InputError` instead.
+* Metadata read from a file is untrusted: a field of the wrong type is an error naming the field
+  and the file where the trace cannot be right without it (``schema_version``), else a warning
+  and the field's default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import warnings
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from roofprof.errors import InputError, RoofprofWarning
+from roofprof.tables.metrics import DURATION_METRIC, QUANTITIES
+from roofprof.tables.schema import SCHEMA_VERSION, TEXT, empty_meta
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+
+class DataWarning(RoofprofWarning):
+    """An input held values roofprof read as null, or rows it left out; an error under strict."""
+
+
+@contextlib.contextmanager
+def strict_mode(enabled: bool) -> Iterator[None]:
+    """Turn every :class:`DataWarning` raised inside the block into an :class:`InputError`."""
+    if not enabled:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        try:
+            yield
+        except DataWarning as exc:
+            raise InputError(f"{exc} (refused: --strict)") from None
+
+
+# ------------------------------------------------------------------------ what parsers need
+
+
+def needed_metrics() -> frozenset[str]:
+    """Every Nsight Compute metric name ``roofprof.inputs.derive`` may read, in every form it
+    accepts.
+
+    A counter may be present as its sum, as ``.per_second`` (x duration) or as
+    ``.per_cycle_elapsed`` (x the elapsed cycles of its unit, counted or clock x duration);
+    see ``derive._term_total``. Parsers read only these columns.
+    """
+    names: set[str] = set()
+    for q in QUANTITIES:
+        for formula in q.formulas:
+            for term in formula.terms:
+                names.add(term.metric)
+                if q.kind == "count":
+                    names.update({term.metric + ".per_second",
+                                  term.metric + ".per_cycle_elapsed"})
+                    for unit in (term.unit, "sm") if term.unit == "smsp" else (term.unit,):
+                        names.update({f"{unit}__cycles_elapsed.avg",
+                                      f"{unit}__cycles_elapsed.avg.per_second"})
+    return frozenset(names)
+
+
+def whole_number_metrics() -> frozenset[str]:
+    """Metrics that are whole numbers in base units: durations in ns and counted sums.
+
+    A fraction there (``25.376`` ns) means the file is in display units (us, Mbyte) and lost
+    the units row that says so.
+    """
+    out = {DURATION_METRIC}
+    for q in QUANTITIES:
+        if q.kind == "count":
+            out.update(t.metric for f in q.formulas for t in f.terms if t.metric.endswith(".sum"))
+    return frozenset(out)
+
+
+# ------------------------------------------------------------------------------ cell values
+
+#: numbers as ncu prints them: 1,234,567.5 ("C") or 1.234.567,5 ("eu"); a sign is allowed so
+#: that a negative number is reported as negative, not as unreadable
+_NUMBER = {
+    "C": r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?$",
+    "eu": r"^-?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?(?:[eE][-+]?\d+)?$",
+}
+#: cells that only one of the two forms can have written
+_EVIDENCE = {
+    "C": r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$|^-?\d+\.(?:\d{1,2}|\d{4,})$",
+    "eu": r"^-?\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?$|^-?\d{1,3}(?:\.\d{3})+,\d+$|"
+          r"^-?\d+,(?:\d{1,2}|\d{4,})$",
+}
+_NON_FINITE = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "-nan",
+               "+nan"}
+
+OK, NOT_A_NUMBER, NOT_FINITE, NEGATIVE, NOT_ASCII, DIFFERS = range(6)
+REASONS = {NOT_A_NUMBER: "not a number", NOT_FINITE: "not finite", NEGATIVE: "negative",
+           DIFFERS: "its copies in a repeated column differ",
+           NOT_ASCII: "not a plain number (non-ASCII characters: a Unicode minus or "
+                      "fullwidth digits?)"}
+
+
+def _arrow() -> tuple[Any, Any]:
+    """pyarrow and its compute functions, typed loosely (their stubs do not cover this use)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pa, pc
+
+
+def number_evidence(cells: Sequence[str]) -> set[str]:
+    """Which number forms ("C", "eu") ``cells`` hold unambiguous evidence of."""
+    pa, pc = _arrow()
+    arr = pc.ascii_trim_whitespace(pa.array(cells, pa.string()))
+    return {loc for loc, rx in _EVIDENCE.items()
+            if pc.any(pc.match_substring_regex(arr, rx)).as_py()}
+
+
+def parse_numbers(cells: Sequence[str], locale: str) -> tuple[np.ndarray, np.ndarray]:
+    """Values (NaN where null) and a reason code per cell (``OK`` or one of ``REASONS``)."""
+    import numpy as np
+
+    pa, pc = _arrow()
+    arr = pc.ascii_trim_whitespace(pa.array(cells, pa.string()))
+    valid = pc.fill_null(pc.match_substring_regex(arr, _NUMBER[locale]), False)
+    if locale == "C":
+        clean = pc.replace_substring(arr, ",", "")
+    else:
+        clean = pc.replace_substring(pc.replace_substring(arr, ".", ""), ",", ".")
+    clean = pc.if_else(valid, clean, pa.scalar(None, pa.string()))
+    values = pc.cast(clean, pa.float64()).to_numpy(zero_copy_only=False).astype("float64")
+    lower = pc.utf8_lower(arr)
+    absent = pc.fill_null(pc.or_(pc.equal(arr, ""), pc.equal(lower, "n/a")), True)
+    reason = np.full(len(values), OK, dtype="int8")
+    unread = ~valid.to_numpy(zero_copy_only=False) & ~absent.to_numpy(zero_copy_only=False)
+    if unread.any():
+        ascii_ = pc.fill_null(pc.string_is_ascii(arr), True).to_numpy(zero_copy_only=False)
+        non_finite = pc.is_in(lower, pa.array(sorted(_NON_FINITE))).to_numpy(
+            zero_copy_only=False)
+        reason[unread] = NOT_A_NUMBER
+        reason[unread & ~ascii_] = NOT_ASCII
+        reason[unread & non_finite] = NOT_FINITE
+    return check_values(values, reason)
+
+
+def check_values(values: np.ndarray, reason: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Null every non-finite or negative value; returns the values and their reason codes."""
+    import numpy as np
+
+    values = np.asarray(values, dtype="float64").copy()
+    if reason is None:
+        reason = np.full(len(values), OK, dtype="int8")
+    with np.errstate(invalid="ignore"):
+        reason[np.isinf(values)] = NOT_FINITE
+        reason[values < 0] = NEGATIVE
+    values[reason != OK] = np.nan
+    return values, reason
+
+
+# ------------------------------------------------------------------------- warnings, once
+
+
+@dataclass
+class Issues:
+    """Problems found in one input, reported as one warning per kind when reading ends."""
+
+    path: Path
+    #: (kernel, column, raw text, reason)
+    cells: list[tuple[str, str, str, str]] = field(default_factory=list)
+    ncells: int = 0
+    #: other problems, one sentence each
+    notes: list[str] = field(default_factory=list)
+
+    SHOWN = 5
+
+    def bad_cell(self, kernel: str, column: str, raw: str, reason: str) -> None:
+        self.ncells += 1
+        if len(self.cells) < self.SHOWN:
+            self.cells.append((kernel, column, raw, reason))
+
+    def bad_cells(self, kernels: Sequence[str], column: str, raws: Sequence[str],
+                  reasons: np.ndarray) -> None:
+        """Record the cells of one column whose reason is not ``OK``."""
+        import numpy as np
+
+        for i in np.flatnonzero(reasons != OK).tolist():
+            self.bad_cell(kernels[i], column, raws[i], REASONS[int(reasons[i])])
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)
+
+    def emit(self, stacklevel: int = 3) -> None:
+        for text in self.notes:
+            warnings.warn(f"{self.path}: {text}", DataWarning, stacklevel=stacklevel)
+        if self.ncells:
+            shown = "; ".join(f"{k}, {c} = {_quote(raw)} ({why})"
+                              for k, c, raw, why in self.cells)
+            more = f"; and {self.ncells - len(self.cells)} more" if self.ncells > self.SHOWN \
+                else ""
+            warnings.warn(f"{self.path}: {self.ncells} value(s) read as null: {shown}{more}. "
+                          "Quantities that need them are null; fix the file or export it "
+                          "again (--strict refuses such input)", DataWarning,
+                          stacklevel=stacklevel)
+
+
+def _quote(raw: str) -> str:
+    text = raw if len(raw) <= 40 else raw[:37] + "..."
+    return repr(text)
+
+
+def kernel_label(kid: Any, name: Any) -> str:
+    """How a kernel is named in messages: ``kernel ID 4 (nvjet_sm90_...)``."""
+    name = "?" if name is None or isinstance(name, float) else str(name)
+    if len(name) > 48:
+        name = name[:45] + "..."
+    return f"kernel ID {kid} ({name})"
+
+
+# ----------------------------------------------------------------------- Parquet metadata
+
+_LIST_FIELDS = ("sources", "formats", "gpu", "missing", "attribution_rules")
+_TEXT_FIELDS = ("roofprof_version", "ncu_version", "clock_control", "cache_control", "created")
+
+
+def trace_meta(raw: bytes, path: Path) -> dict[str, Any]:
+    """The roofprof metadata of a Parquet trace, checked field by field."""
+    try:
+        meta = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: its roofprof metadata is not valid JSON ({exc}); the file "
+                         "is damaged: convert the report again") from None
+    if not isinstance(meta, dict):
+        raise InputError(f"{path}: its roofprof metadata is a JSON {type(meta).__name__}, not "
+                         "an object; the file is damaged: convert the report again")
+    version = meta.get("schema_version", SCHEMA_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise InputError(f"{path}: metadata field schema_version is {version!r}, not an "
+                         "integer; the file is damaged: convert the report again")
+    if version > SCHEMA_VERSION:
+        raise InputError(f"{path}: written with trace schema v{version}, newer than this "
+                         f"roofprof reads (v{SCHEMA_VERSION}); upgrade roofprof")
+    defaults = empty_meta()
+    fixed: list[str] = []
+    for key in _LIST_FIELDS:
+        value = meta.get(key, defaults[key])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            fixed.append(key)
+            meta[key] = defaults[key]
+    for key in _TEXT_FIELDS:
+        value = meta.get(key)
+        if value is not None and not isinstance(value, str):
+            fixed.append(key)
+            meta[key] = defaults[key]
+    for key in ("command", "record_argv"):
+        value = meta.get(key)
+        if value is not None and not (isinstance(value, list)
+                                      and all(isinstance(v, str) for v in value)):
+            fixed.append(key)
+            meta[key] = None
+    derivations = meta.get("derivations", {})
+    if not isinstance(derivations, dict) or not all(
+            isinstance(v, dict) and all(isinstance(n, int) for n in v.values())
+            for v in derivations.values()):
+        fixed.append("derivations")
+        meta["derivations"] = {}
+    if fixed:
+        warnings.warn(f"{path}: metadata field(s) {', '.join(fixed)} have the wrong type; "
+                      "ignored (the kernel table itself is read)", DataWarning, stacklevel=3)
+    return meta
+
+
+def column_types(schema: Any, path: Path, dtypes: dict[str, str]) -> None:
+    """A Parquet trace's identity columns hold what the kernel table says: text, or integers
+    (``dtypes``: column -> pandas dtype of ``roofprof.tables.schema``)."""
+    pa, _ = _arrow()
+    if "nvtx" in schema.names:  # a list of range names per kernel
+        t = schema.field("nvtx").type
+        names = t.value_type if pa.types.is_list(t) or pa.types.is_large_list(t) else None
+        if names is not None and pa.types.is_dictionary(names):  # read as codes
+            names = names.value_type
+        if not (pa.types.is_null(t) or (names is not None and (
+                pa.types.is_string(names) or pa.types.is_large_string(names)
+                or pa.types.is_null(names)))):
+            raise InputError(f"{path}: column nvtx holds {t} values, not lists of range names; "
+                             "the file was not written by roofprof: convert the report again")
+    for name, dtype in dtypes.items():
+        if name not in schema.names or dtype == "object":
+            continue
+        t = schema.field(name).type
+        if pa.types.is_dictionary(t):
+            t = t.value_type
+        if dtype == TEXT:
+            ok = pa.types.is_string(t) or pa.types.is_large_string(t)
+        else:
+            ok = pa.types.is_integer(t)
+        if not (ok or pa.types.is_null(t)):
+            want = "text" if dtype == TEXT else "integers"
+            raise InputError(f"{path}: column {name} holds {t} values, not {want}; the file "
+                             "was not written by roofprof: convert the report again")
+
+
+def trace_columns(df: pd.DataFrame, path: Path, measured: Sequence[str],
+                  missing: Sequence[str] = ()) -> pd.DataFrame:
+    """Check a Parquet trace's kernel table: required columns, types, values of measured ones.
+
+    ``missing``: the columns the trace's metadata says no metric gave; any other measured column
+    absent from the file is named in a warning (it reads as null).
+    """
+    import numpy as np
+    import pandas as pd
+    from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
+
+    if "duration_ns" not in df:
+        raise InputError(f"{path}: the trace has no duration_ns column, so no time or rate "
+                         "can be computed; it was not written by roofprof: convert the report "
+                         "again")
+    if "id" in df and not is_integer_dtype(df["id"].dtype):
+        raise InputError(f"{path}: column id holds {df['id'].dtype} values, not integers; the "
+                         "file was not written by roofprof: convert the report again")
+    absent = [c for c in measured if c not in df and c not in missing]
+    if absent:
+        warnings.warn(f"{path}: column(s) {', '.join(absent)} are not in the trace; read as "
+                      "null (convert the report again with this roofprof to fill them)",
+                      RoofprofWarning, stacklevel=4)
+    issues = Issues(path)
+    labels: list[str] | None = None
+    for col in measured:
+        if col not in df:
+            continue
+        if is_bool_dtype(df[col].dtype) or not is_numeric_dtype(df[col].dtype):
+            raise InputError(f"{path}: column {col} holds {df[col].dtype} values, not "
+                             "numbers; the file was not written by roofprof: convert the "
+                             "report again")
+        raw = df[col].to_numpy(dtype="float64", na_value=np.nan)
+        values, reason = check_values(raw)
+        if (reason != OK).any():
+            if labels is None:
+                labels = [kernel_label(i, k) for i, k in zip(
+                    df["id"] if "id" in df else range(len(df)),
+                    df["kernel"] if "kernel" in df else [None] * len(df), strict=True)]
+            issues.bad_cells(labels, col, [repr(v) for v in raw], reason)
+            df[col] = pd.Series(values, index=df.index)
+    issues.emit(stacklevel=4)
+    return df

@@ -1,0 +1,135 @@
+"""Roofline plots: a pure scene builder, a matplotlib renderer and an HTML page over it.
+
+* :mod:`.scene` (what is shown, as data; numbers from :mod:`roofprof.analysis.roofline` only),
+  :mod:`.sweep` (several traces on one roofline), :mod:`.colours` (fixed colours),
+* :mod:`.static` (matplotlib) with :mod:`.placement` (labels), :mod:`.html` (the page).
+
+:func:`plot` returns a matplotlib Axes and never calls ``plt.show()``; :func:`write` picks PNG,
+SVG, PDF or HTML by the suffix and writes atomically. This module imports nothing heavy at
+import time, so ``roofprof.plot`` costs nothing until it is called.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from roofprof.errors import UsageError
+from roofprof.tables.files import atomic_output
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from roofprof.views.chart.scene import Scene
+
+FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+HTML = (".html", ".htm")
+
+
+def build_scene(table_or_trace: Any, **options: Any) -> Scene:
+    """The :class:`~roofprof.views.chart.scene.Scene` :func:`plot` draws (options as for plot)."""
+    from roofprof.views.chart.scene import build
+
+    return build(table_or_trace, **options)
+
+
+def plot(table_or_trace: Any, ax: Axes | None = None, *, by: str = "range",
+         levels: Sequence[str] = ("dram",), filter: str | None = None, title: str | None = None,
+         label_top: int = 5, depth: int | None = None, max_points: int | None = None,
+         figsize: tuple[float, float] = (12.0, 6.8)) -> Axes:
+    """Draw the measured roofline of a trace (or kernel table, or path) and return the Axes.
+
+    ``by`` colours kernels by group (see :func:`roofprof.analysis.roofline.summarize`); ``levels``
+    ``("dram", "l2", "l1")`` draws each kernel at each level, joined by a thin line;
+    ``filter`` keeps kernels whose name, range, phase, category or op matches the regex;
+    ``label_top`` labels the heaviest kernel names. With more than ``max_points`` points the
+    kernels are drawn as a 2-D histogram weighted by GPU time.
+    """
+    from roofprof.views.chart.scene import MAX_POINTS, build
+    from roofprof.views.chart.static import render
+
+    s = build(table_or_trace, by=by, levels=levels, filter=filter, title=title,
+              label_top=label_top, depth=depth, max_points=max_points or MAX_POINTS)
+    return render(s, ax, figsize).ax
+
+
+def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
+               labels: Sequence[str] | None = None, by: str = "phase",
+               levels: Sequence[str] = ("dram",), filter: str | None = None,
+               title: str | None = None, depth: int | None = None,
+               figsize: tuple[float, float] = (12.0, 6.8)) -> Axes:
+    """Several traces (a batch or candidate-count sweep) on one measured roofline
+    (see :mod:`roofprof.views.chart.sweep`)."""
+    from roofprof.views.chart.static import render
+    from roofprof.views.chart.sweep import build_sweep
+
+    s = build_sweep(traces, labels=labels, by=by, levels=levels, filter=filter, title=title,
+                    depth=depth)
+    return render(s, ax, figsize).ax
+
+
+def save(fig_or_ax: Any, path: str | os.PathLike[str], dpi: int = 150) -> Path:
+    """Write a figure (or an Axes' figure) as PNG, SVG or PDF, chosen by the suffix.
+
+    The file appears complete or not at all (written to a temporary file, then renamed).
+    """
+    out = Path(path)
+    fmt = FORMATS.get(out.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"cannot tell the image format of {out}: use a .png, .svg, .pdf or "
+                         ".html suffix")
+    fig: Any = fig_or_ax if hasattr(fig_or_ax, "savefig") else fig_or_ax.figure
+    metas: dict[str, dict[str, Any]] = {"png": {"Software": "roofprof"}, "svg": {"Date": None},
+                                         "pdf": {"CreationDate": None}}
+    meta = metas[fmt]
+    # legends placed outside the axes: make the tight box include every one of them
+    extra = [a for axes in fig.axes for a in [*axes.artists, axes.get_legend()] if a is not None]
+    with atomic_output(out) as fh:
+        fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight", metadata=meta,
+                    bbox_extra_artists=extra)
+    return out
+
+
+def write(table_or_trace: Any, path: str | os.PathLike[str], *, sweep: bool = False,
+          **options: Any) -> Path:
+    """Plot and write in one call; the suffix picks PNG, SVG, PDF or interactive HTML.
+
+    With ``sweep`` the first argument is a sequence of traces (:func:`plot_sweep`).
+    """
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix not in (*FORMATS, *HTML):
+        raise UsageError(f"cannot tell the output format of {out}: use a .png, .svg, .pdf or "
+                         ".html suffix")
+    if sweep:
+        from roofprof.views.chart.sweep import build_sweep
+
+        options.pop("label_top", None)
+        s = build_sweep(table_or_trace, **options)
+    else:
+        s = build_scene(table_or_trace, **options)
+    return write_scene(s, out)
+
+
+def write_scene(scene: Scene, path: str | os.PathLike[str]) -> Path:
+    """Draw a built scene (e.g. :func:`roofprof.views.chart.dataset_scene.build_dataset`'s) as PNG,
+    SVG, PDF or interactive HTML, chosen by the suffix."""
+    out = Path(path)
+    suffix = out.suffix.lower()
+    if suffix in HTML:
+        from roofprof.views.chart.html import to_html
+
+        text = to_html(scene)
+        with atomic_output(out) as fh:
+            fh.write(text.encode("utf-8"))
+        return out
+    from roofprof.views.chart.static import render
+
+    return save(render(scene).ax, out)
+
+
+def write_sweep(traces: Sequence[Any], path: str | os.PathLike[str], **options: Any) -> Path:
+    """:func:`plot_sweep` written as PNG, SVG, PDF or HTML (chosen by the suffix)."""
+    return write(traces, path, sweep=True, **options)

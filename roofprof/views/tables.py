@@ -1,0 +1,236 @@
+"""Summaries as text: a terminal table that fits the terminal, JSON and CSV.
+
+Renderers only: every number comes from :func:`roofprof.analysis.roofline.summarize`; this module
+formats, orders and drops columns, never computes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from roofprof.analysis.roofline import INT8, LAUNCH_FLOOR_NS, LEVEL_LABELS, PRECISION_LABELS
+from roofprof.views.fmt import duration, intensity, pct, si, unique_labels
+
+
+def _plain(v: Any) -> Any:
+    """A JSON-safe Python value: NaN, inf and pandas nulls become None."""
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as plain dicts (JSON-safe: nulls and infinities are None)."""
+    cols = [str(c) for c in df.columns]
+    return [dict(zip(cols, (_plain(v) for v in row), strict=True))
+            for row in df.itertuples(index=False, name=None)]
+
+
+def to_json(df: pd.DataFrame) -> str:
+    """The summary as a JSON list of groups, stable and diff-friendly."""
+    return json.dumps(records(df), indent=1) + "\n"
+
+
+def to_csv(df: pd.DataFrame) -> str:
+    buf = io.StringIO()
+    df.to_csv(buf, index=False, lineterminator="\n")
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class _Column:
+    head: str
+    right: bool
+    #: the lower, the longer the column stays when the terminal is narrow (0: always)
+    keep: int
+
+
+def _columns(level: str) -> list[_Column]:
+    lvl = LEVEL_LABELS.get(level, level)
+    return [
+        _Column("group", False, 0), _Column("kernels", True, 6), _Column("time", True, 0),
+        _Column("share", True, 1), _Column(f"AI {lvl}", True, 2),
+        _Column("achieved", True, 3), _Column("% peak compute", True, 4),
+        _Column(f"{lvl} BW", True, 7), _Column("% peak BW", True, 4),
+        _Column("compute roof", True, 8), _Column("% roof", True, 1),
+        _Column("bound", False, 0), _Column("precision", False, 5),
+        _Column("headroom", True, 2),
+    ]
+
+
+def _cells(r: dict[str, Any], name: str) -> list[str]:
+    unit = "OP/s" if r["precision"] == INT8 else "FLOP/s"
+    has_work = bool(r["work"]) and r["work"] is not None
+    return [
+        name, str(r["kernels"]), duration(r["time_ns"]), pct(r["time_share"]),
+        intensity(r["ai"]) if has_work else "-",
+        si(r["work_per_s"], unit) if has_work else "-",
+        pct(r["pct_of_peak_compute"]) if has_work else "-",
+        si(r["bytes_per_s"], "B/s"), pct(r["pct_of_peak_bandwidth"]),
+        si(r["peak_compute_per_s"], unit) if has_work else "-",
+        pct(r["pct_of_roof"]), str(r["bound"] or "-"),
+        PRECISION_LABELS.get(r["precision"] or "", "-"), duration(r["headroom_ns"]),
+    ]
+
+
+def format_table(df: pd.DataFrame, width: int | None = None, wide: bool = False,
+                 notes: Sequence[str] = ()) -> str:
+    """A terminal table of :func:`roofprof.analysis.roofline.summarize`'s result.
+
+    Fits ``width`` characters (the terminal's by default): group names are shortened (never
+    two alike) and the least needed columns dropped, in a fixed order; ``wide`` keeps every
+    column and whole names. Groups whose numbers are unknown, latency-bound groups and the
+    given ``notes`` are explained under the table.
+    """
+    level = str(df["level"].iloc[0]) if len(df) and "level" in df.columns else "dram"
+    cols = _columns(level)
+    rows_in = records(df)
+    if width is None:
+        import shutil
+
+        width = shutil.get_terminal_size((120, 20)).columns
+    names = [str(r["group"]) for r in rows_in]
+    longest = max((len(n) for n in names), default=5)
+    every = list(range(len(cols)))
+    # names shrink first (never below 32), then the least needed columns go
+    for name_width in ([longest] if wide else [min(longest, w) for w in (60, 48, 40, 32)]):
+        shown = unique_labels(names, name_width)
+        rows = [_cells(r, n) for r, n in zip(rows_in, shown, strict=True)]
+        keep = every if wide else _fit(cols, rows, width)
+        if len(keep) == len(cols) and _width(cols, rows, keep) <= width:
+            break
+    lines = _lines(cols, rows, keep)
+    lines += _explain(rows_in, shown, keep, cols)
+    lines += [f"note: {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+def _fit(cols: list[_Column], rows: list[list[str]], width: int) -> list[int]:
+    keep = list(range(len(cols)))
+    for rank in (8, 7, 6, 5, 4, 3):
+        if _width(cols, rows, keep) <= width:
+            break
+        keep = [i for i in keep if cols[i].keep != rank]
+    return keep
+
+
+def _width(cols: list[_Column], rows: list[list[str]], keep: list[int]) -> int:
+    return sum(max(len(cols[i].head), *(len(r[i]) for r in rows)) if rows else len(cols[i].head)
+               for i in keep) + 2 * (len(keep) - 1)
+
+
+def _lines(cols: list[_Column], rows: list[list[str]], keep: list[int]) -> list[str]:
+    widths = {i: max(len(cols[i].head), *(len(r[i]) for r in rows)) if rows else
+              len(cols[i].head) for i in keep}
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(cells[i].rjust(widths[i]) if cols[i].right else cells[i].ljust(widths[i])
+                         for i in keep).rstrip()
+
+    return [line([c.head for c in cols]), line(["-" * widths.get(i, 0) for i in
+                                                range(len(cols))]), *(line(r) for r in rows)]
+
+
+def _explain(rows: list[dict[str, Any]], shown: list[str], keep: list[int],
+             cols: list[_Column]) -> list[str]:
+    out: list[str] = []
+    whole = [re.fullmatch(r"(\d+) of (\d+) kernels: (.*)", str(r.get("reason") or ""))
+             for r in rows]
+    if len(rows) > 1 and all(m and m[1] == m[2] for m in whole) and \
+            len({m[3] for m in whole if m}) == 1:  # a timing trace: one line, not one a group
+        out.append(f"every group: unknown: {whole[0][3] if whole[0] else ''}")
+    else:
+        out += [f"{name}: unknown: {r['reason']}" for r, name in zip(rows, shown, strict=True)
+                if r["bound"] == "unknown" and r.get("reason")]
+    if any(r["bound"] == "latency" for r in rows):
+        out.append(f"latency: most of the group's time is in kernels that would finish in under "
+                   f"{duration(LAUNCH_FLOOR_NS)} at their roofs (launch and latency set their "
+                   "time); headroom never counts that floor")
+    if any(r["work"] == 0 for r in rows):
+        out.append("-: no FLOPs (copies, gathers): judged by bandwidth, % roof = % peak BW")
+    hidden = [cols[i].head for i in range(len(cols)) if i not in keep]
+    if hidden:
+        out.append(f"({', '.join(hidden)} left out to fit the terminal; --wide shows all)")
+    return out
+
+
+# ------------------------------------------------------------------------- ranks (datasets)
+
+
+def format_ranks(df: pd.DataFrame) -> str:
+    """A terminal table of :func:`roofprof.analysis.ranks.per_rank`: per group and rank, time, % of
+    roof, intensity, bound, communication share and time over the group's median, the
+    straggler marked."""
+    from roofprof.analysis.reasons import UNJOINED
+    from roofprof.analysis.roofline import LEVEL_LABELS
+    from roofprof.views.texttable import render
+
+    level = str(df["level"].iloc[0]) if len(df) else "dram"
+    head = ["group", "rank", "kernels", "time", "% roof", f"AI {LEVEL_LABELS.get(level, level)}",
+            "bound", "communication", "waited", "vs median", "straggler"]
+    rows = [[str(r["group"]), str(r["rank"]), str(r["kernels"]), duration(r["time_ns"]),
+             pct(r["pct_of_roof"]), intensity(r["ai"]), str(r["bound"] or "-"),
+             pct(r["communication_share"]), duration(r["wait_ns"]),
+             "-" if r["vs_median"] is None else f"{r['vs_median']:.3f}x",
+             "<- straggler" if r["straggler"] else ""]
+            for r in records(df)]
+    unknown = [r for r in records(df) if r["bound"] == "unknown" and r.get("reason")]
+    reasons = {_counts_cut(str(r["reason"])) for r in unknown}
+    if len(unknown) == len(df) > 1 and len(reasons) == 1:  # a timing-only dataset: say it once
+        notes = [f"every group on every rank: unknown: {reasons.pop()}"]
+    else:
+        notes = [f"{r['group']} on rank {r['rank']}: unknown: {r['reason']}" for r in unknown]
+    if any(UNJOINED in str(r["reason"]) for r in unknown) and \
+            any((r["communication_share"] or 0) > 0 for r in unknown):
+        notes.append("a joined rank's collectives have no counters (roofprof record leaves "
+                     "NCCL out): add category to --by (--by phase,category) for the other "
+                     "kernels' numbers")
+    notes += ["communication: the share of the rank's time in kernels of category "
+              "communication (NCCL, other collectives)",
+              "waited: the rank's communication time over the least of any rank's: time its "
+              "collectives waited for a late peer (where every rank communicated)",
+              "straggler: the rank the others waited for (the least communication time), or "
+              "where some rank did not communicate, the rank with the most time",
+              "vs median: the rank's time over the median over ranks"]
+    return render(head, rows, right={1, 2, 3, 4, 5, 7, 8, 9}, notes=notes)
+
+
+def _counts_cut(reason: str) -> str:
+    """A group's reason without its leading "N of N kernels: " (all of them); else as it is."""
+    head, sep, rest = reason.partition(" kernels: ")
+    n, of, m = head.partition(" of ")
+    return rest if sep and of and n.isdigit() and n == m else reason
+
+
+def format_spread(df: pd.DataFrame) -> str:
+    """A terminal table of :func:`roofprof.analysis.ranks.spread`: per group, time over ranks (min,
+    median, max), spread (max / median) and the straggler with its excess over the median."""
+    from roofprof.views.texttable import render
+
+    head = ["group", "ranks", "min", "median", "max", "spread", "straggler", "by", "excess"]
+    rows = [[str(r["group"]), str(r["ranks"]), duration(r["min_ns"]), duration(r["median_ns"]),
+             duration(r["max_ns"]), "-" if r["spread"] is None else f"{r['spread']:.3f}",
+             "-" if r["straggler"] is None else str(int(r["straggler"])),
+             str(r["straggler_by"] or "-"), duration(r["straggler_excess_ns"])]
+            for r in records(df)]
+    notes = ["straggler by collective wait: the rank with the least communication time (the "
+             "others' collectives waited for it); excess: the longest such wait",
+             "straggler by time: the rank with the most time (some rank did not communicate); "
+             "excess: its time over the median"]
+    return render(head, rows, right={1, 2, 3, 4, 5, 6, 8}, notes=notes)
