@@ -29,7 +29,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from roofprof.errors import RoofprofWarning
-from roofprof.inputs.load import arrow_table, load
+from roofprof.inputs.load import load
+from roofprof.tables.kernels import arrow_table
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = [ROOT / "fixtures" / n for n in ("llama_small.ncu-rep", "spec_verify.ncu-rep",

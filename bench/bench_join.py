@@ -31,8 +31,8 @@ import pandas as pd
 from roofprof.analysis.join import match
 from roofprof.analysis.join_file import write_joined
 from roofprof.analysis.join_report import format_report, report
-from roofprof.inputs.load import Trace
 from roofprof.tables.columns import taken
+from roofprof.tables.kernels import Trace
 from roofprof.tables.schema import COLUMNS, MEASURED
 from roofprof.tables.timing import TimingTrace
 
@@ -109,7 +109,7 @@ def sampled(timing: pd.DataFrame, first: np.ndarray, rng: np.random.Generator) -
 def real(path: Path) -> tuple[TimingTrace, Trace]:
     """A timing table from ``path`` (the product's reader) and one sample per signature."""
     from roofprof.analysis.join import SIGNATURE, UNUSED_TIMING
-    from roofprof.tables.timing import load_timing
+    from roofprof.inputs.timing import load_timing
 
     timing = load_timing(path, skip=UNUSED_TIMING)  # as roofprof join reads it
     sig = timing.kernels.groupby(list(SIGNATURE), sort=False, dropna=False).ngroup()
@@ -162,7 +162,7 @@ def cli(timing: Path, counters: Trace) -> None:
     import subprocess
     import sys
 
-    from roofprof.inputs.load import write_parquet
+    from roofprof.tables.kernels import write_parquet
 
     with tempfile.TemporaryDirectory() as tmp:
         write_parquet(counters, Path(tmp) / "counters.parquet")

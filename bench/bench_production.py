@@ -86,7 +86,7 @@ def compare(out: Path) -> None:
     import roofprof
     from roofprof.analysis.join import join
     from roofprof.analysis.join_report import format_report
-    from roofprof.tables.timing import load_timing
+    from roofprof.inputs.timing import load_timing
 
     timing = load_timing(out / "s.timing.parquet")
     joined = join(timing, roofprof.load(out / "s.parquet"))

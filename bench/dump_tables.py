@@ -56,7 +56,7 @@ def outputs() -> dict[str, Any]:
     from roofprof.analysis.join import join
     from roofprof.capture import tracer
     from roofprof.cli.commands import main as cli
-    from roofprof.tables import timing
+    from roofprof.inputs.timing import load_timing
     from tests.test_tracer import EAGER, GRAPH, records_from_kineto
 
     out: dict[str, Any] = {}
@@ -67,13 +67,13 @@ def outputs() -> dict[str, Any]:
             out[f"tracer:{name}:{at}"] = frame(tracer.from_parts(rec, source="t.parquet").kernels)
     for f in ("llama_kineto.json.gz", "llama_graph_kineto.json.gz", "llama_graph_nsys.sqlite",
               "llama_sample.timing.parquet"):
-        out[f"timing:{f}"] = frame(timing.load_timing(FIX / f).kernels)
+        out[f"timing:{f}"] = frame(load_timing(FIX / f).kernels)
     for f in sorted(FIX.glob("*.ncu-rep")) + sorted(FIX.glob("*_raw.csv")) + [
             FIX / "llama_full_record.parquet", FIX / "llama_kineto.json.gz",
             FIX / "llama_sample.timing.parquet"]:
         with contextlib.suppress(roofprof.RoofprofError):
             out[f"load:{f.name}"] = frame(roofprof.load(f).kernels)
-    joined = join(timing.load_timing(FIX / "llama_sample.timing.parquet"),
+    joined = join(load_timing(FIX / "llama_sample.timing.parquet"),
                   roofprof.load(FIX / "llama_sample.ncu-rep"))
     out["join"] = frame(joined.kernels)
     runner = CliRunner()

@@ -14,7 +14,7 @@ import time
 from bench_production import BIG, EXAMPLE
 
 import roofprof
-from roofprof.tables.timing import load_timing
+from roofprof.inputs.timing import load_timing
 
 out = sys.argv[1]
 t0 = time.perf_counter()

@@ -1,62 +1,41 @@
 """Input formats roofprof reads. One module per format; each exposes ``FORMAT``.
 
-A format sniffs the first bytes of a file and reads it into a
-:class:`roofprof.inputs.derive.RawKernels` (identity columns + raw metrics in canonical units);
-``roofprof.inputs.derive.build_table`` turns that into the kernel table. Timing sources (Kineto,
-Nsight Systems) also read into the timing table (``Format.timing``, see ``roofprof.tables.timing``);
-as a kernel table they give durations only. Adding a format is adding one module and one entry to
-``FORMATS``.
+A format sniffs the first bytes of a file and reads it into plain columns (``parsers.raw``):
+a counters format (Nsight Compute report or CSV export) into :class:`~parsers.raw.RawKernels`,
+a timing format (Kineto, Nsight Systems) into :class:`~parsers.raw.RawTiming`. Loading them
+into roofprof's tables is ``roofprof.inputs``'s work: parsers import nothing of the table types,
+loading or capture, only the error root (``roofprof.errors``) and the contracts every format is
+read against (the metric table, ``roofprof.tables.metrics``, and the value checks,
+``roofprof.tables.checks``). Adding a format is adding one module and one entry to
+:func:`formats`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from parsers import kineto, ncu_csv, ncu_rep, nsys_sqlite
+from parsers.format import Format
 from roofprof.errors import InputError, UsageError
 
-if TYPE_CHECKING:
-    from roofprof.inputs.derive import RawKernels
-    from roofprof.tables.timing import TimingTrace
+__all__ = ["FORMATS", "SNIFF_BYTES", "Format", "detect", "names"]
 
 SNIFF_BYTES = 65536
 
 
-@dataclass(frozen=True)
-class Format:
-    name: str
-    suffixes: tuple[str, ...]
-    #: True if the file's first bytes look like this format
-    sniff: Callable[[bytes], bool]
-    #: read(path, **options): options are the keyword arguments named in ``options``
-    read: Callable[..., RawKernels]
-    description: str
-    #: timing sources (every launch timed, no counters): the timing table
-    timing: Callable[[Path], TimingTrace] | None = None
-    #: chosen by its suffix when no format recognises the content (an opaque container)
-    by_suffix: bool = False
-    #: reading options this format accepts (``reader``, ``strict``); others are not passed
-    options: tuple[str, ...] = ()
-
-
-def _formats() -> tuple[Format, ...]:
-    from parsers import kineto, ncu_csv, ncu_rep, nsys_sqlite
-
-    return (ncu_rep.FORMAT, ncu_csv.FORMAT, kineto.FORMAT, nsys_sqlite.FORMAT,
-            nsys_sqlite.REP_FORMAT)
+#: every format, in the order detection tries them
+FORMATS: tuple[Format, ...] = (ncu_rep.FORMAT, ncu_csv.FORMAT, kineto.FORMAT, nsys_sqlite.FORMAT,
+                               nsys_sqlite.REP_FORMAT)
 
 
 def names() -> list[str]:
-    return [f.name for f in _formats()]
+    return [f.name for f in FORMATS]
 
 
 def detect(path: Path, override: str | None = None) -> Format:
     """Pick the format of ``path``: ``override`` if given, else by content (suffix as a hint)."""
-    formats = _formats()
     if override:
-        for f in formats:
+        for f in FORMATS:
             if f.name == override:
                 return f
         raise UsageError(f"unknown format {override!r}; known: {', '.join(names())}")
@@ -71,15 +50,15 @@ def detect(path: Path, override: str | None = None) -> Format:
         raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
     if not head:
         raise InputError(f"{path}: the file is empty; re-export or re-record it")
-    matches = [f for f in formats if f.sniff(head)]
+    matches = [f for f in FORMATS if f.sniff(head)]
     if len(matches) > 1:  # content is ambiguous: let the suffix decide
         by_suffix = [f for f in matches if path.name.endswith(f.suffixes)]
         matches = by_suffix or matches
     if not matches:
-        matches = [f for f in formats if f.by_suffix and path.name.endswith(f.suffixes)]
+        matches = [f for f in FORMATS if f.by_suffix and path.name.endswith(f.suffixes)]
     if not matches:
         hint = ""
-        for f in formats:
+        for f in FORMATS:
             if path.name.endswith(f.suffixes):
                 hint = f" although its name says {f.description}; it is damaged or of another kind"
         raise InputError(

@@ -35,19 +35,11 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from parsers import Format
+from parsers.format import Format
+from parsers.kernel_names import dims, short_name
+from parsers.raw import RawTiming
+from parsers.stacks import EMPTY, Stack, stacks_at, with_capture
 from roofprof.errors import InputError
-from roofprof.tables.timing import (
-    EMPTY,
-    Stack,
-    TimingTrace,
-    build,
-    dims,
-    short_name,
-    stacks_at,
-    to_raw,
-    with_capture,
-)
 
 KERNEL_CATS = {"kernel", "Kernel"}
 LAUNCH_CATS = {"cuda_runtime", "cuda_driver", "Runtime", "Driver"}
@@ -96,7 +88,7 @@ def _ns(us: Any) -> int:
     return round(float(us) * 1000.0)
 
 
-def read_timing(path: Path) -> TimingTrace:
+def read_timing(path: Path) -> RawTiming:
     import numpy as np
 
     data = _load_json(path)
@@ -159,18 +151,16 @@ def read_timing(path: Path) -> TimingTrace:
     for i, capture in graph.items():
         stacks[i] = with_capture(stacks[i], capture)
         sources[i] = "launch+capture"
-    table = build(rows, stacks, sources, str(path))
     replays = sum(1 for lc in launch if lc and _GRAPH_LAUNCH.search(str(lc.get("name"))))
     meta = {
         "format": "kineto", "sources": [str(path)], "formats": ["kineto"],
         "gpu": sorted({str(d.get("name")) for d in devices.values() if d.get("name")}),
         "timing": {"clock": "Kineto ts (microseconds with nanosecond decimals) x 1000",
-                   "launches": len(table), "graph_replay_kernels": replays,
-                   "graph_kernels_with_capture_ranges": len(graph),
-                   "nvtx_source": {str(k): int(v) for k, v in
-                                   table["nvtx_source"].value_counts().items() if v}},
+                   "graph_replay_kernels": replays,
+                   "graph_kernels_with_capture_ranges": len(graph)},
     }
-    return TimingTrace(kernels=table, meta=meta)
+    return RawTiming(rows=rows, stacks=stacks, nvtx_sources=sources, source=str(path),
+                     meta=meta)
 
 
 def _is_dim(v: Any) -> bool:
@@ -229,15 +219,10 @@ def _graph_captures(events: list[dict[str, Any]], kernels: list[dict[str, Any]],
     return out
 
 
-def _read(path: Path) -> Any:
-    return to_raw(read_timing(path))
-
-
 FORMAT = Format(
     name="kineto",
     suffixes=(".json", ".json.gz", ".pt.trace.json", ".pt.trace.json.gz"),
     sniff=_sniff,
-    read=_read,
     description="a PyTorch profiler (Kineto) trace",
     timing=read_timing,
 )

@@ -31,23 +31,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parsers import Format
+from parsers.cells import needed_metrics, number_evidence, parse_numbers, whole_number_metrics
 from parsers.csv_rows import Rows
+from parsers.format import Format
 from parsers.ncu_names import function_name, parse_push_pop
+from parsers.raw import RawKernels
 from parsers.units import scale
 from roofprof.errors import InputError, RoofprofWarning
-from roofprof.inputs.derive import RawKernels
-from roofprof.tables.checks import (
-    DIFFERS,
-    OK,
-    REASONS,
-    Issues,
-    kernel_label,
-    needed_metrics,
-    number_evidence,
-    parse_numbers,
-    whole_number_metrics,
-)
+from roofprof.tables.checks import DIFFERS, OK, REASONS, Issues, kernel_label
 from roofprof.tables.metrics import IDENTITY_METRICS, SECTION_LABELS
 
 IDENTITY_HEADER = {

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parsers import Format
+from parsers.format import Format
 from parsers.ncu_rep_wire import MAGIC
+from parsers.raw import RawKernels
 from roofprof.errors import UsageError
-from roofprof.inputs.derive import RawKernels
 
 READERS = ("roofprof", "ncu-report")
 

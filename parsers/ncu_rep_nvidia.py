@@ -39,8 +39,8 @@ import numpy as np
 import pandas as pd
 
 from parsers.ncu_rep_wire import MAGIC
+from parsers.raw import RawKernels
 from roofprof.errors import InputError, NcuError, RoofprofWarning
-from roofprof.inputs.derive import RawKernels
 from roofprof.tables.metrics import IDENTITY_METRICS, wanted_metrics
 
 _IDENTITY_METRICS = {k: IDENTITY_METRICS[k] for k in ("device", "context", "stream",
@@ -187,7 +187,7 @@ def _nvtx_stack(action: Any) -> list[str]:
 def _read_via_ncu(path: Path) -> RawKernels:
     """No ncu_report: let ncu export the report as CSV and read that."""
     from parsers import ncu_csv
-    from roofprof.capture.record import find_ncu
+    from parsers.nvidia_tools import find_ncu
 
     try:
         ncu = find_ncu()

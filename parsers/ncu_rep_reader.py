@@ -40,8 +40,8 @@ from parsers.ncu_rep_wire import (
     varint,
     walk,
 )
+from parsers.raw import RawKernels
 from roofprof.errors import InputError, RoofprofWarning
-from roofprof.inputs.derive import RawKernels
 from roofprof.tables.metrics import IDENTITY_METRICS as METRIC_IDENTITY
 
 #: identity columns and the metrics that give them (the metric table's)

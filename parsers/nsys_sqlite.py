@@ -40,9 +40,6 @@ Checked on a real export of a CUDA-graph run (``fixtures/llama_graph_nsys.sqlite
 from __future__ import annotations
 
 import contextlib
-import glob
-import os
-import shutil
 import sqlite3
 import subprocess
 import tempfile
@@ -50,11 +47,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from parsers import Format
+from parsers.format import Format
 from parsers.graph_replays import DURATION_FROM, replay_name
-from parsers.stacks import NEVER_CLOSED_NS, without_unended_library_ranges
+from parsers.kernel_names import dims
+from parsers.nvidia_tools import find_nsys
+from parsers.raw import RawTiming
+from parsers.stacks import NEVER_CLOSED_NS, stacks_at, with_capture, without_unended_library_ranges
 from roofprof.errors import InputError
-from roofprof.tables.timing import TimingTrace, build, dims, stacks_at, to_raw, with_capture
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 PUSH_POP = 59
@@ -75,7 +74,7 @@ def _tables(db: sqlite3.Connection) -> set[str]:
     return {str(r[0]) for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
 
 
-def read_timing(path: Path) -> TimingTrace:
+def read_timing(path: Path) -> RawTiming:
     try:
         with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
             return _read_db(db, path)
@@ -84,7 +83,7 @@ def read_timing(path: Path) -> TimingTrace:
                          "again with: nsys export --type sqlite REPORT.nsys-rep") from None
 
 
-def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
+def _read_db(db: sqlite3.Connection, path: Path) -> RawTiming:
     import numpy as np
 
     tables = _tables(db)
@@ -161,19 +160,18 @@ def _read_db(db: sqlite3.Connection, path: Path) -> TimingTrace:
                         np.asarray([at[1]], dtype=np.int64))[0]
         stacks[i], sources[i] = with_capture(stacks[i], cap), "launch+capture"
         captured += 1
-    table = build(data, stacks, sources, str(path))
+    nodes = data["graph_node_id"]
     meta = {"format": "nsys-sqlite", "sources": [str(path)], "formats": ["nsys-sqlite"],
-            "gpu": sorted({str(v) for v in table["device_name"].dropna().unique()}),
-            "timing": {"clock": "Nsight Systems session clock (ns)", "launches": len(table),
-                       "graph_node_kernels": int(table["graph_node_id"].notna().sum()),
+            "gpu": sorted({str(v) for v in data.get("device_name") or [] if v is not None}),
+            "timing": {"clock": "Nsight Systems session clock (ns)",
+                       "graph_node_kernels": sum(v is not None for v in nodes),
                        "graph_replays": {"nodes": "none" if replays else "all",
-                                         "node_by_node": _node_replays(table),
+                                         "node_by_node": _node_replays(data),
                                          "whole": len(replays)},
                        "graph_kernels_with_capture_ranges": captured,
-                       "nvtx_unended_library_ranges": unended,
-                       "nvtx_source": {str(a): int(b) for a, b in
-                                       table["nvtx_source"].value_counts().items() if b}}}
-    return TimingTrace(kernels=table, meta=meta)
+                       "nvtx_unended_library_ranges": unended}}
+    return RawTiming(rows=data, stacks=stacks, nvtx_sources=sources, source=str(path),
+                     meta=meta)
 
 
 def _graph_replays(db: sqlite3.Connection, tables: set[str], kernel_columns: list[str],
@@ -193,10 +191,11 @@ def _graph_replays(db: sqlite3.Connection, tables: set[str], kernel_columns: lis
             db.execute(f"SELECT {', '.join(take)} FROM {GRAPHS}")]
 
 
-def _node_replays(table: Any) -> int:
+def _node_replays(data: dict[str, Any]) -> int:
     """Graph replays recorded kernel node by kernel node: distinct launch calls of node kernels."""
-    nodes = table[table["graph_node_id"].notna()]
-    return int(nodes[["process_id", "correlation_id"]].drop_duplicates().shape[0])
+    return len({(pid, corr) for pid, corr, node in zip(
+        data["process_id"], data["correlation_id"], data["graph_node_id"], strict=True)
+        if node is not None})
 
 
 def _pid(global_id: int | None) -> int | None:
@@ -285,19 +284,6 @@ def _captures(db: sqlite3.Connection, tables: set[str],
 # ------------------------------------------------------------------------------ .nsys-rep
 
 
-def find_nsys() -> str | None:
-    """nsys on PATH, in /usr/local/cuda/bin or under /opt/nvidia."""
-    found = shutil.which("nsys")
-    if found:
-        return found
-    for pattern in ("/usr/local/cuda/bin/nsys", "/opt/nvidia/nsight-systems/*/bin/nsys",
-                    "/opt/nvidia/nsight-compute/*/host/target-linux-x64/nsys"):
-        for candidate in sorted(glob.glob(pattern), reverse=True):
-            if os.access(candidate, os.X_OK):
-                return candidate
-    return None
-
-
 @contextlib.contextmanager
 def exported(report: Path) -> Iterator[Path]:
     """The SQLite export of an .nsys-rep, made by ``nsys export`` in a temporary folder."""
@@ -318,19 +304,18 @@ def exported(report: Path) -> Iterator[Path]:
         yield out
 
 
-def read_rep_timing(path: Path) -> TimingTrace:
+def read_rep_timing(path: Path) -> RawTiming:
     with exported(path) as sqlite_file:
-        trace = read_timing(sqlite_file)
-    trace.kernels["source"] = str(path)
-    trace.meta.update(format="nsys-rep", sources=[str(path)], formats=["nsys-rep"])
-    return trace
+        raw = read_timing(sqlite_file)
+    raw.source = str(path)
+    raw.meta.update(format="nsys-rep", sources=[str(path)], formats=["nsys-rep"])
+    return raw
 
 
 FORMAT = Format(
     name="nsys-sqlite",
     suffixes=(".sqlite", ".db"),
     sniff=_sniff,
-    read=lambda p: to_raw(read_timing(p)),
     description="an Nsight Systems SQLite export",
     timing=read_timing,
 )
@@ -339,7 +324,6 @@ REP_FORMAT = Format(
     name="nsys-rep",
     suffixes=(".nsys-rep", ".qdrep"),
     sniff=lambda head: False,
-    read=lambda p: to_raw(read_rep_timing(p)),
     description="an Nsight Systems report",
     timing=read_rep_timing,
     by_suffix=True,

@@ -15,15 +15,15 @@ from roofprof.errors import RoofprofError, RoofprofWarning
 
 if TYPE_CHECKING:
     from roofprof.analysis.roofline import summary, top_kernels
-    from roofprof.inputs.load import Trace
-    from roofprof.inputs.many import load
+    from roofprof.inputs.load import load
+    from roofprof.tables.kernels import Trace
     from roofprof.views.chart import plot
 
 __all__ = ["RoofprofError", "RoofprofWarning", "Trace", "__version__", "load", "mark", "phase",
            "plot", "range", "summary", "top_kernels"]
 
-_LAZY = {"plot": "roofprof.views.chart", "Trace": "roofprof.inputs.load",
-         "load": "roofprof.inputs.many", "summary": "roofprof.analysis.roofline",
+_LAZY = {"plot": "roofprof.views.chart", "Trace": "roofprof.tables.kernels",
+         "load": "roofprof.inputs.load", "summary": "roofprof.analysis.roofline",
          "top_kernels": "roofprof.analysis.roofline"}
 
 

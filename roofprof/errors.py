@@ -7,6 +7,10 @@ CLI prints them as one line and never shows a traceback for them.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
+
 
 class RoofprofError(Exception):
     """Base of all errors roofprof reports to users."""
@@ -46,3 +50,21 @@ class OutputError(RoofprofError):
 
 class RoofprofWarning(UserWarning):
     """Something was incomplete but a result was still produced (e.g. a metric is missing)."""
+
+
+class DataWarning(RoofprofWarning):
+    """An input held values roofprof read as null, or rows it left out; an error under strict."""
+
+
+@contextlib.contextmanager
+def strict_mode(enabled: bool) -> Iterator[None]:
+    """Turn every :class:`DataWarning` raised inside the block into an :class:`InputError`."""
+    if not enabled:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataWarning)
+        try:
+            yield
+        except DataWarning as exc:
+            raise InputError(f"{exc} (refused: --strict)") from None

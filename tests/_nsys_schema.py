@@ -48,7 +48,7 @@ def _ns(us: Any) -> int:
 
 
 def _short(name: str) -> str:
-    from roofprof.tables.timing import short_name
+    from parsers.kernel_names import short_name
 
     return short_name(name)
 

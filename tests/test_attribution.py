@@ -19,7 +19,8 @@ from roofprof.analysis import roofline as rl
 from roofprof.cli.commands import main
 from roofprof.errors import InputError
 from roofprof.inputs import attribution as A
-from roofprof.inputs.load import META_KEY, Trace, convert, write_parquet
+from roofprof.inputs.load import convert
+from roofprof.tables.kernels import META_KEY, Trace, write_parquet
 from roofprof.tables.schema import COLUMNS
 from roofprof.views import tables as tb
 from tests import _synth

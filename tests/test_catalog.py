@@ -156,7 +156,7 @@ def test_summary_reports_a_measured_roof_far_from_the_datasheet(tmp_path: Path) 
     against them: an H100 recording labelled as an H200 has 0.69x the H200's bandwidth."""
     import copy
 
-    from roofprof.inputs.load import Trace
+    from roofprof.tables.kernels import Trace
 
     shared = load_fixture("llama_annotated.ncu-rep")
     k = shared.kernels.copy()

@@ -14,8 +14,8 @@ from roofprof.analysis import counted, roofline
 from roofprof.analysis.join import join
 from roofprof.cli.commands import main
 from roofprof.errors import UsageError
+from roofprof.inputs.timing import load_timing
 from roofprof.tables.sampling import time_shares_of
-from roofprof.tables.timing import load_timing
 from tests.conftest import FIXTURES
 
 RECORD, TIMING = FIXTURES / "tp2_record.parquet", FIXTURES / "tp2_timing.parquet"

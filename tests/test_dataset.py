@@ -18,8 +18,9 @@ from roofprof.analysis import roofline
 from roofprof.cli.commands import main
 from roofprof.datasets.write import append
 from roofprof.errors import InputError, RoofprofWarning, UsageError
-from roofprof.inputs.load import META_KEY, load, read_parquet
+from roofprof.inputs.load import load
 from roofprof.tables import partitions as dataset
+from roofprof.tables.kernels import META_KEY, read_parquet
 
 from .conftest import FIXTURES
 

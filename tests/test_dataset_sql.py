@@ -131,8 +131,8 @@ def test_a_joined_dataset_says_why_as_the_in_memory_summary_does(
     instance was sampled) make groups unknown, with reasons.UNJOINED as the reason, in DuckDB
     as in memory."""
     from roofprof.analysis.join import join
-    from roofprof.inputs.load import write_parquet
-    from roofprof.tables.timing import load_timing
+    from roofprof.inputs.timing import load_timing
+    from roofprof.tables.kernels import write_parquet
 
     joined = join(load_timing(FIXTURES / "llama_sample.timing.parquet"),
                   roofprof_load(FIXTURES / "llama_sample.ncu-rep"))

@@ -47,8 +47,9 @@ from click.testing import CliRunner
 import roofprof
 from roofprof.cli.commands import main
 from roofprof.inputs.attribution import category_of
+from roofprof.inputs.timing import load_timing
 from roofprof.tables.columns import concat
-from roofprof.tables.timing import TimingTrace, load_timing, write
+from roofprof.tables.timing import TimingTrace, write
 from tests.conftest import ROOT
 
 EXAMPLE = str(ROOT / "examples" / "tp_llama.py")

@@ -15,7 +15,7 @@ import pytest
 
 import roofprof
 from roofprof.analysis.join import join
-from roofprof.tables.timing import load_timing
+from roofprof.inputs.timing import load_timing
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.gpu

@@ -19,10 +19,9 @@ from roofprof.analysis.latency import instances
 from roofprof.cli.commands import main
 from roofprof.datasets.write import append
 from roofprof.errors import InputError, RoofprofWarning, UsageError
-from roofprof.inputs.load import convert
-from roofprof.inputs.many import load, load_many
+from roofprof.inputs.load import convert, load, load_many
+from roofprof.inputs.timing import load_timing
 from roofprof.tables import partitions as dataset
-from roofprof.tables.timing import load_timing
 
 from .conftest import FIXTURES
 

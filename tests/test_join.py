@@ -22,9 +22,10 @@ from roofprof.analysis.join import join
 from roofprof.analysis.join_file import write_joined
 from roofprof.cli.commands import main
 from roofprof.inputs.derive import build_table
-from roofprof.inputs.load import Trace
+from roofprof.inputs.timing import load_timing, to_raw
+from roofprof.tables.kernels import Trace
 from roofprof.tables.schema import MEASURED
-from roofprof.tables.timing import TimingTrace, load_timing, to_raw
+from roofprof.tables.timing import TimingTrace
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"
@@ -189,7 +190,7 @@ def test_join_reads_a_timing_table_without_the_range_times_it_never_uses(
     """`roofprof join` of a trace's Parquet leaves out its range instances' times (lists that
     took 1.4 GB at 10M launches): the joined table is the one made from the whole table."""
     from roofprof.analysis.join import UNUSED_TIMING
-    from roofprof.inputs.load import write_parquet
+    from roofprof.tables.kernels import write_parquet
     from roofprof.tables.timing import write
 
     write(eager, tmp_path / "t.parquet")

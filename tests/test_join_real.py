@@ -11,8 +11,8 @@ import pytest
 import roofprof
 from roofprof.analysis.join import join
 from roofprof.errors import RoofprofWarning
-from roofprof.inputs.load import Trace
-from roofprof.tables.timing import load_timing
+from roofprof.inputs.timing import load_timing
+from roofprof.tables.kernels import Trace
 from tests.conftest import FIXTURES
 
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from roofprof.analysis import latency as lat
 from roofprof.cli.commands import main
 from roofprof.errors import InputError
-from roofprof.tables.timing import load_timing
+from roofprof.inputs.timing import load_timing
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"

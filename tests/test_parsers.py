@@ -129,7 +129,8 @@ def test_llama_ranges_and_kernels() -> None:
 
 
 def test_derived_dense_peak_when_only_the_sparse_aggregate_exists() -> None:
-    from roofprof.inputs.derive import RawKernels, build_table
+    from parsers.raw import RawKernels
+    from roofprof.inputs.derive import build_table
 
     ident = pd.DataFrame({"cc": ["9.0", "7.5"], "nvtx": [[], []]})
     metrics = pd.DataFrame({

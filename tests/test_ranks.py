@@ -19,7 +19,8 @@ from roofprof.cli.commands import main
 from roofprof.datasets.write import append
 from roofprof.errors import RoofprofWarning, UsageError
 from roofprof.inputs.attribution import attribute, builtin_rules
-from roofprof.inputs.load import Trace, load
+from roofprof.inputs.load import load
+from roofprof.tables.kernels import Trace
 
 from .conftest import FIXTURES
 

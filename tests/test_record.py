@@ -582,8 +582,8 @@ def test_dry_run_for_a_named_chip_needs_no_ncu(tmp_path: Path, monkeypatch: pyte
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no ncu anywhere on PATH
     monkeypatch.delenv("ROOFPROF_NCU", raising=False)
-    monkeypatch.setattr("roofprof.capture.record.glob.glob", lambda _p: [])
-    monkeypatch.setattr("roofprof.capture.record.os.path.isfile", lambda _p: False)
+    monkeypatch.setattr("parsers.nvidia_tools.glob.glob", lambda _p: [])
+    monkeypatch.setattr("parsers.nvidia_tools.os.path.isfile", lambda _p: False)
     result = CliRunner().invoke(main, ["record", "--dry-run", "--chip", "gh100", "-o",
                                        str(tmp_path / "run"), "--", "python", "serve.py"])
     assert result.exit_code == 0, result.output

@@ -14,7 +14,7 @@ from roofprof.analysis import report
 from roofprof.analysis import roofline as rl
 from roofprof.cli.commands import main
 from roofprof.errors import UsageError
-from roofprof.tables.timing import load_timing
+from roofprof.inputs.timing import load_timing
 from roofprof.views import diagnosis
 from roofprof.views import report_page as report_view
 from roofprof.views.fmt import duration, intensity, pct
@@ -299,7 +299,7 @@ def test_a_dataset_reports_figures_name_the_selection_and_a_sampled_ones_say_so(
     draw, and, for a sampled recording, that its shares are of samples."""
     from roofprof.analysis.report import build as build_report
     from roofprof.datasets.write import append
-    from roofprof.inputs.many import load as load_inputs
+    from roofprof.inputs.load import load as load_inputs
 
     for rank in (0, 1):
         append([FIXTURES / "llama_small.ncu-rep"], tmp_path / "fleet", run="r1", rank=rank)

@@ -19,7 +19,7 @@ from roofprof.analysis import latency as lat
 from roofprof.analysis import requests as rq
 from roofprof.cli.commands import main
 from roofprof.errors import InputError
-from roofprof.tables.timing import load_timing
+from roofprof.inputs.timing import load_timing
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"

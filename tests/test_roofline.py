@@ -509,7 +509,7 @@ def test_l1_summary_of_a_hopper_trace_names_the_tma_kernels() -> None:
 def test_a_timing_trace_says_once_why_every_group_is_unknown() -> None:
     """Without counters every group is unknown for the same reason: one line says so, not one
     line per group (a 40-row table would end in 40 copies)."""
-    from roofprof.tables.timing import load_timing
+    from roofprof.inputs.timing import load_timing
     from tests.conftest import FIXTURES
 
     timing = load_timing(FIXTURES / "llama_kineto.json.gz")

@@ -14,9 +14,10 @@ import pyarrow.parquet as pq
 import pytest
 
 import roofprof
-from roofprof.inputs.load import Trace, combine, write_parquet
+from roofprof.inputs.timing import load_timing
 from roofprof.tables import timing
 from roofprof.tables.columns import arrow_text
+from roofprof.tables.kernels import Trace, combine, write_parquet
 from roofprof.tables.schema import COLUMNS, TEXT, dtype_of
 from tests.conftest import FIXTURES
 
@@ -43,7 +44,7 @@ def _load(name: str) -> pd.DataFrame:
 
 @pytest.mark.parametrize("name", TIMING_SOURCES)
 def test_every_timing_sources_text_columns_are_dictionary_typed(name: str) -> None:
-    k = timing.load_timing(FIXTURES / name).kernels
+    k = load_timing(FIXTURES / name).kernels
     for col in TIMING_TEXT:
         _canonical(k[col])
     assert k["kernel"].notna().all()
@@ -65,7 +66,7 @@ def test_files_of_plain_strings_load_with_the_same_values(name: str) -> None:
     assert not any(pa.types.is_dictionary(stored.schema.field(c).type)
                    for c in KERNEL_TEXT if c in stored.column_names)  # an older file indeed
     plain = stored.to_pandas()
-    k = timing.load_timing(path).kernels if name.endswith(".timing.parquet") else _load(name)
+    k = load_timing(path).kernels if name.endswith(".timing.parquet") else _load(name)
     for col in KERNEL_TEXT:
         if col in plain:
             assert k[col].astype(object).where(k[col].notna(), None).tolist() == \
@@ -74,7 +75,7 @@ def test_files_of_plain_strings_load_with_the_same_values(name: str) -> None:
 
 
 def test_a_timing_table_round_trips_through_parquet_as_dictionaries(tmp_path: Path) -> None:
-    t = timing.load_timing(FIXTURES / "llama_graph_kineto.json.gz")
+    t = load_timing(FIXTURES / "llama_graph_kineto.json.gz")
     timing.write(t, tmp_path / "t.parquet")
     schema = pq.read_schema(tmp_path / "t.parquet")
     for col in TIMING_TEXT:
@@ -112,8 +113,8 @@ def test_tables_of_different_categories_concatenate_as_dictionaries(tmp_path: Pa
     a, b = (FIXTURES / n for n in ("llama_kineto.json.gz", "llama_graph_kineto.json.gz"))
     shutil.copy(a, tmp_path / "a.json.gz")
     shutil.copy(b, tmp_path / "b.json.gz")
-    both = timing.load_timing(str(tmp_path / "*.json.gz")).kernels
-    parts = [timing.load_timing(tmp_path / p).kernels for p in ("a.json.gz", "b.json.gz")]
+    both = load_timing(str(tmp_path / "*.json.gz")).kernels
+    parts = [load_timing(tmp_path / p).kernels for p in ("a.json.gz", "b.json.gz")]
     assert set(parts[0]["kernel"].dropna()) != set(parts[1]["kernel"].dropna())
     for col in TIMING_TEXT:
         _canonical(both[col])

@@ -18,17 +18,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import roofprof
+from parsers.kernel_names import short_name, template_key
+from parsers.stacks import stacks_at
 from roofprof.cli.commands import main
 from roofprof.errors import InputError, RoofprofWarning
-from roofprof.tables.timing import (
-    COLUMNS,
-    load_timing,
-    read,
-    short_name,
-    stacks_at,
-    template_key,
-    write,
-)
+from roofprof.inputs.timing import load_timing
+from roofprof.tables.timing import COLUMNS, read, write
 from tests._nsys_schema import build_from_kineto
 from tests.conftest import FIXTURES, load_fixture
 
@@ -442,9 +437,9 @@ def test_nsys_rep_without_nsys_says_how_to_export(tmp_path: Path,
     monkeypatch.setenv("PATH", str(tmp_path))
     rep = tmp_path / "run.nsys-rep"
     rep.write_bytes(b"\x00nsys report")
-    import parsers.nsys_sqlite as nsys
+    from parsers.nvidia_tools import find_nsys
 
-    if nsys.find_nsys() is not None:
+    if find_nsys() is not None:
         pytest.skip("nsys is installed here")
     assert "nsys export --type sqlite" in _cli_error(rep)
 

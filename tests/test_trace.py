@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 import roofprof
 from roofprof.errors import InputError
-from roofprof.inputs.load import META_KEY, Trace, convert, write_parquet
+from roofprof.inputs.load import convert
+from roofprof.tables.kernels import META_KEY, Trace, write_parquet
 from roofprof.tables.schema import COLUMNS, SCHEMA_VERSION
 from tests.conftest import FIXTURES, load_fixture
 

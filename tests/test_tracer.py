@@ -26,7 +26,8 @@ from roofprof.capture.tracer_hook import CALL_FIELDS, KERNEL_FIELDS, MARKER_END
 from roofprof.capture.tracer_process import devices
 from roofprof.cli.commands import main
 from roofprof.errors import RoofprofWarning
-from roofprof.tables.timing import load_timing, write
+from roofprof.inputs.timing import load_timing
+from roofprof.tables.timing import write
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"

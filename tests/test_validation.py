@@ -17,8 +17,7 @@ from click.testing import CliRunner
 
 import roofprof
 from roofprof.cli.commands import main
-from roofprof.errors import InputError
-from roofprof.tables.checks import DataWarning
+from roofprof.errors import DataWarning, InputError
 from roofprof.tables.schema import MEASURED
 from tests.conftest import FIXTURES, load_fixture
 from tests.test_bad_input import assert_one_clear_error
@@ -340,8 +339,8 @@ def test_strict_refuses_and_writes_nothing(tmp_path: Path) -> None:
 def test_only_the_needed_columns_are_kept() -> None:
     """Reading only the metric table's columns gives what every column would give."""
     from parsers import ncu_csv
+    from parsers.cells import needed_metrics
     from roofprof.inputs.derive import build_table
-    from roofprof.tables.checks import needed_metrics
 
     for name in (RAW, "known_work_roofline_raw.csv", "mul_full_raw.csv", "llama_small_raw.csv"):
         table = rows(name)

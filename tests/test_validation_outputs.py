@@ -16,9 +16,9 @@ from click.testing import CliRunner
 
 import roofprof
 from roofprof.cli.commands import main
-from roofprof.errors import InputError
-from roofprof.inputs.load import META_KEY, convert
-from roofprof.tables.checks import DataWarning
+from roofprof.errors import DataWarning, InputError
+from roofprof.inputs.load import convert
+from roofprof.tables.kernels import META_KEY
 from tests.conftest import FIXTURES
 from tests.test_bad_input import assert_one_clear_error
 

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 import roofprof
 from roofprof.cli.commands import main
 from roofprof.errors import RoofprofError
-from roofprof.inputs.load import META_KEY
+from roofprof.tables.kernels import META_KEY
 from roofprof.tables.schema import MEASURED, META_KEYS
 from tests.conftest import FIXTURES
 

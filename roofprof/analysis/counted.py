@@ -21,7 +21,7 @@ from roofprof.errors import UsageError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from roofprof.inputs.load import Trace
+    from roofprof.tables.kernels import Trace
 
 #: the option that asks for it, as messages name it
 OPTION = "--with-counters"
@@ -34,7 +34,7 @@ def with_counters(trace: Trace) -> Trace:
     refused: the option would change nothing."""
     import numpy as np
 
-    from roofprof.inputs.load import Trace
+    from roofprof.tables.kernels import Trace
     from roofprof.tables.sampling import sampling
 
     k = trace.kernels

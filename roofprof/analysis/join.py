@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from roofprof.inputs.load import Trace
+    from roofprof.tables.kernels import Trace
     from roofprof.tables.timing import TimingTrace
 
 SIGNATURE = ("kernel", "grid", "block", "device")
@@ -76,7 +76,7 @@ PROVENANCE = ("counters_from", "counters_key", "counters_samples", "counters_spr
 
 @functools.lru_cache(maxsize=65536)
 def _template(name: str | None) -> str:
-    from roofprof.tables.timing import template_key
+    from parsers.kernel_names import template_key
 
     if name and name.startswith("_Z"):  # not demangled (no c++filt where it was traced)
         return ""
@@ -380,8 +380,8 @@ def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
     ``roofprof.analysis.join_file`` writes it to Parquet in chunks)."""
     import pandas as pd
 
-    from roofprof.inputs.load import Trace
     from roofprof.tables.columns import shared_lists, text
+    from roofprof.tables.kernels import Trace
 
     j = matched(timing, counters, spread)
     table = chunk_table(j.match, j.timing, j.device_names, 0)

@@ -13,7 +13,7 @@ from roofprof.analysis.join import UNUSED_TIMING, chunk_table, matched
 from roofprof.errors import InputError
 
 if TYPE_CHECKING:
-    from roofprof.inputs.load import Trace
+    from roofprof.tables.kernels import Trace
     from roofprof.tables.timing import TimingTrace
 
 __all__ = ["KEY_TIMING", "write_joined", "write_joined_file"]
@@ -36,8 +36,8 @@ def _write(output: str | os.PathLike[str], meta: dict[str, Any], chunks: Iterato
 
     import pyarrow.parquet as pq
 
-    from roofprof.inputs.load import META_KEY
     from roofprof.tables.files import atomic_output
+    from roofprof.tables.kernels import META_KEY
     from roofprof.tables.schema import SCHEMA_VERSION
 
     meta["schema_version"] = SCHEMA_VERSION

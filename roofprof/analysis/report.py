@@ -124,7 +124,7 @@ def timing_of(path: Any) -> Any:
     """The timing trace ``path`` holds (a roofprof timing trace, Kineto or nsys), or None
     where it holds counters only: the latency section of a timing trace comes by itself."""
     from roofprof.errors import RoofprofError
-    from roofprof.tables.timing import load_timing
+    from roofprof.inputs.timing import load_timing
 
     try:
         return load_timing(path)

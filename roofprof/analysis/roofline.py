@@ -108,7 +108,7 @@ def table_of(obj: Any) -> pd.DataFrame:
     if isinstance(kernels, pd.DataFrame):
         return kernels
     if isinstance(obj, str) or hasattr(obj, "__fspath__"):
-        trace = importlib.import_module("roofprof.inputs.many").load(obj)
+        trace = importlib.import_module("roofprof.inputs.load").load(obj)
         return trace.kernels  # type: ignore[no-any-return]
     raise UsageError(f"expected a kernel table, a Trace or a path, got {type(obj).__name__}")
 

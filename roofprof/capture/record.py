@@ -11,7 +11,6 @@ the callbacks the caller passes. The options and the command line they make are
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import re
 import shutil
@@ -26,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from parsers.nvidia_tools import find_ncu
 from roofprof.capture.ncu_command import (
     RecordOptions,
     build_ncu_command,
@@ -67,40 +67,6 @@ class RecordResult:
     ncu_messages: list[str]
     #: ncu said the program returned an error code (else a non-zero returncode is ncu's own)
     program_failed: bool = False
-
-
-def find_ncu(explicit: str | None = None) -> str:
-    """Locate ncu: ``--ncu``, ``$ROOFPROF_NCU``, PATH, /usr/local/cuda/bin, /opt/nvidia/..."""
-    looked: list[str] = []
-    env = os.environ.get("ROOFPROF_NCU")
-    for label, candidate in (("--ncu", explicit), ("$ROOFPROF_NCU", env)):
-        if candidate:
-            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-                return candidate
-            raise NcuNotFoundError(
-                f"{label} names {candidate!r}, which is not an executable file; "
-                "point it at the ncu binary of an Nsight Compute install"
-            )
-    found = shutil.which("ncu")
-    if found:
-        return found
-    looked.append("PATH")
-    fixed = ["/usr/local/cuda/bin/ncu"]
-    installs = sorted(glob.glob("/opt/nvidia/nsight-compute/*/ncu"), key=_version_key, reverse=True)
-    for candidate in fixed + installs:
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    looked += [*fixed, "/opt/nvidia/nsight-compute/*/ncu"]
-    raise NcuNotFoundError(
-        "could not find Nsight Compute's ncu (looked in " + ", ".join(looked) + "); install "
-        "Nsight Compute (it ships with the CUDA toolkit) and put ncu on PATH, or pass "
-        "--ncu PATH or set ROOFPROF_NCU"
-    )
-
-
-def _version_key(path: str) -> tuple[int, ...]:
-    version = Path(path).parent.name
-    return tuple(int(p) for p in re.findall(r"\d+", version))
 
 
 def available_metrics(ncu: str, chip: str | None = None, device: str | None = None) -> set[str]:

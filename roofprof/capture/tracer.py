@@ -33,11 +33,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from parsers.graph_replays import DURATION_FROM, add_replays
-from parsers.stacks import collector_paused, unended_note, without_unended_library_ranges
+from parsers.kernel_names import dims, short_name
+from parsers.raw import RawTiming
+from parsers.stacks import (
+    collector_paused,
+    stacks_at,
+    unended_note,
+    with_capture,
+    without_unended_library_ranges,
+)
 from roofprof.capture.marker_ranges import marker_ranges, thread_key
 from roofprof.errors import InputError, OutputError, UsageError
+from roofprof.inputs.timing import build
 from roofprof.tables.columns import taken
-from roofprof.tables.timing import TimingTrace, build, dims, short_name, stacks_at, with_capture
+from roofprof.tables.timing import TimingTrace
 
 if TYPE_CHECKING:
     import numpy as np
@@ -249,20 +258,18 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
                         np.asarray([a[1][1] for a in at_capture], dtype=np.int64))
         for (i, _), at in zip(at_capture, cap, strict=True):
             stacks[i], sources[i] = with_capture(stacks[i], at), "launch+capture"
-    df = build(rows, stacks, sources, source)
     meta = {"format": "roofprof-trace", "sources": [source], "formats": ["roofprof-trace"],
             "gpu": sorted({g["name"] for g in gpus.values()}),
             "command": command, "sampling": {"kind": "run", "reasons": ["every launch timed"]},
-            "timing": {"clock": "CUPTI timestamps (ns)", "launches": len(df),
+            "timing": {"clock": "CUPTI timestamps (ns)",
                        "processes": processes, "nvtx_ranges": len(ranges),
                        "nvtx_unended_library_ranges": unended,
                        "cupti_records": _counts(records),
-                       "graph_node_kernels": int(df["graph_node_id"].notna().sum()),
+                       "graph_node_kernels": int(rows["graph_node_id"].notna().sum()),
                        "graph_kernels_with_capture_ranges": len(at_capture),
-                       "graph_replays": {"nodes": _graph_nodes(records), **counted},
-                       "nvtx_source": {str(a): int(b) for a, b in
-                                       df["nvtx_source"].value_counts().items() if b}}}
-    return TimingTrace(kernels=df, meta=meta)
+                       "graph_replays": {"nodes": _graph_nodes(records), **counted}}}
+    return build(RawTiming(rows=rows, stacks=stacks, nvtx_sources=sources, source=source,
+                           meta=meta))
 
 
 def _dims(k: pd.DataFrame, what: str) -> Any:

@@ -377,7 +377,7 @@ def _load_all(paths: tuple[Path, ...], input_format: str | None, rules: Path | N
     """One trace from one or several inputs or glob patterns (several files: a ``trace``
     column tells them apart, one label per file); a dataset folder is read in memory, its
     partitions picked by ``where``."""
-    from roofprof.inputs.many import load_many
+    from roofprof.inputs.load import load_many
 
     return load_many(paths, format=input_format, rules=rules, strict=strict, reader=reader,
                      where=where)
@@ -672,7 +672,7 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
                roofprof plot run.parquet --model config.json --batch 2 --prompt 1024
     """
     with _errors():
-        from roofprof.inputs.many import load
+        from roofprof.inputs.load import load
         from roofprof.tables.files import refuse_inputs
         from roofprof.tables.partitions import label_of
         from roofprof.views.chart import write
@@ -776,7 +776,7 @@ def gpus(name: str | None, check: Path | None, tolerance: float, where: str | No
         if where is not None and check is None:
             raise UsageError("--where applies to the trace of --check")
         if check is not None:
-            from roofprof.inputs.many import load
+            from roofprof.inputs.load import load
 
             df = catalog.check_peaks(load(check, where=where).kernels, gpu=name,
                                      tolerance=tolerance)
@@ -841,7 +841,7 @@ def model_cmd(spec: str, gpu: str | None, trace: Path | None, where: str | None,
         roofs = None
         at = ""
         if trace is not None:
-            from roofprof.inputs.many import load
+            from roofprof.inputs.load import load
 
             kernels = load(trace, where=where).kernels
             roofs, at = model.roofs_of_trace(kernels), f"measured roofs of {trace}"
@@ -901,7 +901,7 @@ def whatif(trace: Path, gpu: str, by: str, peaks: str | None, against: Path | No
     with _errors():
         from roofprof.analysis import catalog
         from roofprof.analysis import whatif as wi
-        from roofprof.inputs.many import load
+        from roofprof.inputs.load import load
         from roofprof.views import tables as table
 
         kernels = load(trace, rules=rules, where=where).kernels
@@ -977,7 +977,7 @@ def diff_cmd(a: Path, b: Path, by: str, repeat_a: tuple[Path, ...], repeat_b: tu
     """
     with _errors():
         from roofprof.analysis import diff as df_
-        from roofprof.inputs.many import load
+        from roofprof.inputs.load import load
         from roofprof.views import tables as tb
 
         noise = _percent(noise_pct, "--noise") or 0.0
@@ -1089,9 +1089,10 @@ def join_command(timing: Path, counters: Path, output: Path, spread: float,
     from roofprof.analysis.join import UNUSED_TIMING
     from roofprof.analysis.join_file import write_joined, write_joined_file
     from roofprof.analysis.join_report import format_report
-    from roofprof.inputs.many import load
+    from roofprof.inputs.load import load
+    from roofprof.inputs.timing import load_timing
     from roofprof.tables.partitions import is_pattern
-    from roofprof.tables.timing import is_timing_parquet, load_timing
+    from roofprof.tables.timing import is_timing_parquet
 
     with _errors():
         if output.suffix != ".parquet":
@@ -1143,7 +1144,7 @@ def latency(trace: Path, ranges: tuple[str, ...], by: str, metric: str, top: int
                roofprof latency run.parquet --per-request '^request'
     """
     from roofprof.analysis import latency as lat
-    from roofprof.tables.timing import load_timing
+    from roofprof.inputs.timing import load_timing
 
     with _errors():
         if request is not None:
@@ -1238,7 +1239,7 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
     """
     with _errors():
         from roofprof.analysis import report
-        from roofprof.inputs.many import load
+        from roofprof.inputs.load import load
         from roofprof.views import report_page as report_view
 
         report_view.format_of(output)  # a wrong suffix fails before the work
@@ -1247,7 +1248,7 @@ def report_cmd(trace: Path, output: Path, timing: Path | None, spec: str | None,
         refuse_inputs(output, [trace, timing])
         t = load(trace, where=where)
         if timing is not None:
-            from roofprof.tables.timing import load_timing
+            from roofprof.inputs.timing import load_timing
 
             timed = load_timing(timing)
         else:  # a timing trace given as TRACE brings its own latency section

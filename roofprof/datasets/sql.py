@@ -399,7 +399,7 @@ def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,
 
     import pyarrow.parquet as pq
 
-    from roofprof.inputs.load import META_KEY
+    from roofprof.tables.kernels import META_KEY
     from roofprof.tables.partitions import parts
     from roofprof.tables.sampling import decisive
 

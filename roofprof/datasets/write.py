@@ -13,8 +13,9 @@ import numpy as np
 import pandas as pd
 
 from roofprof.errors import InputError, UsageError
-from roofprof.inputs.load import RulesArg, Trace, read_for_convert, write_parquet
+from roofprof.inputs.load import RulesArg, read_for_convert
 from roofprof.tables.columns import taken
+from roofprof.tables.kernels import Trace, write_parquet
 
 
 def append(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLike[str],
@@ -57,8 +58,8 @@ def append_ranks(inputs: Sequence[str | os.PathLike[str]], directory: str | os.P
 def _read_to_append(inputs: Sequence[str | os.PathLike[str]], format: str | None,
                     rules: RulesArg, reader: str | None, strict: bool,
                     where: str | None) -> Trace:
+    from roofprof.errors import strict_mode
     from roofprof.tables import partitions as dataset
-    from roofprof.tables.checks import strict_mode
 
     paths = dataset.expand_all(inputs)
     if not paths:

@@ -11,24 +11,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from pandas.api.types import pandas_dtype
 
+from parsers.raw import RawKernels
 from roofprof.tables.metrics import FLOP_COLUMNS, QUANTITIES, Formula, Quantity, Term
 from roofprof.tables.schema import IDENTITY, MEASURED, TEXT
-
-
-@dataclass
-class RawKernels:
-    """What a parser read: identity columns plus metric columns (canonical units)."""
-
-    identity: pd.DataFrame
-    metrics: pd.DataFrame
-    #: facts about the input for the trace's metadata (ncu version, format, ...)
-    meta: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

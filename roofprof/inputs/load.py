@@ -1,102 +1,53 @@
-"""A trace: the kernel table plus its metadata, read from any input and written as Parquet.
+"""Any input as a kernel table: :func:`load` (``roofprof.load``), :func:`load_many` and
+:func:`convert`.
 
-``load(path)`` accepts a roofprof Parquet trace, an Nsight Compute report or a CSV export alike;
-``convert(inputs, output)`` concatenates several inputs (with a ``source`` column) and writes
-one Parquet file atomically: the file appears complete or not at all, also on Ctrl-C.
-
-The LLM attribution columns (``phase``, ``category``, ``op``) are filled by the built-in rules when
-a trace is built and stored with it; a trace written before they existed is attributed on load.
-Giving ``rules`` (a user's TOML file, see ``roofprof.inputs.attribution``) attributes again with
-those rules, whatever the input.
+An input is a roofprof Parquet trace, an Nsight Compute report or CSV export, a timing trace
+(Kineto, Nsight Systems, ``roofprof trace``: durations, no counters), a dataset folder (its
+partitions matching ``where``, read in memory) or a quoted glob pattern of these (every match,
+each labelled in a ``trace`` column: ``roofprof.tables.partitions.expand`` and ``labels``).
+The format is sniffed from the content (``parsers.detect``; ``format`` overrides), the parser's
+plain columns become the kernel table (:mod:`.derive`), and every kernel gets its ``phase``,
+``category`` and ``op`` by the attribution rules (built in, or a user's ``rules`` file tried
+first: then a stored trace is attributed again with them).
 """
 
 from __future__ import annotations
 
-import datetime as _dt
-import json
 import os
 import shlex
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+import parsers
+from parsers.raw import RawKernels
 from parsers.stacks import unended_note
 from roofprof import __version__
-from roofprof.errors import InputError, OutputError, RoofprofWarning
-from roofprof.tables.columns import concat, nulls, taken
-from roofprof.tables.files import atomic_output
-from roofprof.tables.partitions import label_of
-from roofprof.tables.schema import (
-    ATTRIBUTION,
-    COLUMNS,
-    IDENTITY,
-    MEASURED,
-    SCHEMA_VERSION,
-    TEXT,
-    dtype_of,
-    empty_meta,
-    upgrade,
-)
-
-if TYPE_CHECKING:
-    from roofprof.inputs.attribution import Rules
-
-META_KEY = b"roofprof"
-PARQUET_MAGIC = b"PAR1"
-#: the kernel table's text columns, and those a dataset or a combination adds
-TEXT_COLUMNS = (*(c for c in COLUMNS if dtype_of(c) == TEXT), "run", "trace")
-
-
-@dataclass
-class Trace:
-    """Measured kernels (``kernels``, one row per launch) and what produced them (``meta``)."""
-
-    kernels: pd.DataFrame
-    meta: dict[str, Any] = field(default_factory=empty_meta)
-
-    def __len__(self) -> int:
-        return len(self.kernels)
-
-    def __repr__(self) -> str:
-        k = self.kernels
-        gpus = ", ".join(str(g) for g in self.meta.get("gpu") or []) or "unknown GPU"
-        sources = [os.path.basename(str(s)) for s in self.meta.get("sources") or []]
-        where = sources[0] if len(sources) == 1 else f"{len(sources)} sources"
-        total = float(k["duration_ns"].sum()) if "duration_ns" in k.columns else float("nan")
-        return (f"<Trace: {len(k):,} kernels, {total / 1e6:.3f} ms GPU time, {gpus}, "
-                f"from {where}>")
-
-    def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the trace as a Parquet file (atomically) and return its path."""
-        out = Path(path)
-        if out.suffix != ".parquet":
-            raise OutputError(f"{out}: a trace is saved as .parquet")
-        write_parquet(self, out)
-        return out
-
-
-def _is_parquet(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == PARQUET_MAGIC
-    except OSError:
-        return False
-
+from roofprof.errors import InputError, RoofprofWarning, strict_mode
+from roofprof.inputs.attribution import Rules, attribute, builtin_rules, load_rules
+from roofprof.inputs.derive import build_table
+from roofprof.inputs.timing import build as build_timing
+from roofprof.inputs.timing import to_raw
+from roofprof.tables import partitions
+from roofprof.tables.columns import concat as concat_columns
+from roofprof.tables.columns import taken
+from roofprof.tables.files import refuse_inputs
+from roofprof.tables.kernels import Trace, combine, concat, is_parquet, read_parquet, write_parquet
+from roofprof.tables.sampling import from_ncu_argv, of_reports
+from roofprof.tables.schema import COLUMNS, empty_meta
 
 RulesArg = str | os.PathLike[str] | None
 
 
-def load(path: str | os.PathLike[str], format: str | None = None,
-         rules: RulesArg = None, reader: str | None = None, strict: bool = False,
-         where: str | None = None) -> Trace:
-    """Read a trace from a .parquet trace, a .ncu-rep report, a CSV export, a dataset folder
-    (``roofprof.tables.partitions``: its partitions matching ``where``, in memory). Glob patterns:
-    :func:`roofprof.inputs.many.load`.
+def load(path: str | os.PathLike[str], format: str | None = None, rules: RulesArg = None,
+         reader: str | None = None, strict: bool = False, where: str | None = None) -> Trace:
+    """Read a trace from a .parquet trace, a .ncu-rep report, a CSV export, a timing trace, a
+    dataset folder (its partitions matching ``where``, in memory) or a glob pattern of these
+    (:func:`load_many`).
 
     ``rules``: a TOML rules file extending the built-in attribution rules; the trace's
     ``phase``, ``category`` and ``op`` are then computed again with them.
@@ -104,31 +55,67 @@ def load(path: str | os.PathLike[str], format: str | None = None,
     ``strict``: refuse an input with values roofprof would read as null, rows it would leave
     out (see ``roofprof.tables.checks``) or a cut report, instead of warning.
     """
-    from roofprof.tables import partitions as dataset
-    from roofprof.tables.checks import strict_mode
-
-    if dataset.is_dataset(path):
+    if partitions.is_pattern(path):
+        return load_many([path], format=format, rules=rules, reader=reader, strict=strict,
+                         where=where)
+    if partitions.is_dataset(path):
         trace = read_dataset(path, where)
         trace.meta["dataset"] = {"path": str(path), "where": where}
         if rules is not None:
-            from roofprof.inputs.attribution import load_rules
-
             _attribute(trace, load_rules(rules))
         return trace
     if where is not None:
         raise InputError(f"{path}: --where applies to a dataset folder (made with "
                          "`roofprof convert ... --dataset DIR`)")
     with strict_mode(strict):
-        return _load(Path(path), format, rules, reader, strict)
+        return _load_file(Path(path), format, rules, reader, strict)
 
 
-def _load(p: Path, format: str | None, rules: RulesArg, reader: str | None,
-          strict: bool) -> Trace:
-    from roofprof.inputs.attribution import load_rules
+def load_many(paths: Sequence[str | os.PathLike[str]], format: str | None = None,
+              rules: RulesArg = None, reader: str | None = None, strict: bool = False,
+              where: str | None = None) -> Trace:
+    """Several inputs as one trace: glob patterns expanded, each file or dataset folder read by
+    :func:`load`, each labelled in a ``trace`` column (``--by trace`` groups by it). A matched
+    file inside run=/host=/rank= folders is a dataset file: it gets the partition columns and
+    ``where`` selects it before it is read, as in a dataset folder."""
+    files = partitions.expand_all(paths)
+    test = partitions.parse_where(where)  # a bad --where fails before anything is read
+    kept: list[Path] = []
+    traces: list[Trace] = []
+    for f in files:
+        values = partitions.values_of(f) if f.is_file() else {}
+        if values:
+            if not test(values):
+                continue
+            t = read_part(f, values)
+            if rules is not None:  # as load applies them to a dataset folder's files
+                _attribute(t, load_rules(rules))
+        elif len(files) > 1 and partitions.is_dataset(f) and not any(
+                test(part.values) for part in partitions.parts(f)):
+            continue  # one of several datasets with no partition --where selects
+        else:
+            t = load(f, format=format, rules=rules, reader=reader, strict=strict, where=where)
+        kept.append(f)
+        traces.append(t)
+    if not traces:
+        raise InputError(f"{', '.join(map(str, paths))}: no dataset file matches --where "
+                         f"{where!r}")
+    if len(traces) == 1:
+        return traces[0]
+    return combine(traces, labels=partitions.labels(kept))
 
+
+def read_stored(path: Path) -> Trace:
+    """A roofprof Parquet trace (a file written before the attribution columns existed is
+    attributed with the built-in rules)."""
+    return read_parquet(path, attribute=lambda t: _attribute(t, builtin_rules()))
+
+
+def _load_file(p: Path, format: str | None, rules: RulesArg, reader: str | None,
+               strict: bool) -> Trace:
     ruleset = load_rules(rules) if rules is not None else None  # a bad file fails first
-    if format in (None, "parquet") and _is_parquet(p):
-        trace = read_parquet(p)
+    if format in (None, "parquet") and is_parquet(p):
+        trace = read_stored(p)
         _warn_stored_timing(trace, p)
         if ruleset is not None:
             _attribute(trace, ruleset)
@@ -165,33 +152,39 @@ def _warn_stored_timing(trace: Trace, path: Path) -> None:
     _warn_timing(path, whole, unended)
 
 
-def _attribute(trace: Trace, rules: Any) -> None:
-    from roofprof.inputs.attribution import attribute
-
+def _attribute(trace: Trace, rules: Rules) -> None:
     attribute(trace.kernels, rules)
     trace.meta["attribution_rules"] = list(rules.sources)
+
+
+def _read_raw(path: Path, format: str | None, reader: str | None, strict: bool) -> RawKernels:
+    """What the format of ``path`` reads, as the kernel table's input (a timing source: its
+    timing table's durations, no counters); ``meta["format"]`` names the format."""
+    fmt = parsers.detect(path, format)
+    if fmt.timing is not None:
+        raw = to_raw(build_timing(fmt.timing(path)))
+    else:
+        assert fmt.read is not None  # every format reads counters or timing
+        options = {"reader": reader, "strict": strict}
+        raw = fmt.read(path, **{k: v for k, v in options.items() if k in fmt.options})
+    raw.meta.setdefault("format", fmt.name)
+    return raw
 
 
 def read_inputs(paths: Sequence[Path], format: str | None = None,
                 rules: RulesArg | Rules = None, reader: str | None = None,
                 strict: bool = False) -> Trace:
     """Parse one or more reports/exports into one trace (rows in input order)."""
-    import parsers
-    from roofprof.inputs.attribution import Rules, load_rules
-    from roofprof.inputs.derive import build_table
-
     ruleset = rules if isinstance(rules, Rules) else load_rules(rules)
-
     tables: list[pd.DataFrame] = []
     meta = empty_meta()
     timing_only = True
     whole = 0  # CUDA graph replays timed as a whole (their kernels unknown)
     unended: dict[str, int] = {}  # NCCL API ranges left out of the paths for want of an end
     commands: list[str | None] = []
+    missing_sets: list[set[str]] = []
     for p in paths:
-        fmt = parsers.detect(p, format)
-        options = {"reader": reader, "strict": strict}
-        raw = fmt.read(p, **{k: v for k, v in options.items() if k in fmt.options})
+        raw = _read_raw(p, format, reader, strict)
         timing_only = timing_only and bool(raw.meta.get("timing"))
         whole += int(raw.meta.get("graph_replays_whole") or 0)
         for name, n in (raw.meta.get("nvtx_unended_library_ranges") or {}).items():
@@ -201,7 +194,7 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
                                     index=table.index)
         tables.append(table)
         meta["sources"].append(str(p))
-        meta["formats"].append(raw.meta.get("format", fmt.name))
+        meta["formats"].append(raw.meta["format"])
         if raw.meta.get("ncu_version") and not meta["ncu_version"]:
             meta["ncu_version"] = raw.meta["ncu_version"]
         commands.append(raw.meta.get("ncu_command"))
@@ -209,9 +202,8 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
             merged = meta["derivations"].setdefault(col, {})
             for desc, count in used.items():
                 merged[desc] = merged.get(desc, 0) + count
-        meta.setdefault("_missing_per_input", []).append(set(derivation.missing))
-    kernels = concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
-    missing_sets: list[set[str]] = meta.pop("_missing_per_input")
+        missing_sets.append(set(derivation.missing))
+    kernels = concat_columns(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     meta["missing"] = [c for c in COLUMNS if all(c in s for s in missing_sets)]
     meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
     meta["roofprof_version"] = __version__
@@ -222,8 +214,6 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
         for p, missing in zip(paths, missing_sets, strict=True):  # each input says what it lacks
             _warn_missing([c for c in COLUMNS if c in missing], p)
         if all(commands):  # every report says how ncu chose its kernels
-            from roofprof.tables.sampling import of_reports
-
             if len(commands) == 1:
                 meta["record_argv"] = shlex.split(str(commands[0]))
             meta["sampling"] = of_reports([shlex.split(str(c)) for c in commands], paths)
@@ -242,83 +232,6 @@ def _warn_missing(missing: list[str], path: Path) -> None:
         )
 
 
-# ------------------------------------------------------------------------------- parquet I/O
-
-
-def arrow_table(trace: Trace) -> Any:
-    """The trace as an Arrow table with its roofprof metadata (what a Parquet file holds)."""
-    from roofprof.tables.columns import to_arrow
-
-    df = trace.kernels.copy(deep=False)
-    cells = df["nvtx"].to_numpy()
-    first = np.unique(np.fromiter(map(id, cells), dtype=np.int64, count=len(cells)),
-                      return_index=True)[1]
-    if not all(type(v) is list for v in cells[first]):  # each distinct cell object once
-        df["nvtx"] = df["nvtx"].map(lambda v: list(v) if v is not None else [])
-    table = to_arrow(df)
-    meta = {**(table.schema.metadata or {}), META_KEY: json.dumps(trace.meta).encode()}
-    return table.replace_schema_metadata(meta)
-
-
-def write_parquet(trace: Trace, path: str | os.PathLike[str]) -> None:
-    """Write atomically: a temporary file in the same folder, renamed over ``path`` when done."""
-    import pyarrow.parquet as pq
-
-    trace.meta["schema_version"] = SCHEMA_VERSION
-    trace.meta["created"] = trace.meta.get("created") or _dt.datetime.now(
-        _dt.UTC).isoformat(timespec="seconds")
-    table = arrow_table(trace)
-    with atomic_output(path) as fh:
-        pq.write_table(table, fh, compression="zstd")
-
-
-def read_parquet(path: Path) -> Trace:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from roofprof.tables.columns import read_frame
-
-    try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({exc}); convert the report "
-                         "again") from None
-    raw_meta = (schema.metadata or {}).get(META_KEY)
-    if raw_meta is None:
-        raise InputError(f"{path}: a Parquet file but not a roofprof trace (no roofprof "
-                         "metadata); make traces with `roofprof convert` or `roofprof record`")
-    from roofprof.tables import checks as validate
-
-    meta = upgrade(validate.trace_meta(raw_meta, path))
-    validate.column_types(schema, path, IDENTITY)
-    try:  # text columns coded (files written before hold plain strings); nvtx shared by path
-        df = read_frame(path, TEXT_COLUMNS, ["nvtx"])
-    except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: its columns do not match their stored types ({exc}); "
-                         "convert the report again") from None
-    # a timing table (roofprof trace, Kineto, nsys) has no counters by design: nothing missing
-    timing_only = meta.get("table") == "timing"
-    df = validate.trace_columns(df, path, (*MEASURED, "flop"),
-                                [*MEASURED, "flop"] if timing_only else meta["missing"])
-    if df.empty:
-        raise InputError(f"{path}: the trace holds no kernels; record or convert it again")
-    unattributed = any(c not in df for c in ATTRIBUTION)
-    for col in COLUMNS:
-        if col not in df:
-            df[col] = nulls(len(df)) if dtype_of(col) == TEXT else pd.NA if col != "nvtx" \
-                else [[] for _ in range(len(df))]
-    if df["nvtx"].dtype != object or not all(  # not a list column (an all-null one)
-            isinstance(v, list) for v in df["nvtx"].iloc[:1]):
-        df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
-    extra = [c for c in df.columns if c not in COLUMNS]  # e.g. a join's provenance columns
-    trace = Trace(kernels=df[[*COLUMNS, *extra]], meta=meta)
-    if unattributed:  # written before attribution existed: use the built-in rules
-        from roofprof.inputs.attribution import builtin_rules
-
-        _attribute(trace, builtin_rules())
-    return trace
-
-
 def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str],
             format: str | None = None, command: list[str] | None = None,
             record_argv: list[str] | None = None, rules: RulesArg = None,
@@ -331,11 +244,7 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
     ``reader``/``strict``: as in :func:`load`. ``output`` may not be one of the inputs (nor
     ``rules``).
     """
-    from roofprof.tables.checks import strict_mode
-    from roofprof.tables.files import refuse_inputs
-    from roofprof.tables.partitions import expand_all
-
-    paths = expand_all(inputs)
+    paths = partitions.expand_all(inputs)
     if not paths:
         raise InputError("no input given")
     refuse_inputs(output, [*paths, rules])
@@ -347,8 +256,6 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
     trace.meta["command"] = command
     trace.meta["record_argv"] = record_argv
     if record_argv:
-        from roofprof.tables.sampling import from_ncu_argv
-
         trace.meta["sampling"] = from_ncu_argv(record_argv, command)
         for opt in ("--clock-control", "--cache-control"):
             if opt in record_argv:
@@ -363,19 +270,16 @@ def read_for_convert(paths: list[Path], format: str | None, rules: RulesArg,
                      where: str | None = None) -> Trace:
     """``paths`` (inputs, stored traces, dataset folders) as one trace, as :func:`convert`
     writes it (``roofprof.datasets.write`` adds it to a dataset)."""
-    from roofprof.inputs.attribution import load_rules
-    from roofprof.tables import partitions as dataset
-
     ruleset = load_rules(rules) if rules is not None else None
     traces = _read_stored(paths, where)
     if ruleset is not None:  # traces attributed when written: attribute again with these rules
         for t in traces:
             _attribute(t, ruleset)
-    others = [p for p in paths if not _is_parquet(p) and not dataset.is_dataset(p)]
+    others = [p for p in paths if not is_parquet(p) and not partitions.is_dataset(p)]
     if others:  # parsed and attributed once, with the rules parsed once
         traces.append(read_inputs(others, format=format, rules=ruleset, reader=reader,
                                   strict=strict))
-    trace = traces[0] if len(traces) == 1 else _concat(traces)
+    trace = traces[0] if len(traces) == 1 else concat(traces)
     if ruleset is not None:
         trace.meta["attribution_rules"] = list(ruleset.sources)
     return trace
@@ -384,84 +288,40 @@ def read_for_convert(paths: list[Path], format: str | None, rules: RulesArg,
 def _read_stored(paths: list[Path], where: str | None) -> list[Trace]:
     """The roofprof Parquet traces and dataset folders among ``paths``; ``where`` selects
     dataset partitions (and is refused for anything else)."""
-    from roofprof.tables import partitions as dataset
-
-    test = dataset.parse_where(where)
+    test = partitions.parse_where(where)
     out = []
     for p in paths:
-        values = dataset.values_of(p) if _is_parquet(p) else {}
-        if where is not None and not values and not dataset.is_dataset(p):
+        values = partitions.values_of(p) if is_parquet(p) else {}
+        if where is not None and not values and not partitions.is_dataset(p):
             raise InputError(f"{p}: --where applies to a dataset folder or its files (made "
                              "with `roofprof convert ... --dataset DIR`)")
-        if dataset.is_dataset(p):
+        if partitions.is_dataset(p):
             out.append(read_dataset(p, where))
         elif values:
             if test(values):
                 out.append(read_part(p, values))
-        elif _is_parquet(p):
-            out.append(read_parquet(p))
+        elif is_parquet(p):
+            out.append(read_stored(p))
     return out
-
-
-def _concat(traces: list[Trace]) -> Trace:
-    meta = empty_meta()
-    for t in traces:
-        meta["sources"] += t.meta["sources"]
-        meta["formats"] += t.meta["formats"]
-        meta["ncu_version"] = meta["ncu_version"] or t.meta.get("ncu_version")
-        for col, used in t.meta.get("derivations", {}).items():
-            merged = meta["derivations"].setdefault(col, {})
-            for desc, n in used.items():
-                merged[desc] = merged.get(desc, 0) + n
-    meta["missing"] = [c for c in COLUMNS if all(c in t.meta.get("missing", []) for t in traces)]
-    from roofprof.tables.sampling import decisive, sampling
-
-    meta["sampling"] = sampling(decisive(t.meta for t in traces))
-    kernels = concat([t.kernels for t in traces], ignore_index=True)
-    meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
-    meta["roofprof_version"] = __version__
-    return Trace(kernels=kernels, meta=meta)
 
 
 def read_dataset(directory: str | os.PathLike[str], where: str | None = None) -> Trace:
     """The dataset's files matching ``where`` as one in-memory trace, with ``run``, ``host``
     and ``rank`` columns from their partitions."""
-    from roofprof.tables import partitions as dataset
-
-    traces = [read_part(part.path, part.values) for part in dataset.parts(directory, where)]
+    traces = [read_part(part.path, part.values) for part in partitions.parts(directory, where)]
     if len(traces) == 1:
         traces[0].kernels = traces[0].kernels.reset_index(drop=True)
         return traces[0]
-    return _concat(traces)
+    return concat(traces)
 
 
 def read_part(path: Path, values: dict[str, Any]) -> Trace:
     """One dataset file with ``run``, ``host`` and ``rank`` columns from its partition."""
-    from roofprof.tables import partitions as dataset
-
-    t = read_parquet(path)
+    t = read_stored(path)
     k = t.kernels.copy()
-    for col in dataset.PARTITIONS:
+    for col in partitions.PARTITIONS:
         k[col] = pd.Series(values.get(col), index=k.index, dtype="Int64") \
-            if col in dataset.INTEGER_PARTITIONS else \
+            if col in partitions.INTEGER_PARTITIONS else \
             pd.Series(taken([values.get(col)], np.zeros(len(k), dtype=np.int64)), index=k.index)
     t.kernels = k
     return t
-
-
-def combine(traces: Sequence[Trace], labels: Sequence[str] | None = None) -> Trace:
-    """Several traces as one, each kernel keeping its trace's label in a ``trace`` column
-    (``--by trace`` groups by it). Labels default to the file names without suffixes."""
-    if len(traces) == 1 and labels is None:
-        return traces[0]
-    names = list(labels) if labels is not None else [
-        label_of((t.meta.get("sources") or [f"trace {i + 1}"])[0]) for i, t in enumerate(traces)]
-    if len(set(names)) != len(names):
-        names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
-    parts = []
-    for name, t in zip(names, traces, strict=True):
-        k = t.kernels.copy()
-        k["trace"] = pd.Series(taken([name], np.zeros(len(k), dtype=np.int64)), index=k.index)
-        parts.append(Trace(k, t.meta))
-    out = _concat(parts)
-    return out

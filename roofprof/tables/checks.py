@@ -1,15 +1,14 @@
 """Validation at the edge of every input: what a cell, a column or a file's metadata may hold.
 
-The parsers (``parsers/``) and the Parquet reader (``roofprof.inputs.load``) hand what they read to
-these checks, driven by the kernel table's schema (``roofprof.tables.schema``) and the metric table
-(``roofprof.tables.metrics``). The rules:
+The parsers (``parsers/``, which parse cells with ``parsers.cells``) and the Parquet readers
+(``roofprof.tables.kernels``) hand what they read to these checks, driven by the kernel table's
+schema (``roofprof.tables.schema``). The rules:
 
 * A measured value that does not parse (``abc``, ``12x``, ``0x1F``), is not finite (``inf``,
-  ``nan``), is negative (every quantity roofprof reads is a count, a time, a rate or a peak), or
-  is written with non-ASCII characters (a Unicode minus, fullwidth digits) is **null**, never a
-  guess, and one :class:`DataWarning` per file names the kernels, columns and raw texts.
-  Empty cells and ncu's ``n/a`` are null without a warning: that is how ncu writes "not
-  collected".
+  ``nan``), is negative (every quantity roofprof reads is a count, a time, a rate or a peak), or is
+  written with non-ASCII characters (a Unicode minus, fullwidth digits) is **null**, never a guess,
+  and one :class:`~roofprof.errors.DataWarning` per file names the kernels, columns and raw texts.
+  Empty cells and ncu's ``n/a`` are null without a warning: that is how ncu writes "not collected".
 * Rows left out (a half-written last row, exact duplicates, an unreadable ID) are counted in a
   :class:`DataWarning`; nothing is dropped silently.
 * Under ``strict`` (``--strict``) every :class:`DataWarning` is an :class:`InputError` instead.
@@ -20,95 +19,20 @@ these checks, driven by the kernel table's schema (``roofprof.tables.schema``) a
 
 from __future__ import annotations
 
-import contextlib
 import json
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from roofprof.errors import InputError, RoofprofWarning
-from roofprof.tables.metrics import DURATION_METRIC, QUANTITIES
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
+
+from roofprof.errors import DataWarning, InputError, RoofprofWarning
 from roofprof.tables.schema import SCHEMA_VERSION, TEXT, empty_meta
-
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
-
-
-class DataWarning(RoofprofWarning):
-    """An input held values roofprof read as null, or rows it left out; an error under strict."""
-
-
-@contextlib.contextmanager
-def strict_mode(enabled: bool) -> Iterator[None]:
-    """Turn every :class:`DataWarning` raised inside the block into an :class:`InputError`."""
-    if not enabled:
-        yield
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DataWarning)
-        try:
-            yield
-        except DataWarning as exc:
-            raise InputError(f"{exc} (refused: --strict)") from None
-
-
-# ------------------------------------------------------------------------ what parsers need
-
-
-def needed_metrics() -> frozenset[str]:
-    """Every Nsight Compute metric name ``roofprof.inputs.derive`` may read, in every form it
-    accepts.
-
-    A counter may be present as its sum, as ``.per_second`` (x duration) or as
-    ``.per_cycle_elapsed`` (x the elapsed cycles of its unit, counted or clock x duration);
-    see ``derive._term_total``. Parsers read only these columns.
-    """
-    names: set[str] = set()
-    for q in QUANTITIES:
-        for formula in q.formulas:
-            for term in formula.terms:
-                names.add(term.metric)
-                if q.kind == "count":
-                    names.update({term.metric + ".per_second",
-                                  term.metric + ".per_cycle_elapsed"})
-                    for unit in (term.unit, "sm") if term.unit == "smsp" else (term.unit,):
-                        names.update({f"{unit}__cycles_elapsed.avg",
-                                      f"{unit}__cycles_elapsed.avg.per_second"})
-    return frozenset(names)
-
-
-def whole_number_metrics() -> frozenset[str]:
-    """Metrics that are whole numbers in base units: durations in ns and counted sums.
-
-    A fraction there (``25.376`` ns) means the file is in display units (us, Mbyte) and lost
-    the units row that says so.
-    """
-    out = {DURATION_METRIC}
-    for q in QUANTITIES:
-        if q.kind == "count":
-            out.update(t.metric for f in q.formulas for t in f.terms if t.metric.endswith(".sum"))
-    return frozenset(out)
-
-
-# ------------------------------------------------------------------------------ cell values
-
-#: numbers as ncu prints them: 1,234,567.5 ("C") or 1.234.567,5 ("eu"); a sign is allowed so
-#: that a negative number is reported as negative, not as unreadable
-_NUMBER = {
-    "C": r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?$",
-    "eu": r"^-?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?(?:[eE][-+]?\d+)?$",
-}
-#: cells that only one of the two forms can have written
-_EVIDENCE = {
-    "C": r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$|^-?\d+\.(?:\d{1,2}|\d{4,})$",
-    "eu": r"^-?\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?$|^-?\d{1,3}(?:\.\d{3})+,\d+$|"
-          r"^-?\d+,(?:\d{1,2}|\d{4,})$",
-}
-_NON_FINITE = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "-nan",
-               "+nan"}
 
 OK, NOT_A_NUMBER, NOT_FINITE, NEGATIVE, NOT_ASCII, DIFFERS = range(6)
 REASONS = {NOT_A_NUMBER: "not a number", NOT_FINITE: "not finite", NEGATIVE: "negative",
@@ -117,54 +41,9 @@ REASONS = {NOT_A_NUMBER: "not a number", NOT_FINITE: "not finite", NEGATIVE: "ne
                       "fullwidth digits?)"}
 
 
-def _arrow() -> tuple[Any, Any]:
-    """pyarrow and its compute functions, typed loosely (their stubs do not cover this use)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    return pa, pc
-
-
-def number_evidence(cells: Sequence[str]) -> set[str]:
-    """Which number forms ("C", "eu") ``cells`` hold unambiguous evidence of."""
-    pa, pc = _arrow()
-    arr = pc.ascii_trim_whitespace(pa.array(cells, pa.string()))
-    return {loc for loc, rx in _EVIDENCE.items()
-            if pc.any(pc.match_substring_regex(arr, rx)).as_py()}
-
-
-def parse_numbers(cells: Sequence[str], locale: str) -> tuple[np.ndarray, np.ndarray]:
-    """Values (NaN where null) and a reason code per cell (``OK`` or one of ``REASONS``)."""
-    import numpy as np
-
-    pa, pc = _arrow()
-    arr = pc.ascii_trim_whitespace(pa.array(cells, pa.string()))
-    valid = pc.fill_null(pc.match_substring_regex(arr, _NUMBER[locale]), False)
-    if locale == "C":
-        clean = pc.replace_substring(arr, ",", "")
-    else:
-        clean = pc.replace_substring(pc.replace_substring(arr, ".", ""), ",", ".")
-    clean = pc.if_else(valid, clean, pa.scalar(None, pa.string()))
-    values = pc.cast(clean, pa.float64()).to_numpy(zero_copy_only=False).astype("float64")
-    lower = pc.utf8_lower(arr)
-    absent = pc.fill_null(pc.or_(pc.equal(arr, ""), pc.equal(lower, "n/a")), True)
-    reason = np.full(len(values), OK, dtype="int8")
-    unread = ~valid.to_numpy(zero_copy_only=False) & ~absent.to_numpy(zero_copy_only=False)
-    if unread.any():
-        ascii_ = pc.fill_null(pc.string_is_ascii(arr), True).to_numpy(zero_copy_only=False)
-        non_finite = pc.is_in(lower, pa.array(sorted(_NON_FINITE))).to_numpy(
-            zero_copy_only=False)
-        reason[unread] = NOT_A_NUMBER
-        reason[unread & ~ascii_] = NOT_ASCII
-        reason[unread & non_finite] = NOT_FINITE
-    return check_values(values, reason)
-
-
 def check_values(values: np.ndarray, reason: np.ndarray | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Null every non-finite or negative value; returns the values and their reason codes."""
-    import numpy as np
-
     values = np.asarray(values, dtype="float64").copy()
     if reason is None:
         reason = np.full(len(values), OK, dtype="int8")
@@ -199,8 +78,6 @@ class Issues:
     def bad_cells(self, kernels: Sequence[str], column: str, raws: Sequence[str],
                   reasons: np.ndarray) -> None:
         """Record the cells of one column whose reason is not ``OK``."""
-        import numpy as np
-
         for i in np.flatnonzero(reasons != OK).tolist():
             self.bad_cell(kernels[i], column, raws[i], REASONS[int(reasons[i])])
 
@@ -290,7 +167,6 @@ def trace_meta(raw: bytes, path: Path) -> dict[str, Any]:
 def column_types(schema: Any, path: Path, dtypes: dict[str, str]) -> None:
     """A Parquet trace's identity columns hold what the kernel table says: text, or integers
     (``dtypes``: column -> pandas dtype of ``roofprof.tables.schema``)."""
-    pa, _ = _arrow()
     if "nvtx" in schema.names:  # a list of range names per kernel
         t = schema.field("nvtx").type
         names = t.value_type if pa.types.is_list(t) or pa.types.is_large_list(t) else None
@@ -324,10 +200,6 @@ def trace_columns(df: pd.DataFrame, path: Path, measured: Sequence[str],
     ``missing``: the columns the trace's metadata says no metric gave; any other measured column
     absent from the file is named in a warning (it reads as null).
     """
-    import numpy as np
-    import pandas as pd
-    from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
-
     if "duration_ns" not in df:
         raise InputError(f"{path}: the trace has no duration_ns column, so no time or rate "
                          "can be computed; it was not written by roofprof: convert the report "

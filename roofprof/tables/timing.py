@@ -28,31 +28,31 @@ columns dictionary-typed as in the kernel table, ``roofprof.tables.schema.TEXT``
 
 Parquet files carry the kernel table's metadata keys plus ``table = "timing"``; loading one with
 ``roofprof.load`` gives a kernel table whose ``duration_ns`` is the timed one and whose counters
-are null (``roofprof join`` fills them).
+are null (``roofprof join`` fills them). This module holds the table and its Parquet file; the
+table is built from a timing source by ``roofprof.inputs.timing``.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from parsers.stacks import EMPTY, Stack, collector_paused, stacks_at, with_capture
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from roofprof import __version__
 from roofprof.errors import InputError
-from roofprof.tables.schema import TEXT
-
-if TYPE_CHECKING:
-    import pandas as pd
-
-    from roofprof.inputs.derive import RawKernels
-
-__all__ = ["COLUMNS", "EMPTY", "NVTX_SOURCES", "TABLE", "Stack", "TimingTrace", "build",
-           "collector_paused", "concat_unique", "dims", "is_timing_parquet", "load_timing",
-           "read", "short_name", "stacks_at", "template_key", "to_raw", "with_capture", "write"]
+from roofprof.tables.columns import concat as concat_columns
+from roofprof.tables.columns import nulls, read_frame, taken, to_arrow
+from roofprof.tables.files import atomic_output
+from roofprof.tables.schema import SCHEMA_VERSION, TEXT, empty_meta
 
 TABLE = "timing"
 
@@ -102,209 +102,11 @@ class TimingTrace:
         return len(self.kernels)
 
 
-# ------------------------------------------------------------------------------ kernel names
-
-_ANON = re.compile(r"\((?:anonymous namespace)\)|<unnamed>")
-
-
-def short_name(name: str) -> str:
-    """The function base name ncu shows (``kernel``) from a demangled or mangled name.
-
-    ``void at::native::vectorized_elementwise_kernel<4, ...>(int, T2, T3)`` ->
-    ``vectorized_elementwise_kernel``; ``_ZN7cutlass7Kernel2I...`` -> ``Kernel2``; a plain C name
-    (``nvjet_sm90_tst_...``) is its own base name.
-    """
-    if name.startswith("_Z"):
-        mangled = _mangled_base(name)
-        if mangled:
-            return mangled
-    text = _ANON.sub("anon", name)
-    depth, out = 0, []
-    for ch in text:
-        if ch in "<([{":
-            if ch == "(" and depth == 0:  # the parameter list: the name is complete
-                break
-            depth += 1
-        elif ch in ">)]}":
-            depth = max(0, depth - 1)
-        elif depth == 0:
-            out.append(ch)
-    head = "".join(out).strip()
-    if not head:
-        return name
-    last = head.split()[-1]
-    return last.rsplit("::", 1)[-1] or name
-
-
-def _mangled_base(name: str) -> str | None:
-    """Base name of an Itanium-mangled function: the last identifier of its (nested) name."""
-    i = 2
-    nested = name[i:i + 1] == "N"
-    i += 1 if nested else 0
-    last = None
-    while i < len(name):
-        if name.startswith("St", i):
-            i += 2
-            continue
-        if name[i] in "rVKL":  # cv-qualifiers of a nested name
-            i += 1
-            continue
-        m = re.match(r"\d+", name[i:])
-        if not m:
-            break
-        n = int(m.group())
-        i += len(m.group())
-        last = name[i:i + n]
-        i += n
-        if not nested:
-            break
-    if last and last.startswith("_GLOBAL__N"):
-        return None
-    return last
-
-
-#: ncu writes a bool template argument as ``(bool)1``, c++filt as ``true``
-_BOOL = re.compile(r"\(bool\)([01])\b")
-_CAST = re.compile(r"\((?:unsigned |signed )?(?:int|long|long long|short|char|bool)\)(?=-?\d)")
-_LAMBDA = re.compile(r"\{lambda\([^)]*\)#(\d+)\}|\[lambda\([^)]*\) \(instance (\d+)\)\]")
-_SUFFIX = re.compile(r"\b(\d+)(?:ull|ul|ll|u|l)\b")
-_NOISE = re.compile(r"\b(?:void|const|static)\b|\s+")
-
-
-def template_key(demangled: str | None) -> str:
-    """A kernel's demangled name in a form ncu's and the C++ demangler's spellings share.
-
-    ncu writes ``vectorized_elementwise_kernel<(int)4, ..., std::array<char *, (unsigned
-    long)2>>(int, T2, T3)``, c++filt ``vectorized_elementwise_kernel<4, ..., std::array<char*,
-    2ul> >(int, ...)``; both become ``vectorized_elementwise_kernel<4,...,std::array<char*,2>>()``
-    (casts, literal suffixes, lambda spellings, parameter lists, void/const and spaces dropped;
-    ncu's ``(bool)1`` read as c++filt's ``true``: cuBLAS's ``splitKreduce_kernel<..., true,
-    false, false>`` instances went unmatched on a 32-layer run without it),
-    so template instances of one function base name can be told apart across sources.
-    """
-    if not demangled:
-        return ""
-    text = _ANON.sub("anon", demangled)
-    text = _BOOL.sub(lambda m: "true" if m.group(1) == "1" else "false", text)
-    text = _CAST.sub("", text)
-    text = _LAMBDA.sub(lambda m: f"lambda{m.group(1) or m.group(2)}", text)
-    text = _SUFFIX.sub(r"\1", text)
-    out, depth = [], 0
-    for ch in text:  # empty every parameter list: "f(at::TensorIteratorBase&, T1&)" -> "f()"
-        if ch == "(":
-            if depth == 0:
-                out.append(ch)
-            depth += 1
-        elif ch == ")":
-            depth = max(0, depth - 1)
-            if depth == 0:
-                out.append(ch)
-        elif depth == 0:
-            out.append(ch)
-    return _NOISE.sub("", "".join(out))
-
-
-def dims(x: Any, y: Any, z: Any) -> str:
-    """The kernel table's "(x, y, z)" form of a grid or block."""
-    return f"({int(x)}, {int(y)}, {int(z)})"
-
-
-# ---------------------------------------------------------------------------- table building
-
-
-@collector_paused
-def build(rows: dict[str, Any], stacks: Sequence[Stack], sources: Sequence[str],
-          source: str) -> pd.DataFrame:
-    """The timing table from column arrays (any subset of :data:`COLUMNS`) and per-launch
-    annotation stacks and their ``nvtx_source``; rows sorted by start time, ``id`` in order."""
-    import numpy as np
-    import pandas as pd
-    from pandas.api.types import pandas_dtype
-
-    from roofprof.inputs.attribution import attribute
-    from roofprof.tables.columns import nulls, take, taken, text
-
-    n = len(stacks)
-    df = pd.DataFrame(index=pd.RangeIndex(n))
-    for col, dtype in COLUMNS.items():
-        if col in rows:
-            values = rows[col]
-            df[col] = text(values) if dtype == TEXT else \
-                pd.Series(list(values), dtype=object) if dtype == "object" else \
-                pd.array(values, dtype=pandas_dtype(dtype))
-        elif col == "duration_from":  # sources without graph-level records: every row its own
-            df[col] = taken(["launch"], np.zeros(n, dtype=np.int64))
-        elif dtype == TEXT:
-            df[col] = nulls(n)
-        elif col not in ("id", "duration_ns") and dtype != "object":
-            df[col] = pd.Series([None] * n, dtype=pandas_dtype(dtype))
-    df["source"] = taken([source], np.zeros(n, dtype=np.int64))
-    # lists shared by launches (cells are never changed in place): the times' lists once per
-    # distinct stack, the names' once per distinct name path (a run's stacks differ by their
-    # ranges' times, its paths are few); stacks coded by identity (equal stacks are one tuple)
-    codes, _ = pd.factorize(np.fromiter(map(id, stacks), dtype=np.int64, count=n))
-    first = np.unique(codes, return_index=True)[1]
-    distinct = [stacks[i] for i in first.tolist()]
-    for i, col in ((1, "nvtx_start_ns"), (2, "nvtx_end_ns")):
-        cells = np.fromiter((list(s[i]) for s in distinct), dtype=object, count=len(distinct))
-        df[col] = pd.Series(cells[codes], dtype=object)
-    paths: dict[tuple[str, ...], int] = {}
-    path_of = np.fromiter((paths.setdefault(s[0], len(paths)) for s in distinct),
-                          dtype=np.int64, count=len(distinct))
-    lists = np.fromiter((list(p) for p in paths), dtype=object, count=len(paths))
-    df["nvtx"] = pd.Series(lists[path_of[codes]], dtype=object)
-    df["range"] = taken(["/".join(p) for p in paths], path_of[codes])
-    df["nvtx_source"] = text(sources)
-    if "duration_ns" not in rows:
-        df["duration_ns"] = (df["end_ns"] - df["start_ns"]).astype("float64")
-    attribute(df)
-    start = df["start_ns"].to_numpy()
-    if n and not (start[1:] >= start[:-1]).all():  # in start order, one column at a time
-        order = np.argsort(start, kind="stable")
-        by_start = pd.DataFrame(index=pd.RangeIndex(n))
-        for col in list(df.columns):
-            by_start[col] = take(df[col].array, order)
-            del df[col]  # a copy of one column at a time, not of the table
-        df = by_start
-    df["id"] = np.arange(n, dtype="int64")
-    return df[list(COLUMNS)]
-
-
-def to_raw(trace: TimingTrace) -> RawKernels:
-    """A timing table as a parser's output: identity columns and the timed duration, no counters
-    (what ``roofprof.load`` of a timing source gives)."""
-    import pandas as pd
-
-    from roofprof.inputs.derive import RawKernels
-    from roofprof.tables.schema import IDENTITY
-
-    k = trace.kernels
-    ident = k[[c for c in IDENTITY if c in k.columns and c != "source"]].copy()
-    from roofprof.tables.metrics import DURATION_METRIC
-
-    metrics = pd.DataFrame({DURATION_METRIC: k["duration_ns"].to_numpy("float64")})
-    whole = int((k["duration_from"] == "replay").sum()) if "duration_from" in k else 0
-    timing = trace.meta.get("timing")
-    unended = timing.get("nvtx_unended_library_ranges") if isinstance(timing, dict) else None
-    return RawKernels(identity=ident, metrics=metrics,
-                      meta={**trace.meta, "timing": True, "graph_replays_whole": whole,
-                            "nvtx_unended_library_ranges": unended or {}})
-
-
 # ---------------------------------------------------------------------------------- Parquet
 
 
 def write(trace: TimingTrace, path: str | os.PathLike[str]) -> None:
     """Write a timing table as Parquet (atomically), with roofprof's metadata."""
-    import datetime as dt
-
-    import pyarrow.parquet as pq
-
-    from roofprof import __version__
-    from roofprof.tables.columns import to_arrow
-    from roofprof.tables.files import atomic_output
-    from roofprof.tables.schema import SCHEMA_VERSION, empty_meta
-
     meta = {**empty_meta(), **trace.meta, "table": TABLE, "schema_version": SCHEMA_VERSION,
             "roofprof_version": __version__}
     meta["created"] = meta.get("created") or dt.datetime.now(dt.UTC).isoformat(
@@ -321,13 +123,6 @@ def read(path: str | os.PathLike[str], skip: Sequence[str] = (),
     """A timing table from Parquet written by :func:`write` (``roofprof trace``); the columns
     in ``skip`` are not read (null: an ``object`` column of None); with ``only``, just those
     columns (the table then has no others: ``roofprof.analysis.join_file.write_joined_file``)."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from roofprof.tables.columns import nulls, read_frame, taken
-
     p = Path(path)
     text_columns = [c for c, dtype in COLUMNS.items() if dtype == TEXT]
     try:
@@ -361,8 +156,7 @@ def read(path: str | os.PathLike[str], skip: Sequence[str] = (),
 
 
 def is_timing_parquet(path: Path) -> bool:
-    import pyarrow.parquet as pq
-
+    """Whether ``path`` is a timing table's Parquet file (never raises: anything else is not)."""
     try:
         meta = pq.read_schema(path).metadata or {}
         return bool(json.loads(meta.get(b"roofprof", b"{}")).get("table") == TABLE)
@@ -370,36 +164,11 @@ def is_timing_parquet(path: Path) -> bool:
         return False
 
 
-def load_timing(path: str | os.PathLike[str], format: str | None = None,
-                skip: Sequence[str] = ()) -> TimingTrace:
-    """A timing table from any timing source: a ``roofprof trace`` Parquet file, a Kineto
-    ``.json``/``.json.gz`` trace, an Nsight Systems ``.sqlite`` export or ``.nsys-rep``; or a
-    glob pattern of these: the launches of every match, each keeping its ``source``. ``skip``:
-    ``object`` columns a caller does not need (``nvtx_start_ns``, ``nvtx_end_ns``: ``join``),
-    not read from Parquet (None in every row); other sources build them anyway."""
-    import parsers
-    from roofprof.tables.partitions import expand, is_pattern
-
-    if is_pattern(path):
-        return _concat([load_timing(f, format, skip) for f in expand(path)])
-    p = Path(path)
-    if format in (None, "parquet") and p.is_file() and is_timing_parquet(p):
-        return read(p, skip)
-    fmt = parsers.detect(p, format)
-    if fmt.timing is None:
-        raise InputError(f"{p}: {fmt.description} holds counters, not a timing of every launch; "
-                         "give a timing trace (roofprof trace, a Kineto .json/.json.gz or an "
-                         "nsys .sqlite / .nsys-rep)")
-    return fmt.timing(p)
-
-
-def _concat(parts: list[TimingTrace]) -> TimingTrace:
+def concat(parts: Sequence[TimingTrace]) -> TimingTrace:
     """Several timing tables as one (ids renumbered; sources listed in order)."""
     if len(parts) == 1:
         return parts[0]
-    from roofprof.tables.columns import concat
-
-    kernels = concat([t.kernels for t in parts], ignore_index=True)
+    kernels = concat_columns([t.kernels for t in parts], ignore_index=True)
     kernels["id"] = range(len(kernels))
     meta = dict(parts[0].meta)
     meta["sources"] = [s for t in parts for s in t.meta.get("sources") or []]
@@ -407,4 +176,5 @@ def _concat(parts: list[TimingTrace]) -> TimingTrace:
 
 
 def concat_unique(values: Iterable[str]) -> list[str]:
+    """The distinct non-null values, sorted, as text."""
     return sorted({str(v) for v in values if v is not None and str(v) != "<NA>"})

@@ -1,0 +1,188 @@
+"""The kernel table: :class:`Trace` (the table and its metadata) and its Parquet file.
+
+One row per profiled kernel launch, the columns of :mod:`roofprof.tables.schema`. A trace is
+written atomically (:func:`write_parquet`: the file appears complete or not at all, also on
+Ctrl-C) with its metadata as JSON under the ``roofprof`` key, and read back with every column
+checked (:func:`read_parquet`, by :mod:`roofprof.tables.checks`). :func:`concat` and
+:func:`combine` put several traces together (their metadata merged). Reading other formats into
+a trace is ``roofprof.inputs``'s work.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from roofprof import __version__
+from roofprof.errors import InputError, OutputError
+from roofprof.tables import checks
+from roofprof.tables.columns import concat as concat_columns
+from roofprof.tables.columns import nulls, read_frame, taken, to_arrow
+from roofprof.tables.files import atomic_output
+from roofprof.tables.partitions import label_of
+from roofprof.tables.sampling import decisive, sampling
+from roofprof.tables.schema import (
+    ATTRIBUTION,
+    COLUMNS,
+    IDENTITY,
+    MEASURED,
+    SCHEMA_VERSION,
+    TEXT,
+    dtype_of,
+    empty_meta,
+    upgrade,
+)
+
+META_KEY = b"roofprof"
+PARQUET_MAGIC = b"PAR1"
+#: the kernel table's text columns, and those a dataset or a combination adds
+TEXT_COLUMNS = (*(c for c in COLUMNS if dtype_of(c) == TEXT), "run", "trace")
+
+
+@dataclass
+class Trace:
+    """Measured kernels (``kernels``, one row per launch) and what produced them (``meta``)."""
+
+    kernels: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=empty_meta)
+
+    def __len__(self) -> int:
+        return len(self.kernels)
+
+    def __repr__(self) -> str:
+        k = self.kernels
+        gpus = ", ".join(str(g) for g in self.meta.get("gpu") or []) or "unknown GPU"
+        sources = [os.path.basename(str(s)) for s in self.meta.get("sources") or []]
+        where = sources[0] if len(sources) == 1 else f"{len(sources)} sources"
+        total = float(k["duration_ns"].sum()) if "duration_ns" in k.columns else float("nan")
+        return (f"<Trace: {len(k):,} kernels, {total / 1e6:.3f} ms GPU time, {gpus}, "
+                f"from {where}>")
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the trace as a Parquet file (atomically) and return its path."""
+        out = Path(path)
+        if out.suffix != ".parquet":
+            raise OutputError(f"{out}: a trace is saved as .parquet")
+        write_parquet(self, out)
+        return out
+
+
+def is_parquet(path: Path) -> bool:
+    """Whether ``path`` starts as a Parquet file does (never raises)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == PARQUET_MAGIC
+    except OSError:
+        return False
+
+
+def arrow_table(trace: Trace) -> Any:
+    """The trace as an Arrow table with its roofprof metadata (what a Parquet file holds)."""
+    df = trace.kernels.copy(deep=False)
+    cells = df["nvtx"].to_numpy()
+    first = np.unique(np.fromiter(map(id, cells), dtype=np.int64, count=len(cells)),
+                      return_index=True)[1]
+    if not all(type(v) is list for v in cells[first]):  # each distinct cell object once
+        df["nvtx"] = df["nvtx"].map(lambda v: list(v) if v is not None else [])
+    table = to_arrow(df)
+    meta = {**(table.schema.metadata or {}), META_KEY: json.dumps(trace.meta).encode()}
+    return table.replace_schema_metadata(meta)
+
+
+def write_parquet(trace: Trace, path: str | os.PathLike[str]) -> None:
+    """Write atomically: a temporary file in the same folder, renamed over ``path`` when done."""
+    trace.meta["schema_version"] = SCHEMA_VERSION
+    trace.meta["created"] = trace.meta.get("created") or dt.datetime.now(
+        dt.UTC).isoformat(timespec="seconds")
+    table = arrow_table(trace)
+    with atomic_output(path) as fh:
+        pq.write_table(table, fh, compression="zstd")
+
+
+def read_parquet(path: Path, attribute: Callable[[Trace], None] | None = None) -> Trace:
+    """A trace from its Parquet file, every column and metadata field checked. ``attribute``
+    fills the attribution columns of a file written before they existed (else they are
+    null)."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc}); convert the report "
+                         "again") from None
+    raw_meta = (schema.metadata or {}).get(META_KEY)
+    if raw_meta is None:
+        raise InputError(f"{path}: a Parquet file but not a roofprof trace (no roofprof "
+                         "metadata); make traces with `roofprof convert` or `roofprof record`")
+    meta = upgrade(checks.trace_meta(raw_meta, path))
+    checks.column_types(schema, path, IDENTITY)
+    try:  # text columns coded (files written before hold plain strings); nvtx shared by path
+        df = read_frame(path, TEXT_COLUMNS, ["nvtx"])
+    except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: its columns do not match their stored types ({exc}); "
+                         "convert the report again") from None
+    # a timing table (roofprof trace, Kineto, nsys) has no counters by design: nothing missing
+    timing_only = meta.get("table") == "timing"
+    df = checks.trace_columns(df, path, (*MEASURED, "flop"),
+                              [*MEASURED, "flop"] if timing_only else meta["missing"])
+    if df.empty:
+        raise InputError(f"{path}: the trace holds no kernels; record or convert it again")
+    unattributed = any(c not in df for c in ATTRIBUTION)
+    for col in COLUMNS:
+        if col not in df:
+            df[col] = nulls(len(df)) if dtype_of(col) == TEXT else pd.NA if col != "nvtx" \
+                else [[] for _ in range(len(df))]
+    if df["nvtx"].dtype != object or not all(  # not a list column (an all-null one)
+            isinstance(v, list) for v in df["nvtx"].iloc[:1]):
+        df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
+    extra = [c for c in df.columns if c not in COLUMNS]  # e.g. a join's provenance columns
+    trace = Trace(kernels=df[[*COLUMNS, *extra]], meta=meta)
+    if unattributed and attribute is not None:
+        attribute(trace)
+    return trace
+
+
+def concat(traces: Sequence[Trace]) -> Trace:
+    """Several traces as one: their kernels in order, their metadata merged (sources, formats,
+    derivations; a column is missing where every trace misses it; the sampling facts of the
+    trace that decides what the shares are of)."""
+    meta = empty_meta()
+    for t in traces:
+        meta["sources"] += t.meta["sources"]
+        meta["formats"] += t.meta["formats"]
+        meta["ncu_version"] = meta["ncu_version"] or t.meta.get("ncu_version")
+        for col, used in t.meta.get("derivations", {}).items():
+            merged = meta["derivations"].setdefault(col, {})
+            for desc, n in used.items():
+                merged[desc] = merged.get(desc, 0) + n
+    meta["missing"] = [c for c in COLUMNS if all(c in t.meta.get("missing", []) for t in traces)]
+    meta["sampling"] = sampling(decisive(t.meta for t in traces))
+    kernels = concat_columns([t.kernels for t in traces], ignore_index=True)
+    meta["gpu"] = sorted({str(g) for g in kernels["device_name"].dropna().unique()})
+    meta["roofprof_version"] = __version__
+    return Trace(kernels=kernels, meta=meta)
+
+
+def combine(traces: Sequence[Trace], labels: Sequence[str] | None = None) -> Trace:
+    """Several traces as one, each kernel keeping its trace's label in a ``trace`` column
+    (``--by trace`` groups by it). Labels default to the file names without suffixes."""
+    if len(traces) == 1 and labels is None:
+        return traces[0]
+    names = list(labels) if labels is not None else [
+        label_of((t.meta.get("sources") or [f"trace {i + 1}"])[0]) for i, t in enumerate(traces)]
+    if len(set(names)) != len(names):
+        names = [f"{i + 1}:{n}" for i, n in enumerate(names)]
+    parts = []
+    for name, t in zip(names, traces, strict=True):
+        k = t.kernels.copy()
+        k["trace"] = pd.Series(taken([name], np.zeros(len(k), dtype=np.int64)), index=k.index)
+        parts.append(Trace(k, t.meta))
+    return concat(parts)
