@@ -4,7 +4,7 @@ Run from the repository root:  python bench/bench_join.py [--launches N] [--samp
 on a real timing table (``bench/bench_trace_table.py --launches N -o T.parquet`` writes one the way
 ``roofprof trace`` does):  python bench/bench_join.py --timing T.parquet [--cli] (``--cli``: then
 also ``roofprof join T.parquet COUNTERS -o J`` in its own process, which joins a timing Parquet file
-in chunks, ``roofprof.analysis.join_file.write_joined_file``: its wall time and peak RSS) Targets:
+in chunks, ``roofprof.app.join.write_joined_file``: its wall time and peak RSS) Targets:
 the join (matching, provenance, coverage and report) < 10 s and peak RSS < 2 GB on the 2-core CI
 machine; also times writing the joined table (chunked Parquet).
 
@@ -29,12 +29,13 @@ import numpy as np
 import pandas as pd
 
 from roofprof.analysis.join import match
-from roofprof.analysis.join_file import write_joined
-from roofprof.analysis.join_report import format_report, report
+from roofprof.analysis.join_report import report
+from roofprof.app.join import write_joined
 from roofprof.tables.columns import taken
 from roofprof.tables.kernels import Trace
 from roofprof.tables.schema import COLUMNS, MEASURED
 from roofprof.tables.timing import TimingTrace
+from roofprof.views.join import format_report
 
 
 def rss_mb() -> float:
@@ -169,7 +170,7 @@ def cli(timing: Path, counters: Trace) -> None:
         t0 = time.perf_counter()
         # VmHWM, not ru_maxrss: Linux keeps the parent's ru_maxrss across fork and exec
         done = subprocess.run([sys.executable, "-c", "import sys\n"
-                               "from roofprof.cli.commands import main\n"
+                               "from roofprof.cli import main\n"
                                "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
                                "hwm = open('/proc/self/status').read().split('VmHWM:')[1]\n"
                                "print('maxrss', int(hwm.split()[0]) // 1024, file=sys.stderr)\n",

@@ -85,8 +85,8 @@ def compare(out: Path) -> None:
 
     import roofprof
     from roofprof.analysis.join import join
-    from roofprof.analysis.join_report import format_report
     from roofprof.inputs.timing import load_timing
+    from roofprof.views.join import format_report
 
     timing = load_timing(out / "s.timing.parquet")
     joined = join(timing, roofprof.load(out / "s.parquet"))

@@ -55,7 +55,7 @@ def outputs() -> dict[str, Any]:
     import roofprof
     from roofprof.analysis.join import join
     from roofprof.capture import tracer
-    from roofprof.cli.commands import main as cli
+    from roofprof.cli import main as cli
     from roofprof.inputs.timing import load_timing
     from tests.test_tracer import EAGER, GRAPH, records_from_kineto
 

@@ -1,11 +1,19 @@
 """roofprof: measured rooflines of GPU kernels from Nsight Compute counters.
 
+The Python API: :func:`load` any input roofprof reads into a :class:`Trace`; :func:`summary`
+(a DataFrame) and :func:`plot` (a matplotlib Axes) call the same application functions as
+``roofprof summary`` and ``roofprof plot`` (:mod:`roofprof.app`, where every other use case is);
+:func:`range`, :func:`phase` and :func:`mark` annotate a program with NVTX.
+
 ``import roofprof`` stays light: pandas, pyarrow, matplotlib and NVIDIA's report reader load only
-when a function that needs them is called.
+when a function that needs them is called. Module paths of earlier versions that users reach as
+attributes (``roofprof.catalog``, ``roofprof.model``, ``roofprof.whatif``, ``roofprof.sampling``,
+``roofprof.columns``) still lead to those modules.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -14,22 +22,27 @@ from roofprof.capture.nvtx import mark, phase, range
 from roofprof.errors import RoofprofError, RoofprofWarning
 
 if TYPE_CHECKING:
-    from roofprof.analysis.roofline import summary, top_kernels
+    from roofprof.analysis.roofline import top_kernels
+    from roofprof.app.api import plot, summary
     from roofprof.inputs.load import load
     from roofprof.tables.kernels import Trace
-    from roofprof.views.chart import plot
 
 __all__ = ["RoofprofError", "RoofprofWarning", "Trace", "__version__", "load", "mark", "phase",
            "plot", "range", "summary", "top_kernels"]
 
-_LAZY = {"plot": "roofprof.views.chart", "Trace": "roofprof.tables.kernels",
-         "load": "roofprof.inputs.load", "summary": "roofprof.analysis.roofline",
+#: the API's names, each loaded from its module when first used
+_LAZY = {"plot": "roofprof.app.api", "summary": "roofprof.app.api",
+         "Trace": "roofprof.tables.kernels", "load": "roofprof.inputs.load",
          "top_kernels": "roofprof.analysis.roofline"}
+#: modules of earlier versions, by the attribute users reach them as
+_MOVED = {"catalog": "roofprof.analysis.catalog", "model": "roofprof.analysis.model",
+          "whatif": "roofprof.analysis.whatif", "sampling": "roofprof.tables.sampling",
+          "columns": "roofprof.tables.columns"}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        import importlib
-
         return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _MOVED:
+        return importlib.import_module(_MOVED[name])
     raise AttributeError(f"module 'roofprof' has no attribute {name!r}")

@@ -13,6 +13,6 @@ _here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if sys.path and os.path.abspath(sys.path[0] or os.getcwd()) != _here:
     del sys.path[0]
 
-from roofprof.cli.commands import main  # noqa: E402
+from roofprof.cli import main  # noqa: E402
 
 main(prog_name="roofprof")

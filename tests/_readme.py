@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from roofprof.cli.commands import main
+from roofprof.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 _BLOCK = re.compile(r"```\n\$ (roofprof [^\n]*)\n(.*?)```", re.S)

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 import roofprof
 from roofprof.analysis import roofline as rl
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import InputError
 from roofprof.inputs import attribution as A
 from roofprof.inputs.load import convert

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import roofprof
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import InputError
 from tests.conftest import FIXTURES, load_fixture
 

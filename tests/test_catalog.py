@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from roofprof.analysis import catalog
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import InputError, RoofprofWarning, UsageError
 from roofprof.tables.metrics import PRECISIONS
 from tests import _readme

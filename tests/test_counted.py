@@ -12,7 +12,7 @@ from click.testing import CliRunner
 import roofprof
 from roofprof.analysis import counted, roofline
 from roofprof.analysis.join import join
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import UsageError
 from roofprof.inputs.timing import load_timing
 from roofprof.tables.sampling import time_shares_of

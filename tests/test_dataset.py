@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from roofprof.analysis import roofline
-from roofprof.cli.commands import main
+from roofprof.app.ranks import ranks as rank_view
+from roofprof.cli import main
 from roofprof.datasets.write import append
 from roofprof.errors import InputError, RoofprofWarning, UsageError
 from roofprof.inputs.load import load
@@ -146,13 +147,12 @@ def test_cli_convert_and_summary(tmp_path: Path) -> None:
 def test_rank_view_against_the_traces_own_times(tmp_path: Path) -> None:
     """Ranks 0 and 2 ran the Llama fixture on an H100, rank 1 on an H200: per phase, min is
     the H200's time, median and max the H100's (sums of the fixtures' own durations)."""
-    from roofprof.analysis import ranks
 
     h100, h200 = FIXTURES / "llama_annotated.ncu-rep", FIXTURES / "h200_llama_annotated.ncu-rep"
     d = tmp_path / "fleet"
     for rank, f in ((0, h100), (1, h200), (2, h100)):
         append([f], d, run="r", host=f"n{rank}", rank=rank)
-    view = ranks.spread(d, by="phase").set_index("group")
+    view = rank_view(d, view="spread", by="phase").set_index("group")
     for phase in ("prefill", "decode"):
         t100 = load(h100).kernels.query("phase == @phase")["duration_ns"].sum()
         t200 = load(h200).kernels.query("phase == @phase")["duration_ns"].sum()
@@ -164,12 +164,12 @@ def test_rank_view_against_the_traces_own_times(tmp_path: Path) -> None:
         assert row["max_ns"] == pytest.approx(t100, rel=1e-12)
         assert row["spread"] == pytest.approx(1.0)
         assert row["straggler"] == 0  # ranks 0 and 2 tie: the lowest
-    two = ranks.spread(d, by="phase", where="rank <= 1").set_index("group")
+    two = rank_view(d, view="spread", by="phase", where="rank <= 1").set_index("group")
     assert two.loc["prefill", "spread"] == pytest.approx(
         two.loc["prefill", "max_ns"] / two.loc["prefill", "median_ns"])
     assert two.loc["prefill", "spread"] > 1
     with pytest.raises(UsageError, match="rank view"):
-        ranks.spread(d, by="rank")
+        rank_view(d, view="spread", by="rank")
     r = CliRunner().invoke(main, ["ranks", str(d), "--view", "spread", "--format", "json"])
     assert r.exit_code == 0, r.output
     assert [x["group"] for x in json.loads(r.stdout)] == ["prefill", "decode"]

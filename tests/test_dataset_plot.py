@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import InputError, RoofprofWarning
 from roofprof.inputs.load import read_dataset
 from roofprof.views.chart.dataset_scene import build_dataset

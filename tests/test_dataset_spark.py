@@ -77,7 +77,7 @@ def test_cli_engine_spark(spark: Any, datasets: dict[str, Path]) -> None:
 
     from click.testing import CliRunner
 
-    from roofprof.cli.commands import main
+    from roofprof.cli import main
 
     d = str(datasets["known_work.ncu-rep"])
     out = {}
@@ -95,10 +95,11 @@ def test_cli_engine_spark(spark: Any, datasets: dict[str, Path]) -> None:
 def test_ranks_on_spark_equal_duckdb(spark: Any, datasets: dict[str, Path]) -> None:
     import pandas as pd
 
-    from roofprof.analysis.ranks import per_rank, spread
+    from roofprof.app.ranks import ranks
 
     d = datasets["llama_small.ncu-rep"]
-    for view in (per_rank, spread):
-        a, b = view(d, by="phase", engine="duckdb"), view(d, by="phase", engine="spark")
+    for view in ("rank", "spread"):
+        a = ranks(d, by="phase", view=view, engine="duckdb")
+        b = ranks(d, by="phase", view=view, engine="spark")
         assert len(a) > 0
         pd.testing.assert_frame_equal(a, b, check_dtype=False, rtol=1e-9)

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from roofprof.analysis.diff import TOTAL, diff, match_kernels, slower_than
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from tests import _readme, _synth
 from tests.conftest import FIXTURES, load_fixture
 

@@ -45,7 +45,7 @@ import pytest
 from click.testing import CliRunner
 
 import roofprof
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.inputs.attribution import category_of
 from roofprof.inputs.timing import load_timing
 from roofprof.tables.columns import concat

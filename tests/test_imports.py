@@ -24,7 +24,7 @@ def test_import_roofprof_loads_nothing_heavy() -> None:
 
 
 def test_help_loads_no_analysis_or_reader_libraries() -> None:
-    code = ("from roofprof.cli.commands import main\n"
+    code = ("from roofprof.cli import main\n"
             "try:\n    main(['--help'])\nexcept SystemExit:\n    pass")
     assert _loaded(code) == ["click"]
 

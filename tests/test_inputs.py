@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from roofprof.analysis import roofline
 from roofprof.analysis.latency import instances
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.datasets.write import append
 from roofprof.errors import InputError, RoofprofWarning, UsageError
 from roofprof.inputs.load import convert, load, load_many

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 import roofprof
 from roofprof.analysis.join import join
-from roofprof.analysis.join_file import write_joined
-from roofprof.cli.commands import main
+from roofprof.app.join import write_joined
+from roofprof.cli import main
 from roofprof.inputs.derive import build_table
 from roofprof.inputs.timing import load_timing, to_raw
 from roofprof.tables.kernels import Trace
@@ -220,7 +220,7 @@ def test_a_timing_parquet_joins_in_chunks_to_the_same_table(capture: Path,
     in-memory join."""
     import pyarrow.parquet as pq
 
-    from roofprof.analysis.join_file import write_joined_file
+    from roofprof.app.join import write_joined_file
     from roofprof.tables.timing import write
 
     timing = load_timing(capture)
@@ -331,7 +331,7 @@ def test_undemangled_names_join_on_the_rest_of_the_signature(eager: TimingTrace)
     assert (j["flop"] == eager.kernels["id"] * 1000.0).all()
     assert set(j["counters_key"]) == {"kernel,grid,block,device,range"}
     assert joined.meta["join"]["template_instances"] is False
-    from roofprof.analysis.join_report import format_report
+    from roofprof.views.join import format_report
 
     assert "template instances unknown" in format_report(joined.meta["join"])
 
@@ -353,7 +353,7 @@ def test_another_template_instance_never_lends_its_counters(eager: TimingTrace) 
     assert (j.loc[profiled, "counters_from"] != "none").all()
     assert facts["unmatched_other_instance"]["launches"] == int((~profiled).sum())
     assert all(u["other_instance_profiled"] for u in facts["unmatched"])
-    from roofprof.analysis.join_report import format_report
+    from roofprof.views.join import format_report
 
     text = format_report(facts)
     assert "another template instance was profiled" in text

@@ -50,7 +50,7 @@ def test_unsampled_instances_get_no_counters_and_the_report_says_so(
     assert k.loc[none, "flop"].isna().all()
     # every launch that has counters took them from its own template instance
     assert k.loc[~none, "counters_key"].astype(str).str.contains("template").all()
-    from roofprof.analysis.join_report import format_report
+    from roofprof.views.join import format_report
 
     assert "another template instance was profiled" in format_report(facts)
 
@@ -96,6 +96,6 @@ def test_coverage_inside_what_ncu_could_profile(joined: tuple[Trace, Trace]) -> 
     none = (k["counters_from"] == "none").to_numpy()
     assert got["none"] == pytest.approx(t[inside & none].sum() / t[inside].sum())
     assert sum(got.values()) == pytest.approx(1.0)
-    from roofprof.analysis.join_report import format_report
+    from roofprof.views.join import format_report
 
     assert "of the launches ncu could profile (inside its filters" in format_report(facts)

@@ -12,9 +12,10 @@ import pytest
 from click.testing import CliRunner
 
 from roofprof.analysis import latency as lat
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import InputError
 from roofprof.inputs.timing import load_timing
+from roofprof.views import latency as latency_view
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"
@@ -105,7 +106,7 @@ def test_a_range_never_closed_has_no_wall_time(tmp_path: Path) -> None:
     assert row["open"] == 1
     assert row["wall_p50_ns"] == np.percentile(mixed["wall_ns"].dropna(), 50)
     table = lat.percentiles(inst)
-    text = lat.format_table(table)
+    text = latency_view.format_table(table)
     line = next(ln for ln in text.splitlines() if ln.startswith("ncclCommInitRankConfig "))
     assert line.split()[2:6] == ["-", "-", "-", "-"]
     assert "ncclCommInitRankConfig: 2 of 2 instance(s) never closed" in text

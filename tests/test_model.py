@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from roofprof.analysis import catalog, model
 from roofprof.analysis.model.arch import Architecture
 from roofprof.analysis.model.compare import compare
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import InputError, RoofprofWarning, UsageError
 from tests import _readme
 from tests.conftest import FIXTURES, load_fixture

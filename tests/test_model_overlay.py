@@ -22,7 +22,7 @@ from roofprof.analysis.model.compare import (
     fitted,
     summarize_beside,
 )
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import UsageError
 from roofprof.views.chart.html import to_html
 from roofprof.views.chart.overlay import NOTE

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import roofprof
 from parsers import ncu_rep_wire
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import InputError
 from tests.conftest import FIXTURES, REPORTS
 from tests.ncu_rep_spans import Spans, metric_entries, value_spans, varint_bytes

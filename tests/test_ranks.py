@@ -15,7 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from roofprof.analysis import ranks, roofline
-from roofprof.cli.commands import main
+from roofprof.app.engine import RANK_ENGINES
+from roofprof.app.ranks import ranks as rank_view
+from roofprof.cli import main
 from roofprof.datasets.write import append
 from roofprof.errors import RoofprofWarning, UsageError
 from roofprof.inputs.attribution import attribute, builtin_rules
@@ -56,7 +58,7 @@ def test_each_rank_is_its_own_kernels_summarised(mixed: tuple[Path, dict[int, Pa
                                                  by: str, level: str) -> None:
     """Every (group, rank) row is roofline.summarize of that rank's own input, in memory."""
     d, inputs = mixed
-    table = ranks.per_rank(d, by=by, level=level)
+    table = rank_view(d, by=by, level=level)
     assert list(table.columns) == list(ranks.PER_RANK_COLUMNS)
     seen = 0
     for rank, f in inputs.items():
@@ -80,8 +82,8 @@ def test_each_rank_is_its_own_kernels_summarised(mixed: tuple[Path, dict[int, Pa
 def test_the_engines_agree(mixed: tuple[Path, dict[int, Path]]) -> None:
     d, _ = mixed
     for by in ("phase", "category"):
-        sql = ranks.per_rank(d, by=by, where="rank <= 2")
-        mem = ranks.per_rank(d, by=by, where="rank <= 2", engine="pandas")
+        sql = rank_view(d, by=by, where="rank <= 2")
+        mem = rank_view(d, by=by, where="rank <= 2", engine="pandas")
         assert list(sql["group"]) == list(mem["group"])
         assert list(sql["rank"]) == list(mem["rank"])
         for col in ("bound", "straggler", "kernels"):
@@ -90,8 +92,8 @@ def test_the_engines_agree(mixed: tuple[Path, dict[int, Path]]) -> None:
             np.testing.assert_allclose(sql[col].to_numpy(dtype=float),
                                        mem[col].to_numpy(dtype=float), rtol=1e-9,
                                        equal_nan=True, err_msg=col)
-        pd.testing.assert_frame_equal(ranks.spread(d, by=by, where="rank <= 2"),
-                                      ranks.spread(d, by=by, where="rank <= 2",
+        pd.testing.assert_frame_equal(rank_view(d, view="spread", by=by, where="rank <= 2"),
+                                      rank_view(d, view="spread", by=by, where="rank <= 2",
                                                    engine="pandas"))
 
 
@@ -99,7 +101,7 @@ def test_straggler_and_median(mixed: tuple[Path, dict[int, Path]]) -> None:
     """Per phase, ranks 0 and 1 (H100) take the same time, rank 2 (H200) less: the median is
     the H100's, the straggler rank 0 (the lowest of the tie); rank 2 is at t200 / t100."""
     d, _ = mixed
-    table = ranks.per_rank(d, by="phase", where="rank <= 2")
+    table = rank_view(d, by="phase", where="rank <= 2")
     k100, k200 = quiet_load(H100).kernels, quiet_load(H200).kernels
     for phase in ("prefill", "decode"):
         t100 = k100.loc[k100["phase"] == phase, "duration_ns"].sum()
@@ -110,10 +112,11 @@ def test_straggler_and_median(mixed: tuple[Path, dict[int, Path]]) -> None:
         assert rows.loc[2, "vs_median"] == pytest.approx(t200 / t100, rel=1e-12)
         assert rows.loc[2, "communication_share"] == 0.0  # no collectives in one-GPU runs
     assert list(table["group"].drop_duplicates()) == ["prefill", "decode"]  # most time first
-    spread = ranks.spread(d, by="phase", where="rank <= 2", engine="pandas")
-    pd.testing.assert_frame_equal(ranks.spread(d, by="phase", where="rank <= 2"), spread)
+    spread = rank_view(d, view="spread", by="phase", where="rank <= 2", engine="pandas")
+    pd.testing.assert_frame_equal(rank_view(d, view="spread", by="phase", where="rank <= 2"),
+                                  spread)
     with pytest.raises(UsageError, match="rank views"):
-        ranks.per_rank(d, by="rank,phase")
+        rank_view(d, by="rank,phase")
 
 
 #: NCCL kernel names (collectives of PyTorch distributed) and the durations given to them
@@ -166,9 +169,9 @@ def test_communication_share_is_the_nccl_time(collectives: tuple[Path, pd.DataFr
         ("decode", 2): (0.0, decode), ("prefill", 0): (0.0, prefill),
         ("prefill", 1): (nccl, prefill + nccl), ("prefill", 2): (0.0, prefill)}
     # Spark where pyspark is installed (CI installs it; the dev extra does not)
-    engines = [e for e in ranks.ENGINES if e != "spark" or importlib.util.find_spec("pyspark")]
+    engines = [e for e in RANK_ENGINES if e != "spark" or importlib.util.find_spec("pyspark")]
     for engine in engines:
-        table = ranks.per_rank(d, by="phase", engine=engine).set_index(["group", "rank"])
+        table = rank_view(d, by="phase", engine=engine).set_index(["group", "rank"])
         assert len(table) == len(truth)
         for key, (comm, time) in truth.items():
             assert table.loc[key, "communication_ns"] == pytest.approx(comm, rel=1e-12)
@@ -176,7 +179,7 @@ def test_communication_share_is_the_nccl_time(collectives: tuple[Path, pd.DataFr
             assert table.loc[key, "communication_share"] == pytest.approx(comm / time,
                                                                           rel=1e-12)
         assert table.loc[("decode", 1), "straggler"]  # the most collective time
-        totals = ranks.per_rank(d, by="run", engine=engine).set_index("rank")
+        totals = rank_view(d, by="run", engine=engine).set_index("rank")
         assert totals.loc[1, "communication_share"] == pytest.approx(
             4 * nccl / (decode + prefill + 4 * nccl), rel=1e-12)
         assert totals.loc[2, "communication_share"] == 0.0
@@ -191,21 +194,21 @@ def test_the_straggler_is_the_rank_the_others_waited_for(
     prefill only rank 1 communicated, so the rule falls back to the most time."""
     d, _ = collectives
     nccl = sum(t for _, t in NCCL)
-    table = ranks.per_rank(d, by="phase", where="rank <= 1").set_index(["group", "rank"])
+    table = rank_view(d, by="phase", where="rank <= 1").set_index(["group", "rank"])
     assert table.loc[("decode", 0), "straggler"]
     assert not table.loc[("decode", 1), "straggler"]
     assert table.loc[("decode", 1), "wait_ns"] == pytest.approx(2 * nccl, rel=1e-12)
     assert table.loc[("decode", 0), "wait_ns"] == 0
     assert table.loc[("prefill", 1), "straggler"]
     assert table[["wait_ns"]].loc["prefill"].isna().all().all()
-    spread = ranks.spread(d, by="phase", where="rank <= 1").set_index("group")
+    spread = rank_view(d, view="spread", by="phase", where="rank <= 1").set_index("group")
     assert spread.loc["decode", "straggler"] == 0
     assert spread.loc["decode", "straggler_by"] == ranks.BY_WAIT
     assert spread.loc["decode", "straggler_excess_ns"] == pytest.approx(2 * nccl, rel=1e-12)
     assert spread.loc["prefill", "straggler_by"] == ranks.BY_TIME
     # all three ranks: rank 2 ran no collective in decode, so the most time names it
-    assert ranks.spread(d, by="phase").set_index("group").loc["decode", "straggler_by"] == \
-        ranks.BY_TIME
+    everyone = rank_view(d, view="spread", by="phase").set_index("group")
+    assert everyone.loc["decode", "straggler_by"] == ranks.BY_TIME
 
 
 def test_cli_views_and_formats(collectives: tuple[Path, pd.DataFrame], tmp_path: Path) -> None:
@@ -220,7 +223,7 @@ def test_cli_views_and_formats(collectives: tuple[Path, pd.DataFrame], tmp_path:
     decode1 = next(ln for ln in lines if ln.startswith("decode") and ln.split()[1] == "1")
     assert decode1.endswith("<- straggler")
     as_json = json.loads(runner.invoke(main, ["ranks", str(d), "--format", "json"]).stdout)
-    table = ranks.per_rank(d)
+    table = rank_view(d)
     assert [r["communication_share"] for r in as_json] == pytest.approx(
         list(table["communication_share"]), rel=1e-12)
     out = tmp_path / "ranks.csv"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from roofprof.cli.commands import main
+from roofprof.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = (ROOT / "README.md").read_text().split("## Datasets", 1)[1].split("\n## ", 1)[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from click.testing import CliRunner
 
-from roofprof.cli.commands import main
+from roofprof.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 SECTION = (ROOT / "README.md").read_text().split("## Production runs", 1)[1].split("\n## ")[0]

@@ -26,7 +26,7 @@ from click.testing import CliRunner, Result
 
 import roofprof
 from roofprof.capture import record as rec
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.tables.metrics import LAUNCH_METRICS, record_metrics
 from roofprof.tables.sampling import from_ncu_argv
 from tests.conftest import ROOT
@@ -553,9 +553,9 @@ def test_without_ncu_report_the_report_is_read_through_ncus_csv_export(
 
 
 def test_status_line_stays_below_the_programs_output(capsys: pytest.CaptureFixture[str]) -> None:
-    from roofprof.cli.commands import _StatusLine
+    from roofprof.cli.capture import StatusLine
 
-    status = _StatusLine(enabled=True)
+    status = StatusLine(enabled=True)
     status.show("roofprof: 1 kernels profiled, 9 passes, 3 s | gemm")
     status.forward("program line\n", False)
     status.forward("program warning\n", True)
@@ -567,7 +567,7 @@ def test_status_line_stays_below_the_programs_output(capsys: pytest.CaptureFixtu
     assert err.endswith("\r\x1b[K")
     assert "program warning\n" in err
     assert err.count("gemm") == 3
-    quiet = _StatusLine(enabled=False)
+    quiet = StatusLine(enabled=False)
     quiet.show("x")
     quiet.forward("y\n", True)
     assert capsys.readouterr().err == "y\n"
@@ -578,7 +578,7 @@ def test_dry_run_for_a_named_chip_needs_no_ncu(tmp_path: Path, monkeypatch: pyte
     """Issue 9: `record --dry-run --chip gh100` works where ncu is not installed."""
     from click.testing import CliRunner
 
-    from roofprof.cli.commands import main
+    from roofprof.cli import main
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no ncu anywhere on PATH
     monkeypatch.delenv("ROOFPROF_NCU", raising=False)

@@ -12,12 +12,16 @@ from click.testing import CliRunner
 
 from roofprof.analysis import report
 from roofprof.analysis import roofline as rl
-from roofprof.cli.commands import main
+from roofprof.analysis.model import Architecture, Options
+from roofprof.app.common import model_of
+from roofprof.app.report import timing_of
+from roofprof.cli import main
 from roofprof.errors import UsageError
 from roofprof.inputs.timing import load_timing
 from roofprof.views import diagnosis
 from roofprof.views import report_page as report_view
 from roofprof.views.fmt import duration, intensity, pct
+from roofprof.views.report import build
 from tests import _browser
 from tests.conftest import FIXTURES, load_fixture
 from tests.test_model import LARGE
@@ -25,9 +29,16 @@ from tests.test_model import LARGE
 ANNOTATED = FIXTURES / "llama_annotated.ncu-rep"
 
 
+def _modelled(**run: object) -> tuple[Architecture, Options]:
+    """The architecture of tests/data/llama_large_config.json run as given."""
+    modelled = model_of(LARGE, run)
+    assert modelled is not None
+    return modelled
+
+
 @pytest.fixture(scope="module")
 def built() -> report.Report:
-    return report.build(load_fixture("llama_annotated.ncu-rep"))
+    return build(load_fixture("llama_annotated.ncu-rep"))
 
 
 def _phase_sentence(r: report.Report, phase: str) -> diagnosis.Sentence:
@@ -83,7 +94,7 @@ def test_fusion_candidates_follow_the_thresholds(built: report.Report) -> None:
 
 def test_sentences_come_from_the_trace_not_the_fixture() -> None:
     """The eager prefill-only capture gets its own verdict and no decode sentence."""
-    r = report.build(load_fixture("llama_eager.ncu-rep"))
+    r = build(load_fixture("llama_eager.ncu-rep"))
     summary = rl.summarize(load_fixture("llama_eager.ncu-rep"), by="phase")
     verdicts = [s for s in r.diagnosis if s.kind.startswith("verdict")]
     assert [s.source for s in verdicts] == [f"phase {g}" for g in summary["group"]]
@@ -106,8 +117,8 @@ def test_headroom_and_ceilings(built: report.Report) -> None:
 
 def test_model_comparison_names_the_padded_decode_gemms() -> None:
     trace = load_fixture("llama_annotated.ncu-rep")
-    cmp = report.model_comparison(trace, LARGE, batch=2, prompt=1024, logits="all")
-    r = report.build(trace, comparison=cmp)
+    cmp = report.model_comparison(trace.kernels, *_modelled(batch=2, prompt=1024, logits="all"))
+    r = build(trace, comparison=cmp)
     padding = {s.source.removeprefix("model "): s for s in r.diagnosis if s.kind == "padding"}
     # cuBLAS pads decode's 2 rows to 8: o_proj executes exactly 4x its useful FLOPs
     assert padding["decode · o_proj"].values["flop_ratio"] == 4.0
@@ -120,7 +131,7 @@ def test_model_comparison_names_the_padded_decode_gemms() -> None:
 
 def test_latency_section_from_a_timing_trace() -> None:
     timing = load_timing(FIXTURES / "llama_kineto.json.gz")
-    r = report.build(load_fixture("llama_annotated.ncu-rep"), timing=timing)
+    r = build(load_fixture("llama_annotated.ncu-rep"), timing=timing)
     assert r.latency is not None
     lat = r.latency.set_index("range")
     assert set(lat.index) == {"prefill", "decode"}
@@ -207,7 +218,7 @@ def test_the_readmes_report_samples_are_real_output(tmp_path: Path) -> None:
 
 def test_decode_options_quantify_batching_and_narrower_numbers() -> None:
     trace = load_fixture("llama_annotated.ncu-rep")
-    opts = report.decode_options(trace, LARGE, batch=2, prompt=1024)
+    opts = report.decode_options(trace.kernels, *_modelled(batch=2, prompt=1024))
     rows = opts.set_index("variant")
     base = rows.loc["as run"]
     # bf16 weights of the GEMMs and lm_head: 2 bytes x (q/k/v + o + gate/up/down + lm_head)
@@ -222,7 +233,7 @@ def test_decode_options_quantify_batching_and_narrower_numbers() -> None:
         (gemm_params - lm_head) + 2 * lm_head, rel=1e-3)
     for r in opts.to_dict("records"):
         assert r["tokens_per_s"] == pytest.approx(r["batch"] / r["time_s"])
-    built = report.build(trace, options=opts)
+    built = build(trace, options=opts)
     sentences = {s.source: s for s in built.diagnosis if s.kind == "option"}
     x4 = sentences["model decode batch x4"]
     assert x4.values["gain"] == pytest.approx(
@@ -259,14 +270,14 @@ def test_a_timing_trace_brings_its_own_latency_section(tmp_path: Path) -> None:
     # no counters: every phase is unknown, and says why
     assert "decode takes 68.6% of GPU time and has no verdict: 306 of 306 kernels: no FLOP" \
         in text
-    assert report.timing_of(ANNOTATED) is None
+    assert timing_of(ANNOTATED) is None
 
 
 def test_a_memory_bound_phase_names_its_bandwidth_and_ridge() -> None:
     """The prefill norms alone (real kernels of the fixture) make a memory-bound phase."""
     k = load_fixture("llama_annotated.ncu-rep").kernels
     norms = k[k["op"] == "norm"].copy()
-    r = report.build(norms)
+    r = build(norms)
     row = rl.summarize(norms, by="phase").set_index("group").loc["prefill"]
     assert row["bound"] == "memory"
     s = _phase_sentence(r, "prefill")
@@ -297,16 +308,15 @@ def test_a_dataset_reports_figures_name_the_selection_and_a_sampled_ones_say_so(
         tmp_path: Path) -> None:
     """The figures say what the report's title and tables say: the dataset selection they
     draw, and, for a sampled recording, that its shares are of samples."""
-    from roofprof.analysis.report import build as build_report
     from roofprof.datasets.write import append
     from roofprof.inputs.load import load as load_inputs
 
     for rank in (0, 1):
         append([FIXTURES / "llama_small.ncu-rep"], tmp_path / "fleet", run="r1", rank=rank)
     selected = load_inputs(tmp_path / "fleet", where="rank = 1")
-    for _caption, scene in build_report(selected).scenes:
+    for _caption, scene in build(selected).scenes:
         assert scene.title == f"NVIDIA H100 80GB HBM3 · dataset {tmp_path / 'fleet'} " \
                               "where rank = 1"
-    sampled = build_report(load_fixture("llama_sample.ncu-rep"))
+    sampled = build(load_fixture("llama_sample.ncu-rep"))
     assert all(any(s.startswith("SAMPLED") for s in scene.subtitle)
                for _caption, scene in sampled.scenes)

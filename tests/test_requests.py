@@ -17,9 +17,10 @@ from click.testing import CliRunner
 
 from roofprof.analysis import latency as lat
 from roofprof.analysis import requests as rq
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import InputError
 from roofprof.inputs.timing import load_timing
+from roofprof.views import requests as requests_view
 from tests.conftest import FIXTURES
 
 EAGER = FIXTURES / "llama_kineto.json.gz"
@@ -95,7 +96,7 @@ def test_a_request_without_steps_has_no_token_times_and_is_counted(
     req = rq.per_request(inst, "^prefill$")  # a prefill as the "request": no step inside it
     assert req["ttft_ns"].isna().all()
     assert req["tpot_ns"].isna().all()
-    text = rq.format_table(rq.percentiles(req), req)
+    text = requests_view.format_table(rq.percentiles(req), req)
     assert "3 request(s) without steps" in text
     ttft = next(ln for ln in text.splitlines() if ln.startswith("time to first token"))
     assert ttft.split()[4:] == ["0", "-", "-", "-", "-"]

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from roofprof.analysis import labels
 from roofprof.analysis import roofline as rl
 from roofprof.analysis.grouping import NO_RANGE
 from roofprof.errors import InputError, UsageError
@@ -475,7 +476,7 @@ def test_summary_by_range_matches_hand_calculations_on_the_real_fixture() -> Non
      "qkv_proj · prefill/…model.layers.0.self_attn"),
 ])
 def test_elide_keeps_the_phase_and_the_leaf(text: str, want: str) -> None:
-    got = fmt.elide(text, 44)
+    got = labels.elide(text, 44)
     assert got == want
     assert len(got) <= 44
 
@@ -486,7 +487,7 @@ def test_unique_labels_never_merge_two_groups() -> None:
              "attention_layernorm", "Kernel2", "Kernel2"]
     longer = [None, None, "void cutlass::Kernel2<cutlass_80_simt_sgemm_256x128_8x4_nn_align1>"
               "(Params)", "void cutlass::Kernel2<cutlass_80_wmma_tensorop_i161616gemm_s8>(P)"]
-    got = fmt.unique_labels(names, 30, longer)
+    got = labels.unique_labels(names, 30, longer)
     assert len(set(got)) == 4
     assert got[0].startswith("prefill/")
     assert got[1].startswith("decode/")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.tables.kernels import Trace
 from roofprof.tables.sampling import from_ncu_argv
 from roofprof.views.chart import build_scene

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import roofprof
 from parsers.kernel_names import short_name, template_key
 from parsers.stacks import stacks_at
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import InputError, RoofprofWarning
 from roofprof.inputs.timing import load_timing
 from roofprof.tables.timing import COLUMNS, read, write
@@ -304,7 +304,7 @@ def test_an_nsys_export_in_its_default_graph_mode_keeps_each_replays_time(tmp_pa
         f"{STEPS} CUDA graph replays were timed as a whole") for w in said)
     # joined with a recording, the report says why the replays have no counters
     from roofprof.analysis.join import join
-    from roofprof.analysis.join_report import format_report
+    from roofprof.views.join import format_report
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

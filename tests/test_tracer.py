@@ -20,11 +20,12 @@ import pytest
 from click.testing import CliRunner
 
 import roofprof
+from roofprof.app import capture
 from roofprof.capture import tracer
 from roofprof.capture import tracer_hook as hook
 from roofprof.capture.tracer_hook import CALL_FIELDS, KERNEL_FIELDS, MARKER_END
 from roofprof.capture.tracer_process import devices
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import RoofprofWarning
 from roofprof.inputs.timing import load_timing
 from roofprof.tables.timing import write
@@ -156,7 +157,7 @@ def test_nccls_unended_api_ranges_do_not_enclose_the_run(tmp_path: Path) -> None
     assert (k["phase"].value_counts()[["prefill", "decode"]] == [204, 408]).all()
     assert t.meta["timing"]["nvtx_unended_library_ranges"] == {
         "ncclCommInitRankConfig": 2, "ncclCommFinalize": 2}
-    (note,) = tracer.range_notes(t)
+    (note,) = capture.range_notes(t)
     assert note.startswith("4 NCCL API range(s) have no end in the trace "
                            "(ncclCommFinalize x2, ncclCommInitRankConfig x2)")
     # and every later view of the table written says so
@@ -400,7 +401,7 @@ def test_graph_replays_timed_as_a_whole_are_one_row_each_that_says_so(tmp_path: 
     assert set(k.loc[k["duration_from"] != "replay", "duration_from"]) == {"launch"}
     assert t.meta["timing"]["graph_replays"] == {"nodes": "none", "node_by_node": 1,
                                                  "whole": 3}
-    notes = tracer.graph_notes(t)
+    notes = capture.graph_notes(t)
     assert len(notes) == 1
     assert notes[0].startswith("3 CUDA graph replays timed as a whole (")
     # the table roofprof trace writes says it again wherever it is loaded (summary, plot, ...)
@@ -416,7 +417,7 @@ def test_old_timing_tables_read_as_every_launch_its_own_record() -> None:
     t = tracer.from_parts(records, source="t.parquet")
     assert set(t.kernels["duration_from"]) == {"launch"}
     assert t.meta["timing"]["graph_replays"] == {"nodes": "all", "node_by_node": 4, "whole": 0}
-    assert tracer.graph_notes(t) == []
+    assert capture.graph_notes(t) == []
     assert set(load_timing(EAGER).kernels["duration_from"]) == {"launch"}
 
 

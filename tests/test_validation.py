@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 import roofprof
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import DataWarning, InputError
 from roofprof.tables.schema import MEASURED
 from tests.conftest import FIXTURES, load_fixture

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 import roofprof
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import DataWarning, InputError
 from roofprof.inputs.load import convert
 from roofprof.tables.kernels import META_KEY
@@ -269,7 +269,7 @@ def test_no_command_writes_over_its_own_input(tmp_path: Path, command: list[str]
 
     from click.testing import CliRunner
 
-    from roofprof.cli.commands import main
+    from roofprof.cli import main
 
     a = tmp_path / "a.parquet"
     b = tmp_path / "b.json.gz"

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import roofprof
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import RoofprofError
 from roofprof.tables.kernels import META_KEY
 from roofprof.tables.schema import MEASURED, META_KEYS

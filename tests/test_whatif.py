@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from roofprof.analysis import catalog
 from roofprof.analysis.roofline import LAUNCH_FLOOR_NS
 from roofprof.analysis.whatif import project, validate, whatif
-from roofprof.cli.commands import main
+from roofprof.cli import main
 from roofprof.errors import RoofprofWarning, UsageError
 from tests import _readme, _synth
 from tests.conftest import FIXTURES, load_fixture

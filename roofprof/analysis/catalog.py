@@ -22,13 +22,13 @@ import tomllib
 import warnings
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from roofprof.errors import InputError, RoofprofWarning, UsageError
 from roofprof.tables.metrics import PRECISIONS
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 _DATA = "gpus.toml"
 _REQUIRED = ("name", "device_names", "architecture", "memory_gb", "memory_bandwidth_gb_s",
@@ -135,8 +135,6 @@ def get(name: str) -> Gpu:
 
 def table(catalog: tuple[Gpu, ...] | None = None) -> pd.DataFrame:
     """One row per GPU: dense peaks (``<precision>``, FLOP/s), memory, L2, SMs, clock."""
-    import pandas as pd
-
     rows = []
     for g in catalog or gpus():
         rows.append({"name": g.name, "architecture": g.architecture, "cc": g.cc,
@@ -173,9 +171,6 @@ def check_peaks(kernels: pd.DataFrame, gpu: Gpu | str | None = None,
     measured_at_boost / catalog and ``ok`` = within ``tolerance``. With ``warn``, one
     :class:`RoofprofWarning` per disagreement, with the numbers.
     """
-    import numpy as np
-    import pandas as pd
-
     rows: list[dict[str, Any]] = []
     names: list[Any] = (list(kernels["device_name"].dropna().unique())
                         if "device_name" in kernels else [])
@@ -228,84 +223,11 @@ def check_peaks(kernels: pd.DataFrame, gpu: Gpu | str | None = None,
     return out
 
 
+# ------------------------------------------------------------------------------- text views
+
+
 def _si(value: float) -> str:
     for scale, prefix in ((1e15, "P"), (1e12, "T"), (1e9, "G")):
         if abs(value) >= scale:
             return f"{value / scale:.3g} {prefix}"
     return f"{value:.3g} "
-
-
-# ------------------------------------------------------------------------------- text views
-
-_SHORT = {"fp64": "FP64", "tensor_fp64": "FP64 TC", "fp32": "FP32", "fp16": "FP16",
-          "tensor_tf32": "TF32 TC", "tensor_fp16": "FP16 TC", "tensor_bf16": "BF16 TC",
-          "tensor_fp8": "FP8 TC", "tensor_int8": "INT8 TC"}
-
-
-def _t(value: float | None) -> str:
-    return "-" if value is None or math.isnan(value) else f"{value / 1e12:,.4g}"
-
-
-def format_catalog(catalog: tuple[Gpu, ...] | None = None) -> str:
-    """The catalog as a terminal table: dense peaks in TFLOP/s (INT8: TOPS)."""
-    from roofprof.views.texttable import render
-
-    precisions = ("fp64", "tensor_fp64", "fp32", "tensor_tf32", "tensor_fp16", "tensor_bf16",
-                  "tensor_fp8", "tensor_int8")
-    head = ["gpu", "arch", "SMs", "boost", "memory", "GB/s", "L2",
-            *(_SHORT[p] for p in precisions)]
-    rows = [[g.name, g.architecture, str(g.sm_count or "-"),
-             f"{g.boost_clock_hz / 1e6:.0f} MHz" if g.boost_clock_hz else "-",
-             f"{g.memory_bytes / 1e9:.0f} GB {g.memory_type or ''}".rstrip(),
-             f"{g.dram_bytes_per_s / 1e9:,.0f}",
-             f"{g.l2_bytes / 2**20:.0f} MiB" if g.l2_bytes else "-",
-             *(_t(g.peak(p)) for p in precisions)] for g in catalog or gpus()]
-    return render(head, rows, right=set(range(2, len(head))) - {4},
-                  notes=["dense peaks in TFLOP/s (INT8: TOPS), without sparsity; TC = tensor "
-                         "cores; `roofprof gpus NAME` shows the sparse peaks and sources"])
-
-
-def _ridge(peak: float | None, bandwidth: float) -> str:
-    return "-" if peak is None else f"{peak / bandwidth:,.0f}"
-
-
-def format_entry(gpu: Gpu) -> str:
-    """One entry: every number with its unit, dense and sparse peaks, sources."""
-    from roofprof.views.texttable import render
-
-    lines = [f"{gpu.name} ({gpu.architecture}, compute capability {gpu.cc or '?'})",
-             f"  device names: {', '.join(gpu.device_names)}",
-             f"  aliases: {', '.join(gpu.aliases) or '-'}",
-             f"  SMs: {gpu.sm_count or '-'}   boost clock: "
-             f"{f'{gpu.boost_clock_hz / 1e6:.0f} MHz' if gpu.boost_clock_hz else '-'}",
-             f"  memory: {gpu.memory_bytes / 1e9:.0f} GB {gpu.memory_type or ''} at "
-             f"{gpu.dram_bytes_per_s / 1e9:,.0f} GB/s   L2: "
-             f"{f'{gpu.l2_bytes / 2**20:.0f} MiB' if gpu.l2_bytes else '-'}", ""]
-    rows = [[p, _t(gpu.dense.get(p)), _t(gpu.sparse.get(p)),
-             _ridge(gpu.peak(p), gpu.dram_bytes_per_s)]
-            for p in PRECISIONS if p in gpu.dense or p in gpu.sparse]
-    table_text = render(["precision", "dense TFLOP/s", "sparse TFLOP/s", "ridge FLOP/B"],
-                        rows, right={1, 2, 3})
-    lines += ["  " + ln for ln in table_text.splitlines()]
-    lines += ["", "  sources:", *(f"    {s['title']}\n      {s['url']}" for s in gpu.sources)]
-    if gpu.notes:
-        lines.append(f"  note: {gpu.notes}")
-    return "\n".join(lines) + "\n"
-
-
-def format_check(check: pd.DataFrame) -> str:
-    """:func:`check_peaks`'s result as a terminal table."""
-    from roofprof.views.texttable import render
-
-    rows = []
-    for r in check.to_dict("records"):
-        div = 1e9 if r["quantity"] == "dram" else 1e12
-        rows.append([str(r["device_name"]), str(r["gpu"]), str(r["quantity"]),
-                     *(f"{float(r[c]) / div:,.4g}" for c in
-                       ("catalog", "measured_min", "measured_max", "measured_at_boost")),
-                     f"{float(r['ratio']):.3f}", "ok" if r["ok"] else "DIFFERS"])
-    return render(["device", "catalog entry", "quantity", "catalog", "measured min",
-                   "measured max", "at boost", "ratio", ""], rows, right={3, 4, 5, 6, 7},
-                  notes=["GB/s for dram, TFLOP/s (INT8: TOPS) otherwise; per-kernel peaks are "
-                         "at each kernel's own SM clock, 'at boost' scales their median to the "
-                         "catalog's boost clock"])

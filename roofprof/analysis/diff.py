@@ -21,12 +21,13 @@ least ``pct`` percent, significantly.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+import numpy as np
+import pandas as pd
+
+from roofprof.analysis.grouping import NO_VALUE, group_kernels
+from roofprof.analysis.roofline import summarize
 from roofprof.errors import UsageError
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 TOTAL = "(total)"
 _TAKEN = ("kernels", "time_ns", "work", "flop", "ops_int8", "ai", "work_per_s", "pct_of_roof",
@@ -42,10 +43,6 @@ COLUMNS: tuple[str, ...] = (
 def _side(runs: Sequence[pd.DataFrame], by: str, level: str) -> pd.DataFrame:
     """One side's groups: the first run's numbers, the median time over the runs and the
     relative spread of the time."""
-    import pandas as pd
-
-    from roofprof.analysis.roofline import summarize
-
     if not runs:
         raise UsageError("a diff needs at least one run on each side")
     frames = []
@@ -66,8 +63,6 @@ def _side(runs: Sequence[pd.DataFrame], by: str, level: str) -> pd.DataFrame:
 def diff(a: Sequence[pd.DataFrame], b: Sequence[pd.DataFrame], by: str = "phase",
          level: str = "dram", noise: float = 0.0) -> pd.DataFrame:
     """Groups of runs ``a`` (the baseline) and ``b`` side by side; ``(total)`` last."""
-    import numpy as np
-
     left, right = _side(a, by, level), _side(b, by, level)
     m = left.merge(right, how="outer", left_index=True, right_index=True, suffixes=("_a", "_b"))
     m["status"] = np.where(m["time_ns_a"].isna(), "only in B",
@@ -87,16 +82,18 @@ def match_kernels(a: pd.DataFrame, b: pd.DataFrame, by: str = "phase") -> pd.Dat
     """Kernels of one run of A and one of B paired by (group, kernel, occurrence), largest
     absolute time change first; unpaired launches have the other side null."""
     def keyed(t: pd.DataFrame) -> pd.DataFrame:
-        k = t[[by, "kernel", "duration_ns"]].copy()
-        k[by] = k[by].astype("string").fillna("(none)")
-        k["occurrence"] = k.groupby([by, "kernel"], sort=False, observed=True).cumcount()
-        return k.set_index([by, "kernel", "occurrence"])
+        g = group_kernels(t, by)  # the groups of the diff's own table, named alike
+        k = pd.DataFrame({"group": np.asarray(g.names, dtype=object)[g.codes],
+                          "kernel": t["kernel"].astype("string").fillna(NO_VALUE).to_numpy(),
+                          "duration_ns": t["duration_ns"].to_numpy(dtype=np.float64)})
+        k["occurrence"] = k.groupby(["group", "kernel"], sort=False).cumcount()
+        return k.set_index(["group", "kernel", "occurrence"])
 
     m = keyed(a).merge(keyed(b), how="outer", left_index=True, right_index=True,
                        suffixes=("_a", "_b"))
     m["delta_ns"] = m["duration_ns_b"] - m["duration_ns_a"]
     m["delta"] = m["duration_ns_b"] / m["duration_ns_a"] - 1
-    m = m.reset_index().rename(columns={by: "group"})
+    m = m.reset_index()
     return m.reindex(m["delta_ns"].abs().sort_values(ascending=False,
                                                      na_position="last").index).reset_index(
         drop=True)
@@ -106,34 +103,3 @@ def slower_than(df: pd.DataFrame, pct: float) -> pd.DataFrame:
     """Rows of :func:`diff` whose time grew by ``pct`` percent or more, significantly."""
     return df[(df["time_delta"] >= pct / 100) & df["significant"]]
 
-
-def format_diff(df: pd.DataFrame, kernels: pd.DataFrame | None = None, top: int = 10) -> str:
-    """:func:`diff`'s table (and the ``top`` kernel changes) for the terminal."""
-    from roofprof.views.fmt import duration
-    from roofprof.views.tables import records
-    from roofprof.views.texttable import render
-
-    def pct(v: float | None, sign: bool = True) -> str:
-        return "-" if v is None else f"{100 * v:+.1f}%" if sign else f"{100 * v:.1f}%"
-
-    def ai(v: float | None) -> str:
-        return "-" if v is None else f"{v:,.0f}" if v >= 100 else f"{v:.3g}"
-
-    rows = [[str(r["group"]), duration(r["time_ns_a"]), duration(r["time_ns_b"]),
-             pct(r["time_delta"]) + ("" if r["significant"] or r["status"] != "both"
-                                     else " (noise)"),
-             pct(r["work_delta"]), pct(r["bytes_delta"]), f"{ai(r['ai_a'])} -> {ai(r['ai_b'])}",
-             f"{pct(r['pct_of_roof_a'], False)} -> {pct(r['pct_of_roof_b'], False)}",
-             f"{r['bound_a'] or '-'} -> {r['bound_b'] or '-'}",
-             "" if r["status"] == "both" else r["status"]] for r in records(df)]
-    text = render(["group", "time A", "time B", "time", "work", "bytes", "AI", "% of roof",
-                   "bound", ""], rows, right={1, 2, 3, 4, 5},
-                  notes=["changes are B relative to A; (noise): within the spread of repeat "
-                         "runs or the --noise floor"])
-    if kernels is not None and len(kernels):
-        krows = [[str(r["group"]), str(r["kernel"])[:60], str(r["occurrence"]),
-                  duration(r["duration_ns_a"]), duration(r["duration_ns_b"]),
-                  pct(r["delta"])] for r in records(kernels.head(top))]
-        text += "\n" + render(["group", "kernel", "#", "time A", "time B", "change"], krows,
-                              right={2, 3, 4, 5})
-    return text

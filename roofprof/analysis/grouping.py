@@ -5,7 +5,7 @@ grouping column: ``("qkv_proj", "prefill")`` for ``--by op,phase``) and a displa
 read the parts instead of splitting names. ``--by kernel`` groups by a kernel's full identity
 (its demangled name), so two kernels that share a function name (cuBLAS's ``Kernel2`` runs both
 the SIMT SGEMM and an INT8 GEMM) stay apart; their display names are made unique by
-:func:`roofprof.views.fmt.unique_labels`.
+:func:`roofprof.analysis.labels.unique_labels`.
 
 :func:`filter_kernels` keeps the kernels whose name, range, phase, category or op matches a
 regular expression (``--filter``).
@@ -114,7 +114,7 @@ def _one(t: pd.DataFrame, by: str, depth: int | None) -> tuple[npt.NDArray[np.in
 
 def _kernel_codes(t: pd.DataFrame) -> tuple[npt.NDArray[np.intp], list[str]]:
     """By full identity (demangled name where known), named by the function name, made unique."""
-    from roofprof.views.fmt import short_kernel, unique_labels
+    from roofprof.analysis.labels import short_kernel, unique_labels
 
     names = t["kernel"].astype(object).where(t["kernel"].notna(), NO_VALUE)
     if "kernel_demangled" in t.columns:

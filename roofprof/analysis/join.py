@@ -27,7 +27,7 @@ every launch, plus the provenance columns ``counters_from``, ``counters_key``,
 disagree by more than ``spread`` in work or bytes (reported, and still averaged: the report
 says which).
 
-The matching is vectorised over integer codes (:func:`match`); ``roofprof.analysis.join_file``
+The matching is vectorised over integer codes (:func:`match`); ``roofprof.app.join``
 writes the table in chunks, so a run of tens of millions of launches joins in bounded memory.
 """
 
@@ -377,7 +377,7 @@ def matched(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Match
 
 def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
     """The joined kernel table in memory (see the module docstring;
-    ``roofprof.analysis.join_file`` writes it to Parquet in chunks)."""
+    ``roofprof.app.join`` writes it to Parquet in chunks)."""
     import pandas as pd
 
     from roofprof.tables.columns import shared_lists, text

@@ -25,17 +25,18 @@ given or makes, and never shows.
 
 from __future__ import annotations
 
-import math
-import os
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
+from parsers.stacks import NEVER_CLOSED_NS
 from roofprof.errors import InputError
+from roofprof.inputs.attribution import UNKNOWN_PHASE, phase_of
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from roofprof.tables.timing import TimingTrace
 
 PERCENTILES = (50, 90, 99)
@@ -46,9 +47,6 @@ def instances(trace: TimingTrace) -> pd.DataFrame:
     """One row per range instance: ``range`` (its name), ``path`` (with its parents),
     ``depth``, ``source`` (the trace it is in), ``thread_id``, ``start_ns``, ``end_ns``, and the
     metrics of the module docstring."""
-    import numpy as np
-    import pandas as pd
-
     k = trace.kernels
     if "nvtx_start_ns" not in k or "nvtx_end_ns" not in k:
         raise InputError(f"{', '.join(trace.meta.get('sources') or ['the trace'])}: no range "
@@ -76,7 +74,6 @@ def instances(trace: TimingTrace) -> pd.DataFrame:
                    sort=False)
     out = g.agg(first=("k_start", "min"), last=("k_end", "max"), kernel_ns=("k_dur", "sum"),
                 kernels=("row", "size")).reset_index()
-    from parsers.stacks import NEVER_CLOSED_NS
 
     wall = (out["end_ns"] - out["start_ns"]).astype("float64")
     out["wall_ns"] = wall.where(out["end_ns"] < NEVER_CLOSED_NS)
@@ -103,9 +100,6 @@ def percentiles(inst: pd.DataFrame, by: str = "range") -> pd.DataFrame:
     """Per range name (``by="range"``) or path: instances, those never closed (``open``),
     p50/p90/p99/max of each metric (ns) over the instances that have it (null where none
     does), mean kernels per instance; the most total wall time first."""
-    import numpy as np
-    import pandas as pd
-
     records = []
     for key, part in inst.groupby(by, sort=False):
         rec: dict[str, Any] = {by: key, "instances": len(part),
@@ -126,51 +120,9 @@ def percentiles(inst: pd.DataFrame, by: str = "range") -> pd.DataFrame:
                              na_position="last").reset_index(drop=True)
 
 
-def _ms(ns: float) -> str:
-    return "-" if math.isnan(ns) else f"{ns / 1e6:.3f}"  # NaN: no closed instance
-
-
-def format_table(table: pd.DataFrame, by: str = "range") -> str:
-    """Wall-time percentiles (ms) per range, with the GPU span's p50 and p99 beside."""
-    if table.empty:
-        return "no range launched a kernel\n"
-    head = [by, "n", "p50 ms", "p90 ms", "p99 ms", "max ms", "GPU span p50", "GPU span p99",
-            "kernels"]
-    rows = [[str(r[by]), str(r["instances"]), _ms(r["wall_p50_ns"]), _ms(r["wall_p90_ns"]),
-             _ms(r["wall_p99_ns"]), _ms(r["wall_max_ns"]), _ms(r["gpu_span_p50_ns"]),
-             _ms(r["gpu_span_p99_ns"]), f"{r['kernels']:.0f}"] for _, r in table.iterrows()]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
-    lines = ["  ".join(h.ljust(w) if i == 0 else h.rjust(w)
-                       for i, (h, w) in enumerate(zip(head, widths, strict=True)))]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                        for i, (c, w) in enumerate(zip(row, widths, strict=True)))
-              for row in rows]
-    lines += [f"{r[by]}: {r['open']} of {r['instances']} instance(s) never closed (open when "
-              "the trace ended): no wall time; percentiles of the closed ones"
-              for _, r in table.iterrows() if r.get("open", 0)]
-    return "\n".join(lines) + "\n"
-
-
-def to_json(table: pd.DataFrame, inst: pd.DataFrame) -> str:
-    """Percentiles per range and every instance, as JSON (times in ns)."""
-    import json
-
-    def plain(rows: list[dict[Any, Any]]) -> list[dict[Any, Any]]:  # NaN: null, not NaN
-        return [{k: None if isinstance(v, float) and math.isnan(v) else v
-                 for k, v in r.items()}
-                for r in rows]
-
-    return json.dumps({"percentiles": plain(table.to_dict(orient="records")),
-                       "instances": plain(inst.to_dict(orient="records"))}, indent=1,
-                      default=str)
-
-
 def default_ranges(inst: pd.DataFrame, top: int = 6) -> list[str]:
     """The ranges to draw when none are named: the phase ranges (prefill, decode, ...) if any,
     else the names with the most total wall time."""
-    from roofprof.inputs.attribution import UNKNOWN_PHASE, phase_of
-
     names = list(dict.fromkeys(inst["range"]))
     phases = [n for n in names if phase_of([n]) != UNKNOWN_PHASE]
     if phases:
@@ -178,89 +130,3 @@ def default_ranges(inst: pd.DataFrame, top: int = 6) -> list[str]:
     totals = inst.groupby("range")["wall_ns"].sum().sort_values(ascending=False)
     return [str(n) for n in totals.index[:top]]
 
-
-def plot(inst: pd.DataFrame, names: Sequence[str], metric: str = "wall_ns",
-         axes: Any = None, title: str | None = None, label: str | None = None) -> Any:
-    """Histogram (left) and CDF (right) of ``metric`` per range name, in ms. ``axes``: two
-    matplotlib Axes, or None for a new figure; ``label`` names the quantity on the x axes.
-    Returns the axes."""
-    import matplotlib.pyplot as plt
-    import numpy as np
-    from matplotlib.ticker import MaxNLocator
-
-    if axes is None:
-        _, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-    hist, cdf = axes
-    label = label or {"wall_ns": "range wall time", "gpu_span_ns": "GPU span",
-                      "kernel_ns": "kernel time"}[metric]
-    series = {n: np.sort(inst.loc[inst["range"] == n, metric].dropna().to_numpy("float64"))
-              / 1e6 for n in names}
-    series = {n: v for n, v in series.items() if len(v)}
-    every = np.concatenate(list(series.values())) if series else np.asarray([1.0])
-    low, high = max(float(every.min()), 1e-6), max(float(every.max()), 1e-6)
-    log = high / low > 50  # ranges of very different lengths: one log axis shows them all
-    edges = np.geomspace(low, high * 1.0001, 41) if log else \
-        np.linspace(low, high * 1.0001 if high > low else low + 1e-3, 41)
-    for name, v in series.items():
-        p50, p99 = np.percentile(v, 50), np.percentile(v, 99)
-        tag = f"{name} (n={len(v)}, p50 {p50:.3g} ms, p99 {p99:.3g} ms)"
-        hist.hist(v, bins=edges, alpha=0.55, label=tag)
-        cdf.step(np.concatenate([[v[0]], v]), np.arange(len(v) + 1) / len(v), where="post",
-                 label=name)
-    if log:
-        hist.set_xscale("log")
-        cdf.set_xscale("log")
-    hist.set_xlabel(f"{label} (ms)")
-    hist.set_ylabel("instances")
-    hist.yaxis.set_major_locator(MaxNLocator(integer=True))
-    hist.legend(fontsize=8)
-    cdf.set_xlabel(f"{label} (ms)")
-    cdf.set_ylabel("fraction of instances ≤ x")
-    cdf.set_ylim(0, 1.02)
-    cdf.grid(alpha=0.3)
-    for p in PERCENTILES:
-        cdf.axhline(p / 100, color="0.6", lw=0.6, ls=":")
-    hist.figure.suptitle(title or f"Latency per range: {label}")
-    return axes
-
-
-def write_plot(inst: pd.DataFrame, names: Sequence[str], output: str, metric: str = "wall_ns",
-               title: str | None = None, label: str | None = None) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from roofprof.tables.files import atomic_output
-
-    axes = plot(inst, names, metric=metric, title=title, label=label)
-    fig = axes[0].figure
-    fmt = str(output).rsplit(".", 1)[-1].lower()
-    try:
-        with atomic_output(output) as fh:
-            fig.savefig(fh, format=fmt, dpi=130)
-    finally:
-        plt.close(fig)
-
-
-def write(inst: pd.DataFrame, table: pd.DataFrame, output: str | os.PathLike[str],
-          ranges: Sequence[str] = (), by: str = "range", metric: str = "wall_ns") -> None:
-    """``-o``: JSON (.json) or the histogram and CDF (.png/.svg/.pdf) of the named ranges (of
-    :func:`default_ranges` when none are named)."""
-    from pathlib import Path
-
-    from roofprof.errors import OutputError, UsageError
-
-    out = Path(output)
-    suffix = out.suffix.lower()
-    if suffix == ".json":
-        try:
-            out.write_text(to_json(table, inst))
-        except OSError as exc:
-            raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
-    elif suffix in (".png", ".svg", ".pdf"):
-        named = bool(ranges) and by == "range" and len(table) > 0
-        names = [str(n) for n in table["range"]] if named else default_ranges(inst)
-        write_plot(inst, names, str(out), metric=metric)
-    else:
-        raise UsageError(f"{out}: write .png, .svg, .pdf or .json")

@@ -1,10 +1,11 @@
 """The ranks of a dataset side by side: per rank and group, the group math's numbers, the share
 of communication kernels, and how far the rank is from the others.
 
-:func:`per_rank` has one row per group (``--by``: phase, op, ...) and rank. Its numbers are
-the rows of one summary by ``GROUP,rank`` (``roofprof.datasets.sql.summarize`` out of core on
-DuckDB, or ``roofprof.analysis.roofline.summarize`` in memory): time, kernels, % of roof, intensity,
-bound (the verdict) and precision are that summary's own columns, never computed again here.
+:func:`per_rank` has one row per group (``by``: phase, op, ...) and rank. Its numbers are the
+rows of one summary by ``GROUP,rank`` (given as a function: ``roofprof.datasets.sql.summarize``
+out of core on DuckDB, or ``roofprof.analysis.roofline.summarize`` in memory, as
+``roofprof.app.engine.summarizer`` chooses): time, kernels, % of roof, intensity, bound (the
+verdict) and precision are that summary's own columns, never computed again here.
 The communication share is the time of the group's kernels on that rank whose ``category``
 is ``communication`` (the NCCL and collectives rule of roofprof/rules/categories.toml) over
 the rank's time in the group, both ``time_ns`` of the same summaries (a second one by
@@ -27,13 +28,13 @@ rank wins a tie.
 
 from __future__ import annotations
 
-import os
-from typing import Any
+from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
 
 from roofprof.analysis.grouping import GROUP_JOIN, parse_by
-from roofprof.errors import UsageError
+from roofprof.errors import UsageError, option
 
 #: the category of communication kernels (roofprof/rules/categories.toml)
 COMMUNICATION = "communication"
@@ -48,27 +49,8 @@ SPREAD_COLUMNS: tuple[str, ...] = ("group", "ranks", "min_ns", "median_ns", "max
 #: ``straggler_by``: the rank with the least communication time (the others waited for it), or
 #: the rank with the most time (where some rank of the group ran no communication kernel)
 BY_WAIT, BY_TIME = "collective wait", "time"
-ENGINES = ("duckdb", "spark", "pandas")
-
-
-def summaries(directory: str | os.PathLike[str], by: str, level: str = "dram",
-              where: str | None = None, engine: str = "duckdb") -> Any:
-    """``summarize(by)`` of the dataset's files matching ``where`` on ``engine``: the generated
-    query on DuckDB or Spark, or ``roofline.summarize`` of the files read into memory."""
-    if engine == "duckdb":
-        from roofprof.datasets import sql as dataset_sql
-
-        return dataset_sql.summarize(directory, by=by, level=level, where=where)
-    if engine == "spark":
-        from roofprof.datasets import spark as dataset_spark
-
-        return dataset_spark.summarize(directory, by=by, level=level, where=where)
-    if engine == "pandas":
-        from roofprof.analysis import roofline
-        from roofprof.inputs.load import read_dataset
-
-        return roofline.summarize(read_dataset(directory, where), by=by, level=level)
-    raise UsageError(f"--engine {engine}: the rank views run on {', '.join(ENGINES)}")
+#: a summary of the dataset by a grouping (``summarize(by)``), on whatever engine reads it
+Summarize = Callable[[str], pd.DataFrame]
 
 
 def _split(df: pd.DataFrame, parts: int) -> pd.DataFrame:
@@ -79,13 +61,11 @@ def _split(df: pd.DataFrame, parts: int) -> pd.DataFrame:
     return out.assign(category=cut.str[2]) if parts == 3 else out
 
 
-def per_rank(directory: str | os.PathLike[str], by: str = "phase", level: str = "dram",
-             where: str | None = None, engine: str = "duckdb") -> pd.DataFrame:
+def per_rank(summarize: Summarize, by: str = "phase") -> pd.DataFrame:
     """One row per group and rank (columns :data:`PER_RANK_COLUMNS`), groups with the most time
-    over all ranks first, ranks in order within each."""
-    import numpy as np
-
-    per = _with_communication(directory, by, level, where, engine)
+    over all ranks first, ranks in order within each; ``summarize`` summarises the dataset by a
+    grouping (at the memory level the numbers are wanted at)."""
+    per = _with_communication(summarize, by)
     comm_ns = per["communication_ns"].to_numpy(dtype=np.float64)
     time = per["time_ns"].to_numpy(dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -108,27 +88,22 @@ def per_rank(directory: str | os.PathLike[str], by: str = "phase", level: str = 
     return out[list(PER_RANK_COLUMNS)].reset_index(drop=True)
 
 
-def spread(directory: str | os.PathLike[str], by: str = "phase", where: str | None = None,
-           engine: str = "duckdb") -> pd.DataFrame:
+def spread(summarize: Summarize, by: str = "phase") -> pd.DataFrame:
     """Per group across ranks: min, median and max time, spread and straggler
-    (:func:`across_ranks` of the per-rank times of ``engine``)."""
-    return across_ranks(_with_communication(directory, by, "dram", where, engine))
+    (:func:`across_ranks` of the per-rank times)."""
+    return across_ranks(_with_communication(summarize, by))
 
 
-def _with_communication(directory: str | os.PathLike[str], by: str, level: str,
-                        where: str | None, engine: str) -> pd.DataFrame:
+def _with_communication(summarize: Summarize, by: str) -> pd.DataFrame:
     """The summary by ``GROUP,rank`` cut into ``g`` and ``rank``, with ``communication_ns``:
     the time of its communication kernels (from a second summary by ``GROUP,rank,category``;
     0 where it ran none)."""
-    import numpy as np
-
     cols = parse_by(by)
     if "rank" in cols:
-        raise UsageError("--by: the rank views group by rank themselves; give other columns "
-                         "(--by run: each rank's totals)")
-    per = _split(summaries(directory, ",".join([*cols, "rank"]), level, where, engine), 2)
-    cats = _split(summaries(directory, ",".join([*cols, "rank", "category"]), level, where,
-                            engine), 3)
+        raise UsageError(f"{option('by')}: the rank views group by rank themselves; give other "
+                         f"columns ({option('by')} run: each rank's totals)")
+    per = _split(summarize(",".join([*cols, "rank"])), 2)
+    cats = _split(summarize(",".join([*cols, "rank", "category"])), 3)
     comm = cats[cats["category"] == COMMUNICATION].set_index(["g", "rank"])["time_ns"]
     key = pd.MultiIndex.from_frame(per[["g", "rank"]])
     # a rank without communication kernels in the group spent none of its time on them
@@ -144,8 +119,6 @@ def across_ranks(per: pd.DataFrame) -> pd.DataFrame:
     lowest such rank on a tie) and its excess: the longest wait of another rank for it
     (communication time over the straggler's), or its time over the median; groups with the
     most time first. A rank's time is null where one of its kernels' durations is."""
-    import numpy as np
-
     rows = []
     for g, part in per.groupby("g", sort=False):
         t = part["time_ns"].to_numpy(dtype=np.float64)

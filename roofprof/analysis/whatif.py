@@ -34,6 +34,8 @@ import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from roofprof.analysis.catalog import Gpu, find
 from roofprof.analysis.roofline import LAUNCH_FLOOR_NS
 from roofprof.errors import RoofprofWarning, UsageError
@@ -84,8 +86,6 @@ def _target_peak(p: str, num: Callable[[str], Any], target: Gpu, source: Gpu | N
 
 def project(kernels: pd.DataFrame, target: Gpu, peaks: str | None = None) -> pd.DataFrame:
     """The kernel table with :data:`KERNEL_COLUMNS` added: times on ``target``."""
-    import numpy as np
-
     source = source_gpu(kernels)
     peaks = peaks or ("ratio" if source is not None else "datasheet")
     if peaks not in ("ratio", "datasheet"):
@@ -147,8 +147,6 @@ def whatif(kernels: pd.DataFrame, target: Gpu, by: str = "phase",
     """Per group (``by``: any kernel-table column, e.g. phase, op, range, kernel): measured
     time, both projected times on ``target`` and the speed-ups, the time share of kernels
     compute-bound on the target, and the group's bound there (the larger share)."""
-    import numpy as np
-
     if by not in kernels:
         raise UsageError(f"cannot group by {by!r}: the trace has no such column")
     k = project(kernels, target, peaks)
@@ -187,37 +185,3 @@ def validate(kernels: pd.DataFrame, target: Gpu, measured: pd.DataFrame, by: str
     out["error_at_roof"] = out["time_at_roof_ns"] / out["target_time_ns"] - 1
     return out
 
-
-def format_whatif(df: pd.DataFrame, source: str, target: str, peaks: str) -> str:
-    """:func:`whatif`'s table for the terminal, labelled as a projection."""
-    from roofprof.views.fmt import duration
-    from roofprof.views.tables import records
-    from roofprof.views.texttable import render
-
-    def x(v: float | None) -> str:
-        return "-" if v is None else f"{v:.2f}x"
-
-    def err(v: float | None) -> str:
-        return "-" if v is None else f"{100 * v:+.1f}%"
-
-    checked = "target_time_ns" in df
-    rows = [[str(r["group"]), str(r["kernels"]), duration(r["time_ns"]),
-             duration(r["time_at_fraction_ns"]), x(r["speedup_at_fraction"]),
-             duration(r["time_at_roof_ns"]), x(r["speedup_at_roof"]),
-             "-" if r["compute_bound_share"] is None else f"{100 * r['compute_bound_share']:.0f}%",
-             r["bound"],
-             *([duration(r["target_time_ns"]), err(r["error_at_fraction"])] if checked else [])]
-            for r in records(df)]
-    notes = [f"PROJECTION from {source} to {target} ({peaks} peaks), not a measurement: "
-             "'same % of roof' keeps each kernel's measured fraction of its roof, 'at roof' "
-             "runs every kernel at 100% of the target's roof"]
-    if (df["unprojected"] > 0).any():
-        notes.append(f"{int(df['unprojected'].sum())} kernels could not be projected and are "
-                     "left out of the projected times")
-    head = ["group", "kernels", "measured", "same % of roof", "speedup", "at roof", "speedup",
-            "compute-bound", "bound"]
-    if checked:
-        head += [f"measured on {target}", "error"]
-        notes.append("error: the 'same % of roof' projection against the recording on the "
-                     "target")
-    return render(head, rows, right={1, 2, 3, 4, 5, 6, 7, 9, 10}, notes=notes)

@@ -38,7 +38,6 @@ from parsers.raw import RawTiming
 from parsers.stacks import (
     collector_paused,
     stacks_at,
-    unended_note,
     with_capture,
     without_unended_library_ranges,
 )
@@ -411,52 +410,3 @@ def _captured(pid: int, nodes: dict[int, tuple[int, int, int]], clones: dict[int
             out[(pid, int(node))] = where[original]
     return out
 
-
-@dataclass
-class TimedJoin:
-    timing: Path
-    joined: Path
-    facts: dict[str, Any]
-    problems: list[str]
-
-
-def timed_join(command: Sequence[str], counters_path: Path, counters: Any,
-               force: bool = False) -> TimedJoin:
-    """``record --sample``'s second half: time every launch of ``command`` (NAME.timing.parquet
-    beside the counters' NAME.parquet), join with ``counters`` (NAME.joined.parquet)."""
-    from roofprof.analysis.join_file import write_joined
-    from roofprof.errors import RoofprofError
-
-    stem = counters_path.with_suffix("")
-    timing_path = stem.with_name(stem.name + ".timing.parquet")
-    joined_path = stem.with_name(stem.name + ".joined.parquet")
-    timed = run(command, timing_path, force=force)
-    if timed.trace is None or timed.returncode:
-        why = "; ".join(timed.problems)
-        raise RoofprofError(f"the timing pass failed (exit {timed.returncode}"
-                            f"{': ' + why if why else ''}); the sampled counters are in "
-                            f"{counters_path}")
-    facts = write_joined(timed.trace, counters, joined_path)
-    return TimedJoin(timing_path, joined_path, facts, timed.problems)
-
-
-def range_notes(trace: TimingTrace) -> list[str]:
-    """Library API ranges (NCCL's) left out because the trace has no end for them
-    (``parsers.stacks.without_unended_library_ranges``)."""
-    note = unended_note(trace.meta.get("timing", {}).get("nvtx_unended_library_ranges") or {})
-    return [note] if note else []
-
-
-def graph_notes(trace: TimingTrace) -> list[str]:
-    """What a user must know of a trace whose CUDA graph replays were recorded as a whole
-    (``--graph-nodes none``): their time is measured, their kernels are not."""
-    whole = int((trace.meta.get("timing", {}).get("graph_replays") or {}).get("whole") or 0)
-    if not whole:
-        return []
-    k = trace.kernels
-    replay = k["duration_from"] == "replay"
-    share = k.loc[replay, "duration_ns"].sum() / k["duration_ns"].sum()
-    return [f"{whole} CUDA graph replays timed as a whole ({100 * share:.1f}% of the kernel "
-            "time): each is one row '[CUDA graph N replay: nodes not recorded]' with the ranges "
-            "of its launch; their kernels, and so their roofline points, are unknown "
-            "(--graph-nodes all records every node)"]

@@ -13,7 +13,8 @@ SQL, so the numbers are ``roofprof summary``'s. Under ``spark-submit`` the sessi
 it configured (``--master``, resources); run directly, a local one (``--master``, default
 ``local[*]``). The result is written as ``roofprof summary --format json`` (or csv, or the
 table) to ``-o`` on the driver's file system, or to stdout. Errors are one line on stderr and
-the exit codes of ``roofprof``. argparse, not click: a job has no roofprof CLI around it.
+the exit codes of ``roofprof``. argparse, not click: a job has no roofprof CLI around it. The
+job is :func:`roofprof.app.spark.summary`.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import os
 import sys
 from pathlib import Path
 
-from roofprof.errors import RoofprofError, UsageError
+from roofprof.app import defaults
+from roofprof.errors import RoofprofError, render
 
 FORMATS = ("json", "csv", "table")
 
@@ -35,8 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     s = sub.add_parser("summary", help="Measured roofline numbers per group of a dataset.")
     s.add_argument("dataset", metavar="DATASET",
                    help="A dataset folder or URI (s3a://, gs://, hdfs://, file://).")
-    s.add_argument("--by", default="range", help="Group by these columns (default: range).")
-    s.add_argument("--level", choices=("dram", "l2", "l1"), default="dram")
+    s.add_argument("--by", help=f"Group by these columns (default: {defaults.BY}).")
+    s.add_argument("--level", choices=("dram", "l2", "l1"),
+                   help=f"The memory level of the roofs (default: {defaults.LEVEL}).")
     s.add_argument("--top", type=int, help="Only the N groups with the most GPU time.")
     s.add_argument("--where", metavar="EXPR",
                    help="Partitions to read: clauses on run, host, rank joined by and.")
@@ -50,41 +53,27 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str] | None = None) -> str:
     """Run the job; returns the text written (for tests), raises RoofprofError."""
-    from roofprof.datasets import spark as dataset_spark
-    from roofprof.views import tables as table
+    from roofprof.app.spark import is_uri, summary
+    from roofprof.tables.files import atomic_output, refuse_inputs
+    from roofprof.views import tables
 
     args = _parser().parse_args(argv)
     fmt = args.fmt or ({".csv": "csv", ".txt": "table"}.get(args.output.suffix.lower(), "json")
                        if args.output else "json")
-    if args.top is not None and args.top < 1:
-        raise UsageError(f"--top must be at least 1, got {args.top}")
-    files = None
-    if not dataset_spark.is_uri(args.dataset):  # a local folder: today's checks, first
-        from roofprof.tables.partitions import parts
-
-        files = [str(p.path) for p in parts(args.dataset, args.where)]
-    if args.output is not None and not dataset_spark.is_uri(args.dataset):
-        from roofprof.tables.files import refuse_inputs
-
+    if args.output is not None and not is_uri(args.dataset):
         refuse_inputs(args.output, [Path(args.dataset)])
     # spark-submit starts the JVM and hands its gateway to this process: use its session
-    submitted = "PYSPARK_GATEWAY_PORT" in os.environ
-    spark = dataset_spark.session(args.master or (None if submitted else "local[*]"))
-    if files is None:
-        files = dataset_spark.list_files(spark, args.dataset, args.where)
-    result = dataset_spark.summarize_files(files, by=args.by, level=args.level, top=args.top,
-                                           spark=spark)
+    result = summary(args.dataset, by=args.by, level=args.level, top=args.top, where=args.where,
+                     master=args.master, submitted="PYSPARK_GATEWAY_PORT" in os.environ)
     if fmt == "json":
-        text = table.to_json(result)
+        text = tables.to_json(result)
     elif fmt == "csv":
-        text = table.to_csv(result)
+        text = tables.to_csv(result)
     else:
-        text = table.format_table(result, width=10_000)
+        text = tables.format_table(result, width=10_000)
     if args.output is None:
         sys.stdout.write(text)
     else:
-        from roofprof.tables.files import atomic_output
-
         with atomic_output(args.output) as fh:
             fh.write(text.encode("utf-8"))
         print(f"roofprof: wrote {args.output} ({len(result)} groups)", file=sys.stderr)
@@ -95,9 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run(argv)
     except RoofprofError as exc:
-        print(f"roofprof: error: {exc}", file=sys.stderr)
+        print(f"roofprof: error: {render(exc.template, _flag)}", file=sys.stderr)
         return exc.exit_code
     return 0
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 if __name__ == "__main__":

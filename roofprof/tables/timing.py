@@ -122,7 +122,7 @@ def read(path: str | os.PathLike[str], skip: Sequence[str] = (),
          only: Sequence[str] | None = None) -> TimingTrace:
     """A timing table from Parquet written by :func:`write` (``roofprof trace``); the columns
     in ``skip`` are not read (null: an ``object`` column of None); with ``only``, just those
-    columns (the table then has no others: ``roofprof.analysis.join_file.write_joined_file``)."""
+    columns (the table then has no others: ``roofprof.app.join.write_joined_file``)."""
     p = Path(path)
     text_columns = [c for c, dtype in COLUMNS.items() if dtype == TEXT]
     try:

@@ -151,7 +151,7 @@ def _fusion_sentences(ops: pd.DataFrame, phases: pd.DataFrame) -> list[Sentence]
 
 
 def _headroom_sentences(top: pd.DataFrame, phases: pd.DataFrame) -> list[Sentence]:
-    from roofprof.views.fmt import elide, short_kernel
+    from roofprof.analysis.labels import elide, short_kernel
 
     if not len(top) or not _num(top["headroom_ns"].iloc[0]) > 0:
         return []

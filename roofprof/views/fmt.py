@@ -1,11 +1,11 @@
-"""Numbers and names as a reader sees them: SI prefixes, durations, percentages, and labels cut
-to a width that stay unique. Pure string functions shared by every view (tables, plots, HTML).
+"""Numbers as a reader sees them: SI prefixes, durations, percentages, intensities, and text
+made safe for a renderer. Pure string functions shared by every view (tables, plots, HTML);
+names cut to a width are :mod:`roofprof.analysis.labels`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 
 def si(value: float | None, unit: str = "", digits: int = 3) -> str:
@@ -43,102 +43,6 @@ def intensity(value: float | None) -> str:
     if value is None or not math.isfinite(value):
         return "-"
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
-
-
-def elide(text: str, width: int) -> str:
-    """``text`` cut to ``width`` characters, keeping what tells groups apart.
-
-    An NVTX path keeps its first range and its innermost ones
-    (``prefill/…/model.layers.0.mlp.up_proj``), since siblings differ at the leaf; a combined
-    group (``op · phase``) keeps every part, cutting the first; other names keep their start.
-    """
-    if len(text) <= width:
-        return text
-    if " · " in text:  # a combined group: the longest part gives way, the others stay whole
-        parts = text.split(" · ")
-        i = max(range(len(parts)), key=lambda j: len(parts[j]))
-        room = width - (len(text) - len(parts[i]))
-        if room >= 8:
-            parts[i] = elide(parts[i], room)
-            return " · ".join(parts)
-    if "/" in text:
-        first = text.split("/", 1)[0]
-        parts = text.split("/")[1:]
-        kept: list[str] = []
-        while parts and len(first) + 3 + len("/".join([parts[-1], *kept])) <= width:
-            kept.insert(0, parts.pop())
-        if kept:
-            return f"{first}/…/" + "/".join(kept)
-        tail = text.rsplit("/", 1)[1]
-        room = width - len(first) - 2
-        if room >= 8:  # the first range (the phase) stays; the leaf loses its start
-            return f"{first}/…" + tail[-room:]
-        return "…/" + tail if len(tail) + 2 <= width else "…" + tail[-(width - 1):]
-    return text[: width - 1] + "…"
-
-
-def short_kernel(name: str) -> str:
-    """A kernel name without its parameter list (``f(int, float)`` -> ``f``)."""
-    if "(" in name and not name.startswith("("):
-        depth = 0
-        for i, ch in enumerate(name):  # cut at the first '(' outside template brackets
-            if ch == "<":
-                depth += 1
-            elif ch == ">":
-                depth = max(depth - 1, 0)
-            elif ch == "(" and depth == 0:
-                return name[:i].strip()
-    return name
-
-
-def _middle(text: str, width: int) -> str:
-    """``text`` cut in the middle: start and end stay (templates differ at both)."""
-    if len(text) <= width:
-        return text
-    keep = width - 1
-    return text[: (keep + 1) // 2] + "…" + text[len(text) - keep // 2:]
-
-
-def unique_labels(names: Sequence[str], width: int,
-                  longer: Sequence[str | None] | None = None) -> list[str]:
-    """``names`` elided to ``width``, never two alike.
-
-    Names that elide to the same text are shown by their ``longer`` form where one is given
-    (a kernel's demangled name without its parameters), else by their own text, cut in the
-    middle (start and end stay: templates differ at both); the last resort numbers them
-    (``#2``). Distinct positions always get distinct labels.
-    """
-    labels = [elide(n, width) for n in names]
-    for ix in _clashes(labels):
-        alts = [short_kernel(longer[i] or names[i]) if longer is not None else names[i]
-                for i in ix]
-        common = _common_prefix(alts)
-        for i, alt in zip(ix, alts, strict=True):
-            rest = alt[len(common):]
-            if rest and longer is not None and longer[i]:  # what tells them apart, by name
-                head = elide(names[i], max(width // 3, 8))
-                labels[i] = head + " ‹" + elide(rest, max(width - len(head) - 3, 6)) + "›"
-            else:
-                labels[i] = _middle(alt, width)
-    for ix in _clashes(labels):
-        for n, i in enumerate(ix[1:], start=2):
-            labels[i] = f"{labels[i]} #{n}"
-    return labels
-
-
-def _common_prefix(texts: Sequence[str]) -> str:
-    first, last = min(texts), max(texts)
-    n = 0
-    while n < min(len(first), len(last)) and first[n] == last[n]:
-        n += 1
-    return first[:n]
-
-
-def _clashes(labels: Sequence[str]) -> list[list[int]]:
-    where: dict[str, list[int]] = {}
-    for i, lab in enumerate(labels):
-        where.setdefault(lab, []).append(i)
-    return [ix for ix in where.values() if len(ix) > 1]
 
 
 def plain(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Renderers of a :class:`roofprof.analysis.report.Report`: one self-contained HTML page, or
+"""Renderers of a :class:`roofprof.views.report.Report`: one self-contained HTML page, or
 Markdown.
 
 They only draw: every number comes from the report (and so from :mod:`roofprof.analysis.roofline`).
@@ -23,15 +23,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from roofprof.analysis.labels import short_kernel
 from roofprof.analysis.roofline import LEVEL_LABELS
 from roofprof.errors import UsageError
 from roofprof.tables.files import atomic_output
 from roofprof.views.diagnosis import small_pct
-from roofprof.views.fmt import duration, html_escape, intensity, pct, short_kernel, si
+from roofprof.views.fmt import duration, html_escape, intensity, pct, si
 
 if TYPE_CHECKING:
-    from roofprof.analysis.report import Report
     from roofprof.views.chart.scene import Scene
+    from roofprof.views.report import Report
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1em 2em;color:#222;max-width:1400px}

@@ -14,10 +14,11 @@ from roofprof.analysis.model.estimate import (
     PHASES,
     Options,
     estimate,
+    options_for,
     roofs_of_gpu,
     roofs_of_trace,
     totals,
 )
 
 __all__ = ["PHASES", "Architecture", "Options", "architecture", "estimate", "from_config",
-           "presets", "roofs_of_gpu", "roofs_of_trace", "totals"]
+           "options_for", "presets", "roofs_of_gpu", "roofs_of_trace", "totals"]

@@ -116,6 +116,20 @@ class Options:
         return self
 
 
+def options_for(arch: Architecture, **run: Any) -> Options:
+    """The options of a run of ``arch``: the :class:`Options` fields given (None: not given,
+    the default), and ``non_causal`` for ``causal=False``. Unless ``weight_dtype`` is given the
+    weights are the config's quantization (and its group size), else bf16: the one rule every
+    command that models a run follows."""
+    given = {k: v for k, v in run.items() if v is not None}
+    if given.pop("non_causal", False):
+        given["causal"] = False
+    if "weight_dtype" not in given:
+        given["weight_dtype"] = arch.quant_dtype or "bf16"
+        given.setdefault("group_size", arch.quant_group_size)
+    return replace(Options(), **given)
+
+
 def _tensor(dtype: str) -> str:
     return f"tensor_{dtype}"
 

@@ -4,9 +4,9 @@
   :mod:`.sweep` (several traces on one roofline), :mod:`.colours` (fixed colours),
 * :mod:`.static` (matplotlib) with :mod:`.placement` (labels), :mod:`.html` (the page).
 
-:func:`plot` returns a matplotlib Axes and never calls ``plt.show()``; :func:`write` picks PNG,
-SVG, PDF or HTML by the suffix and writes atomically. This module imports nothing heavy at
-import time, so ``roofprof.plot`` costs nothing until it is called.
+:func:`plot` returns a matplotlib Axes and never calls ``plt.show()``; :func:`write_scene` picks
+PNG, SVG, PDF or HTML by the suffix and writes atomically. This module imports nothing heavy at
+import time (matplotlib loads when a figure is drawn).
 """
 
 from __future__ import annotations
@@ -92,25 +92,19 @@ def save(fig_or_ax: Any, path: str | os.PathLike[str], dpi: int = 150) -> Path:
     return out
 
 
-def write(table_or_trace: Any, path: str | os.PathLike[str], *, sweep: bool = False,
-          **options: Any) -> Path:
-    """Plot and write in one call; the suffix picks PNG, SVG, PDF or interactive HTML.
-
-    With ``sweep`` the first argument is a sequence of traces (:func:`plot_sweep`).
-    """
+def check_output(path: str | os.PathLike[str]) -> None:
+    """Refuse an output whose suffix names no format a plot is written in (before the work)."""
     out = Path(path)
-    suffix = out.suffix.lower()
-    if suffix not in (*FORMATS, *HTML):
+    if out.suffix.lower() not in (*FORMATS, *HTML):
         raise UsageError(f"cannot tell the output format of {out}: use a .png, .svg, .pdf or "
                          ".html suffix")
-    if sweep:
-        from roofprof.views.chart.sweep import build_sweep
 
-        options.pop("label_top", None)
-        s = build_sweep(table_or_trace, **options)
-    else:
-        s = build_scene(table_or_trace, **options)
-    return write_scene(s, out)
+
+def write(table_or_trace: Any, path: str | os.PathLike[str], **options: Any) -> Path:
+    """Build the scene of a trace (options as for :func:`plot`) and write it; the suffix picks
+    PNG, SVG, PDF or interactive HTML."""
+    check_output(path)
+    return write_scene(build_scene(table_or_trace, **options), path)
 
 
 def write_scene(scene: Scene, path: str | os.PathLike[str]) -> Path:
@@ -128,8 +122,3 @@ def write_scene(scene: Scene, path: str | os.PathLike[str]) -> Path:
     from roofprof.views.chart.static import render
 
     return save(render(scene).ax, out)
-
-
-def write_sweep(traces: Sequence[Any], path: str | os.PathLike[str], **options: Any) -> Path:
-    """:func:`plot_sweep` written as PNG, SVG, PDF or HTML (chosen by the suffix)."""
-    return write(traces, path, sweep=True, **options)

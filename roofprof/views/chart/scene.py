@@ -18,10 +18,11 @@ import pandas as pd
 
 from roofprof.analysis import roofline as rl
 from roofprof.analysis.grouping import Grouping, filter_kernels, group_kernels
+from roofprof.analysis.labels import unique_labels
 from roofprof.errors import InputError, UsageError
 from roofprof.views.chart.colours import OTHER, assign
 from roofprof.views.chart.overlay import NOTE, ModelPoint, model_points
-from roofprof.views.fmt import duration, si, unique_labels
+from roofprof.views.fmt import duration, si
 
 #: above this many points (kernels x levels) the kernels are drawn as a time-weighted density
 MAX_POINTS = 20_000
@@ -287,7 +288,7 @@ def _heaviest(k: pd.DataFrame, n: int, total: float) -> list[tuple[int, str]]:
 def heaviest_labels(per: pd.DataFrame, total: float) -> list[tuple[int, str]]:
     """Label texts of kernel names (index of ``per``; columns ``sum`` of time, ``size``
     launches, ``idxmax`` the row in the kernel frame to put the label at)."""
-    from roofprof.views.fmt import short_kernel
+    from roofprof.analysis.labels import short_kernel
 
     texts = unique_labels([short_kernel(str(s)) for s in per.index], 38)
     out = []

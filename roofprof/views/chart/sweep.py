@@ -18,11 +18,11 @@ import pandas as pd
 
 from roofprof.analysis import roofline as rl
 from roofprof.analysis.grouping import filter_kernels, group_kernels
+from roofprof.analysis.labels import unique_labels
 from roofprof.errors import UsageError
 from roofprof.tables.partitions import label_of
 from roofprof.views.chart import scene as sc
 from roofprof.views.chart.colours import OTHER, assign
-from roofprof.views.fmt import unique_labels
 from roofprof.views.tables import records
 
 SWEEP_COLUMN = "_sweep"

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+from roofprof.analysis.roofline import PRECISION_LABELS
+from roofprof.views.fmt import si
+from roofprof.views.tables import records
 from roofprof.views.texttable import render
 
 if TYPE_CHECKING:
@@ -12,8 +15,6 @@ if TYPE_CHECKING:
 
 
 def _si(value: Any, unit: str = "") -> str:
-    from roofprof.views.fmt import si
-
     return si(None if value is None or (isinstance(value, float) and math.isnan(value))
               else float(value), unit)
 
@@ -27,9 +28,6 @@ def _ai(value: Any) -> str:
 def format_estimate(df: pd.DataFrame, totals: pd.DataFrame, title: str = "") -> str:
     """Per phase: a row per op and the phase total (FLOPs, bytes by kind, intensity, time at
     the roofs, bound)."""
-    from roofprof.analysis.roofline import PRECISION_LABELS
-    from roofprof.views.tables import records
-
     head = ["phase", "op", "n", "FLOPs", "precision", "weights", "KV", "activations",
             "intensity", "time at roof", "bound"]
     rows: list[list[str]] = []
@@ -55,8 +53,6 @@ def format_estimate(df: pd.DataFrame, totals: pd.DataFrame, title: str = "") -> 
 
 def format_compare(df: pd.DataFrame) -> str:
     """:func:`roofprof.analysis.model.compare.compare`'s table for the terminal."""
-    from roofprof.views.tables import records
-
     def ratio(v: Any) -> str:
         return "-" if v is None else f"{v:.2f}x"
 
@@ -89,3 +85,12 @@ def format_beside(df: pd.DataFrame, arch: Any, options: Any) -> str:
     if not len(df):
         return title + "\n(no op of the trace has a row in the model)\n"
     return title + "\n" + format_compare(df).rstrip("\n") + "\n"
+
+
+def estimate_title(arch: Any, options: Any, roofs: str) -> str:
+    """The estimate table's title: the run modelled and whose roofs time it (``roofs``)."""
+    return (f"{arch.name}: batch {options.batch}, prompt {options.prompt}, weights "
+            f"{options.weight_dtype}"
+            f"{f' (group {options.group_size})' if options.group_size else ''}, "
+            f"KV {options.kv_dtype or options.act_dtype}, TP {options.tp}"
+            f"{'; ' + roofs if roofs else '; no GPU given: no times (--gpu NAME)'}")

@@ -1,22 +1,54 @@
-"""The joined table (``roofprof.analysis.join``) written to Parquet in chunks, atomically: from a
-timing table in memory (:func:`write_joined`), or from a timing Parquet file read in two passes
-(:func:`write_joined_file`: its key columns whole for the match, the rest a row group at a time
-as the joined rows are written), so tens of millions of launches join in bounded memory."""
+"""``join``: every timed launch with counters (``roofprof join``, ``record --sample``).
+
+The join itself is :mod:`roofprof.analysis.join`; here it is written to Parquet in chunks,
+atomically: from a timing table in memory (:func:`write_joined`), or from a timing Parquet file
+read in two passes (:func:`write_joined_file`: its key columns whole for the match, the rest a
+row group at a time as the joined rows are written), so tens of millions of launches join in
+bounded memory. :func:`join` picks the way for its inputs.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from roofprof.analysis.join import UNUSED_TIMING, chunk_table, matched
-from roofprof.errors import InputError
+from roofprof.app import defaults
+from roofprof.errors import InputError, UsageError
+from roofprof.inputs.load import load
+from roofprof.inputs.timing import load_timing
+from roofprof.tables.columns import read_parquet_text, to_frame
+from roofprof.tables.files import atomic_output, refuse_inputs
+from roofprof.tables.kernels import META_KEY, Trace
+from roofprof.tables.partitions import is_pattern
+from roofprof.tables.schema import SCHEMA_VERSION, TEXT
+from roofprof.tables.timing import COLUMNS, TimingTrace, is_timing_parquet, read
 
-if TYPE_CHECKING:
-    from roofprof.tables.kernels import Trace
-    from roofprof.tables.timing import TimingTrace
+__all__ = ["KEY_TIMING", "join", "write_joined", "write_joined_file"]
 
-__all__ = ["KEY_TIMING", "write_joined", "write_joined_file"]
+
+def join(timing: str | os.PathLike[str], counters: str | os.PathLike[str],
+         output: str | os.PathLike[str], *, spread: float | None = None,
+         where: str | None = None) -> dict[str, Any]:
+    """Join the timing trace ``timing`` (roofprof trace, Kineto, nsys) with the counters of
+    ``counters`` (any kernel table; ``where`` selects a dataset's partitions) and write the
+    joined kernel table to ``output`` (.parquet); the join's facts
+    (:func:`roofprof.analysis.join_report.report`)."""
+    out = Path(output)
+    if out.suffix != ".parquet":
+        raise UsageError(f"{out}: the output must be a .parquet file")
+    refuse_inputs(out, [timing, counters])
+    sampled = load(counters, where=where)
+    spread = defaults.SPREAD if spread is None else spread
+    if not is_pattern(timing) and Path(timing).is_file() and is_timing_parquet(Path(timing)):
+        return write_joined_file(timing, sampled, out, spread=spread)  # in chunks
+    return write_joined(load_timing(timing, skip=UNUSED_TIMING), sampled, out, spread=spread)
 
 
 def write_joined(timing: TimingTrace, counters: Trace, output: str | os.PathLike[str],
@@ -32,14 +64,6 @@ def write_joined(timing: TimingTrace, counters: Trace, output: str | os.PathLike
 def _write(output: str | os.PathLike[str], meta: dict[str, Any], chunks: Iterator[Any]) -> None:
     """The joined table's chunks (Arrow tables; the first gives the schema) to Parquet,
     atomically, with ``meta``."""
-    import json
-
-    import pyarrow.parquet as pq
-
-    from roofprof.tables.files import atomic_output
-    from roofprof.tables.kernels import META_KEY
-    from roofprof.tables.schema import SCHEMA_VERSION
-
     meta["schema_version"] = SCHEMA_VERSION
     first = next(chunks)
     schema = first.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
@@ -69,12 +93,6 @@ def write_joined_file(timing: str | os.PathLike[str], counters: Trace,
     :data:`KEY_TIMING` columns whole for the match, the rest ``chunk_rows`` rows at a time as
     the joined rows are written (the range instances' times, :data:`UNUSED_TIMING`, never):
     the whole table is never in memory. The same table as ``write_joined``."""
-    import pyarrow as pa
-
-    from roofprof.tables.columns import read_parquet_text, to_frame
-    from roofprof.tables.schema import TEXT
-    from roofprof.tables.timing import COLUMNS, read
-
     text = [c for c, d in COLUMNS.items() if d == TEXT]
     j = matched(read(timing, only=KEY_TIMING), counters, spread)
     m = j.match

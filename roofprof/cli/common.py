@@ -1,0 +1,210 @@
+"""What every command shares: one line per error and warning, writing an output, and the
+options several commands take (reading inputs, datasets, the modelled run).
+
+Errors name options through :func:`roofprof.errors.option`; here they become flags
+(:func:`flag`). The options have no defaults of their own: a value not given is None and the
+application function fills it from :mod:`roofprof.app.defaults`, which the help states.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from roofprof.app import defaults
+from roofprof.errors import RoofprofError, render
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: the flags whose names are not the parameter's (``--`` + the name with dashes)
+FLAGS = {"output": "-o", "ranges": "--range", "label_top": "--labels",
+         "per_request": "--per-request", "model_spec": "--model"}
+
+
+def flag(name: str) -> str:
+    """The command line's flag for a parameter named in an error message."""
+    return FLAGS.get(name, "--" + name.replace("_", "-"))
+
+
+def fail(message: str, code: int) -> NoReturn:
+    click.echo(f"roofprof: error: {message}", err=True)
+    sys.exit(code)
+
+
+@contextmanager
+def errors() -> Iterator[None]:
+    """One clear line per error and warning; never a traceback for the user's input."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        except RoofprofError as exc:
+            flush_warnings(caught)
+            fail(render(exc.template, flag), exc.exit_code)
+        except KeyboardInterrupt:
+            flush_warnings(caught)
+            fail("interrupted", 130)
+        flush_warnings(caught)
+
+
+def flush_warnings(caught: list[warnings.WarningMessage]) -> None:
+    seen: set[str] = set()
+    for w in caught:
+        text = str(w.message)
+        if text not in seen:
+            seen.add(text)
+            click.echo(f"roofprof: warning: {text}", err=True)
+    caught.clear()
+
+
+def note(text: str) -> None:
+    """A line to stderr about what a command did."""
+    click.echo(f"roofprof: {render(text, flag)}", err=True)
+
+
+def emit(text: str, output: Path | None, what: str,
+         inputs: tuple[Path | None, ...] = ()) -> None:
+    """Print ``text`` or write it to ``output`` (atomically: complete or not at all), never
+    over one of the command's ``inputs``."""
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from roofprof.tables.files import refuse_inputs, write_text
+
+    refuse_inputs(output, inputs)
+    write_text(output, text)
+    note(f"wrote {output} ({what})")
+
+
+def format_of(fmt: str | None, output: Path | None) -> str:
+    """The output format: as given, else by the ``-o`` suffix, else a table."""
+    if fmt is not None:
+        return fmt
+    return {".json": "json", ".csv": "csv"}.get(output.suffix.lower(), "table") \
+        if output else "table"
+
+
+def given(values: dict[str, Any]) -> dict[str, Any]:
+    """The options given (click passes None, or False for a flag, for the others)."""
+    return {k: v for k, v in values.items() if v is not None and v is not False}
+
+
+def options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    """Several option decorators as one (applied in the order listed, top first)."""
+    def apply(f: F) -> F:
+        for d in reversed(decorators):
+            f = d(f)
+        return f
+    return apply
+
+
+def _default(value: object) -> str:
+    return f" [default: {value}]"
+
+
+# ------------------------------------------------------------------- reading inputs
+
+INPUT_FORMAT = click.option(
+    "--input-format", "input_format",
+    type=click.Choice(["ncu-rep", "ncu-csv", "kineto", "nsys-sqlite", "nsys-rep"]),
+    help="Read every input as this format instead of detecting it from its content.")
+STRICT = click.option(
+    "--strict", is_flag=True,
+    help="Refuse an input with values roofprof would read as null (unreadable, negative, "
+         "non-finite), rows it would leave out, or a cut report, instead of warning.")
+READER = click.option(
+    "--reader", type=click.Choice(["roofprof", "ncu-report"]),
+    help="Read .ncu-rep reports with roofprof's own decoder or NVIDIA's ncu_report library "
+         "(the reference; reads format versions roofprof's decoder does not know)."
+         + _default(defaults.READER))
+RULES = click.option(
+    "--rules", type=click.Path(path_type=Path), metavar="FILE",
+    help="A TOML file of attribution rules (phase, category, op) tried before the built-in "
+         "ones.")
+
+
+def _check_where(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--where is parsed before any input is read: one line if bad."""
+    from roofprof.tables.partitions import parse_where
+
+    if value is not None and not ctx.resilient_parsing:
+        with errors():
+            parse_where(value)
+    return value
+
+
+#: the one --where of every command that reads traces or datasets
+WHERE = click.option(
+    "--where", metavar="EXPR", callback=_check_where,
+    help="With a dataset folder (or its files): read only partitions matching EXPR, clauses "
+         "on run, host and rank joined by and (\"rank = 3\", \"rank in (0, 1) and run = "
+         "'r1'\"); an error for other inputs.")
+FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json", "csv"]),
+                      help="Output format (default: table, or from the -o suffix).")
+LEVEL = click.option("--level", type=click.Choice(["dram", "l2", "l1"]),
+                     help="Memory level whose traffic and bandwidth set the roof."
+                          + _default(defaults.LEVEL))
+FILTER = click.option(
+    "--filter", "filter_", metavar="REGEX",
+    help="Keep kernels whose name, NVTX range, phase, category or op matches REGEX "
+         "(e.g. '^(qkv|o|gate|up|down)_proj$|^attention$').")
+WITH_COUNTERS = click.option(
+    "--with-counters", is_flag=True,
+    help="A joined trace: keep only the launches that have counters (groups holding others, "
+         "e.g. NCCL collectives or unsampled kernels, are otherwise unknown); every view says "
+         "how much of the time that is.")
+DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
+                     help="With --by range: group by the first N levels of the NVTX path.")
+GROUPS = ["range", "kernel", "device", "phase", "category", "op", "trace"]
+BY_HELP = ("Group kernels by NVTX range, kernel, device, LLM phase, operator category, model "
+           "op, trace (several inputs) or any column; several joined by commas (op,phase) "
+           "group by each combination.")
+
+# ------------------------------------------------------------------ the modelled run
+
+#: the run an analytic model describes; shared by `model`, `summary --model` and `plot --model`
+MODEL_RUN = options(
+    click.option("--batch", type=click.IntRange(min=1), help="Sequences per step. [default: 1]"),
+    click.option("--prompt", type=click.IntRange(min=1),
+                 help="Prefill tokens per sequence. [default: 512]"),
+    click.option("--context", type=click.IntRange(min=0),
+                 help="Tokens cached before a decode/spec step [default: --prompt]."),
+    click.option("--spec-tokens", type=click.IntRange(min=1),
+                 help="Candidates verified per sequence in the spec phase. [default: 4]"),
+    click.option("--weight-dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]),
+                 help="Weights of the projections [default: the config's quantization, else "
+                      "bf16]."),
+    click.option("--group-size", type=click.IntRange(min=1),
+                 help="Quantization group (AWQ/GPTQ: 128): an fp16 scale and a zero per group."),
+    click.option("--act-dtype", type=click.Choice(["bf16", "fp16"]),
+                 help="Activations. [default: bf16]"),
+    click.option("--kv-dtype", type=click.Choice(["bf16", "fp16", "fp8", "int8", "int4"]),
+                 help="KV cache [default: --act-dtype]."),
+    click.option("--tp", type=click.IntRange(min=1),
+                 help="Tensor-parallel degree (numbers are per GPU). [default: 1]"),
+    click.option("--attention", type=click.Choice(["fused", "eager"]),
+                 help="Attention kernels. [default: fused]"),
+    click.option("--traffic", type=click.Choice(["per-op", "fused"]),
+                 help="per-op: every op reads and writes its activations (eager); fused: only "
+                      "layer input/outputs and the KV cache move (hand-derivation convention). "
+                      "[default: per-op]"),
+    click.option("--logits", type=click.Choice(["last", "all"]),
+                 help="lm_head on the last token per sequence, or on all. [default: last]"),
+    click.option("--non-causal", is_flag=True,
+                 help="Count the full attention rectangle (hand-derivation convention)."),
+)
+MODEL = click.option(
+    "--model", "model_spec", metavar="MODEL",
+    help="Put the analytic model (a preset or a config.json, see `roofprof model`) beside the "
+         "measurement, timed at the trace's measured roofs; describe the recorded run with "
+         "--batch, --prompt, --context, --weight-dtype, ...")
+
+#: how summary and plot read their traces: input format, rules, --strict, --reader, a model to
+#: set beside them, and --where on dataset folders
+TRACE_INPUTS = options(INPUT_FORMAT, RULES, STRICT, READER, MODEL, MODEL_RUN, WHERE)
