@@ -41,7 +41,7 @@ from parsers.ncu_rep_wire import (
     walk,
 )
 from parsers.raw import RawKernels
-from roofprof.errors import InputError, RoofprofWarning
+from roofprof.errors import InputError, RoofprofWarning, option
 from roofprof.tables.metrics import IDENTITY_METRICS as METRIC_IDENTITY
 
 #: identity columns and the metrics that give them (the metric table's)
@@ -120,7 +120,7 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
         except Unsupported as exc:
             raise UnsupportedContent(
                 f"{path}: {exc.what} at byte {exc.offset:,}, which roofprof's reader does not "
-                "decode; read it with --reader ncu-report (NVIDIA's library)") from None
+                f"decode; read it with {option('reader')} ncu-report (NVIDIA's library)") from None
         except Damaged as exc:
             raise InputError(f"{path}: damaged at byte {exc.offset:,}: {exc.what} (after "
                              f"{table.count} complete kernels); record or copy it again") from None

@@ -103,4 +103,4 @@ def strict_mode(enabled: bool) -> Iterator[None]:
         try:
             yield
         except DataWarning as exc:
-            raise InputError(f"{exc} (refused: --strict)") from None
+            raise InputError(f"{exc} (refused: {option('strict')})") from None

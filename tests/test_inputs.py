@@ -192,11 +192,11 @@ def test_glob_of_dataset_folders_and_of_their_files(fleet: Path) -> None:
             "--format", "json")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == json.loads(d.stdout)
-    with pytest.raises(InputError, match="no dataset file matches --where"):
+    with pytest.raises(InputError, match="no dataset file matches where"):
         load_many([files], where="rank = 9")
-    with pytest.raises(UsageError, match="--where"):
+    with pytest.raises(UsageError, match=r"^where "):
         load_many([files], where="rank = 1 or 1 = 1")
-    with pytest.raises(InputError, match="--where applies to a dataset"):
+    with pytest.raises(InputError, match="where applies to a dataset"):
         load_many([KNOWN, files], where="rank = 1")
 
 

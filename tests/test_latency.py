@@ -83,7 +83,7 @@ def test_latency_needs_a_timing_trace(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["latency", str(FIXTURES / "llama_small.ncu-rep")])
     assert result.exit_code == 2
     assert "holds counters, not a timing" in result.output
-    with pytest.raises(InputError, match="invalid --range"):
+    with pytest.raises(InputError, match="invalid ranges regular expression"):
         lat.select(lat.instances(load_timing(EAGER)), ["("])
 
 

@@ -320,7 +320,7 @@ def test_range_and_graph_results_are_refused_not_dropped(tmp_path: Path) -> None
     p.write_bytes(data[:first] + len(header).to_bytes(4, "little") + header
                   + data[first + 4 + hlen:])
     with pytest.raises(InputError, match=r"1 range, command-list or graph result.*"
-                                         r"--reader ncu-report"):
+                                         r"with reader ncu-report"):
         roofprof.load(p)
 
 

@@ -218,7 +218,7 @@ def test_trace_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["trace", "-o", str(tmp_path / "run.parquet"), "--",
                                        sys.executable, "-c", "pass"])
     assert result.exit_code == 4
-    assert "pass -f to overwrite" in result.output
+    assert "pass --force to overwrite" in result.output
 
 
 # ------------------------- the hook's records in CUPTI's own layouts, decoded as at exit

@@ -329,7 +329,7 @@ def test_strict_refuses_and_writes_nothing(tmp_path: Path) -> None:
     code, output = cli("convert", str(p), "-o", str(out), "--strict")
     assert_one_clear_error(code, output, "dup.csv", "repeat an earlier row", "--strict")
     assert not out.exists()
-    with pytest.raises(InputError, match="--strict"):
+    with pytest.raises(InputError, match="refused: strict"):
         roofprof.load(p, strict=True)
     code, _ = cli("convert", str(p), "-o", str(out))
     assert code == 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from roofprof.errors import UsageError
+from roofprof.errors import UsageError, option
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,9 +39,10 @@ def with_counters(trace: Trace) -> Trace:
 
     k = trace.kernels
     if "counters_from" not in k.columns:
-        raise UsageError(f"{OPTION} keeps the launches of a joined trace (roofprof join, "
-                         "record --sample) that have counters; this trace was profiled "
-                         "launch by launch, so every kernel in it has them: leave it out")
+        raise UsageError(f"{option('with_counters')} keeps the launches of a joined trace "
+                         "(roofprof join, record --sample) that have counters; this trace was "
+                         "profiled launch by launch, so every kernel in it has them: leave it "
+                         "out")
     keep = (k["counters_from"].astype(object) != "none").to_numpy(dtype=bool)
     time = k["duration_ns"].to_numpy(dtype=np.float64)
     total = float(np.nansum(time))

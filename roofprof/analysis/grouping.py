@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from roofprof.errors import UsageError
+from roofprof.errors import UsageError, option
 
 #: group names with a meaning beyond "the column of that name"
 GROUPS: tuple[str, ...] = ("range", "kernel", "device", "phase", "category", "op", "trace")
@@ -57,7 +57,7 @@ class Grouping:
 def parse_by(by: str) -> tuple[str, ...]:
     parts = tuple(b.strip() for b in by.split(",") if b.strip())
     if not parts:
-        raise UsageError("--by needs a column name (range, kernel, phase, op, ...)")
+        raise UsageError(f"{option('by')} needs a column name (range, kernel, phase, op, ...)")
     return parts
 
 
@@ -66,9 +66,9 @@ def group_kernels(table: pd.DataFrame, by: str, depth: int | None = None) -> Gro
     columns = parse_by(by)
     if depth is not None:
         if "range" not in columns:
-            raise UsageError("--depth applies only to grouping by range")
+            raise UsageError(f"{option('depth')} applies only to grouping by range")
         if depth < 1:
-            raise UsageError(f"--depth must be at least 1, got {depth}")
+            raise UsageError(f"{option('depth')} must be at least 1, got {depth}")
     combined = np.zeros(len(table), dtype=np.int64)
     per_part: list[list[str]] = []
     for col in columns:
@@ -158,7 +158,7 @@ def filter_kernels(table: pd.DataFrame, pattern: str | None) -> pd.DataFrame:
     try:
         rx = re.compile(pattern)
     except re.error as exc:
-        raise UsageError(f"--filter {pattern!r} is not a valid regular expression: "
+        raise UsageError(f"{option('filter')} {pattern!r} is not a valid regular expression: "
                          f"{exc}") from None
     keep = np.zeros(len(table), dtype=bool)
     for col in FILTER_COLUMNS:
@@ -167,6 +167,6 @@ def filter_kernels(table: pd.DataFrame, pattern: str | None) -> pd.DataFrame:
             hit = np.asarray([rx.search(str(u)) is not None for u in uniques] + [False])
             keep |= hit[codes]  # code -1 (null) picks the trailing False
     if not keep.any():
-        raise UsageError(f"no kernel, range, phase, category or op matches --filter "
+        raise UsageError(f"no kernel, range, phase, category or op matches {option('filter')} "
                          f"{pattern!r}")
     return table[keep]

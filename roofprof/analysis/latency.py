@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from parsers.stacks import NEVER_CLOSED_NS
-from roofprof.errors import InputError
+from roofprof.errors import InputError, option
 from roofprof.inputs.attribution import UNKNOWN_PHASE, phase_of
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def select(inst: pd.DataFrame, ranges: Sequence[str] = ()) -> pd.DataFrame:
     try:
         patterns = [re.compile(r) for r in ranges]
     except re.error as exc:
-        raise InputError(f"invalid --range regular expression: {exc}") from None
+        raise InputError(f"invalid {option('ranges')} regular expression: {exc}") from None
     keep = inst["range"].map(lambda n: any(p.search(str(n)) for p in patterns))
     return inst[keep.astype(bool)]
 

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from roofprof.errors import InputError
+from roofprof.errors import InputError, option
 from roofprof.inputs.attribution import UNKNOWN_PHASE, phase_of
 
 PERCENTILES = (50, 90, 99)
@@ -43,12 +43,12 @@ def per_request(inst: pd.DataFrame, request: str) -> pd.DataFrame:
     try:
         pattern = re.compile(request)
     except re.error as exc:
-        raise InputError(f"invalid --per-request regular expression: {exc}") from None
+        raise InputError(f"invalid {option('per_request')} regular expression: {exc}") from None
     is_request = inst["range"].map(lambda n: bool(pattern.search(str(n)))).to_numpy(bool)
     if not is_request.any():
         seen = ", ".join(sorted({str(n) for n in inst["range"]})[:12]) or "none"
-        raise InputError(f"no range matches --per-request {request!r} (ranges that launched "
-                         f"kernels: {seen})")
+        raise InputError(f"no range matches {option('per_request')} {request!r} (ranges that "
+                         f"launched kernels: {seen})")
     names = {str(n) for n in inst["range"]}
     phase_names = {n for n in names if phase_of([n]) != UNKNOWN_PHASE}
     steps = inst[inst["range"].astype(str).isin(phase_names) & ~is_request]

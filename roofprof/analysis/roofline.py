@@ -47,7 +47,7 @@ import pandas as pd
 
 from roofprof.analysis.grouping import Grouping, filter_kernels, group_kernels
 from roofprof.analysis.reasons import UNJOINED, group_reasons, kernel_reasons
-from roofprof.errors import InputError, UsageError
+from roofprof.errors import InputError, UsageError, option
 from roofprof.tables.metrics import PRECISIONS
 
 LEVELS: tuple[str, ...] = ("dram", "l2", "l1")
@@ -354,7 +354,7 @@ def summarize(table: TableLike, by: str = "range", level: str = "dram", depth: i
     t = table_of(table)
     check(t)
     if top is not None and top < 1:
-        raise UsageError(f"--top must be at least 1, got {top}")
+        raise UsageError(f"{option('top')} must be at least 1, got {top}")
     t = filter_kernels(t, filter)
     grouping = group_kernels(t, by, depth)
     df = group_numbers(kernel_numbers(t, level), grouping, level)

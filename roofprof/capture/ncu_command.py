@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from roofprof.errors import UsageError
+from roofprof.errors import UsageError, option
 from roofprof.tables.metrics import LAUNCH_METRICS
 
 #: NCCL kernels wait for their peers while ncu serialises launches: they can hang under ncu.
@@ -134,10 +134,10 @@ def build_ncu_command(opts: RecordOptions, ncu: str, metrics: Sequence[str]) -> 
         "--import-sass": "yes" if opts.import_sass else "no",
     }
     argv = [ncu, "--metrics", ",".join([*metrics, *LAUNCH_METRICS]), "--nvtx"]
-    for option, value in settings.items():
+    for flag, value in settings.items():
         # one the user passes in --ncu-args wins: ncu is not known to accept an option twice
-        if not any(a == option or a.startswith(option + "=") for a in opts.ncu_args):
-            argv += [option, value]
+        if not any(a == flag or a.startswith(flag + "=") for a in opts.ncu_args):
+            argv += [flag, value]
     argv += ["-o", str(_output_stem(opts.output))]
     if opts.force:
         argv.append("-f")
@@ -155,8 +155,9 @@ def build_ncu_command(opts: RecordOptions, ncu: str, metrics: Sequence[str]) -> 
         argv += ["--launch-skip", str(opts.skip)]
     if opts.per_config is not None:
         if opts.count is not None:
-            raise UsageError("--per-config N already limits how often each launch configuration "
-                             "is profiled; drop --count or --per-config")
+            raise UsageError(f"{option('per_config')} N already limits how often each launch "
+                             f"configuration is profiled; drop {option('count')} or "
+                             f"{option('per_config')}")
         argv += ["--filter-mode", "per-launch-config", "--launch-count", str(opts.per_config)]
     elif opts.count is not None:
         argv += ["--launch-count", str(opts.count)]

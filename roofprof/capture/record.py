@@ -33,7 +33,7 @@ from roofprof.capture.ncu_command import (
     parquet_path,
     report_path,
 )
-from roofprof.errors import NcuError, NcuNotFoundError, UsageError
+from roofprof.errors import NcuError, NcuNotFoundError, UsageError, option
 from roofprof.tables.metrics import record_metrics
 
 _PROFILING = re.compile(r'==PROF== Profiling "(?P<name>[^"]*)"')
@@ -86,8 +86,8 @@ def available_metrics(ncu: str, chip: str | None = None, device: str | None = No
         tail = _tail(done.stdout + done.stderr)
         raise NcuError(
             f"`{' '.join(argv)}` could not list the GPU's metrics (exit {done.returncode}): "
-            f"{tail or 'no output'}. Pass --chip NAME (see `ncu --list-chips`) to record for a "
-            "named chip"
+            f"{tail or 'no output'}. Pass {option('chip')} NAME (see `ncu --list-chips`) to "
+            "record for a named chip"
         )
     return names
 
@@ -280,7 +280,8 @@ def prepare(opts: RecordOptions, dry_run: bool = False) -> tuple[str, list[str]]
         return "ncu", build_ncu_command(opts, "ncu", record_metrics(known_chip(opts.chip)))
     for out in (report_path(opts.output), parquet_path(opts.output)):
         if out.exists() and not opts.force and not dry_run:
-            raise UsageError(f"{out} exists; pass --force to overwrite it or choose another -o")
+            raise UsageError(f"{out} exists; pass {option('force')} to overwrite it or choose "
+                             f"another {option('output')}")
     metrics = record_metrics(available_metrics(ncu, opts.chip, opts.device))
     return ncu, build_ncu_command(opts, ncu, metrics)
 

@@ -42,7 +42,7 @@ from parsers.stacks import (
     without_unended_library_ranges,
 )
 from roofprof.capture.marker_ranges import marker_ranges, thread_key
-from roofprof.errors import InputError, OutputError, UsageError
+from roofprof.errors import InputError, OutputError, UsageError, option
 from roofprof.inputs.timing import build
 from roofprof.tables.columns import taken
 from roofprof.tables.timing import TimingTrace
@@ -88,7 +88,7 @@ def run(command: Sequence[str], output: Path, force: bool = False,
         raise UsageError("give the program to trace after --, e.g. roofprof trace -o run -- "
                          "python serve.py")
     if output.exists() and not force:
-        raise OutputError(f"{output} exists; remove it or pass -f to overwrite")
+        raise OutputError(f"{output} exists; remove it or pass {option('force')} to overwrite")
     folder = output.parent if str(output.parent) else Path(".")
     if not folder.is_dir():
         raise OutputError(f"cannot write {output}: folder {folder} does not exist")

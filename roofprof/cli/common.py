@@ -23,8 +23,8 @@ from roofprof.errors import RoofprofError, render
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: the flags whose names are not the parameter's (``--`` + the name with dashes)
-FLAGS = {"output": "-o", "ranges": "--range", "label_top": "--labels",
-         "per_request": "--per-request", "model_spec": "--model"}
+FLAGS = {"output": "-o", "ranges": "--range", "levels": "--level", "label_top": "--labels",
+         "model_spec": "--model"}
 
 
 def flag(name: str) -> str:

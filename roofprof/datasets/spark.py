@@ -20,7 +20,7 @@ import pandas as pd
 
 from roofprof.analysis.grouping import parse_by
 from roofprof.datasets.sql import SPARK, finish, group_reasons, summary_sql
-from roofprof.errors import InputError, UsageError
+from roofprof.errors import InputError, UsageError, option
 
 
 def session(master: str | None = "local[*]") -> Any:
@@ -29,7 +29,7 @@ def session(master: str | None = "local[*]") -> Any:
     try:
         from pyspark.sql import SparkSession
     except ImportError:
-        raise UsageError("--engine spark needs pyspark: pip install 'roofprof[spark]' "
+        raise UsageError(f"{option('engine')} spark needs pyspark: pip install 'roofprof[spark]' "
                          "(and Java 17 or later)") from None
     builder = SparkSession.builder.appName("roofprof")
     if master is not None:
@@ -48,7 +48,7 @@ def summarize(directory: str | os.PathLike[str], by: str = "range", level: str =
     from roofprof.tables.partitions import parts
 
     if top is not None and top < 1:
-        raise UsageError(f"--top must be at least 1, got {top}")
+        raise UsageError(f"{option('top')} must be at least 1, got {top}")
     if is_uri(directory):
         spark = spark or session()
         files = list_files(spark, str(directory), where)

@@ -34,7 +34,7 @@ from roofprof.analysis.roofline import (
     SUMMARY_COLUMNS,
     level_of,
 )
-from roofprof.errors import UsageError
+from roofprof.errors import UsageError, option
 from roofprof.tables.metrics import PRECISIONS
 
 #: columns whose values a group name cannot be made of in SQL (lists, full kernel identity)
@@ -68,11 +68,12 @@ def group_parts(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> lis
     for name in by:
         col = "source" if name == "trace" and "trace" not in columns else name
         if col in _NOT_GROUPABLE or col not in columns:
-            raise UsageError(f"--by {col}: the dataset engine groups by a column of the "
-                             f"kernel table other than {', '.join(sorted(_NOT_GROUPABLE))}; "
-                             "use --engine pandas")
+            raise UsageError(f"{option('by')} {col}: the dataset engine groups by a column of "
+                             "the kernel table other than "
+                             f"{', '.join(sorted(_NOT_GROUPABLE))}; use {option('engine')} "
+                             "pandas")
         if columns[col].upper() in ("DOUBLE", "FLOAT"):
-            raise UsageError(f"--by {col}: a measured column; group by a name column")
+            raise UsageError(f"{option('by')} {col}: a measured column; group by a name column")
         if col == "range":
             parts.append(f"CASE WHEN {_q(col)} IS NULL OR {_q(col)} = '' THEN '{NO_RANGE}' "
                          f"ELSE CAST({_q(col)} AS {d.string}) END")
@@ -289,7 +290,7 @@ def summarize(directory: str | os.PathLike[str], by: str = "range", level: str =
     """``roofline.summarize`` of the dataset at ``directory`` (its files matching ``where``),
     computed by DuckDB reading the Parquet files."""
     if top is not None and top < 1:
-        raise UsageError(f"--top must be at least 1, got {top}")
+        raise UsageError(f"{option('top')} must be at least 1, got {top}")
     con = connect(directory, where, threads, memory_limit)
     try:
         return summarize_view(con, by, level, top)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from roofprof.errors import InputError, UsageError
+from roofprof.errors import InputError, UsageError, option
 from roofprof.inputs.load import RulesArg, read_for_convert
 from roofprof.tables.columns import taken
 from roofprof.tables.kernels import Trace, write_parquet
@@ -41,12 +41,13 @@ def append_ranks(inputs: Sequence[str | os.PathLike[str]], directory: str | os.P
     process per GPU, as torchrun runs tensor-parallel workers on one host), each in the rank
     partition of that value. Returns (rank, its kernels, its file) per rank."""
     if by not in RANK_COLUMNS:
-        raise UsageError(f"--rank-by {by}: ranks can be taken from {', '.join(RANK_COLUMNS)}")
+        raise UsageError(f"{option('rank_by')} {by}: ranks can be taken from "
+                         f"{', '.join(RANK_COLUMNS)}")
     trace = _read_to_append(inputs, format, rules, reader, strict, where)
     values = trace.kernels[by]
     if values.isna().any():
         raise InputError(f"{', '.join(map(str, inputs))}: {int(values.isna().sum())} kernels "
-                         f"have no {by}, so their rank is unknown; give --rank N instead")
+                         f"have no {by}, so their rank is unknown; give {option('rank')} N instead")
     out = []
     for value in sorted(int(v) for v in values.unique()):
         part = Trace(kernels=trace.kernels[values == value].reset_index(drop=True),

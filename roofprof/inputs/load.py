@@ -27,7 +27,7 @@ import parsers
 from parsers.raw import RawKernels
 from parsers.stacks import unended_note
 from roofprof import __version__
-from roofprof.errors import InputError, RoofprofWarning, strict_mode
+from roofprof.errors import InputError, RoofprofWarning, option, strict_mode
 from roofprof.inputs.attribution import Rules, attribute, builtin_rules, load_rules
 from roofprof.inputs.derive import build_table
 from roofprof.inputs.timing import build as build_timing
@@ -65,7 +65,7 @@ def load(path: str | os.PathLike[str], format: str | None = None, rules: RulesAr
             _attribute(trace, load_rules(rules))
         return trace
     if where is not None:
-        raise InputError(f"{path}: --where applies to a dataset folder (made with "
+        raise InputError(f"{path}: {option('where')} applies to a dataset folder (made with "
                          "`roofprof convert ... --dataset DIR`)")
     with strict_mode(strict):
         return _load_file(Path(path), format, rules, reader, strict)
@@ -98,7 +98,7 @@ def load_many(paths: Sequence[str | os.PathLike[str]], format: str | None = None
         kept.append(f)
         traces.append(t)
     if not traces:
-        raise InputError(f"{', '.join(map(str, paths))}: no dataset file matches --where "
+        raise InputError(f"{', '.join(map(str, paths))}: no dataset file matches {option('where')} "
                          f"{where!r}")
     if len(traces) == 1:
         return traces[0]
@@ -293,8 +293,8 @@ def _read_stored(paths: list[Path], where: str | None) -> list[Trace]:
     for p in paths:
         values = partitions.values_of(p) if is_parquet(p) else {}
         if where is not None and not values and not partitions.is_dataset(p):
-            raise InputError(f"{p}: --where applies to a dataset folder or its files (made "
-                             "with `roofprof convert ... --dataset DIR`)")
+            raise InputError(f"{p}: {option('where')} applies to a dataset folder or its files "
+                             "(made with `roofprof convert ... --dataset DIR`)")
         if partitions.is_dataset(p):
             out.append(read_dataset(p, where))
         elif values:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from roofprof.errors import InputError, UsageError
+from roofprof.errors import InputError, UsageError, option
 
 #: partition columns, outermost first, and whether their values are integers
 PARTITIONS: tuple[str, ...] = ("run", "host", "rank")
@@ -70,7 +70,7 @@ def folder(directory: str | os.PathLike[str], run: str, host: str, rank: int) ->
               "rank": check_value("rank", rank)}
     root = Path(directory)
     if root.exists() and not root.is_dir():
-        raise UsageError(f"{root}: --dataset must be a folder")
+        raise UsageError(f"{root}: {option('dataset')} must be a folder")
     return root.joinpath(*(f"{c}={values[c]}" for c in PARTITIONS))
 
 
@@ -210,8 +210,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise UsageError(f"--where {text!r}: cannot read {text[pos:].strip()!r}; write "
-                             "clauses like \"rank = 3\", \"host in ('a', 'b')\" joined by and")
+            raise UsageError(f"{option('where')} {text!r}: cannot read {text[pos:].strip()!r}; "
+                             "write clauses like \"rank = 3\", \"host in ('a', 'b')\" joined by "
+                             "and")
         kind = m.lastgroup or ""
         out.append((kind, m.group(kind)))
         pos = m.end()
@@ -228,7 +229,7 @@ def parse_where(text: str | None) -> Any:
     i = 0
 
     def bad(why: str) -> UsageError:
-        return UsageError(f"--where {text!r}: {why}")
+        return UsageError(f"{option('where')} {text!r}: {why}")
 
     def literal(col: str) -> PartitionValue:
         nonlocal i

@@ -29,7 +29,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from roofprof.analysis.model.estimate import GEMM_OPS
-from roofprof.errors import UsageError
+from roofprof.errors import UsageError, option
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,8 +113,8 @@ def grouping_for(kernels: pd.DataFrame, by: str | None) -> str:
     if by is None:
         return f"{base},phase"
     if sorted(parse_by(by)) != sorted((base, "phase")):
-        raise UsageError(f"the model is per {base} and phase: with --model, group by "
-                         f"{base},phase (or leave --by out), not {by!r}")
+        raise UsageError(f"the model is per {base} and phase: with {option('model')}, group by "
+                         f"{base},phase (or leave {option('by')} out), not {by!r}")
     return by
 
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from roofprof.analysis import roofline as rl
 from roofprof.analysis.grouping import Grouping
-from roofprof.errors import UsageError
+from roofprof.errors import UsageError, option
 
 #: the legend entry of the model's points (the hollow circle of the renderers)
 NOTE = ("○ model (analytic estimate) at the trace's drawn roofs; dotted to the measured "
@@ -56,7 +56,8 @@ def model_points(t: pd.DataFrame, model: pd.DataFrame, grouping: Grouping,
 
     by = grouping_for(t, ",".join(grouping.by))
     if "dram" not in numbers:
-        raise UsageError("the model's bytes are DRAM bytes: with --model, draw --level dram "
+        raise UsageError(f"the model's bytes are DRAM bytes: with {option('model')}, draw "
+                         f"{option('levels')} dram "
                          "(l2 and l1 beside it if you like)")
     cmp = compare(t, model, by=basis(t))
     index = {name: g for g, name in enumerate(grouping.names)}
