@@ -12,10 +12,9 @@ stay measured; the replay's kernels, and so its roofline points, are unknown.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import pandas as pd
+import numpy as np
+import pandas as pd
 
 __all__ = ["DURATION_FROM", "add_replays", "replay_name"]
 
@@ -35,9 +34,6 @@ def add_replays(kernels: pd.DataFrame, graphs: pd.DataFrame, name_code: Callable
     per graph-level replay in ``graphs`` (start, end, device_id, context_id, stream_id,
     correlation_id, graph_id) appended, and ``from_code`` (index into :data:`DURATION_FROM`)
     on every row. ``name_code`` gives the code of a kernel name."""
-    import numpy as np
-    import pandas as pd
-
     kernels = kernels.assign(from_code=np.int8(0))
     if not len(graphs):
         return kernels

@@ -35,6 +35,9 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from parsers.format import Format
 from parsers.kernel_names import dims, short_name
 from parsers.raw import RawTiming
@@ -89,8 +92,6 @@ def _ns(us: Any) -> int:
 
 
 def read_timing(path: Path) -> RawTiming:
-    import numpy as np
-
     data = _load_json(path)
     events = [e for e in data["traceEvents"] if isinstance(e, dict) and e.get("ph") == "X"]
     kernels = [e for e in events if e.get("cat") in KERNEL_CATS and isinstance(e.get("args"), dict)]
@@ -172,8 +173,6 @@ def _int(v: Any) -> int | None:
 
 
 def _ranges(annotations: list[dict[str, Any]], thread_key: Any) -> Any:
-    import pandas as pd
-
     return pd.DataFrame({
         "thread": [thread_key(e) for e in annotations],
         "name": [str(e.get("name", "")) for e in annotations],
@@ -187,8 +186,6 @@ def _graph_captures(events: list[dict[str, Any]], kernels: list[dict[str, Any]],
                     thread_key: Any) -> dict[int, Stack]:
     """Kernel index -> the annotation stack at its node's capture, for graph replays whose
     capture is unambiguous (see the module docstring)."""
-    import numpy as np
-
     calls = sorted((e for e in events if e.get("cat") in LAUNCH_CATS),
                    key=lambda e: (str(e.get("pid")), str(e.get("tid")), float(e["ts"])))
     captures: list[list[dict[str, Any]]] = []

@@ -23,6 +23,7 @@ Kernel and NVTX range names are read by ``parsers.ncu_names``.
 from __future__ import annotations
 
 import re
+import warnings
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -200,8 +201,6 @@ class _Raw:
         if not self.text["kernel"]:
             raise InputError(f"{self.path}: the export holds no kernels")
         if self.rows.units is None:
-            import warnings
-
             warnings.warn(f"{self.path}: no units row; values are taken to be in ncu's base "
                           "units (export with --print-units base to be sure)", RoofprofWarning,
                           stacklevel=4)

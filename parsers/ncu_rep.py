@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from parsers import ncu_rep_nvidia, ncu_rep_reader
 from parsers.format import Format
 from parsers.ncu_rep_wire import MAGIC
 from parsers.raw import RawKernels
@@ -34,19 +35,13 @@ def read(path: Path, reader: str | None = None, strict: bool = False) -> RawKern
     """Read a report with ``reader`` ("roofprof", the default, or "ncu-report")."""
     reader = reader or "roofprof"
     if reader == "roofprof":
-        from parsers import ncu_rep_reader
-
         return ncu_rep_reader.read(path, strict=strict)
     if reader == "ncu-report":
-        from parsers import ncu_rep_nvidia
-
         return ncu_rep_nvidia.read(path, strict=strict)
     raise UsageError(f"unknown report reader {reader!r}; known: {', '.join(READERS)}")
 
 
 def ncu_version(path: Path) -> str | None:
-    from parsers import ncu_rep_nvidia
-
     return ncu_rep_nvidia.ncu_version(path)
 
 

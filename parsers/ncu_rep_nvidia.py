@@ -38,7 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from parsers import ncu_csv, ncu_rep_reader
 from parsers.ncu_rep_wire import MAGIC
+from parsers.nvidia_tools import find_ncu
 from parsers.raw import RawKernels
 from roofprof.errors import InputError, NcuError, RoofprofWarning
 from roofprof.tables.metrics import IDENTITY_METRICS, wanted_metrics
@@ -124,8 +126,6 @@ def check_with_own_reader(path: Path) -> str | None:
     (SIGABRT). A report of a format version roofprof's decoder does not know is left to
     NVIDIA's reader unchecked: that is what ``--reader ncu-report`` is for.
     """
-    from parsers import ncu_rep_reader
-
     try:
         command = ncu_rep_reader.read(path, strict=True, checking=True).meta.get("ncu_command")
     except (ncu_rep_reader.UnknownFormatVersion, ncu_rep_reader.UnsupportedContent):
@@ -186,9 +186,6 @@ def _nvtx_stack(action: Any) -> list[str]:
 
 def _read_via_ncu(path: Path) -> RawKernels:
     """No ncu_report: let ncu export the report as CSV and read that."""
-    from parsers import ncu_csv
-    from parsers.nvidia_tools import find_ncu
-
     try:
         ncu = find_ncu()
     except Exception:

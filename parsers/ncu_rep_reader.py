@@ -26,6 +26,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from parsers.ncu_rep_records import ResultDecoder
 from parsers.ncu_rep_wire import (
     KNOWN_VERSIONS,
@@ -43,6 +46,7 @@ from parsers.ncu_rep_wire import (
 from parsers.raw import RawKernels
 from roofprof.errors import InputError, RoofprofWarning, option
 from roofprof.tables.metrics import IDENTITY_METRICS as METRIC_IDENTITY
+from roofprof.tables.metrics import wanted_metrics
 
 #: identity columns and the metrics that give them (the metric table's)
 IDENTITY_METRICS = {k: v for k, v in METRIC_IDENTITY.items()
@@ -66,10 +70,6 @@ def unknown_version_message(path: Path, version: int) -> str:
 
 def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels:
     """Read ``path``; ``checking``: a check before NVIDIA's reader (messages say so)."""
-    import pandas as pd
-
-    from roofprof.tables.metrics import wanted_metrics
-
     wanted = wanted_metrics()
     slots = wanted + list(IDENTITY_METRICS.values())
     decoder = ResultDecoder(slots, numeric=len(wanted))
@@ -146,8 +146,6 @@ class _Rows:
     CHUNK = 4096
 
     def __init__(self, width: int) -> None:
-        import numpy as np
-
         self.width = width
         self.chunks: list[Any] = []
         self.count = 0

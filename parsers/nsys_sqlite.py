@@ -47,6 +47,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
 from parsers.format import Format
 from parsers.graph_replays import DURATION_FROM, replay_name
 from parsers.kernel_names import dims
@@ -84,8 +87,6 @@ def read_timing(path: Path) -> RawTiming:
 
 
 def _read_db(db: sqlite3.Connection, path: Path) -> RawTiming:
-    import numpy as np
-
     tables = _tables(db)
     if KERNELS not in tables:
         raise InputError(f"{path}: an SQLite file without the {KERNELS} table: not an Nsight "
@@ -223,8 +224,6 @@ def _nvtx(db: sqlite3.Connection, tables: set[str], strings: dict[int, str]
           ) -> tuple[Any, dict[str, int]]:
     """The push/pop ranges (thread, name, start, end; never popped: the largest time), and the
     NCCL API ranges left out for want of an end (``without_unended_library_ranges``)."""
-    import pandas as pd
-
     empty = pd.DataFrame({"thread": [], "name": [], "start_ns": [], "end_ns": []})
     if "NVTX_EVENTS" not in tables:
         return empty, {}

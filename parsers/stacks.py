@@ -21,8 +21,9 @@ import gc
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+import numpy as np
+
 if TYPE_CHECKING:
-    import numpy as np
     import pandas as pd
 
 __all__ = ["EMPTY", "Stack", "collector_paused", "stacks_at", "unended_note", "with_capture",
@@ -96,8 +97,6 @@ def stacks_at(ranges: pd.DataFrame, thread: np.ndarray, when: np.ndarray) -> lis
     a thread where they do not are right too, only slower. A range contains the instants from
     its start to its end, both included. Equal stacks share one tuple.
     """
-    import numpy as np
-
     if not len(ranges) or not len(when):
         return [EMPTY] * len(when)
     out = np.empty(len(when), dtype=object)
@@ -147,8 +146,6 @@ def stacks_at(ranges: pd.DataFrame, thread: np.ndarray, when: np.ndarray) -> lis
 def _parents(th: np.ndarray, s: np.ndarray, e: np.ndarray) -> tuple[Any, dict[int, bool]]:
     """Each range's enclosing range (its index, -1 at the outermost level) over ranges sorted by
     thread, start and latest end; and whether each thread's ranges nest."""
-    import numpy as np
-
     parent = np.full(len(th), -1, dtype=np.int64)
     nested: dict[int, bool] = {}
     stack: list[int] = []
@@ -177,8 +174,6 @@ def _innermost(s: np.ndarray, e: np.ndarray, up: np.ndarray, when: np.ndarray) -
     nanosecond after its end its parent does. At one instant ends go first (a range that ended
     has left before one starting there), innermost first; then starts in order, outer first.
     """
-    import numpy as np
-
     n = len(s)
     pos = np.arange(n, dtype=np.int64)
     closed = e < NEVER_CLOSED_NS

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from roofprof.capture.nvtx import mark, phase, range
 from roofprof.errors import RoofprofError, RoofprofWarning
 
 if TYPE_CHECKING:
     from roofprof.analysis.roofline import top_kernels
     from roofprof.app.api import plot, summary
+    from roofprof.capture.nvtx import mark, phase, range
     from roofprof.inputs.load import load
     from roofprof.tables.kernels import Trace
 
@@ -33,7 +33,8 @@ __all__ = ["RoofprofError", "RoofprofWarning", "Trace", "__version__", "load", "
 #: the API's names, each loaded from its module when first used
 _LAZY = {"plot": "roofprof.app.api", "summary": "roofprof.app.api",
          "Trace": "roofprof.tables.kernels", "load": "roofprof.inputs.load",
-         "top_kernels": "roofprof.analysis.roofline"}
+         "top_kernels": "roofprof.analysis.roofline", "range": "roofprof.capture.nvtx",
+         "phase": "roofprof.capture.nvtx", "mark": "roofprof.capture.nvtx"}
 #: modules of earlier versions, by the attribute users reach them as
 _MOVED = {"catalog": "roofprof.analysis.catalog", "model": "roofprof.analysis.model",
           "whatif": "roofprof.analysis.whatif", "sampling": "roofprof.tables.sampling",

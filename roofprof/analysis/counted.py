@@ -16,12 +16,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from roofprof.analysis import roofline
 from roofprof.errors import UsageError, option
+from roofprof.tables.kernels import Trace
+from roofprof.tables.sampling import sampling
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from roofprof.tables.kernels import Trace
 
 #: the option that asks for it, as messages name it
 OPTION = "--with-counters"
@@ -32,11 +35,6 @@ def with_counters(trace: Trace) -> Trace:
     than ``none``), its sampling facts marked filtered with the share of time and launches
     kept. A trace without ``counters_from`` (an ncu recording: every row was profiled) is
     refused: the option would change nothing."""
-    import numpy as np
-
-    from roofprof.tables.kernels import Trace
-    from roofprof.tables.sampling import sampling
-
     k = trace.kernels
     if "counters_from" not in k.columns:
         raise UsageError(f"{option('with_counters')} keeps the launches of a joined trace "
@@ -84,8 +82,6 @@ def summarize(trace: Trace, by: str = "range", level: str = "dram", depth: int |
     """``roofline.summarize`` of :func:`with_counters`'s trace, with each group's
     ``time_with_counters`` (its share of the same group's time in the whole trace) and the
     table note; returns the kept trace too (its meta says it is filtered)."""
-    from roofprof.analysis import roofline
-
     full = roofline.summarize(trace, by=by, level=level, depth=depth, filter=filter)
     kept = with_counters(trace)
     result = roofline.summarize(kept, by=by, level=level, depth=depth, top=top, filter=filter)

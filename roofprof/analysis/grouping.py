@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from roofprof.analysis.labels import short_kernel, unique_labels
 from roofprof.errors import UsageError, option
 
 #: group names with a meaning beyond "the column of that name"
@@ -114,8 +115,6 @@ def _one(t: pd.DataFrame, by: str, depth: int | None) -> tuple[npt.NDArray[np.in
 
 def _kernel_codes(t: pd.DataFrame) -> tuple[npt.NDArray[np.intp], list[str]]:
     """By full identity (demangled name where known), named by the function name, made unique."""
-    from roofprof.analysis.labels import short_kernel, unique_labels
-
     names = t["kernel"].astype(object).where(t["kernel"].notna(), NO_VALUE)
     if "kernel_demangled" in t.columns:
         ident = t["kernel_demangled"].astype(object).where(t["kernel_demangled"].notna(), names)

@@ -37,16 +37,21 @@ import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from parsers.kernel_names import template_key
+from roofprof import __version__
 from roofprof.analysis.join_report import Match, report
 from roofprof.errors import InputError
-from roofprof.tables.columns import arrow_text, arrow_text_array
-from roofprof.tables.schema import ATTRIBUTION, IDENTITY, MEASURED, TEXT, dtype_of
+from roofprof.tables.columns import arrow_text, arrow_text_array, canonical, shared_lists, text
+from roofprof.tables.kernels import Trace
+from roofprof.tables.sampling import in_scope, sampling
+from roofprof.tables.schema import ATTRIBUTION, IDENTITY, MEASURED, TEXT, dtype_of, empty_meta
+from roofprof.tables.timing import COLUMNS
 
 if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
-
-    from roofprof.tables.kernels import Trace
     from roofprof.tables.timing import TimingTrace
 
 SIGNATURE = ("kernel", "grid", "block", "device")
@@ -76,8 +81,6 @@ PROVENANCE = ("counters_from", "counters_key", "counters_samples", "counters_spr
 
 @functools.lru_cache(maxsize=65536)
 def _template(name: str | None) -> str:
-    from parsers.kernel_names import template_key
-
     if name and name.startswith("_Z"):  # not demangled (no c++filt where it was traced)
         return ""
     return template_key(name)
@@ -85,8 +88,6 @@ def _template(name: str | None) -> str:
 
 def _templates(df: pd.DataFrame) -> pd.Series:
     """``template_key`` of each row's demangled name, computed once per distinct name."""
-    import pandas as pd
-
     if "kernel_demangled" not in df:
         return pd.Series([""] * len(df), index=df.index, dtype=object)
     codes, uniques = pd.factorize(df["kernel_demangled"], use_na_sentinel=False)
@@ -100,9 +101,6 @@ def _column_codes(t: pd.Series, c: pd.Series) -> tuple[np.ndarray, np.ndarray, i
     """Codes of one column in the timing and the counters (equal values, equal codes; null is
     0) and their number. A categorical column (a large timing table) is coded through its
     categories, never row by row."""
-    import numpy as np
-    import pandas as pd
-
     if not isinstance(t.dtype, pd.CategoricalDtype):
         codes, uniques = pd.factorize(pd.concat([t, c], ignore_index=True),
                                       use_na_sentinel=True)
@@ -125,9 +123,6 @@ class _Keys:
         self.cache: dict[str, tuple[np.ndarray, np.ndarray, int]] = {}
 
     def column(self, col: str) -> tuple[np.ndarray, np.ndarray, int]:
-        import numpy as np
-        import pandas as pd
-
         if col not in self.cache:
             t = self.t[col] if col in self.t else pd.Series([None] * len(self.t), dtype=object)
             c = self.c[col] if col in self.c else pd.Series([None] * len(self.c), dtype=object)
@@ -137,9 +132,6 @@ class _Keys:
         return self.cache[col]
 
     def key(self, columns: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
-        import numpy as np
-        import pandas as pd
-
         kt = np.zeros(len(self.t), dtype=np.int64)
         kc = np.zeros(len(self.c), dtype=np.int64)
         card = 1
@@ -155,8 +147,6 @@ class _Keys:
 
 def _lookup(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
     """Position of each key in the sorted ``groups``; -1 where absent."""
-    import numpy as np
-
     if not len(groups):
         return np.full(len(keys), -1, dtype=np.int64)
     pos = np.minimum(np.searchsorted(groups, keys), len(groups) - 1)
@@ -165,9 +155,6 @@ def _lookup(groups: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
     """Find each timed launch's counters (see the module docstring)."""
-    import numpy as np
-    import pandas as pd
-
     nt, nc = len(timing), len(counters)
     counters = counters.sort_values("id", kind="stable") if "id" in counters else counters
     counters = counters.reset_index(drop=True)
@@ -228,9 +215,6 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
 def chunk_table(m: Match, part: pd.DataFrame, device_names: dict[int, str], lo: int) -> Any:
     """Rows ``lo:lo + len(part)`` of the joined table as an Arrow table (``part``: those rows
     of the timing table)."""
-    import numpy as np
-    import pyarrow as pa
-
     hi = lo + len(part)
     lvl, idx = m.level[lo:hi], m.index[lo:hi]
     cols: dict[str, Any] = {}
@@ -285,8 +269,6 @@ def chunk_table(m: Match, part: pd.DataFrame, device_names: dict[int, str], lo: 
 def _arrow(values: pd.Series, kind: Any) -> Any:
     """A column as an Arrow array of ``kind`` (one type for every chunk; text columns as the
     timing table's codes into its categories, the same dictionary in every chunk)."""
-    import pyarrow as pa
-
     if kind == arrow_text():
         return arrow_text_array(values)
     arr = pa.array(values, from_pandas=True)
@@ -297,9 +279,6 @@ def _arrow(values: pd.Series, kind: Any) -> Any:
 
 def _nvtx(part: pd.DataFrame) -> Any:
     """The annotation lists, built once per distinct range and taken for every row."""
-    import pandas as pd
-    import pyarrow as pa
-
     codes, uniques = pd.factorize(part["range"], use_na_sentinel=False)
     if "nvtx" in part:
         first = pd.Series(range(len(codes))).groupby(codes).first().to_numpy()
@@ -311,9 +290,6 @@ def _nvtx(part: pd.DataFrame) -> Any:
 
 
 def _prepare(timing: TimingTrace, counters: Trace) -> tuple[pd.DataFrame, pd.DataFrame]:
-    from roofprof.tables.columns import canonical
-    from roofprof.tables.timing import COLUMNS
-
     # text columns coded once here (a table made elsewhere may hold plain strings), not per chunk
     t = canonical(timing.kernels.copy(deep=False), [c for c, d in COLUMNS.items() if d == TEXT])
     c = counters.kernels
@@ -339,9 +315,6 @@ def _prepare(timing: TimingTrace, counters: Trace) -> tuple[pd.DataFrame, pd.Dat
 
 
 def _meta(timing: TimingTrace, counters: Trace, facts: dict[str, Any]) -> dict[str, Any]:
-    from roofprof import __version__
-    from roofprof.tables.schema import empty_meta
-
     meta = {**empty_meta(), **{k: v for k, v in counters.meta.items() if k != "sampling"}}
     meta["sources"] = list(timing.meta.get("sources", [])) + list(counters.meta["sources"])
     meta["formats"] = list(timing.meta.get("formats", [])) + list(counters.meta["formats"])
@@ -378,11 +351,6 @@ def matched(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Match
 def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
     """The joined kernel table in memory (see the module docstring;
     ``roofprof.app.join`` writes it to Parquet in chunks)."""
-    import pandas as pd
-
-    from roofprof.tables.columns import shared_lists, text
-    from roofprof.tables.kernels import Trace
-
     j = matched(timing, counters, spread)
     table = chunk_table(j.match, j.timing, j.device_names, 0)
     df = table.drop_columns(["nvtx"]).to_pandas()
@@ -399,8 +367,6 @@ def join(timing: TimingTrace, counters: Trace, spread: float = 0.05) -> Trace:
 def _scope(t: pd.DataFrame, counters: Trace) -> np.ndarray | None:
     """The timed launches ncu could have profiled (inside its NVTX and kernel-name filters);
     None when it had none."""
-    from roofprof.tables.sampling import in_scope, sampling
-
     return in_scope(t["range"], t["kernel"], sampling(counters.meta))
 
 

@@ -10,6 +10,7 @@ whose exit code is the program's: what was captured before is kept and converted
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +22,7 @@ from roofprof.app.join import write_joined
 from roofprof.capture import tracer
 from roofprof.capture.ncu_command import RecordOptions, parquet_path, report_path
 from roofprof.capture.record import Forward, OnProgress, diagnose, prepare, run_ncu
-from roofprof.errors import ExitError, RoofprofError, UsageError, option
+from roofprof.errors import ExitError, RoofprofError, RoofprofWarning, UsageError, option
 from roofprof.inputs.load import convert
 from roofprof.tables.kernels import Trace
 from roofprof.tables.timing import TimingTrace
@@ -47,10 +48,6 @@ class QuietReporter:
         pass
 
     def warn(self, text: str) -> None:
-        import warnings
-
-        from roofprof.errors import RoofprofWarning
-
         warnings.warn(text, RoofprofWarning, stacklevel=2)
 
     def joined(self, facts: dict[str, Any]) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from parsers.stacks import NEVER_CLOSED_NS
 from roofprof.capture.tracer_hook import MARKER_END, MARKER_START
 
@@ -23,8 +25,6 @@ def marker_ranges(markers: dict[str, Any]) -> list[tuple[int, str, int, int]]:
     In time order, ended ranges as they end, then those never closed as they began. Where each
     id starts at most once and ends at most once (as CUPTI reports push/pop and start/end
     ranges) records are paired by array; otherwise :func:`marker_ranges_walk` replays them."""
-    import numpy as np
-
     stamp = np.asarray(markers["timestamp"], dtype=np.int64)
     order = np.argsort(stamp, kind="stable")
     stamp = stamp[order]

@@ -16,6 +16,8 @@ import functools
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from roofprof.tables.schema import PHASES
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -63,10 +65,6 @@ class range:
                 return func(*args, **kwargs)
 
         return wrapper
-
-
-#: the phases ``roofprof.phase`` accepts (the ``phase`` column's values)
-PHASES: tuple[str, ...] = ("prefill", "decode", "mixed", "spec", "other")
 
 
 class phase(range):

@@ -22,6 +22,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import IO
 
@@ -287,8 +288,6 @@ def prepare(opts: RecordOptions, dry_run: bool = False) -> tuple[str, list[str]]
 
 
 def known_chips() -> list[str]:
-    from importlib import resources
-
     folder = resources.files("roofprof") / "data" / "ncu_metrics"
     return sorted(p.name.removesuffix(".txt") for p in folder.iterdir()
                   if p.name.endswith(".txt"))
@@ -296,8 +295,6 @@ def known_chips() -> list[str]:
 
 def known_chip(chip: str) -> set[str]:
     """The base metric names of a chip roofprof ships a list for (``gh100``, ``ga100``...)."""
-    from importlib import resources
-
     name = chip.lower()
     if name not in known_chips():
         raise UsageError(f"no metric list for chip {chip!r} without ncu; roofprof knows "

@@ -30,7 +30,10 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
+import pandas as pd
 
 from parsers.graph_replays import DURATION_FROM, add_replays
 from parsers.kernel_names import dims, short_name
@@ -45,11 +48,7 @@ from roofprof.capture.marker_ranges import marker_ranges, thread_key
 from roofprof.errors import InputError, OutputError, UsageError, option
 from roofprof.inputs.timing import build
 from roofprof.tables.columns import taken
-from roofprof.tables.timing import TimingTrace
-
-if TYPE_CHECKING:
-    import numpy as np
-    import pandas as pd
+from roofprof.tables.timing import TimingTrace, write
 
 SITE = Path(__file__).resolve().parent / "tracer_site"
 HOOK = Path(__file__).resolve().with_name("tracer_hook.py")
@@ -82,8 +81,6 @@ def run(command: Sequence[str], output: Path, force: bool = False,
         graph_nodes: str | None = None) -> TraceResult:
     """Run ``command`` traced; write the timing table to ``output`` (.parquet). ``graph_nodes``:
     whether to record CUDA graph replays node by node ("all", default) or as a whole ("none")."""
-    from roofprof.tables.timing import write
-
     if not command:
         raise UsageError("give the program to trace after --, e.g. roofprof trace -o run -- "
                          "python serve.py")
@@ -158,9 +155,6 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
     its kernels (``KERNEL_FIELDS`` and ``name``), its launch calls (``CALL_FIELDS`` and ``driver``)
     and its NVTX marker records, and its graph nodes.
     """
-    import numpy as np
-    import pandas as pd
-
     kernels, calls, ranges = [], [], []
     captured: dict[tuple[int, int], tuple[int, int]] = {}  # (pid, node) -> (thread key, ts)
     call_names: dict[tuple[int, int], str] = {}  # (driver, cbid): the same in every process
@@ -274,9 +268,6 @@ def from_parts(records: Sequence[dict[str, Any]], source: str,
 def _dims(k: pd.DataFrame, what: str) -> Any:
     """The "(x, y, z)" strings of the grid or block columns, made once per distinct value;
     null for graph replays timed as a whole (``from_code`` 1: no launch dimensions)."""
-    import numpy as np
-    import pandas as pd
-
     # each axis coded by its distinct values, codes packed pairwise into one key (each product
     # stays under rows squared): hashing keys is much faster than sorting rows of three
     axes = [pd.factorize(k[f"{what}_{axis}"].to_numpy(np.int64)) for axis in "xyz"]
@@ -291,16 +282,12 @@ def _dims(k: pd.DataFrame, what: str) -> Any:
 
 def _distinct(keys: Any, value: Any) -> Any:
     """``value(key)`` for every key of an integer array, computed once per distinct key."""
-    import numpy as np
-
     values, codes = _coded(keys, value)
     return np.asarray(values, dtype=object)[codes]
 
 
 def _coded(keys: Any, value: Any) -> tuple[list[Any], Any]:
     """``value(key)`` of each distinct key of an integer array, and each key's index there."""
-    import numpy as np
-
     unique, inverse = np.unique(keys, return_inverse=True)
     return [value(u) for u in unique], inverse.reshape(-1)
 
@@ -324,8 +311,6 @@ def _counts(records: Sequence[dict[str, Any]]) -> dict[str, int]:
 def _device_columns(device: np.ndarray, gpus: dict[int, dict[str, str]]) -> dict[str, Any]:
     """``device_name`` and ``cc`` of each launch from its device ordinal (null where the hook
     could not name the device)."""
-    import numpy as np
-
     ordinals = list(gpus)
     distinct, inverse = np.unique(device, return_inverse=True)
     index = {o: i for i, o in enumerate(ordinals)}
@@ -341,9 +326,6 @@ def _capture_windows(calls: pd.DataFrame, names: dict[tuple[int, int], str]) -> 
     """Each stream capture of one process: from its ``...BeginCapture`` call's start to its
     ``...EndCapture`` call's end on one thread, with the kernel launch calls in between (thread
     key, start), in order: the kernels that became the captured graph's nodes."""
-    import numpy as np
-    import pandas as pd
-
     out: list[Window] = []
     opened: dict[int, tuple[int, list[tuple[int, int]]]] = {}
     # only begin, end and kernel launch calls on threads that begin a capture can matter: pick

@@ -8,12 +8,15 @@ import shutil
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from roofprof.app import defaults
 from roofprof.cli.common import errors, note
+
+if TYPE_CHECKING:
+    from roofprof.capture.record import Progress
 
 
 class StatusLine:
@@ -133,7 +136,6 @@ def record(output: Path, ranges: tuple[str, ...], exclude_ranges: tuple[str, ...
     """
     with errors():
         from roofprof.app.capture import record as run_record
-        from roofprof.capture.record import Progress
 
         status = StatusLine(enabled=not quiet and not dry_run and sys.stderr.isatty())
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import pandas as pd
 
-from roofprof.analysis.grouping import parse_by
+from roofprof.analysis.grouping import GROUP_JOIN, parse_by
 from roofprof.analysis.roofline import BYTES_COLUMNS, PEAK_BW_COLUMNS, level_of
 from roofprof.datasets.sql import (
     DUCKDB,
@@ -46,6 +46,7 @@ from roofprof.datasets.sql import (
 )
 from roofprof.errors import UsageError
 from roofprof.tables.metrics import PRECISIONS
+from roofprof.tables.partitions import parts as dataset_parts
 
 #: rows of the not-drawn table at most (the rest are summed into one row)
 NOT_DRAWN_ROWS = 1000
@@ -106,8 +107,6 @@ def plot_numbers(directory: str | os.PathLike[str], by: str = "range",
     """The numbers of the roofline plot of the dataset at ``directory`` (module doc): at most
     ``max_points`` points over all levels (or one per kernel name and group, where there are
     more such pairs than that: then the pairs with the most time)."""
-    from roofprof.tables.partitions import parts as dataset_parts
-
     if not levels:
         raise UsageError("give at least one memory level (dram, l2, l1)")
     for lvl in levels:
@@ -268,8 +267,6 @@ def _groups(con: Any, by: tuple[str, ...], columns: dict[str, str], files: list[
     """The summary's rows in the order ``roofprof.analysis.grouping`` numbers groups in memory
     (first kernel in file order, then row order: colours of groups with equal time follow it), and
     each group's parts (from the name columns: a name may hold the joiner)."""
-    from roofprof.analysis.grouping import GROUP_JOIN
-
     exprs = group_parts(by, columns, DUCKDB)
     names = ", ".join(f"p{i}" for i in range(len(exprs)))
     rows = con.execute(

@@ -21,6 +21,7 @@ import pandas as pd
 from roofprof.analysis.grouping import parse_by
 from roofprof.datasets.sql import SPARK, finish, group_reasons, summary_sql
 from roofprof.errors import InputError, UsageError, option
+from roofprof.tables.partitions import INTEGER_PARTITIONS, parse_where, parts
 
 
 def session(master: str | None = "local[*]") -> Any:
@@ -45,8 +46,6 @@ def summarize(directory: str | os.PathLike[str], by: str = "range", level: str =
     """``roofline.summarize`` of the dataset at ``directory`` (files matching ``where``),
     computed by Spark reading the Parquet files. ``directory`` is a local folder or, see
     :func:`is_uri`, any URI Spark reads (``s3a://``, ``gs://``, ``hdfs://``, ``file://``)."""
-    from roofprof.tables.partitions import parts
-
     if top is not None and top < 1:
         raise UsageError(f"{option('top')} must be at least 1, got {top}")
     if is_uri(directory):
@@ -68,8 +67,6 @@ def list_files(spark: Any, uri: str, where: str | None = None) -> list[str]:
     listed by Spark's own Hadoop file system (whatever connectors and credentials the
     cluster has), sorted; ``--where`` is roofprof's (``dataset.parse_where``), as for a local
     folder."""
-    from roofprof.tables.partitions import INTEGER_PARTITIONS, parse_where
-
     test = parse_where(where)
     jvm = spark.sparkContext._jvm
     root = jvm.org.apache.hadoop.fs.Path(uri)

@@ -17,12 +17,15 @@ It returns ``roofline.summarize``'s columns, sorted the same way. What the query
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from roofprof.analysis.grouping import GROUP_JOIN, NO_RANGE, NO_VALUE, parse_by
 from roofprof.analysis.roofline import (
@@ -32,10 +35,15 @@ from roofprof.analysis.roofline import (
     LAUNCH_FLOOR_NS,
     PEAK_BW_COLUMNS,
     SUMMARY_COLUMNS,
+    kernel_numbers,
     level_of,
 )
 from roofprof.errors import UsageError, option
+from roofprof.tables.kernels import META_KEY
 from roofprof.tables.metrics import PRECISIONS
+from roofprof.tables.partitions import parts
+from roofprof.tables.sampling import decisive
+from roofprof.tables.schema import COLUMNS, dtype_of
 
 #: columns whose values a group name cannot be made of in SQL (lists, full kernel identity)
 _NOT_GROUPABLE = frozenset({"nvtx", "kernel", "id"})
@@ -64,7 +72,7 @@ def group_parts(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> lis
     """The SQL expression of each part of a group's name (one per column of ``by``), named
     as ``roofprof.analysis.grouping`` names them."""
     _q = d.q
-    parts = []
+    exprs = []
     for name in by:
         col = "source" if name == "trace" and "trace" not in columns else name
         if col in _NOT_GROUPABLE or col not in columns:
@@ -75,11 +83,11 @@ def group_parts(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> lis
         if columns[col].upper() in ("DOUBLE", "FLOAT"):
             raise UsageError(f"{option('by')} {col}: a measured column; group by a name column")
         if col == "range":
-            parts.append(f"CASE WHEN {_q(col)} IS NULL OR {_q(col)} = '' THEN '{NO_RANGE}' "
+            exprs.append(f"CASE WHEN {_q(col)} IS NULL OR {_q(col)} = '' THEN '{NO_RANGE}' "
                          f"ELSE CAST({_q(col)} AS {d.string}) END")
         else:
-            parts.append(f"COALESCE(CAST({_q(col)} AS {d.string}), '{NO_VALUE}')")
-    return parts
+            exprs.append(f"COALESCE(CAST({_q(col)} AS {d.string}), '{NO_VALUE}')")
+    return exprs
 
 
 def _group_expr(by: tuple[str, ...], columns: dict[str, str], d: Dialect) -> str:
@@ -258,8 +266,6 @@ def connect(directory: str | os.PathLike[str], where: str | None = None,
     ``filename`` and ``file_row_number``, which name one kernel."""
     import duckdb
 
-    from roofprof.tables.partitions import parts
-
     files = [str(p.path) for p in parts(directory, where)]
     con = duckdb.connect()
     try:
@@ -312,8 +318,6 @@ def summarize_view(con: Any, by: str = "range", level: str = "dram",
 def finish(df: pd.DataFrame, level: str, top: int | None) -> pd.DataFrame:
     """The engine's rows as ``roofline.summarize`` returns them: its columns, nulls as NaN or
     None, sorted by time (most first) then name."""
-    import numpy as np
-
     df = df.copy()
     df["level"] = level
     df["kernels"] = df["kernels"].astype(np.int64)
@@ -334,10 +338,6 @@ def reason_texts(bits: Any, level: str) -> list[str | None]:
     """The kernel reason of each combination of missing inputs (rows of ``bits``, packed as
     in :func:`summary_sql`), from ``roofline.kernel_numbers`` itself on one representative
     kernel per combination, so the texts are roofline's."""
-    import numpy as np
-
-    from roofprof.analysis.roofline import kernel_numbers
-
     k = len(PRECISIONS)
     nan = np.nan
     rows = []
@@ -362,8 +362,6 @@ def reason_texts(bits: Any, level: str) -> list[str | None]:
 
 def flag_texts(packed: Any, level: str) -> list[str | None]:
     """The kernel reason of each packed ``flags`` value of :func:`kernel_sql`."""
-    import numpy as np
-
     flags = np.asarray(packed, dtype=np.int64)
     bits = (flags[:, None] >> np.arange(2 * len(PRECISIONS) + 6, dtype=np.int64)) & 1 == 1
     return reason_texts(bits, level)
@@ -396,14 +394,6 @@ def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,
     """The metadata views read for their sampling note: the first file (of those matching
     ``where``) whose trace says it was sampled or filtered, else the first file's. Reads only
     the files' footers."""
-    import json
-
-    import pyarrow.parquet as pq
-
-    from roofprof.tables.kernels import META_KEY
-    from roofprof.tables.partitions import parts
-    from roofprof.tables.sampling import decisive
-
     def footers() -> Iterator[dict[str, Any]]:
         for part in parts(directory, where):
             raw = (pq.read_schema(part.path).metadata or {}).get(META_KEY)
@@ -415,8 +405,6 @@ def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,
 def explain(by: str = "range", level: str = "dram") -> Any:
     """The generated query over a relation named ``kernels`` of the full kernel table (for
     reading, and for other engines)."""
-    from roofprof.tables.schema import COLUMNS, dtype_of
-
     cols = {c: ("DOUBLE" if dtype_of(c) == "float64" else "VARCHAR") for c in COLUMNS}
     cols.update({"run": "VARCHAR", "host": "VARCHAR", "rank": "BIGINT"})
     return summary_sql("kernels", parse_by(by), level, cols)[0]

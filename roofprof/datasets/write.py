@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from roofprof.errors import InputError, UsageError, option
+from roofprof.errors import InputError, UsageError, option, strict_mode
 from roofprof.inputs.load import RulesArg, read_for_convert
+from roofprof.tables import partitions as dataset
 from roofprof.tables.columns import taken
 from roofprof.tables.kernels import Trace, write_parquet
 
@@ -59,9 +60,6 @@ def append_ranks(inputs: Sequence[str | os.PathLike[str]], directory: str | os.P
 def _read_to_append(inputs: Sequence[str | os.PathLike[str]], format: str | None,
                     rules: RulesArg, reader: str | None, strict: bool,
                     where: str | None) -> Trace:
-    from roofprof.errors import strict_mode
-    from roofprof.tables import partitions as dataset
-
     paths = dataset.expand_all(inputs)
     if not paths:
         raise InputError("no input given")
@@ -76,8 +74,6 @@ def _read_to_append(inputs: Sequence[str | os.PathLike[str]], format: str | None
 def _add_part(trace: Trace, directory: str | os.PathLike[str], run: str, host: str,
               rank: int) -> Path:
     """Write ``trace`` as a new file of partition run/host/rank (its host column set to it)."""
-    from roofprof.tables import partitions as dataset
-
     into = dataset.folder(directory, run, host, rank)
     # the partition lives in the folder names (a dataset's own run/rank columns would clash)
     trace.kernels = trace.kernels.drop(columns=["run", "rank"], errors="ignore")

@@ -27,13 +27,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from roofprof.capture.nvtx import PHASES
+import numpy as np
+import pandas as pd
+
 from roofprof.errors import InputError
-
-if TYPE_CHECKING:
-    import pandas as pd
+from roofprof.tables.columns import strings, taken
+from roofprof.tables.schema import PHASES
 
 __all__ = ["CATEGORIES", "PHASES", "Rule", "Rules", "attribute", "builtin_rules",
            "category_of", "load_rules", "op_of", "phase_of"]
@@ -279,11 +280,6 @@ def attribute(table: pd.DataFrame,
 
     Each distinct NVTX stack and each distinct (kernel, demangled) pair is classified once.
     """
-    import numpy as np
-    import pandas as pd
-
-    from roofprof.tables.columns import strings, taken
-
     r = _rules(rules)
     n = len(table)
     # distinct stacks first by cell (tables built from records share one list per stack; a
@@ -347,8 +343,6 @@ def _split_gemm_sequences(table: pd.DataFrame, codes: Any, rules: Rules,
     An instance is a run of consecutive launches (by source, process, device and ncu id) under
     the same range path; e.g. eager attention's Q.K^T and P.V GEMMs in one ``self_attn`` call.
     """
-    import numpy as np
-
     # per distinct stack: the innermost range carrying a gemm_sequence rule, and its path
     sequence_rules = [rl for rl in rules.op if rl.gemm_sequence]
     if not sequence_rules:
@@ -389,8 +383,6 @@ def _split_gemm_sequences(table: pd.DataFrame, codes: Any, rules: Rules,
 def _rename_by_category(codes: Any, op_rules: list[Rule | None], category: Any, op: Any) -> Any:
     """Apply each op rule's ``by_category`` to the kernels it decided (GEMMs a
     ``gemm_sequence`` named keep their names). Vectorised per rule, not per stack."""
-    import numpy as np
-
     renaming = {rl: i for i, rl in enumerate(
         dict.fromkeys(rl for rl in op_rules if rl is not None and rl.by_category))}
     if not renaming:

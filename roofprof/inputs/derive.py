@@ -17,6 +17,7 @@ import pandas as pd
 from pandas.api.types import pandas_dtype
 
 from parsers.raw import RawKernels
+from roofprof.tables.columns import nulls, per_value, text
 from roofprof.tables.metrics import FLOP_COLUMNS, QUANTITIES, Formula, Quantity, Term
 from roofprof.tables.schema import IDENTITY, MEASURED, TEXT
 
@@ -108,8 +109,6 @@ def _applies(formula: Formula, cc: np.ndarray) -> np.ndarray:
 
 def _cc_number(cc: pd.Series) -> pd.Series:
     """"9.0" -> 90; unknown -> 0 (formulas restricted by architecture then do not apply)."""
-    from roofprof.tables.columns import per_value
-
     def number(cc: pd.Series) -> pd.Series:
         parts = cc.astype("string").str.extract(r"^(\d+)\.(\d+)$")
         major = pd.to_numeric(parts[0], errors="coerce")
@@ -154,10 +153,10 @@ def build_table(raw: RawKernels) -> tuple[pd.DataFrame, Derivation]:
             clocks[q.column] = value
         if used:
             derivation.used[q.column] = dict(used)
-        nulls = np.isnan(value)
-        if n and nulls.all():
+        absent = np.isnan(value)
+        if n and absent.all():
             derivation.missing.append(q.column)
-        elif nulls.any():
+        elif absent.any():
             derivation.partial.append(q.column)
     # total FLOPs: the precisions the input measures, summed. Null for a kernel when a precision
     # measured for other kernels is null for it (a bad or missing value), and when the
@@ -172,7 +171,6 @@ def build_table(raw: RawKernels) -> tuple[pd.DataFrame, Derivation]:
     out["flop"][unknown] = _NAN
     if n and np.isnan(out["flop"]).all():
         derivation.missing.append("flop")
-    from roofprof.tables.columns import nulls, text
 
     table = pd.DataFrame(index=ident.index)
     for col, dtype in IDENTITY.items():

@@ -20,6 +20,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
 #: rows per Arrow take: one take of a million long strings grows its buffer by doubling (twice
 #: the column's size at its peak); pieces of this many rows are sized nearly exactly
 PIECE = 1 << 18
@@ -29,24 +35,16 @@ ROWS = 1 << 20
 
 def arrow_text() -> Any:
     """The Arrow type of a text column in Parquet: one index width for every file and chunk."""
-    import pyarrow as pa
-
     return pa.dictionary(pa.int32(), pa.string())
 
 
 def is_text(values: Any) -> bool:
     """Whether ``values`` (a Series or array) is a dictionary-typed text column."""
-    import pandas as pd
-
     return isinstance(getattr(values, "dtype", None), pd.CategoricalDtype)
 
 
 def take(array: Any, indices: Any) -> Any:
     """``array.take(indices, allow_fill=True)`` (-1: null); a ``string`` column in pieces."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-
     indices = np.asarray(indices, dtype=np.int64)
     if not (isinstance(array.dtype, pd.StringDtype) and array.dtype.storage == "pyarrow") or \
             len(indices) <= PIECE:
@@ -58,8 +56,6 @@ def take(array: Any, indices: Any) -> Any:
 
 
 def _as_str(value: Any) -> str | None:
-    import pandas as pd
-
     if isinstance(value, str):
         return value
     if value is None or (not isinstance(value, (list, tuple)) and bool(pd.isna(value))):
@@ -70,9 +66,6 @@ def _as_str(value: Any) -> str | None:
 def taken(distinct: Any, codes: Any) -> Any:
     """The text column (a ``pd.Categorical``) whose row i is ``distinct[codes[i]]`` (null where
     the code is -1 or the value is null)."""
-    import numpy as np
-    import pandas as pd
-
     values = [_as_str(v) for v in distinct]
     cats = sorted({v for v in values if v is not None})
     where = {v: i for i, v in enumerate(cats)}
@@ -88,24 +81,17 @@ def taken(distinct: Any, codes: Any) -> Any:
 
 def text_dtype(categories: Sequence[str]) -> Any:
     """The dtype of a text column holding ``categories`` (distinct ``str``, sorted)."""
-    import pandas as pd
-
     return pd.CategoricalDtype(pd.Index(list(categories), dtype="str"), ordered=False)
 
 
 def nulls(n: int) -> Any:
     """A text column of ``n`` nulls."""
-    import numpy as np
-
     return taken([], np.full(n, -1, dtype=np.int64))
 
 
 def text(values: Any) -> Any:
     """``values`` as a text column (a ``pd.Categorical``), converting each distinct value once;
     a text column already in canonical form is returned as it is (no copy)."""
-    import numpy as np
-    import pandas as pd
-
     if is_text(values):
         cat: Any = values.array if isinstance(values, pd.Series) else values
         cats = cat.categories
@@ -121,9 +107,6 @@ def text(values: Any) -> Any:
 def per_value(values: Any, function: Any) -> Any:
     """``function(values)`` (a Series in, an equally long Series or DataFrame out), computed on a
     text column's distinct values only and taken for every row (index kept)."""
-    import numpy as np
-    import pandas as pd
-
     if not is_text(values):
         return function(values)
     cats = pd.Series(values.cat.categories, dtype="string")
@@ -142,8 +125,6 @@ def strings(values: Any) -> Any:
 def canonical(df: Any, columns: Sequence[str]) -> Any:
     """``df`` with each of ``columns`` it holds (a schema's text columns) as a text column in
     canonical form (sorted ``str`` categories); plain strings of older files are coded."""
-    import pandas as pd
-
     for col in columns:
         if col in df.columns:
             converted = text(df[col])
@@ -155,8 +136,6 @@ def canonical(df: Any, columns: Sequence[str]) -> Any:
 def concat(frames: Sequence[Any], **kwargs: Any) -> Any:
     """``pd.concat(frames, **kwargs)`` keeping text columns dictionary-typed: a column that is
     text in any frame is text in the result, over the union of the frames' categories."""
-    import pandas as pd
-
     frames = list(frames)
     names = {c for f in frames for c in f.columns if is_text(f[c])}
     if not names:
@@ -185,8 +164,6 @@ def concat(frames: Sequence[Any], **kwargs: Any) -> Any:
 def to_arrow(df: Any) -> Any:
     """``df`` as an Arrow table: text columns as :func:`arrow_text` (each distinct string stored
     once), list cells converted once per distinct cell object (shared cells are common)."""
-    import pyarrow as pa
-
     arrays, names = [], []
     for col in df.columns:
         values = df[col]
@@ -208,9 +185,6 @@ def to_arrow(df: Any) -> Any:
 def arrow_text_array(values: Any) -> Any:
     """A text column (or any values, coded first) as an Arrow array of :func:`arrow_text`: its
     codes and its categories, never a string per row."""
-    import numpy as np
-    import pyarrow as pa
-
     cat = text(values)
     codes = np.asarray(cat.codes, dtype=np.int32)
     indices: Any = pa.array(codes, mask=codes < 0)
@@ -220,8 +194,6 @@ def arrow_text_array(values: Any) -> Any:
 
 def _by_identity(obj: Any) -> tuple[Any, Any]:
     """Codes of object cells by identity, and a row of each code."""
-    import numpy as np
-
     _, first, codes = np.unique(np.fromiter(map(id, obj), dtype=np.int64, count=len(obj)),
                                 return_index=True, return_inverse=True)
     return codes.reshape(-1).astype(np.int64), first
@@ -236,8 +208,6 @@ def read_parquet_text(path: Any, columns: Sequence[str], lists: Sequence[str] = 
     ``only`` where given. With ``batch_rows``: an iterator of tables of at most that many rows,
     read one row group at a time (``iter_batches`` cannot read a list column whose dictionary
     pages come out in several chunks: seen on a 10M-launch timing table)."""
-    import pyarrow.parquet as pq
-
     file = pq.ParquetFile(path)
     schema = file.schema
     leaves = [schema.column(i).path for i in range(len(schema))]
@@ -271,8 +241,6 @@ def to_frame(held: list[Any], text_columns: Sequence[str], lists: Sequence[str])
     """The Arrow table in ``held`` (a one-item list, emptied: the table's only reference is
     then this function's, so its columns' memory goes as they are converted) as
     :func:`read_frame` makes it."""
-    import pyarrow as pa
-
     table = held.pop()
     order = list(table.column_names)
     cells = {c: table.column(c) for c in lists
@@ -297,11 +265,6 @@ def shared_lists(column: Any) -> Any:
     then checked value by value against the cell they would share, so equal hashes never merge
     different cells; both in pieces of :data:`ROWS` rows (bounded temporaries at 10M rows).
     """
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
     arr: Any = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     n = len(arr)
     out = np.empty(n, dtype=object)

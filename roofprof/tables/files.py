@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from roofprof.errors import OutputError, UsageError
+from roofprof.tables.partitions import expand_all
 
 PathArg = str | os.PathLike[str]
 
@@ -81,8 +82,6 @@ def refuse_inputs(output: PathArg, inputs: Iterable[PathArg | None]) -> None:
     ``summary run.csv -o run.csv`` would otherwise replace the export with its own summary.
     A glob pattern among ``inputs`` stands for the paths it matches.
     """
-    from roofprof.tables.partitions import expand_all
-
     out = Path(output)
     # a glob's matches are the inputs (an output matching the pattern is read when it exists)
     for source in expand_all(g for g in inputs if g is not None):

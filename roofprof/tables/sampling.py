@@ -21,11 +21,12 @@ Each carries ``reasons`` (the options that decided, as the user can read them) a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import numpy as np
+import numpy as np
+import pandas as pd
 
 #: ncu options that profile some launches only
 SAMPLING_OPTIONS = {"--filter-mode": "per-launch-config", "--launch-count": "--count",
@@ -140,11 +141,6 @@ def in_scope(ranges: Any, kernels: Any, facts: Mapping[str, Any]) -> np.ndarray 
     inside none of its ``--nvtx-exclude`` ones, and matching its ``--kernel-name`` (``regex:``
     or exact). A push/pop spec "a/b/" matches a path holding a then b, one inside the other.
     None when the recording had no such filter (every launch could have been profiled)."""
-    import re
-
-    import numpy as np
-    import pandas as pd
-
     options = facts.get("options") or {}
 
     def specs(opt: str) -> list[list[str]]:

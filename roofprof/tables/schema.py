@@ -54,6 +54,9 @@ IDENTITY: dict[str, str] = {
     "range": TEXT,              # nvtx joined with "/", "" when none
 }
 
+#: the values of the ``phase`` column (``roofprof.phase`` names them; attribution rules set them)
+PHASES: tuple[str, ...] = ("prefill", "decode", "mixed", "spec", "other")
+
 #: LLM attribution columns -> pandas dtype, filled by rules (``roofprof.inputs.attribution``) when a
 #: trace is built, and on load for traces written before they existed
 ATTRIBUTION: dict[str, str] = {

@@ -22,6 +22,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from roofprof.analysis.labels import elide, short_kernel
+from roofprof.analysis.model.estimate import GEMM_OPS
 from roofprof.analysis.roofline import LAUNCH_FLOOR_NS, LEVEL_LABELS, PRECISION_LABELS
 from roofprof.views.fmt import duration, intensity, pct, si
 
@@ -151,8 +153,6 @@ def _fusion_sentences(ops: pd.DataFrame, phases: pd.DataFrame) -> list[Sentence]
 
 
 def _headroom_sentences(top: pd.DataFrame, phases: pd.DataFrame) -> list[Sentence]:
-    from roofprof.analysis.labels import elide, short_kernel
-
     if not len(top) or not _num(top["headroom_ns"].iloc[0]) > 0:
         return []
     r = top.iloc[0].to_dict()
@@ -171,8 +171,6 @@ def _headroom_sentences(top: pd.DataFrame, phases: pd.DataFrame) -> list[Sentenc
 
 
 def _model_sentences(cmp: pd.DataFrame, phases: pd.DataFrame) -> list[Sentence]:
-    from roofprof.analysis.model.estimate import GEMM_OPS
-
     tiled = {*GEMM_OPS, "attention", "attention_qk", "attention_pv", "gemm"}
     out = []
     for r in cmp.to_dict("records"):

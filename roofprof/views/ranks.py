@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import pandas as pd
 
+from roofprof.analysis.reasons import UNJOINED
+from roofprof.analysis.roofline import LEVEL_LABELS
 from roofprof.views.fmt import duration, intensity, pct
 from roofprof.views.tables import records
+from roofprof.views.texttable import render
 
 
 def format_ranks(df: pd.DataFrame) -> str:
     """A terminal table of :func:`roofprof.analysis.ranks.per_rank`: per group and rank, time, % of
     roof, intensity, bound, communication share and time over the group's median, the
     straggler marked."""
-    from roofprof.analysis.reasons import UNJOINED
-    from roofprof.analysis.roofline import LEVEL_LABELS
-    from roofprof.views.texttable import render
-
     level = str(df["level"].iloc[0]) if len(df) else "dram"
     head = ["group", "rank", "kernels", "time", "% roof", f"AI {LEVEL_LABELS.get(level, level)}",
             "bound", "communication", "waited", "vs median", "straggler"]
@@ -57,8 +56,6 @@ def _counts_cut(reason: str) -> str:
 def format_spread(df: pd.DataFrame) -> str:
     """A terminal table of :func:`roofprof.analysis.ranks.spread`: per group, time over ranks (min,
     median, max), spread (max / median) and the straggler with its excess over the median."""
-    from roofprof.views.texttable import render
-
     head = ["group", "ranks", "min", "median", "max", "spread", "straggler", "by", "excess"]
     rows = [[str(r["group"]), str(r["ranks"]), duration(r["min_ns"]), duration(r["median_ns"]),
              duration(r["max_ns"]), "-" if r["spread"] is None else f"{r['spread']:.3f}",

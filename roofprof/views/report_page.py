@@ -27,8 +27,10 @@ from roofprof.analysis.labels import short_kernel
 from roofprof.analysis.roofline import LEVEL_LABELS
 from roofprof.errors import UsageError
 from roofprof.tables.files import atomic_output
+from roofprof.views.chart import save
 from roofprof.views.diagnosis import small_pct
 from roofprof.views.fmt import duration, html_escape, intensity, pct, si
+from roofprof.views.tables import records
 
 if TYPE_CHECKING:
     from roofprof.views.chart.scene import Scene
@@ -53,8 +55,6 @@ Row = list[Cell]
 
 
 def _records(df: Any) -> list[dict[str, Any]]:
-    from roofprof.views.tables import records
-
     return records(df)
 
 
@@ -272,7 +272,6 @@ def write(report: Report, path: str | os.PathLike[str]) -> list[Path]:
         text = to_html(report)
         written = [out]
     else:
-        from roofprof.views.chart import save
         from roofprof.views.chart.static import render
 
         written = []

@@ -10,6 +10,7 @@ import io
 import json
 import math
 import re
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -103,8 +104,6 @@ def format_table(df: pd.DataFrame, width: int | None = None, wide: bool = False,
     cols = _columns(level)
     rows_in = records(df)
     if width is None:
-        import shutil
-
         width = shutil.get_terminal_size((120, 20)).columns
     names = [str(r["group"]) for r in rows_in]
     longest = max((len(n) for n in names), default=5)

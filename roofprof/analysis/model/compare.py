@@ -26,9 +26,14 @@ summary's groups.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from roofprof.analysis.model.estimate import GEMM_OPS
+import numpy as np
+
+from roofprof.analysis import roofline as rl
+from roofprof.analysis.grouping import GROUP_JOIN, filter_kernels, parse_by
+from roofprof.analysis.model.estimate import GEMM_OPS, PHASES, estimate, roofs_of_trace
 from roofprof.errors import UsageError, option
 
 if TYPE_CHECKING:
@@ -69,8 +74,6 @@ def compare(kernels: pd.DataFrame, model: pd.DataFrame, by: str = "op",
             level: str = "dram") -> pd.DataFrame:
     """Per (phase, op or category) present in both: measured and model FLOPs, bytes at
     ``level`` (the model's bytes are DRAM bytes), time, and their ratios (measured / model)."""
-    import numpy as np
-
     if by not in ("op", "category"):
         raise UsageError(f"compare by 'op' or 'category', not {by!r}")
     if by == "op" and kernels["op"].isna().all():
@@ -107,8 +110,6 @@ def basis(kernels: pd.DataFrame) -> str:
 def grouping_for(kernels: pd.DataFrame, by: str | None) -> str:
     """The ``--by`` of a view beside the model: the model is per op (or category) and phase,
     so the groups must be too (``op,phase`` by default, either order)."""
-    from roofprof.analysis.grouping import parse_by
-
     base = basis(kernels)
     if by is None:
         return f"{base},phase"
@@ -121,8 +122,6 @@ def grouping_for(kernels: pd.DataFrame, by: str | None) -> str:
 def fitted(kernels: pd.DataFrame, options: Options) -> Options:
     """``options`` with eager attention where the trace ran it eagerly (``attention_qk`` /
     ``attention_pv`` ops): a fused model has no row to put beside them."""
-    from dataclasses import replace
-
     ops = set(kernels["op"].dropna()) if "op" in kernels else set()
     if options.attention == "fused" and ops & {"attention_qk", "attention_pv"}:
         return replace(options, attention="eager")
@@ -132,8 +131,6 @@ def fitted(kernels: pd.DataFrame, options: Options) -> Options:
 def against(kernels: pd.DataFrame, arch: Architecture, options: Options) -> pd.DataFrame:
     """:func:`~roofprof.analysis.model.estimate` of the run a trace recorded: the phases the trace
     has, timed at its measured roofs (:func:`~roofprof.analysis.model.roofs_of_trace`)."""
-    from roofprof.analysis.model.estimate import PHASES, estimate, roofs_of_trace
-
     present = set(kernels["phase"].dropna()) if "phase" in kernels else set()
     phases = tuple(p for p in PHASES if p in present)
     if not phases:
@@ -146,8 +143,6 @@ def against(kernels: pd.DataFrame, arch: Architecture, options: Options) -> pd.D
 def group_names(comparison: pd.DataFrame, by: str) -> list[str]:
     """The summary's group name of each row of :func:`compare` under ``by`` (``op,phase``,
     ``phase,op``, ``category,phase``, ...)."""
-    from roofprof.analysis.grouping import GROUP_JOIN, parse_by
-
     columns = ["phase" if b == "phase" else "op" for b in parse_by(by)]
     return [GROUP_JOIN.join(str(v) for v in row)
             for row in comparison[columns].itertuples(index=False, name=None)]
@@ -167,9 +162,6 @@ def summarize_beside(trace: Any, arch: Architecture, options: Options, by: str |
     columns attached (:func:`attach`), and the :func:`compare` rows of the groups shown, in
     the summary's order. The model is timed at the trace's measured roofs; bytes are compared
     at DRAM (the model's level) whatever ``level`` the roofline numbers use."""
-    from roofprof.analysis import roofline as rl
-    from roofprof.analysis.grouping import filter_kernels
-
     kernels = rl.table_of(trace)
     by = grouping_for(kernels, by)
     modelled = against(kernels, arch, options)

@@ -51,12 +51,14 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
+from roofprof.analysis.roofline import effective_peaks
 from roofprof.errors import RoofprofWarning, UsageError
 from roofprof.tables.metrics import PRECISIONS
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from roofprof.analysis.catalog import Gpu
     from roofprof.analysis.model.arch import Architecture
 
@@ -237,8 +239,6 @@ def estimate(arch: Architecture, options: Options | None = None,
              **kw: Any) -> pd.DataFrame:
     """Per (phase, op): FLOPs per precision, weight/KV/activation bytes, intensity and, with
     ``roofs``, time at the roof. ``kw`` overrides fields of ``options``."""
-    import pandas as pd
-
     o = replace(options or Options(), **kw).checked()
     unknown = [p for p in phases if p not in PHASES]
     if unknown:
@@ -253,8 +253,6 @@ def estimate(arch: Architecture, options: Options | None = None,
 
 
 def _timed(df: pd.DataFrame, roofs: dict[str, float] | None) -> pd.DataFrame:
-    import numpy as np
-
     n = len(df)
     compute = np.zeros(n)
     if roofs is None:
@@ -292,8 +290,6 @@ def _timed(df: pd.DataFrame, roofs: dict[str, float] | None) -> pd.DataFrame:
 def totals(df: pd.DataFrame) -> pd.DataFrame:
     """One row per phase of :func:`estimate`'s table: sums, intensity, time at the roofs
     (each op at its own roof, summed), the bound of the larger share and tokens/s."""
-    import numpy as np
-
     sums = ["flop", *WORK_COLUMNS, "weight_bytes", "kv_bytes", "act_bytes", "bytes"]
     g = df.groupby("phase", sort=False)
     out = g[sums].sum()
@@ -321,10 +317,6 @@ def roofs_of_trace(kernels: pd.DataFrame) -> dict[str, float]:
     (:func:`roofprof.analysis.roofline.effective_peaks`): per precision, sum W / sum (W / P) over
     the kernels that did work in it, the roof a plot of the trace draws; a precision no kernel used
     takes the median of the kernels' peaks. DRAM: sum B / sum (B / BW)."""
-    import numpy as np
-
-    from roofprof.analysis.roofline import effective_peaks
-
     out: dict[str, float] = {}
     used = effective_peaks(kernels)
     for p, (_work, peak) in PRECISIONS.items():

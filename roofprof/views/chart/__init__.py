@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from roofprof.errors import UsageError
 from roofprof.tables.files import atomic_output
+from roofprof.views.chart.scene import MAX_POINTS, Scene, build
+from roofprof.views.chart.sweep import build_sweep
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-
-    from roofprof.views.chart.scene import Scene
 
 FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 HTML = (".html", ".htm")
@@ -30,8 +30,6 @@ HTML = (".html", ".htm")
 
 def build_scene(table_or_trace: Any, **options: Any) -> Scene:
     """The :class:`~roofprof.views.chart.scene.Scene` :func:`plot` draws (options as for plot)."""
-    from roofprof.views.chart.scene import build
-
     return build(table_or_trace, **options)
 
 
@@ -47,8 +45,7 @@ def plot(table_or_trace: Any, ax: Axes | None = None, *, by: str = "range",
     ``label_top`` labels the heaviest kernel names. With more than ``max_points`` points the
     kernels are drawn as a 2-D histogram weighted by GPU time.
     """
-    from roofprof.views.chart.scene import MAX_POINTS, build
-    from roofprof.views.chart.static import render
+    from roofprof.views.chart.static import render  # matplotlib: loaded to draw
 
     s = build(table_or_trace, by=by, levels=levels, filter=filter, title=title,
               label_top=label_top, depth=depth, max_points=max_points or MAX_POINTS)
@@ -62,8 +59,7 @@ def plot_sweep(traces: Sequence[Any], ax: Axes | None = None, *,
                figsize: tuple[float, float] = (12.0, 6.8)) -> Axes:
     """Several traces (a batch or candidate-count sweep) on one measured roofline
     (see :mod:`roofprof.views.chart.sweep`)."""
-    from roofprof.views.chart.static import render
-    from roofprof.views.chart.sweep import build_sweep
+    from roofprof.views.chart.static import render  # matplotlib: loaded to draw
 
     s = build_sweep(traces, labels=labels, by=by, levels=levels, filter=filter, title=title,
                     depth=depth)

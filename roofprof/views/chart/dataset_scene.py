@@ -20,7 +20,10 @@ import numpy as np
 
 from roofprof.analysis import roofline as rl
 from roofprof.analysis.grouping import Grouping, parse_by
+from roofprof.datasets.plot_numbers import plot_numbers
+from roofprof.datasets.sql import sampling_meta
 from roofprof.errors import InputError, UsageError
+from roofprof.tables.partitions import parts
 from roofprof.views.chart.colours import assign
 from roofprof.views.chart.scene import (
     MAX_POINTS,
@@ -49,10 +52,6 @@ def build_dataset(directory: str | os.PathLike[str], *, by: str = "range",
     """The scene of the dataset at ``directory`` (its files matching ``where``), as
     :func:`roofprof.views.chart.scene.build` makes it of the same kernels in memory, with at most
     ``max_points`` points (at least one per group)."""
-    from roofprof.datasets.plot_numbers import plot_numbers
-    from roofprof.datasets.sql import sampling_meta
-    from roofprof.tables.partitions import parts
-
     lv = tuple(levels)
     if not lv:
         raise UsageError("give at least one memory level (dram, l2, l1)")

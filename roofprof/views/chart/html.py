@@ -15,11 +15,13 @@ import json
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from roofprof.analysis.roofline import LEVEL_LABELS, PRECISION_LABELS
 from roofprof.views.chart.scene import Scene
 from roofprof.views.chart.static import Drawing, render
 from roofprof.views.fmt import duration, html_escape, intensity, pct, si
+from roofprof.views.tables import records
 
 _SCRIPT = """
 (function(){
@@ -124,8 +126,6 @@ def _kernel_tips(s: Scene) -> list[str]:
 
 
 def _blank(v: Any) -> bool:
-    import pandas as pd
-
     return v is None or bool(pd.isna(v)) or v == ""
 
 
@@ -164,7 +164,6 @@ def _model_tip(name: str, r: dict[str, Any]) -> str:
 def _summary_table(s: Scene) -> str:
     if s.summary is None or not len(s.summary):
         return ""
-    from roofprof.views.tables import records
 
     head = ["group", "kernels", "time", "share", "AI", "achieved", "% peak compute",
             "compute roof", "% peak BW", "% roof", "bound", "headroom"]
@@ -188,7 +187,6 @@ def _not_drawn_table(s: Scene) -> str:
     if k is None or not len(k):
         return ""
     body = []
-    from roofprof.views.tables import records
 
     for r in records(k):
         body.append(f"<tr><td>{html_escape(r['kernel'])}</td><td>"

@@ -21,7 +21,9 @@ import pandas as pd
 
 from roofprof.analysis import roofline as rl
 from roofprof.analysis.grouping import Grouping
+from roofprof.analysis.model.compare import basis, compare, group_names, grouping_for
 from roofprof.errors import UsageError, option
+from roofprof.views.tables import records
 
 #: the legend entry of the model's points (the hollow circle of the renderers)
 NOTE = ("○ model (analytic estimate) at the trace's drawn roofs; dotted to the measured "
@@ -51,9 +53,6 @@ def model_points(t: pd.DataFrame, model: pd.DataFrame, grouping: Grouping,
     """One point per group of ``grouping`` (op · phase) with a row in ``model`` (the table of
     :func:`roofprof.analysis.model.estimate` timed at roofs) whose FLOPs, bytes and time are
     known."""
-    from roofprof.analysis.model.compare import basis, compare, group_names, grouping_for
-    from roofprof.views.tables import records
-
     by = grouping_for(t, ",".join(grouping.by))
     if "dram" not in numbers:
         raise UsageError(f"the model's bytes are DRAM bytes: with {option('model')}, draw "

@@ -18,11 +18,13 @@ import pandas as pd
 
 from roofprof.analysis import roofline as rl
 from roofprof.analysis.grouping import Grouping, filter_kernels, group_kernels
-from roofprof.analysis.labels import unique_labels
+from roofprof.analysis.labels import short_kernel, unique_labels
 from roofprof.errors import InputError, UsageError
+from roofprof.tables.sampling import sampling, time_shares_of
 from roofprof.views.chart.colours import OTHER, assign
 from roofprof.views.chart.overlay import NOTE, ModelPoint, model_points
 from roofprof.views.fmt import duration, si
+from roofprof.views.tables import records
 
 #: above this many points (kernels x levels) the kernels are drawn as a time-weighted density
 MAX_POINTS = 20_000
@@ -258,7 +260,6 @@ def aggregate_points(per_level: dict[str, Any], grouping: Grouping, groups: pd.D
     each level (``per_level``, in ``grouping`` order), y and the numbers its summary row."""
     if len(grouping) < 2:
         return []
-    from roofprof.views.tables import records
 
     rows = records(groups)
     members = groups["kernels"].to_numpy()
@@ -288,8 +289,6 @@ def _heaviest(k: pd.DataFrame, n: int, total: float) -> list[tuple[int, str]]:
 def heaviest_labels(per: pd.DataFrame, total: float) -> list[tuple[int, str]]:
     """Label texts of kernel names (index of ``per``; columns ``sum`` of time, ``size``
     launches, ``idxmax`` the row in the kernel frame to put the label at)."""
-    from roofprof.analysis.labels import short_kernel
-
     texts = unique_labels([short_kernel(str(s)) for s in per.index], 38)
     out = []
     for (name, row), text in zip(per.iterrows(), texts, strict=True):
@@ -369,8 +368,6 @@ def subtitle_lines(kernels: int, lv: tuple[str, ...], total: float, filter: str 
 def sampled_note(obj: Any) -> list[str]:
     """A sampled trace says so: its time shares are of the profiled launches, not the run; a
     filtered one says which kernels it holds (as the text summary does)."""
-    from roofprof.tables.sampling import sampling, time_shares_of
-
     meta = getattr(obj, "meta", None)
     if not isinstance(meta, dict):
         return []
