@@ -1,5 +1,7 @@
-"""The layers stay layers: no import circle among roofprof's modules, no module reaching into
-another's private names, and names in tables and legends that never merge two groups."""
+"""The house has layers you can see (ARCHITECTURE.md): no import circle, package-internal ones
+included; each layer imports only the layers below it; no module reaches into another's
+private names; no module over 500 lines; the command line decides nothing about what to
+compute; and names in tables and legends never merge two groups."""
 
 from __future__ import annotations
 
@@ -15,6 +17,34 @@ from tests.conftest import load_fixture
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("roofprof", "parsers")
 
+#: lowest first; what each layer may import besides itself (ARCHITECTURE.md)
+LAYERS: dict[str, set[str]] = {
+    "roofprof.errors": set(),
+    "roofprof.tables": {"roofprof.errors"},
+    # formats read into plain columns, against the contracts: never the table types or loading
+    "parsers": {"roofprof.errors", "roofprof.tables.metrics", "roofprof.tables.checks",
+                "roofprof.tables.schema"},
+    "roofprof.inputs": {"roofprof.errors", "roofprof.tables", "parsers"},
+    "roofprof.capture": {"roofprof.errors", "roofprof.tables", "parsers", "roofprof.inputs"},
+    "roofprof.analysis": {"roofprof.errors", "roofprof.tables", "parsers", "roofprof.inputs"},
+    "roofprof.datasets": {"roofprof.errors", "roofprof.tables", "parsers", "roofprof.inputs",
+                          "roofprof.analysis"},
+    "roofprof.views": {"roofprof.errors", "roofprof.tables", "roofprof.analysis",
+                       "roofprof.datasets"},
+    "roofprof.app": {"roofprof.errors", "roofprof.tables", "parsers", "roofprof.inputs",
+                     "roofprof.capture", "roofprof.analysis", "roofprof.datasets",
+                     "roofprof.views"},
+    # options -> an application function -> a view -> output; safe output files and --where
+    "roofprof.cli": {"roofprof.errors", "roofprof.app", "roofprof.views",
+                     "roofprof.tables.files", "roofprof.tables.partitions"},
+    # the public paths kept where users reach them
+    "roofprof.torch": {"roofprof.capture"},
+    "roofprof.spark_job": {"roofprof.cli"},
+    "roofprof.__main__": {"roofprof.cli"},
+    "roofprof": {"roofprof.errors"},
+}
+MAX_LINES = 500
+
 
 def _module(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
@@ -23,27 +53,148 @@ def _module(path: Path) -> str:
     return ".".join(parts)
 
 
-def _imports() -> dict[str, set[str]]:
-    """Every module's imports of other project modules, function-level imports included."""
-    modules = {_module(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
-    graph: dict[str, set[str]] = {m: set() for m in modules}
-    for name, path in modules.items():
-        tree = ast.parse(path.read_text())
-        typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
-                       and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
-                       for n in ast.walk(node)}
-        for node in ast.walk(tree):
-            if id(node) in typing_only:  # annotations only: no import at run time
-                continue
-            targets: list[str] = []
-            if isinstance(node, ast.Import):
-                targets = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-            for t in targets:
-                if t in modules and t != name:
-                    graph[name].add(t)
-    return graph
+MODULES = {_module(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
+
+
+def _imports(name: str) -> set[str]:
+    """The project modules ``name`` imports at run time, function-level imports included; a
+    module imported also imports every package above it (their ``__init__`` runs)."""
+    tree = ast.parse(MODULES[name].read_text())
+    typing_only = {id(n) for node in ast.walk(tree) if isinstance(node, ast.If)
+                   and "TYPE_CHECKING" in ast.unparse(node.test) for n in ast.walk(node)}
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if id(node) in typing_only:  # annotations only: no import at run time
+            continue
+        targets: list[str] = []
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        for t in targets:
+            parts = t.split(".")
+            for i in range(1, len(parts) + 1):
+                m = ".".join(parts[:i])
+                # a package above the module imported runs too, unless it imports nothing
+                above = i < len(parts) and f"{m}.{parts[i]}" in MODULES
+                if m in MODULES and m != name and not name.startswith(m + ".") and not (
+                        above and m in HOLLOW):
+                    out.add(m)
+    return out
+
+
+def _hollow(path: Path) -> bool:
+    """A package ``__init__`` that imports nothing (a docstring, maybe ``__future__``)."""
+    if path.name != "__init__.py":
+        return False
+    return all(isinstance(n, ast.ImportFrom) and n.module == "__future__" for n in
+               ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Import | ast.ImportFrom))
+
+
+HOLLOW = {m for m, p in MODULES.items() if _hollow(p)}
+
+
+GRAPH = {m: _imports(m) for m in MODULES}
+
+
+def _layer(module: str) -> str:
+    """The layer a module belongs to: the longest entry of :data:`LAYERS` it lies in."""
+    return max((k for k in LAYERS if module == k or module.startswith(k + ".")), key=len)
+
+
+def _allowed(importer: str, imported: str) -> bool:
+    own = _layer(importer)
+    if _layer(imported) == own or imported == "roofprof":  # every import runs roofprof's
+        return True  # __init__, which imports only the error root (its own layer rule)
+    return any(imported == a or imported.startswith(a + ".") for a in LAYERS[own])
+
+
+def test_every_module_has_a_layer() -> None:
+    assert [m for m in MODULES if m != "roofprof" and _layer(m) == "roofprof"] == []
+
+
+def test_no_import_circle_package_internal_ones_included() -> None:
+    seen: dict[str, int] = {}  # 1 on the stack, 2 done
+    cycles: list[list[str]] = []
+
+    def visit(m: str, stack: list[str]) -> None:
+        seen[m] = 1
+        for n in sorted(GRAPH[m]):
+            if seen.get(n) == 1:
+                cycles.append([*stack[stack.index(n):], n])
+            elif n not in seen:
+                visit(n, [*stack, n])
+        seen[m] = 2
+
+    for m in sorted(GRAPH):
+        if m not in seen:
+            visit(m, [m])
+    assert cycles == []
+
+
+def test_the_structure_test_sees_a_circle_through_a_package() -> None:
+    """The rule the old exemption broke: a package importing its submodule counts."""
+    assert "parsers.kineto" in GRAPH["parsers"]
+    assert "parsers" not in GRAPH["parsers.kineto"]  # the format record is parsers.format
+
+
+def test_each_layer_imports_only_the_layers_below_it() -> None:
+    wrong = sorted(f"{m} ({_layer(m)}) imports {n} ({_layer(n)})"
+                   for m, deps in GRAPH.items() for n in deps if not _allowed(m, n))
+    assert wrong == []
+
+
+@pytest.mark.parametrize(("importer", "imported"), [
+    ("roofprof.tables.kernels", "roofprof.inputs.load"),
+    ("roofprof.analysis.roofline", "roofprof.views.tables"),
+    ("parsers.kineto", "roofprof.capture.record"),
+    ("parsers.kineto", "roofprof.tables.timing"),
+    ("roofprof.cli.summary", "roofprof.analysis.roofline"),
+    ("roofprof.views.tables", "roofprof.app.summary"),
+])
+def test_the_layer_rules_refuse_what_they_should(importer: str, imported: str) -> None:
+    assert not _allowed(importer, imported)
+
+
+def test_no_module_over_500_lines() -> None:
+    long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
+
+
+def _app_calls_in_branches(path: Path) -> list[str]:
+    """Calls of application functions (names imported from roofprof.app.*, not its defaults)
+    made inside an if, for, while or conditional expression of ``path``."""
+    tree = ast.parse(path.read_text())
+    app_names = {a.asname or a.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 and (node.module or "").startswith("roofprof.app") and node.module != \
+                 "roofprof.app.defaults" for a in node.names if a.name != "defaults"}
+    found: list[str] = []
+
+    def visit(node: ast.AST, branch: bool) -> None:
+        for ch in ast.iter_child_nodes(node):
+            inside = branch or isinstance(ch, ast.If | ast.For | ast.While | ast.IfExp)
+            if (isinstance(ch, ast.Call) and isinstance(ch.func, ast.Name)
+                    and ch.func.id in app_names and inside):
+                found.append(f"{path.name}:{ch.lineno} {ch.func.id}")
+            visit(ch, inside)
+
+    visit(tree, False)
+    return found
+
+
+def test_the_command_line_decides_nothing_about_what_to_compute() -> None:
+    """Each command calls its application function unconditionally; what it branches on is
+    which view renders the result, and where it goes."""
+    cli = sorted((ROOT / "roofprof" / "cli").glob("*.py"))
+    assert len(cli) > 5
+    assert [c for path in cli for c in _app_calls_in_branches(path)] == []
+
+
+def test_the_branch_check_sees_an_application_call_in_a_branch(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("from roofprof.app.summary import summary\n"
+                   "def f(x):\n    if x:\n        summary(x)\n")
+    assert _app_calls_in_branches(bad) == ["bad.py:4 summary"]
 
 
 def _private_uses() -> list[str]:
@@ -70,29 +221,6 @@ def _private_uses() -> list[str]:
                         and not node.attr.startswith("__")):
                     found.append(f"{_module(path)} uses {aliases[node.value.id]}.{node.attr}")
     return found
-
-
-def test_no_import_circle() -> None:
-    graph = _imports()
-    seen: dict[str, int] = {}  # 1 on the stack, 2 done
-    cycles: list[list[str]] = []
-
-    def visit(m: str, stack: list[str]) -> None:
-        seen[m] = 1
-        for n in sorted(graph[m]):
-            # a package's __init__ importing its own submodules is how packages work
-            if n.startswith(m + ".") or m.startswith(n + "."):
-                continue
-            if seen.get(n) == 1:
-                cycles.append([*stack[stack.index(n):], n])
-            elif n not in seen:
-                visit(n, [*stack, n])
-        seen[m] = 2
-
-    for m in sorted(graph):
-        if m not in seen:
-            visit(m, [m])
-    assert cycles == []
 
 
 def test_no_module_reaches_into_another_modules_private_names() -> None:

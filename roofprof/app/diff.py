@@ -28,12 +28,14 @@ PathArg = str | os.PathLike[str]
 
 @dataclass
 class Diff:
-    """The groups' changes (``table``), the kernels whose time changed most (``kernels``), and
-    the CI gate's verdict: why B fails it (``failure``), or None."""
+    """The groups' changes (``table``), the kernels whose time changed most (``kernels``), the
+    CI gate's verdict: why B fails it (``failure``), or None; and with ``moves``, each group's
+    move from A to B on the roofline (a scene: the sweep of the two runs)."""
 
     table: pd.DataFrame
     kernels: pd.DataFrame | None
     failure: str | None
+    moves: Scene | None = None
 
 
 def percent(value: str | float | None, name: str) -> float | None:
@@ -52,8 +54,10 @@ def percent(value: str | float | None, name: str) -> float | None:
 def diff(a: PathArg, b: PathArg, *, by: str | None = None, repeat_a: Sequence[PathArg] = (),
          repeat_b: Sequence[PathArg] = (), noise: str | float | None = None,
          fail_if_slower: str | float | None = None, gate: str | None = None,
-         kernels: int | None = None, rules: RulesArg = None, where: str | None = None) -> Diff:
-    """Compare run ``b`` with baseline ``a`` (each with its repeat runs), grouped ``by``."""
+         kernels: int | None = None, rules: RulesArg = None, where: str | None = None,
+         moves: bool = False) -> Diff:
+    """Compare run ``b`` with baseline ``a`` (each with its repeat runs), grouped ``by``; with
+    ``moves``, draw each group's move from A to B too."""
     by = by or defaults.BY_COMPARE
     floor = percent(defaults.NOISE_PCT if noise is None else noise, "noise") or 0.0
     fail = percent(fail_if_slower, "fail_if_slower")
@@ -71,12 +75,9 @@ def diff(a: PathArg, b: PathArg, *, by: str | None = None, repeat_a: Sequence[Pa
             worst = ", ".join(f"{g} {100 * d:+.1f}%" for g, d in
                               zip(slower["group"], slower["time_delta"], strict=True))
             failure = f"{b} is slower than {a} by {fail:g}% or more: {worst}"
-    return Diff(result, changed, failure)
-
-
-def moves(a: PathArg, b: PathArg, *, by: str | None = None, rules: RulesArg = None,
-          where: str | None = None) -> Scene:
-    """Each group's move from A to B on the roofline: the sweep of the two runs."""
-    names = [f"A: {label_of(a)}", f"B: {label_of(b)}"]
-    return build_sweep([load(a, rules=rules, where=where), load(b, rules=rules, where=where)],
-                       labels=names, by=by or defaults.BY_COMPARE)
+    scene = None
+    if moves:  # the sweep of A and B: its own reading of each, as plot --sweep reads them
+        names = [f"A: {label_of(a)}", f"B: {label_of(b)}"]
+        scene = build_sweep([load(a, rules=rules, where=where),
+                             load(b, rules=rules, where=where)], labels=names, by=by)
+    return Diff(result, changed, failure, scene)

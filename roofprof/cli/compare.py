@@ -98,24 +98,24 @@ def diff(a: Path, b: Path, by: str | None, repeat_a: tuple[Path, ...],
     """
     with errors():
         from roofprof.app.diff import diff as compare
-        from roofprof.app.diff import moves
         from roofprof.tables.files import refuse_inputs
         from roofprof.views import tables
         from roofprof.views.chart import check_output, write_scene
         from roofprof.views.diff import format_diff
 
+        if plot_out is not None:
+            refuse_inputs(plot_out, [a, b, *repeat_a, *repeat_b, rules])
+            check_output(plot_out)
         result = compare(a, b, by=by, repeat_a=repeat_a, repeat_b=repeat_b, noise=noise,
                          fail_if_slower=fail_if_slower, gate=gate, kernels=kernels,
-                         rules=rules, where=where)
+                         rules=rules, where=where, moves=plot_out is not None)
         fmt = format_of(fmt, output)
         text = (format_diff(result.table, result.kernels) if fmt == "table"
                 else tables.to_json(result.table) if fmt == "json"
                 else tables.to_csv(result.table))
         emit(text, output, fmt, (a, b, *repeat_a, *repeat_b, rules))
-        if plot_out is not None:
-            refuse_inputs(plot_out, [a, b, *repeat_a, *repeat_b, rules])
-            check_output(plot_out)
-            write_scene(moves(a, b, by=by, rules=rules, where=where), plot_out)
+        if plot_out is not None and result.moves is not None:
+            write_scene(result.moves, plot_out)
             note(f"wrote {plot_out}")
         if result.failure is not None:
             raise RoofprofError(result.failure)

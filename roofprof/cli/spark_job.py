@@ -53,18 +53,17 @@ def _parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str] | None = None) -> str:
     """Run the job; returns the text written (for tests), raises RoofprofError."""
-    from roofprof.app.spark import is_uri, summary
-    from roofprof.tables.files import atomic_output, refuse_inputs
+    from roofprof.app.spark import summary
+    from roofprof.tables.files import atomic_output
     from roofprof.views import tables
 
     args = _parser().parse_args(argv)
     fmt = args.fmt or ({".csv": "csv", ".txt": "table"}.get(args.output.suffix.lower(), "json")
                        if args.output else "json")
-    if args.output is not None and not is_uri(args.dataset):
-        refuse_inputs(args.output, [Path(args.dataset)])
     # spark-submit starts the JVM and hands its gateway to this process: use its session
     result = summary(args.dataset, by=args.by, level=args.level, top=args.top, where=args.where,
-                     master=args.master, submitted="PYSPARK_GATEWAY_PORT" in os.environ)
+                     master=args.master, submitted="PYSPARK_GATEWAY_PORT" in os.environ,
+                     output=args.output)
     if fmt == "json":
         text = tables.to_json(result)
     elif fmt == "csv":
