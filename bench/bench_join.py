@@ -12,7 +12,7 @@ The timing table is synthetic, shaped like a long decode run: 10,000 distinct si
 grid x block), 1,000 annotation paths, text columns dictionary-typed as the product makes them
 (``roofprof.tables.columns.taken``), the annotation lists shared per path. The counters hold one
 launch per signature (a --per-config 1 recording), with made-up counter values. With ``--timing``,
-the timing table is read with ``roofprof.tables.timing.load_timing`` (as ``roofprof join`` reads it)
+the timing table is read with ``roofprof.inputs.timing.load_timing`` (as ``roofprof join`` reads it)
 and the counters are its first launch of each signature, with made-up values.
 """
 

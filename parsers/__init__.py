@@ -7,7 +7,7 @@ into roofprof's tables is ``roofprof.inputs``'s work: parsers import nothing of 
 loading or capture, only the error root (``roofprof.errors``) and the contracts every format is
 read against (the metric table, ``roofprof.tables.metrics``, and the value checks,
 ``roofprof.tables.checks``). Adding a format is adding one module and one entry to
-:func:`formats`.
+:data:`FORMATS`.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ The details page has one row per kernel and metric ("Section Name", "Metric Name
 "Metric Value"). Rows of ncu's own sections name metrics by label ("Duration"); the few labels
 that are roofline quantities are mapped, the rest are ignored.
 
-Only the columns roofprof uses are kept (``roofprof.tables.checks.needed_metrics``), a chunk of rows
+Only the columns roofprof uses are kept (``parsers.cells.needed_metrics``), a chunk of rows
 at a time (``parsers.csv_rows`` streams the file), so memory does not grow with the number of other
 columns. Cell values follow ``roofprof.tables.checks``: what cannot be a measured value is null and
 named in one warning per file; rows left out are counted in a warning.

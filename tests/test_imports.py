@@ -48,3 +48,15 @@ def test_a_parsers_module_in_the_working_directory_does_not_shadow_roofprofs(
                           check=False)
     assert done.returncode == 0, done.stderr
     assert "gemm" in done.stdout
+
+
+def test_the_paths_users_reach_from_earlier_versions_still_lead_somewhere() -> None:
+    """ARCHITECTURE.md, "Paths kept from earlier versions"."""
+    code = ("import roofprof, roofprof.torch\n"
+            "print(roofprof.catalog.get('H200').name, roofprof.model.compare.compare.__name__,\n"
+            "      roofprof.whatif.whatif.__name__, roofprof.sampling.time_shares_of.__name__,\n"
+            "      roofprof.columns.concat.__name__, roofprof.torch.annotate.__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["H200", "compare", "whatif", "time_shares_of", "concat",
+                                   "annotate"]

@@ -242,3 +242,36 @@ def test_no_two_rows_of_a_summary_share_a_display_name(name: str) -> None:
             shown = [r[:max(len(r) - len(r.lstrip()), 1)] for r in rows]
             cells = [r.split("  ")[0].strip() for r in rows]
             assert len(set(cells)) == len(cells), (name, by, width, shown)
+
+
+def _dangling(text: str) -> set[str]:
+    """The dotted names (``roofprof.analysis.roofline.summarize``) in ``text`` that lead
+    nowhere: no module of that name, or no such attribute in it."""
+    import importlib
+    import re
+
+    out = set()
+    for ref in set(re.findall(r"(?<![\w./])((?:roofprof|parsers)(?:\.[A-Za-z_]\w*)+)", text)):
+        parts = ref.split(".")
+        if "__main__" in parts or parts[-1] in ("py", "toml", "md"):
+            continue
+        for i in range(len(parts), 0, -1):
+            try:
+                obj = importlib.import_module(".".join(parts[:i]))
+            except ImportError:
+                continue
+            try:
+                for a in parts[i:]:
+                    obj = getattr(obj, a)
+            except AttributeError:
+                out.add(ref)
+            break
+    return out
+
+
+def test_every_name_the_docs_and_docstrings_give_exists() -> None:
+    """A module moved or a function renamed leaves no stale reference behind."""
+    texts = [p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")]
+    texts += [ROOT / n for n in ("README.md", "ARCHITECTURE.md", "BENCHMARKS.md",
+                                 "fixtures/MANIFEST.md")]
+    assert {str(p.relative_to(ROOT)): d for p in texts if (d := _dangling(p.read_text()))} == {}

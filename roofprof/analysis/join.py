@@ -7,7 +7,7 @@ Each timed launch takes its counters from, in this order:
    program's launches of it: they are paired in launch order (timing by start time, counters by
    ncu's id, which follows launch order).
 2. ``signature``: the mean of the profiled launches of the same kernel, template instance
-   (``roofprof.tables.timing.template_key``: ncu's and the demangler's spellings agree on it), grid,
+   (``parsers.kernel_names.template_key``: ncu's and the demangler's spellings agree on it), grid,
    block and device in the same ``phase`` and ``op``, else in the same phase, else in any; last,
    only for a launch whose template instance is unknown (its name not demangled), of the same
    function base name, grid, block and device (the key says which: ``counters_key``). Another
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
 
 SIGNATURE = ("kernel", "grid", "block", "device")
 #: the key of each level (1: same launch; 2-4: signatures, most specific first); ``template``
-#: is the template instance (``roofprof.tables.timing.template_key`` of the demangled name)
+#: is the template instance (``parsers.kernel_names.template_key`` of the demangled name)
 LEVEL_KEYS: tuple[tuple[str, ...], ...] = (
     ("kernel", "template", "grid", "block", "device", "range"),
     ("kernel", "template", "grid", "block", "device", "phase", "op"),

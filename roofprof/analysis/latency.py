@@ -19,8 +19,8 @@ the others.
 Only ranges that launched at least one kernel are seen. Percentiles interpolate linearly between
 order statistics (numpy's default); with few instances p99 is close to the maximum.
 
-Analysis is pure (tables in, tables out); :func:`plot` draws a histogram and a CDF on axes it is
-given or makes, and never shows.
+Analysis is pure (tables in, tables out); :mod:`roofprof.views.latency` prints the percentiles
+and draws their histogram and CDF.
 """
 
 from __future__ import annotations

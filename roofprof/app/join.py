@@ -9,7 +9,6 @@ bounded memory. :func:`join` picks the way for its inputs.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,9 +24,10 @@ from roofprof.inputs.load import load
 from roofprof.inputs.timing import load_timing
 from roofprof.tables.columns import read_parquet_text, to_frame
 from roofprof.tables.files import atomic_output, refuse_inputs
-from roofprof.tables.kernels import META_KEY, Trace
+from roofprof.tables.kernels import Trace
 from roofprof.tables.partitions import is_pattern
 from roofprof.tables.schema import SCHEMA_VERSION, TEXT
+from roofprof.tables.stored import with_meta
 from roofprof.tables.timing import COLUMNS, TimingTrace, is_timing_parquet, read
 
 __all__ = ["KEY_TIMING", "join", "write_joined", "write_joined_file"]
@@ -66,7 +66,7 @@ def _write(output: str | os.PathLike[str], meta: dict[str, Any], chunks: Iterato
     atomically, with ``meta``."""
     meta["schema_version"] = SCHEMA_VERSION
     first = next(chunks)
-    schema = first.schema.with_metadata({META_KEY: json.dumps(meta).encode()})
+    schema = with_meta(first.schema.remove_metadata(), meta)
     # a value per launch: a dictionary page would be tried, filled and dropped in every chunk
     # (pyarrow takes a list of columns where its stubs say bool)
     options: dict[str, Any] = {"use_dictionary": [c for c in schema.names

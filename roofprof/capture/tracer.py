@@ -12,7 +12,7 @@ table:
 - a CUDA-graph replay's kernels carry the correlation id of their ``cudaGraphLaunch`` (ranges
   open at the replay) and their graph node; an instantiated node leads to the captured node it
   was cloned from, whose creation (time, thread) gives the ranges open at capture
-  (``launch+capture``, as in ``roofprof.tables.timing.with_capture``).
+  (``launch+capture``, as in ``parsers.stacks.with_capture``).
 
 Kernel names are CUPTI's mangled names; ``c++filt`` (binutils) demangles them where installed,
 and ``kernel`` is the base name either way. Needs the optional ``cupti-python`` package in the

@@ -39,11 +39,11 @@ from roofprof.analysis.roofline import (
     level_of,
 )
 from roofprof.errors import UsageError, option
-from roofprof.tables.kernels import META_KEY
 from roofprof.tables.metrics import PRECISIONS
 from roofprof.tables.partitions import parts
 from roofprof.tables.sampling import decisive
 from roofprof.tables.schema import COLUMNS, dtype_of
+from roofprof.tables.stored import META_KEY
 
 #: columns whose values a group name cannot be made of in SQL (lists, full kernel identity)
 _NOT_GROUPABLE = frozenset({"nvtx", "kernel", "id"})

@@ -23,9 +23,9 @@ def append(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLik
            run: str = "default", host: str = "default", rank: int = 0,
            format: str | None = None, rules: RulesArg = None, reader: str | None = None,
            strict: bool = False, where: str | None = None) -> tuple[Trace, Path]:
-    """Parse ``inputs`` as :func:`convert` does and add them to the dataset at ``directory``
-    (``roofprof.tables.partitions``) as one new file, atomically, in partition run/host/rank; the
-    file's ``host`` column is the partition's. Returns the trace and the file."""
+    """Parse ``inputs`` as :func:`roofprof.inputs.load.convert` does and add them to the dataset at
+    ``directory`` (``roofprof.tables.partitions``) as one new file, atomically, in partition
+    run/host/rank; the file's ``host`` column is the partition's. Returns the trace and the file."""
     trace = _read_to_append(inputs, format, rules, reader, strict, where)
     return trace, _add_part(trace, directory, run, host, rank)
 

@@ -11,7 +11,6 @@ a trace is ``roofprof.inputs``'s work.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,10 +24,9 @@ import pyarrow.parquet as pq
 
 from roofprof import __version__
 from roofprof.errors import InputError, OutputError
-from roofprof.tables import checks
+from roofprof.tables import checks, stored
 from roofprof.tables.columns import concat as concat_columns
 from roofprof.tables.columns import nulls, read_frame, taken, to_arrow
-from roofprof.tables.files import atomic_output
 from roofprof.tables.partitions import label_of
 from roofprof.tables.sampling import decisive, sampling
 from roofprof.tables.schema import (
@@ -42,22 +40,18 @@ from roofprof.tables.schema import (
     empty_meta,
     upgrade,
 )
+from roofprof.tables.stored import META_KEY, Table, with_meta
 
-META_KEY = b"roofprof"
 PARQUET_MAGIC = b"PAR1"
 #: the kernel table's text columns, and those a dataset or a combination adds
 TEXT_COLUMNS = (*(c for c in COLUMNS if dtype_of(c) == TEXT), "run", "trace")
 
 
 @dataclass
-class Trace:
+class Trace(Table):
     """Measured kernels (``kernels``, one row per launch) and what produced them (``meta``)."""
 
-    kernels: pd.DataFrame
     meta: dict[str, Any] = field(default_factory=empty_meta)
-
-    def __len__(self) -> int:
-        return len(self.kernels)
 
     def __repr__(self) -> str:
         k = self.kernels
@@ -95,8 +89,7 @@ def arrow_table(trace: Trace) -> Any:
     if not all(type(v) is list for v in cells[first]):  # each distinct cell object once
         df["nvtx"] = df["nvtx"].map(lambda v: list(v) if v is not None else [])
     table = to_arrow(df)
-    meta = {**(table.schema.metadata or {}), META_KEY: json.dumps(trace.meta).encode()}
-    return table.replace_schema_metadata(meta)
+    return table.replace_schema_metadata(with_meta(table.schema, trace.meta).metadata)
 
 
 def write_parquet(trace: Trace, path: str | os.PathLike[str]) -> None:
@@ -104,9 +97,7 @@ def write_parquet(trace: Trace, path: str | os.PathLike[str]) -> None:
     trace.meta["schema_version"] = SCHEMA_VERSION
     trace.meta["created"] = trace.meta.get("created") or dt.datetime.now(
         dt.UTC).isoformat(timespec="seconds")
-    table = arrow_table(trace)
-    with atomic_output(path) as fh:
-        pq.write_table(table, fh, compression="zstd")
+    stored.write(arrow_table(trace), trace.meta, path)
 
 
 def read_parquet(path: Path, attribute: Callable[[Trace], None] | None = None) -> Trace:

@@ -35,24 +35,22 @@ table is built from a timing source by ``roofprof.inputs.timing``.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from roofprof import __version__
 from roofprof.errors import InputError
+from roofprof.tables import stored
 from roofprof.tables.columns import concat as concat_columns
 from roofprof.tables.columns import nulls, read_frame, taken, to_arrow
-from roofprof.tables.files import atomic_output
 from roofprof.tables.schema import SCHEMA_VERSION, TEXT, empty_meta
+from roofprof.tables.stored import Table
 
 TABLE = "timing"
 
@@ -92,14 +90,8 @@ NVTX_SOURCES = ("launch", "launch+capture", "gpu", "none")
 
 
 @dataclass
-class TimingTrace:
+class TimingTrace(Table):
     """Every timed kernel launch (``kernels``) and what produced them (``meta``)."""
-
-    kernels: pd.DataFrame
-    meta: dict[str, Any] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.kernels)
 
 
 # ---------------------------------------------------------------------------------- Parquet
@@ -111,11 +103,7 @@ def write(trace: TimingTrace, path: str | os.PathLike[str]) -> None:
             "roofprof_version": __version__}
     meta["created"] = meta.get("created") or dt.datetime.now(dt.UTC).isoformat(
         timespec="seconds")
-    table = to_arrow(trace.kernels)
-    table = table.replace_schema_metadata({**(table.schema.metadata or {}),
-                                           b"roofprof": json.dumps(meta).encode()})
-    with atomic_output(path) as fh:
-        pq.write_table(table, fh, compression="zstd")
+    stored.write(to_arrow(trace.kernels), meta, path)
 
 
 def read(path: str | os.PathLike[str], skip: Sequence[str] = (),
@@ -126,7 +114,7 @@ def read(path: str | os.PathLike[str], skip: Sequence[str] = (),
     p = Path(path)
     text_columns = [c for c, dtype in COLUMNS.items() if dtype == TEXT]
     try:
-        meta = json.loads((pq.read_schema(p).metadata or {}).get(b"roofprof", b"{}"))
+        meta = stored.meta_of(p)
         if meta.get("table") == TABLE:
             # text columns coded (files written before hold plain strings); list cells one
             # list per distinct cell, shared by its rows (as the tracer makes them)
@@ -158,8 +146,7 @@ def read(path: str | os.PathLike[str], skip: Sequence[str] = (),
 def is_timing_parquet(path: Path) -> bool:
     """Whether ``path`` is a timing table's Parquet file (never raises: anything else is not)."""
     try:
-        meta = pq.read_schema(path).metadata or {}
-        return bool(json.loads(meta.get(b"roofprof", b"{}")).get("table") == TABLE)
+        return bool(stored.meta_of(path).get("table") == TABLE)
     except Exception:  # not Parquet, or not ours: the caller decides
         return False
 

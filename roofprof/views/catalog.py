@@ -66,7 +66,7 @@ def format_entry(gpu: Gpu) -> str:
 
 
 def format_check(check: pd.DataFrame) -> str:
-    """:func:`check_peaks`'s result as a terminal table."""
+    """:func:`roofprof.analysis.catalog.check_peaks`'s result as a terminal table."""
     rows = []
     for r in check.to_dict("records"):
         div = 1e9 if r["quantity"] == "dram" else 1e12

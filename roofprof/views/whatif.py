@@ -11,7 +11,8 @@ from roofprof.views.texttable import render
 
 
 def format_whatif(df: pd.DataFrame, source: str, target: str, peaks: str) -> str:
-    """:func:`whatif`'s table for the terminal, labelled as a projection."""
+    """:func:`roofprof.analysis.whatif.whatif`'s table for the terminal, labelled as a
+    projection."""
     def x(v: float | None) -> str:
         return "-" if v is None else f"{v:.2f}x"
 

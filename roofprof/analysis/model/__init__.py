@@ -9,6 +9,7 @@ measured numbers beside them.
 
 from __future__ import annotations
 
+from roofprof.analysis.model import compare
 from roofprof.analysis.model.arch import Architecture, architecture, from_config, presets
 from roofprof.analysis.model.estimate import (
     PHASES,
@@ -20,5 +21,5 @@ from roofprof.analysis.model.estimate import (
     totals,
 )
 
-__all__ = ["PHASES", "Architecture", "Options", "architecture", "estimate", "from_config",
-           "options_for", "presets", "roofs_of_gpu", "roofs_of_trace", "totals"]
+__all__ = ["PHASES", "Architecture", "Options", "architecture", "compare", "estimate",
+           "from_config", "options_for", "presets", "roofs_of_gpu", "roofs_of_trace", "totals"]

@@ -1,9 +1,9 @@
 """What a roofline plot shows, as data: points, roofs, aggregates, labels, legend, notes.
 
-:func:`build` and :func:`build_sweep` turn a trace into a :class:`Scene` using only the analysis
-(:mod:`roofprof.analysis.roofline`, :mod:`roofprof.analysis.grouping`): every number drawn is a
-number the summary prints for the same kernels and groups. Renderers (:mod:`.static`, :mod:`.html`)
-only draw a scene; tests assert on scenes, not on pixels.
+:func:`build` and :func:`.sweep.build_sweep` turn a trace into a :class:`Scene` using only the
+analysis (:mod:`roofprof.analysis.roofline`, :mod:`roofprof.analysis.grouping`): every number drawn
+is a number the summary prints for the same kernels and groups. Renderers (:mod:`.static`,
+:mod:`.html`) only draw a scene; tests assert on scenes, not on pixels.
 """
 
 from __future__ import annotations
