@@ -1,4 +1,4 @@
-"""Nsight Compute units -> roofprof's canonical units, and locale-aware number parsing.
+"""Nsight Compute units -> roofprof's canonical units (numbers in cells: ``parsers.cells``).
 
 Canonical units: time in nanoseconds; everything else in SI base units with "per second"
 denominators (bytes, hz, byte/second); per-cycle quantities stay per cycle. ncu prints base units
@@ -49,37 +49,3 @@ def _numerator(text: str) -> float | None:
     if re.fullmatch(r"[A-Za-z_]+", text):  # other plain units ("register", "SM", "pass", ...)
         return 1.0
     return None
-
-
-# ---------------------------------------------------------------------------- numbers in CSV
-
-_US_EVIDENCE = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$|^-?\d+\.(\d{1,2}|\d{4,})$")
-_EU_EVIDENCE = re.compile(r"^-?\d{1,3}(\.\d{3}){2,}(,\d+)?$|^-?\d{1,3}(\.\d{3})+,\d+$|"
-                          r"^-?\d+,(\d{1,2}|\d{4,})$")
-_US_NUMBER = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d*)?([eE][-+]?\d+)?$")
-_EU_NUMBER = re.compile(r"^-?(\d{1,3}(\.\d{3})+|\d+)(,\d*)?([eE][-+]?\d+)?$")
-
-
-def detect_locale(cells: list[str]) -> str | None:
-    """"C" (1,234.5) or "eu" (1.234,5) from the numbers in a file; None if they contradict."""
-    us = any(_US_EVIDENCE.match(c) for c in cells)
-    eu = any(_EU_EVIDENCE.match(c) for c in cells)
-    if us and eu:
-        return None
-    return "eu" if eu else "C"
-
-
-def parse_number(text: str, locale: str) -> float | None:
-    """A number as ncu prints it; None for "n/a", empty cells and anything not numeric."""
-    text = text.strip()
-    if not text or text.lower() in ("n/a", "nan", "-"):
-        return None
-    if locale == "eu":
-        if not _EU_NUMBER.match(text):
-            return None
-        text = text.replace(".", "").replace(",", ".")
-    else:
-        if not _US_NUMBER.match(text):
-            return None
-        text = text.replace(",", "")
-    return float(text)

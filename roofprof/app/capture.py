@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -179,6 +179,3 @@ def graph_notes(trace: TimingTrace) -> list[str]:
             f"of its launch; their kernels, and so their roofline points, are unknown "
             f"({option('graph_nodes')} all records every node)"]
 
-
-#: what ``forward`` and ``on_progress`` of :func:`record` are
-Callbacks = tuple[Callable[..., Any], ...]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -105,8 +104,3 @@ def check_catalog(kernels: pd.DataFrame) -> None:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*is not in the GPU catalog")
         check_peaks(kernels, warn=True)
-
-
-def suffix_of(path: PathArg) -> str:
-    """A path's suffix, lower case (``.json``)."""
-    return Path(path).suffix.lower()

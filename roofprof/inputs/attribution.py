@@ -395,7 +395,3 @@ def _rename_by_category(codes: Any, op_rules: list[Rule | None], category: Any, 
             op[decided & (category == cat)] = name
     return op
 
-
-def needs_attribution(table: pd.DataFrame) -> bool:
-    """Whether a table lacks any attribution column (an older trace)."""
-    return any(c not in table.columns for c in COLUMNS)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,7 +161,3 @@ def concat(parts: Sequence[TimingTrace]) -> TimingTrace:
     meta["sources"] = [s for t in parts for s in t.meta.get("sources") or []]
     return TimingTrace(kernels=kernels, meta=meta)
 
-
-def concat_unique(values: Iterable[str]) -> list[str]:
-    """The distinct non-null values, sorted, as text."""
-    return sorted({str(v) for v in values if v is not None and str(v) != "<NA>"})
