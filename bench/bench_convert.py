@@ -140,7 +140,7 @@ def _child_main(reader: str, path: Path) -> None:
     import pandas  # noqa: F401
 
     from parsers import ncu_rep_reader
-    from parsers.ncu_rep import wanted_metrics
+    from roofprof.tables.metrics import wanted_metrics
 
     names = wanted_metrics()
 
