@@ -37,7 +37,6 @@ than its L2 bytes has no meaningful L1 point (``l1`` numbers null, reason given)
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -97,20 +96,19 @@ class HasKernels(Protocol):
     def kernels(self) -> pd.DataFrame: ...
 
 
-TableLike = pd.DataFrame | HasKernels | str
+TableLike = pd.DataFrame | HasKernels
 
 
 def table_of(obj: Any) -> pd.DataFrame:
-    """The kernel table of a DataFrame, a Trace, or a path to any input roofprof reads."""
+    """The kernel table of a DataFrame or a Trace (analysis reads no files: load a path with
+    ``roofprof.load``, or give it to ``roofprof.summary``, which reads it)."""
     if isinstance(obj, pd.DataFrame):
         return obj
     kernels = getattr(obj, "kernels", None)
     if isinstance(kernels, pd.DataFrame):
         return kernels
-    if isinstance(obj, str) or hasattr(obj, "__fspath__"):
-        trace = importlib.import_module("roofprof.inputs.load").load(obj)
-        return trace.kernels  # type: ignore[no-any-return]
-    raise UsageError(f"expected a kernel table, a Trace or a path, got {type(obj).__name__}")
+    raise UsageError(f"expected a kernel table or a Trace, got {type(obj).__name__} (read a "
+                     "file with roofprof.load first)")
 
 
 def check(table: pd.DataFrame) -> None:

@@ -55,7 +55,7 @@ class Report:
 def build(trace: Any, *, timing: Any = None, comparison: pd.DataFrame | None = None,
           options: pd.DataFrame | None = None, level: str = "dram", title: str | None = None,
           top: int = TOP_KERNELS) -> Report:
-    """The report of ``trace`` (a Trace, kernel table or path). ``timing``: a
+    """The report of ``trace`` (a Trace or a kernel table). ``timing``: a
     :class:`~roofprof.tables.timing.TimingTrace` for the latency section; ``comparison``: the result
     of :func:`roofprof.analysis.report.model_comparison` (or
     :func:`roofprof.analysis.model.compare.compare`), ``options``: of

@@ -37,7 +37,7 @@ def plot(table_or_trace: Any, ax: Axes | None = None, *, by: str = "range",
          levels: Sequence[str] = ("dram",), filter: str | None = None, title: str | None = None,
          label_top: int = 5, depth: int | None = None, max_points: int | None = None,
          figsize: tuple[float, float] = (12.0, 6.8)) -> Axes:
-    """Draw the measured roofline of a trace (or kernel table, or path) and return the Axes.
+    """Draw the measured roofline of a trace (or kernel table) and return the Axes.
 
     ``by`` colours kernels by group (see :func:`roofprof.analysis.roofline.summarize`); ``levels``
     ``("dram", "l2", "l1")`` draws each kernel at each level, joined by a thin line;

@@ -107,7 +107,7 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
           filter: str | None = None, title: str | None = None, depth: int | None = None,
           label_top: int = 5, max_points: int = MAX_POINTS, model: pd.DataFrame | None = None,
           model_label: str = "") -> Scene:
-    """The scene of one trace (a Trace, kernel table or path); with ``model`` (the table of
+    """The scene of one trace (a Trace or a kernel table); with ``model`` (the table of
     :func:`roofprof.analysis.model.estimate`, timed at roofs) its point beside each op · phase group
     (:mod:`.overlay`; ``model_label`` names the modelled run in the legend)."""
     t, lv = _prepared(obj, levels, filter)
