@@ -94,7 +94,8 @@ class PlotNumbers:
     #: label candidates: index kernel name, ``sum`` (time), ``size`` (launches), ``idxmax``
     #: (the row of ``points`` of its longest launch)
     labels: pd.DataFrame
-    #: ``chart.scene.not_drawn_rows`` input: kernel, range, why, launches, time_ns, roof_ns,
+    # : ``roofprof.views.chart.captions.not_drawn_rows`` input: kernel, range, why, launches,
+    # time_ns, roof_ns,
     #: and ``reason``, the kernels' own (``roofline.kernel_numbers``)
     not_drawn: pd.DataFrame
     gpus: list[str] = field(default_factory=list)

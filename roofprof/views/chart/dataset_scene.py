@@ -24,6 +24,7 @@ from roofprof.datasets.plot_numbers import plot_numbers
 from roofprof.datasets.sql import sampling_meta
 from roofprof.errors import InputError, UsageError
 from roofprof.tables.partitions import parts
+from roofprof.views.chart.captions import not_drawn_rows, notes_of, sampled_note, subtitle_lines
 from roofprof.views.chart.colours import assign
 from roofprof.views.chart.scene import (
     MAX_POINTS,
@@ -33,14 +34,10 @@ from roofprof.views.chart.scene import (
     kernel_frame,
     legend,
     limits,
-    not_drawn_rows,
-    notes_of,
     nothing_drawable,
     placed_kernels,
     roofs_of,
-    sampled_note,
     slopes_of,
-    subtitle_lines,
     unit_of,
 )
 
@@ -85,7 +82,7 @@ def build_dataset(directory: str | os.PathLike[str], *, by: str = "range",
     roofs = roofs_of(pn.peaks)
     aggs = aggregate_points({lvl: np.asarray(pn.intensity[lvl], dtype=np.float64)
                              for lvl in lv}, grouping, groups, colours, shown)
-    notes = notes_of(aggs)
+    notes = notes_of(bool(aggs))
     if sampled:  # say what is drawn: never silently fewer points
         notes[0] = notes[0].replace("over the drawn kernels", "over every drawable kernel")
         notes[:0] = _sample_note(pn.drawable, pn.drawable_ns, len(kernels), drawn_ns,

@@ -8,7 +8,6 @@ is a number the summary prints for the same kernels and groups. Renderers (:mod:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,10 +19,16 @@ from roofprof.analysis import roofline as rl
 from roofprof.analysis.grouping import Grouping, filter_kernels, group_kernels
 from roofprof.analysis.labels import short_kernel, unique_labels
 from roofprof.errors import InputError, UsageError
-from roofprof.tables.sampling import sampling, time_shares_of
+from roofprof.views.chart.captions import (
+    not_drawn_rows,
+    notes_of,
+    sampled_note,
+    subtitle_lines,
+    title_of,
+)
 from roofprof.views.chart.colours import OTHER, assign
 from roofprof.views.chart.overlay import NOTE, ModelPoint, model_points
-from roofprof.views.fmt import duration, si
+from roofprof.views.fmt import si
 from roofprof.views.tables import records
 
 #: above this many points (kernels x levels) the kernels are drawn as a time-weighted density
@@ -128,10 +133,10 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
     slopes = _slopes(numbers, lv, placed)
     aggs = _aggregates(t, numbers, lv, grouping, groups, colours, shown)
     models = [] if model is None else model_points(t, model, grouping, groups, numbers, colours)
-    notes = notes_of(aggs) + ([f"{NOTE}: {model_label}" if model_label else NOTE]
+    notes = notes_of(bool(aggs)) + ([f"{NOTE}: {model_label}" if model_label else NOTE]
                               if model is not None else [])
     scene = Scene(
-        title=title or _title(obj, t),
+        title=title or title_of(obj, t),
         subtitle=_subtitle(t, lv, total, filter, numbers, placed) + sampled_note(obj),
         levels=lv, unit=unit_of(roofs), xlim=(0, 0), ylim=(0, 0), kernels=kernels,
         density=density, roofs=roofs, slopes=slopes, aggregates=aggs,
@@ -324,19 +329,6 @@ def unit_of(roofs: list[Roof]) -> str:
     return "OP/s" if roofs and all(r.unit == "OP/s" for r in roofs) else "FLOP/s"
 
 
-def _title(obj: Any, t: pd.DataFrame) -> str:
-    meta = getattr(obj, "meta", None) or {}
-    gpus = [str(g) for g in meta.get("gpu") or [] if g]
-    if not gpus and "device_name" in t.columns:
-        gpus = [str(g) for g in t["device_name"].dropna().unique()[:3]]
-    sources = [os.path.basename(str(s)) for s in meta.get("sources") or [] if s]
-    if not sources and "source" in t.columns:
-        sources = [os.path.basename(str(s)) for s in t["source"].dropna().unique()[:3]]
-    if not sources and isinstance(obj, (str, os.PathLike)):
-        sources = [os.path.basename(os.fspath(obj))]
-    return " · ".join(x for x in (", ".join(gpus) or "unknown GPU", ", ".join(sources)) if x)
-
-
 def _subtitle(t: pd.DataFrame, lv: tuple[str, ...], total: float, filter: str | None,
               numbers: dict[str, pd.DataFrame], placed: Any) -> list[str]:
     k0 = numbers[lv[0]]
@@ -346,45 +338,6 @@ def _subtitle(t: pd.DataFrame, lv: tuple[str, ...], total: float, filter: str | 
     other = ~placed & ~no_work & ~unknown
     off = [(int(m.sum()), float(np.nansum(dur[m]))) for m in (no_work, unknown, other)]
     return subtitle_lines(len(t), lv, total, filter, off)
-
-
-def subtitle_lines(kernels: int, lv: tuple[str, ...], total: float, filter: str | None,
-                   off: list[tuple[int, float]]) -> list[str]:
-    """The subtitle: levels, kernels and GPU time, and the (count, time) of kernels not drawn
-    for want of FLOPs, of counters, of bytes or time (in that order)."""
-    sub = [f"measured roofline, {' / '.join(rl.LEVEL_LABELS[v] for v in lv)}",
-           f"{kernels:,} kernels, {duration(total)} GPU time"]
-    if filter:
-        sub.append(f"filter {filter!r}")
-    whats = ("without FLOPs", "with counters missing",
-             f"without {rl.LEVEL_LABELS[lv[0]]} bytes or time")
-    for (count, time), what in zip(off, whats, strict=True):
-        if count:
-            share = time / total if total else 0.0
-            sub.append(f"{count:,} {what} ({100 * share:.1f}% of time) not drawn")
-    return sub
-
-
-def sampled_note(obj: Any) -> list[str]:
-    """A sampled trace says so: its time shares are of the profiled launches, not the run; a
-    filtered one says which kernels it holds (as the text summary does)."""
-    meta = getattr(obj, "meta", None)
-    if not isinstance(meta, dict):
-        return []
-    shares = time_shares_of(meta)
-    if shares == "samples":
-        return ["SAMPLED: time shares are of the profiled launches, not of the run"]
-    if shares == "filtered":  # one subtitle line: a long list of ranges is cut short
-        text = "filtered: " + "; ".join(sampling(meta)["reasons"])
-        return [text if len(text) <= 100 else text[:99] + "…"]
-    return []
-
-
-def notes_of(aggs: list[Aggregate]) -> list[str]:
-    notes = ["roofs: each precision's peak over the drawn kernels, Σwork / Σ(work / peak)"]
-    if aggs:
-        notes.append("◆ group aggregate: Σwork / Σbytes, Σwork / Σtime")
-    return notes
 
 
 def _not_drawn(t: pd.DataFrame, k0: pd.DataFrame, placed: Any) -> pd.DataFrame:
@@ -403,18 +356,6 @@ def _not_drawn(t: pd.DataFrame, k0: pd.DataFrame, placed: Any) -> pd.DataFrame:
     })
     df["launches"] = 1
     return not_drawn_rows(df)
-
-
-def not_drawn_rows(df: pd.DataFrame) -> pd.DataFrame:
-    """Rows of kernels off the plot (``kernel``, ``range``, ``why``, ``launches``,
-    ``time_ns``, ``roof_ns``; null roof: unknown) summed per (kernel, range, why), with their
-    % of roof, the most time first."""
-    g = df.groupby(["kernel", "range", "why"], sort=False, dropna=False,
-                   observed=True)
-    out = g.agg(launches=("launches", "sum"), time_ns=("time_ns", "sum"),
-                roof_ns=("roof_ns", lambda s: s.sum(min_count=len(s)))).reset_index()
-    out["pct_of_roof"] = rl.div(out["roof_ns"], out["time_ns"])
-    return out.sort_values("time_ns", ascending=False, kind="stable").reset_index(drop=True)
 
 
 def limits(s: Scene) -> tuple[tuple[float, float], tuple[float, float]]:
