@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from parsers import ncu_rep_nvidia, ncu_rep_reader
 from parsers.format import Format
+from parsers.ncu_rep_nvidia import ncu_version as nvidia_ncu_version
+from parsers.ncu_rep_nvidia import read as read_with_nvidia
+from parsers.ncu_rep_reader import read as read_with_roofprof
 from parsers.ncu_rep_wire import MAGIC
 from parsers.raw import RawKernels
 from roofprof.errors import UsageError
@@ -35,14 +37,14 @@ def read(path: Path, reader: str | None = None, strict: bool = False) -> RawKern
     """Read a report with ``reader`` ("roofprof", the default, or "ncu-report")."""
     reader = reader or "roofprof"
     if reader == "roofprof":
-        return ncu_rep_reader.read(path, strict=strict)
+        return read_with_roofprof(path, strict=strict)
     if reader == "ncu-report":
-        return ncu_rep_nvidia.read(path, strict=strict)
+        return read_with_nvidia(path, strict=strict)
     raise UsageError(f"unknown report reader {reader!r}; known: {', '.join(READERS)}")
 
 
 def ncu_version(path: Path) -> str | None:
-    return ncu_rep_nvidia.ncu_version(path)
+    return nvidia_ncu_version(path)
 
 
 FORMAT = Format(name="ncu-rep", suffixes=(".ncu-rep",), sniff=_sniff, read=read,

@@ -38,7 +38,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parsers import ncu_csv, ncu_rep_reader
+from parsers.ncu_csv import read as read_csv
+from parsers.ncu_rep_reader import UnknownFormatVersion, UnsupportedContent
+from parsers.ncu_rep_reader import read as read_with_roofprof
 from parsers.ncu_rep_wire import MAGIC
 from parsers.nvidia_tools import find_ncu
 from parsers.raw import RawKernels
@@ -127,8 +129,8 @@ def check_with_own_reader(path: Path) -> str | None:
     NVIDIA's reader unchecked: that is what ``--reader ncu-report`` is for.
     """
     try:
-        command = ncu_rep_reader.read(path, strict=True, checking=True).meta.get("ncu_command")
-    except (ncu_rep_reader.UnknownFormatVersion, ncu_rep_reader.UnsupportedContent):
+        command = read_with_roofprof(path, strict=True, checking=True).meta.get("ncu_command")
+    except (UnknownFormatVersion, UnsupportedContent):
         return None
     return str(command) if command else None
 
@@ -205,7 +207,7 @@ def _read_via_ncu(path: Path) -> RawKernels:
         if done.returncode != 0:
             err = done.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
             raise NcuError(f"{path}: ncu could not export it ({' | '.join(err)})")
-        raw = ncu_csv.read(Path(tmp))
+        raw = read_csv(Path(tmp))
     finally:
         os.unlink(tmp)
     raw.meta["format"] = "ncu-rep (via ncu --csv)"

@@ -16,9 +16,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
 from roofprof.errors import RoofprofError, RoofprofWarning
+from roofprof.version import __version__
 
 if TYPE_CHECKING:
     from roofprof.analysis.roofline import top_kernels

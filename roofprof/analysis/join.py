@@ -42,7 +42,6 @@ import pandas as pd
 import pyarrow as pa
 
 from parsers.kernel_names import template_key
-from roofprof import __version__
 from roofprof.analysis.join_report import Match, report
 from roofprof.errors import InputError
 from roofprof.tables.columns import arrow_text, arrow_text_array, canonical, shared_lists, text
@@ -50,6 +49,7 @@ from roofprof.tables.kernels import Trace
 from roofprof.tables.sampling import in_scope, sampling
 from roofprof.tables.schema import ATTRIBUTION, IDENTITY, MEASURED, TEXT, dtype_of, empty_meta
 from roofprof.tables.timing import COLUMNS
+from roofprof.version import __version__
 
 if TYPE_CHECKING:
     from roofprof.tables.timing import TimingTrace

@@ -6,7 +6,6 @@ import warnings
 
 import click
 
-from roofprof import __version__
 from roofprof.cli.capture import record, trace
 from roofprof.cli.compare import diff, whatif
 from roofprof.cli.convert import convert, join
@@ -16,6 +15,7 @@ from roofprof.cli.plot import plot
 from roofprof.cli.ranks import ranks
 from roofprof.cli.report import report
 from roofprof.cli.summary import summary
+from roofprof.version import __version__
 
 # NVIDIA's SWIG-generated ncu_report module makes Python warn at interpreter exit
 warnings.filterwarnings("ignore", message="builtin type swigvarlink", category=DeprecationWarning)

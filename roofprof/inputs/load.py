@@ -26,7 +26,6 @@ import pandas as pd
 import parsers
 from parsers.raw import RawKernels
 from parsers.stacks import unended_note
-from roofprof import __version__
 from roofprof.errors import InputError, RoofprofWarning, option, strict_mode
 from roofprof.inputs.attribution import Rules, attribute, builtin_rules, load_rules
 from roofprof.inputs.derive import build_table
@@ -39,6 +38,7 @@ from roofprof.tables.files import refuse_inputs
 from roofprof.tables.kernels import Trace, combine, concat, is_parquet, read_parquet, write_parquet
 from roofprof.tables.sampling import from_ncu_argv, of_reports
 from roofprof.tables.schema import COLUMNS, empty_meta
+from roofprof.version import __version__
 
 RulesArg = str | os.PathLike[str] | None
 

@@ -22,7 +22,6 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from roofprof import __version__
 from roofprof.errors import InputError, OutputError
 from roofprof.tables import checks, stored
 from roofprof.tables.columns import concat as concat_columns
@@ -41,6 +40,7 @@ from roofprof.tables.schema import (
     upgrade,
 )
 from roofprof.tables.stored import META_KEY, Table, with_meta
+from roofprof.version import __version__
 
 PARQUET_MAGIC = b"PAR1"
 #: the kernel table's text columns, and those a dataset or a combination adds

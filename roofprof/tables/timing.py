@@ -44,13 +44,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from roofprof import __version__
 from roofprof.errors import InputError
 from roofprof.tables import stored
 from roofprof.tables.columns import concat as concat_columns
 from roofprof.tables.columns import nulls, read_frame, taken, to_arrow
 from roofprof.tables.schema import SCHEMA_VERSION, TEXT, empty_meta
 from roofprof.tables.stored import Table
+from roofprof.version import __version__
 
 TABLE = "timing"
 

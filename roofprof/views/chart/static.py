@@ -18,8 +18,8 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from roofprof.analysis.roofline import LEVEL_LABELS, PRECISION_LABELS
-from roofprof.views.chart import placement as pl
 from roofprof.views.chart.colours import OTHER
+from roofprof.views.chart.placement import Obstacles, place, renderer, ring, slide_along
 from roofprof.views.chart.scene import MARKERS, Scene
 from roofprof.views.fmt import plain, si
 
@@ -61,18 +61,18 @@ def render(scene: Scene, ax: Axes | None = None,
     _models(d, scene)
     _legends(d.ax, scene)
     _title(d.ax, scene)
-    rend = pl.renderer(d.ax)
+    rend = renderer(d.ax)
     obstacles = _marker_boxes(d.ax, scene)
     _roofs(d.ax, scene, obstacles, rend)
     for row, text in scene.labels:
         k = scene.kernels
         xy = (float(k[f"x_{scene.levels[0]}"].to_numpy(dtype=np.float64)[row]),
               float(k["y"].to_numpy(dtype=np.float64)[row]))
-        pl.place(d.ax, plain(text), xy, rend, obstacles, row=row, offsets=pl.ring(), boxed=True)
+        place(d.ax, plain(text), xy, rend, obstacles, row=row, offsets=ring(), boxed=True)
     for a in scene.aggregates:
         if a.series is not None:
             xy = (a.x[next(iter(a.x))], a.y)
-            pl.place(d.ax, plain(a.series), xy, rend, obstacles, row=-1, boxed=False,
+            place(d.ax, plain(a.series), xy, rend, obstacles, row=-1, boxed=False,
                      offsets=[(8, -13), (-8, 5), (8, 5), (-8, -13), (0, 10), (0, -18),
                               (14, -24), (-14, 16)], colour=a.colour, fontsize=7.5)
     return d
@@ -196,10 +196,10 @@ def _models(d: Drawing, s: Scene) -> None:
         d.models[gid] = i
 
 
-def _marker_boxes(ax: Axes, s: Scene) -> pl.Obstacles:
+def _marker_boxes(ax: Axes, s: Scene) -> Obstacles:
     from matplotlib.transforms import Bbox
 
-    obs = pl.Obstacles()
+    obs = Obstacles()
     scale = ax.figure.dpi / 72.0
     k = s.kernels
     if not s.density and len(k):
@@ -228,7 +228,7 @@ def _marker_boxes(ax: Axes, s: Scene) -> pl.Obstacles:
     return obs
 
 
-def _roofs(ax: Axes, s: Scene, obs: pl.Obstacles, rend: Any) -> None:
+def _roofs(ax: Axes, s: Scene, obs: Obstacles, rend: Any) -> None:
     (x0, x1), (y0, y1) = ax.get_xlim(), ax.get_ylim()
     top = max((r.peak for r in s.roofs), default=y1 / 10)
     max_bw = max((sl.bandwidth for sl in s.slopes), default=0.0)
@@ -256,7 +256,7 @@ def _roofs(ax: Axes, s: Scene, obs: pl.Obstacles, rend: Any) -> None:
         label = ax.annotate(plain(text), (x1, roof.peak), xytext=(-4, 3),
                             textcoords="offset points", ha="right", va="bottom", fontsize=8.5,
                             color="#222222", zorder=6)
-        pl.slide_along(label, rend, obs, start)
+        slide_along(label, rend, obs, start)
     for sl in s.slopes:
         lx = x0 * 2.2
         if lx * sl.bandwidth < y0 or lx * sl.bandwidth > y1:  # enters the plot later
@@ -267,7 +267,7 @@ def _roofs(ax: Axes, s: Scene, obs: pl.Obstacles, rend: Any) -> None:
         label = ax.annotate(plain(sl.label), (lx, lx * sl.bandwidth), xytext=(0, 4),
                             textcoords="offset points", rotation=angle, rotation_mode="anchor",
                             ha="left", va="bottom", fontsize=8.5, color=sl.colour, zorder=6)
-        pl.slide_along(label, rend, obs, x0)
+        slide_along(label, rend, obs, x0)
 
 
 def _legends(ax: Axes, s: Scene) -> None:

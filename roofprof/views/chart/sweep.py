@@ -21,8 +21,8 @@ from roofprof.analysis.grouping import filter_kernels, group_kernels
 from roofprof.analysis.labels import unique_labels
 from roofprof.errors import UsageError
 from roofprof.tables.partitions import label_of
-from roofprof.views.chart import scene as sc
 from roofprof.views.chart.colours import OTHER, assign
+from roofprof.views.chart.scene import Aggregate, Scene, build, limits
 from roofprof.views.tables import records
 
 SWEEP_COLUMN = "_sweep"
@@ -31,7 +31,7 @@ SWEEP_COLUMN = "_sweep"
 def build_sweep(traces: Sequence[Any], *, labels: Sequence[str] | None = None,
                 by: str = "phase", levels: Sequence[str] = ("dram",),
                 filter: str | None = None, title: str | None = None,
-                depth: int | None = None) -> sc.Scene:
+                depth: int | None = None) -> Scene:
     if len(traces) < 2:
         raise UsageError("a sweep needs at least two traces")
     names = list(labels) if labels is not None else [
@@ -47,7 +47,7 @@ def build_sweep(traces: Sequence[Any], *, labels: Sequence[str] | None = None,
         t[SWEEP_COLUMN] = name
         tables.append(t)
     combined = pd.concat(tables, ignore_index=True)
-    base = sc.build(combined, by=by, levels=levels, filter=filter, depth=depth, label_top=0,
+    base = build(combined, by=by, levels=levels, filter=filter, depth=depth, label_top=0,
                     max_points=10**12)
     t = filter_kernels(combined, filter)
     lv = base.levels
@@ -59,7 +59,7 @@ def build_sweep(traces: Sequence[Any], *, labels: Sequence[str] | None = None,
     points = {lvl: rl.group_numbers(numbers[lvl], per, lvl) for lvl in lv}
     rows = records(points[lv[0]])
     index = {p: g for g, p in enumerate(per.parts)}
-    aggs: list[sc.Aggregate] = []
+    aggs: list[Aggregate] = []
     arrows: list[tuple[int, int]] = []
     for g in shown:
         prev = None
@@ -72,7 +72,7 @@ def build_sweep(traces: Sequence[Any], *, labels: Sequence[str] | None = None,
             xs = {lvl: x for lvl, x in xs.items() if np.isfinite(x) and x > 0}
             if not xs or not np.isfinite(y) or y <= 0:
                 continue
-            aggs.append(sc.Aggregate(g, series.names[g], colours[g], xs, y, rows[p],
+            aggs.append(Aggregate(g, series.names[g], colours[g], xs, y, rows[p],
                                      series=trace))
             if prev is not None:
                 arrows.append((prev, len(aggs) - 1))
@@ -98,7 +98,7 @@ def build_sweep(traces: Sequence[Any], *, labels: Sequence[str] | None = None,
     base.notes = [f"sweep order: {'  →  '.join(names)}",
                   "◆ group aggregate of one trace", "kernels faint; area ∝ GPU time",
                   base.notes[0]]
-    base.xlim, base.ylim = sc.limits(base)
+    base.xlim, base.ylim = limits(base)
     return base
 
 
