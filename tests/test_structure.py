@@ -57,6 +57,15 @@ def _module(path: Path) -> str:
 MODULES = {_module(p): p for pkg in PACKAGES for p in (ROOT / pkg).rglob("*.py")}
 
 
+def _targets(node: ast.AST) -> list[str]:
+    """The dotted names an import statement names (``from a.b import c``: a.b and a.b.c)."""
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+        return [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+    return []
+
+
 def _imports(name: str) -> set[str]:
     """The project modules ``name`` imports at run time, function-level imports included; a
     module imported also imports every package above it (their ``__init__`` runs)."""
@@ -67,12 +76,7 @@ def _imports(name: str) -> set[str]:
     for node in ast.walk(tree):
         if id(node) in typing_only:  # annotations only: no import at run time
             continue
-        targets: list[str] = []
-        if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        for t in targets:
+        for t in _targets(node):
             parts = t.split(".")
             for i in range(1, len(parts) + 1):
                 m = ".".join(parts[:i])
@@ -106,12 +110,7 @@ def _named(name: str) -> set[str]:
     tree = ast.parse(MODULES[name].read_text())
     out: set[str] = set()
     for node in ast.walk(tree):
-        targets: list[str] = []
-        if isinstance(node, ast.Import):
-            targets = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            targets = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        for target in targets:
+        for target in _targets(node):
             m = target
             while m and m not in MODULES:
                 m = m.rpartition(".")[0]
