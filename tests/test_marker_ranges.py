@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from roofprof.capture.marker_ranges import marker_ranges, marker_ranges_walk
-from roofprof.capture.tracer_hook import MARKER_END, MARKER_START
+from roofprof.capture.tracer_records import MARKER_END, MARKER_START
 
 _RECORD = st.tuples(st.integers(0, 12), st.sampled_from([MARKER_START, MARKER_END, 0,
                                                          MARKER_START | MARKER_END]),

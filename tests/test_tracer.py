@@ -21,10 +21,10 @@ from click.testing import CliRunner
 
 import roofprof
 from roofprof.app import capture
-from roofprof.capture import tracer
+from roofprof.capture import tracer, tracer_records
 from roofprof.capture import tracer_hook as hook
-from roofprof.capture.tracer_hook import CALL_FIELDS, KERNEL_FIELDS, MARKER_END
 from roofprof.capture.tracer_process import devices
+from roofprof.capture.tracer_records import CALL_FIELDS, KERNEL_FIELDS, MARKER_END
 from roofprof.cli import main
 from roofprof.errors import RoofprofWarning
 from roofprof.inputs.timing import load_timing
@@ -290,8 +290,8 @@ def test_a_record_of_a_kind_not_enabled_is_reported_not_misread() -> None:
     good["kind"] = int(c.ActivityKind.RUNTIME)
     bad = np.zeros(1, c.activity_api_dtype)
     bad["kind"] = 99
-    found, problems = hook.decode([good.tobytes() + bad.tobytes() + good.tobytes()],
-                                  hook.layouts(c))
+    found, problems = tracer_records.decode([good.tobytes() + bad.tobytes() + good.tobytes()],
+                                  tracer_records.layouts(c))
     assert len(found["runtime"]) == 1
     assert problems == ["activity record of kind 99 at byte 40 of a 120-byte buffer: not a "
                         "kind this tracer reads; the rest of that buffer is lost"]
@@ -369,7 +369,7 @@ def _graph_level(records: list[dict[str, Any]], graph: int) -> tuple[list[dict[s
                                              graph_id=("graph_id", "first")).reset_index()
     rec["kernels"] = {c: np.asarray(v)[~k.index.isin(whole.index)]
                       for c, v in rec["kernels"].items()}
-    rec["graphs"] = {c: g[c].to_numpy() for c in hook.GRAPH_FIELDS}
+    rec["graphs"] = {c: g[c].to_numpy() for c in tracer_records.GRAPH_FIELDS}
     rec["graph_replays"] = {"nodes": "none"}
     return [rec, *records[1:]], whole
 

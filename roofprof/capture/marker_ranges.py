@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from parsers.stacks import NEVER_CLOSED_NS
-from roofprof.capture.tracer_hook import MARKER_END, MARKER_START
+from roofprof.capture.tracer_records import MARKER_END, MARKER_START
 
 
 def thread_key(pid: Any, tid: Any) -> int:

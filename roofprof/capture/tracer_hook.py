@@ -23,9 +23,9 @@ unknown), see :func:`graph_level`.
 Cost on the program: CUPTI fills our activity buffers; when one is full, the callback (on
 CUPTI's thread) only copies its bytes and hands the buffer back. Nothing is decoded while the
 program runs: cupti-python's own buffer callback builds a Python object per record, which held
-the interpreter lock long enough to slow an eager decode loop 17-fold. At exit the buffers are
-decoded with the record layouts cupti-python publishes (``activity_kernel10_dtype``, ...; the
-layouts of the CUPTI it loaded) into column arrays, and written to ``DIR/<pid>.pickle``;
+the interpreter lock long enough to slow an eager decode loop 17-fold. At exit
+:mod:`roofprof.capture.tracer_records` decodes the buffers into column arrays, written to
+``DIR/<pid>.pickle``;
 ``roofprof.capture.tracer`` builds the timing table. This module imports nothing heavy until
 :func:`start` runs, and never raises into the program: a failure to start is written to
 ``DIR/<pid>.error`` and the program runs untraced.
@@ -37,14 +37,12 @@ import atexit
 import ctypes
 import os
 import pickle
-import re
-import struct
 import sys
 import threading
-from collections.abc import Iterable
 from typing import Any
 
-from roofprof.capture.tracer_process import devices, loaded_library, nvtx_domains_on
+from roofprof.capture.tracer_process import loaded_library, nvtx_domains_on
+from roofprof.capture.tracer_records import records
 
 ENV_DIR = "ROOFPROF_TRACE_DIR"
 #: which records to take (for measuring what each costs): kernel, api, marker (all by default)
@@ -61,97 +59,12 @@ ENV_TUNING = "ROOFPROF_TRACE_TUNING"
 ENV_GRAPH_NODES = "ROOFPROF_TRACE_GRAPH_NODES"
 GRAPH_NODES = ("all", "none")
 BUFFER_BYTES = 8 * 1024 * 1024
-#: CUPTI_ACTIVITY_FLAG_MARKER_START / _END (cupti_activity.h)
-MARKER_START, MARKER_END = 1 << 1, 1 << 2
-#: the record fields kept, per record family (names as in cupti-python's dtypes)
-KERNEL_FIELDS = ("start", "end", "device_id", "context_id", "stream_id", "correlation_id",
-                 "grid_x", "grid_y", "grid_z", "block_x", "block_y", "block_z", "graph_id",
-                 "graph_node_id")
-CALL_FIELDS = ("correlation_id", "start", "end", "process_id", "thread_id", "cbid")
-MARKER_FIELDS = ("id", "flags_", "timestamp")
-GRAPH_FIELDS = ("start", "end", "device_id", "context_id", "stream_id", "correlation_id",
-                "graph_id")
-
 _REQUESTED = ctypes.CFUNCTYPE(None, ctypes.POINTER(ctypes.c_void_p),
                               ctypes.POINTER(ctypes.c_size_t), ctypes.POINTER(ctypes.c_size_t))
 _COMPLETED = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p,
                               ctypes.c_size_t, ctypes.c_size_t)
 #: CUPTI keeps calling these after start(): they must outlive every Recorder
 _KEEP: list[Any] = []
-
-
-def layouts(cupti: Any) -> dict[int, tuple[str, Any]]:
-    """Record kind -> (family, numpy dtype) for the kinds the hook enables, from cupti-python."""
-    k = cupti.ActivityKind
-    return {int(k.CONCURRENT_KERNEL): ("kernel", cupti.activity_kernel10_dtype),
-            int(k.RUNTIME): ("runtime", cupti.activity_api_dtype),
-            int(k.DRIVER): ("driver", cupti.activity_api_dtype),
-            int(k.MARKER): ("marker", cupti.activity_marker2_dtype),
-            int(k.GRAPH_TRACE): ("graph", cupti.activity_graph_trace2_dtype)}
-
-
-def decode(buffers: Iterable[bytes], kinds: dict[int, tuple[str, Any]]
-           ) -> tuple[dict[str, Any], list[str]]:
-    """Raw activity buffers -> one structured array per record family, and problems.
-
-    Records follow each other in a buffer, each as long as its kind's struct (all of them
-    multiples of CUPTI's 8-byte record alignment). A kind we did not enable means the layouts
-    are not this CUPTI's: that buffer's remaining records are dropped and the problem said.
-    """
-    import numpy as np
-
-    found: dict[str, list[Any]] = {family: [] for family, _ in kinds.values()}
-    problems: list[str] = []
-    unpack = struct.Struct("<i").unpack_from
-    for buf in buffers:
-        offsets: dict[int, list[int]] = {kind: [] for kind in kinds}
-        at, end = 0, len(buf)
-        while at + 4 <= end:
-            kind = unpack(buf, at)[0]
-            entry = kinds.get(kind)
-            if entry is None or at + entry[1].itemsize > end:
-                problems.append(f"activity record of kind {kind} at byte {at} of a "
-                                f"{end}-byte buffer: not a kind this tracer reads; "
-                                "the rest of that buffer is lost")
-                break
-            offsets[kind].append(at)
-            at += entry[1].itemsize
-        raw = np.frombuffer(buf, dtype=np.uint8)
-        for kind, offs in offsets.items():
-            if offs:
-                family, dtype = kinds[kind]
-                rows = raw[np.asarray(offs)[:, None] + np.arange(dtype.itemsize)]
-                found[family].append(np.ascontiguousarray(rows).view(dtype).reshape(-1))
-    dtypes = dict(kinds.values())  # family -> its record layout
-    out = {family: np.concatenate(parts) if parts else np.zeros(0, dtypes[family])
-           for family, parts in found.items()}
-    return out, problems
-
-
-def columns(records: Any, fields: Iterable[str]) -> dict[str, Any]:
-    """Plain column arrays of a structured record array (unions and padding left behind)."""
-    import numpy as np
-
-    return {f: np.array(records[f]) for f in fields}
-
-
-def call_name(cupti: Any, driver: int, cbid: int) -> str:
-    """An API call's name from cupti-python's callback-id enums, without the version suffix
-    CUPTI adds (``cudaLaunchKernel_v7000`` -> ``cudaLaunchKernel``; ``..._v2`` is the API's)."""
-    enum = cupti.driver_api_trace_cbid if driver else cupti.runtime_api_trace_cbid
-    try:
-        name = str(enum(cbid).name)
-    except ValueError:
-        return f"cbid {cbid}"
-    return re.sub(r"_v[0-9]{4,}$", "", name)
-
-
-def strings(pointers: Any, read: Any) -> dict[int, str]:
-    """The C strings at ``pointers`` (each read once), "" for NULL."""
-    out: dict[int, str] = {}
-    for p in {int(p) for p in pointers}:
-        out[p] = read(p).decode("utf-8", "replace") if p else ""
-    return out
 
 
 class Recorder:
@@ -217,38 +130,12 @@ class Recorder:
     def part(self) -> dict[str, Any]:
         """This process's records as column arrays (``roofprof.capture.tracer.from_parts``
         reads them)."""
-        import numpy as np
-
-        c = self.cupti
         with self.lock:
             buffers, self.buffers = self.buffers, []
-        found, problems = decode(buffers, layouts(c))
-        self.errors += problems
-        kernels, markers = found["kernel"], found["marker"]
-        calls = np.concatenate([found["runtime"], found["driver"]])
-        names = strings(kernels["name"], ctypes.string_at)
-        marker_names = strings(markers["name"], ctypes.string_at)
-        driver = np.r_[np.zeros(len(found["runtime"]), np.int8),
-                       np.ones(len(found["driver"]), np.int8)]
-        call_names = {(d, b): call_name(c, d, b) for d, b in
-                      {(int(d), int(b)) for d, b in zip(driver, calls["cbid"], strict=True)}}
-        pt = markers["object_id"]["pt"]
-        return {
-            "format": 2, "pid": os.getpid(), "argv": list(sys.argv),
-            "kernels": {**columns(kernels, KERNEL_FIELDS),
-                        "name": np.array([names[int(p)] for p in kernels["name"]], object)},
-            "calls": {**columns(calls, CALL_FIELDS), "driver": driver},
-            "markers": {**columns(markers, MARKER_FIELDS),
-                        "process_id": np.array(pt["process_id"]),
-                        "thread_id": np.array(pt["thread_id"]),
-                        "name": np.array([marker_names[int(p)] for p in markers["name"]],
-                                         object)},
-            "graphs": columns(found["graph"], GRAPH_FIELDS),
-            "graph_replays": {"nodes": self.graph_nodes},
-            "counts": {family: len(found[family]) for family in found},
-            "nodes": self.nodes, "clones": self.clones, "call_names": call_names,
-            "devices": devices(np.unique(kernels["device_id"]).tolist(), self.errors),
-            "errors": self.errors}
+        return {"format": 2, "pid": os.getpid(), "argv": list(sys.argv),
+                **records(self.cupti, buffers, self.errors),
+                "graph_replays": {"nodes": self.graph_nodes},
+                "nodes": self.nodes, "clones": self.clones, "errors": self.errors}
 
     def dump(self) -> None:
         try:

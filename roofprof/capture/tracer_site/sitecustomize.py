@@ -1,9 +1,10 @@
 """Put on PYTHONPATH by ``roofprof trace``: start CUPTI tracing in every Python process of the
 traced program, then run the ``sitecustomize`` this one hides, if any.
 
-The hook (``roofprof/capture/tracer_hook.py``, stdlib only) is loaded from the file ``roofprof
-trace`` names in ``ROOFPROF_TRACE_HOOK``, so the traced program's Python needs no roofprof install
-and gets no foreign ``site-packages`` on its path.
+The hook (``roofprof/capture/tracer_hook.py``) is loaded from the file ``roofprof trace`` names in
+``ROOFPROF_TRACE_HOOK``, so the traced program gets no foreign ``site-packages`` on its path. The
+hook imports ``roofprof.capture``'s tracer modules (standard library only at import time): the
+traced program's Python must be able to import roofprof.
 """
 
 import contextlib
