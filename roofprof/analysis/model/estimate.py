@@ -48,14 +48,15 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from roofprof.analysis.model.config_schema import MAX_COUNT
 from roofprof.analysis.roofline import effective_peaks
-from roofprof.errors import RoofprofWarning, UsageError
+from roofprof.errors import RoofprofWarning, UsageError, option
 from roofprof.tables.metrics import PRECISIONS
 
 if TYPE_CHECKING:
@@ -99,6 +100,9 @@ class Options:
     quantize_lm_head: bool = False
 
     def checked(self) -> Options:
+        """These options, where each is of its type and range; else one UsageError naming
+        the option (a run the model cannot count: no FLOP or byte count may come out
+        negative or NaN)."""
         for value, allowed, what in (
             (self.weight_dtype, WEIGHT_DTYPES, "weight dtype"),
             (self.act_dtype, ACT_DTYPES, "activation dtype"),
@@ -109,27 +113,51 @@ class Options:
         ):
             if value not in allowed:
                 raise UsageError(f"unknown {what} {value!r}; choose one of {', '.join(allowed)}")
-        for count, what in ((self.batch, "batch"), (self.prompt, "prompt"),
-                            (self.spec_tokens, "spec tokens"), (self.tp, "tensor parallel")):
-            if count < 1:
-                raise UsageError(f"{what} must be at least 1, got {count}")
-        if self.group_size is not None and self.group_size < 1:
-            raise UsageError(f"group size must be at least 1, got {self.group_size}")
+        for name in ("batch", "prompt", "spec_tokens", "tp"):
+            _check_count(name, getattr(self, name), 1)
+        if self.context is not None:
+            _check_count("context", self.context, 0)
+        if self.group_size is not None:
+            _check_count("group_size", self.group_size, 1)
+        for name in ("causal", "quantize_lm_head"):
+            _check_flag(name, getattr(self, name))
         return self
+
+
+def _check_count(name: str, value: Any, least: int) -> None:
+    """A count of the run: an integer from ``least`` to the schema's largest count."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | np.integer):
+        raise UsageError(f"{option(name)} must be an integer, got {value!r}")
+    if value < least:
+        raise UsageError(f"{option(name)} must be at least {least}, got {value}")
+    if value > MAX_COUNT:
+        raise UsageError(f"{option(name)} must be at most {MAX_COUNT}, got {value}")
+
+
+def _check_flag(name: str, value: Any) -> None:
+    """A switch of the run: True or False, never a truthy text."""
+    if not isinstance(value, bool | np.bool_):
+        raise UsageError(f"{option(name)} must be True or False, got {value!r}")
 
 
 def options_for(arch: Architecture, **run: Any) -> Options:
     """The options of a run of ``arch``: the :class:`Options` fields given (None: not given,
     the default), and ``non_causal`` for ``causal=False``. Unless ``weight_dtype`` is given the
     weights are the config's quantization (and its group size), else bf16: the one rule every
-    command that models a run follows."""
+    command that models a run follows. Checked (:meth:`Options.checked`) before any input is
+    read."""
     given = {k: v for k, v in run.items() if v is not None}
-    if given.pop("non_causal", False):
+    unknown = sorted(set(given) - {f.name for f in fields(Options)} - {"non_causal"})
+    if unknown:
+        raise UsageError(f"unknown run option(s) {', '.join(unknown)}")
+    non_causal = given.pop("non_causal", False)
+    _check_flag("non_causal", non_causal)
+    if non_causal:
         given["causal"] = False
     if "weight_dtype" not in given:
         given["weight_dtype"] = arch.quant_dtype or "bf16"
         given.setdefault("group_size", arch.quant_group_size)
-    return replace(Options(), **given)
+    return replace(Options(), **given).checked()
 
 
 def _tensor(dtype: str) -> str:
