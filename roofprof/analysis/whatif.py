@@ -21,9 +21,14 @@ datasheet peaks as they are. Where the target's datasheet lacks a precision: FP1
 cores (elementwise kernels on half-precision tensors; rarely stated) scales like FP32, and BF16
 tensor work is projected at the FP16 tensor peak (a T4 has no BF16). Kernels with neither
 work nor bytes (r = 0: launch- or latency-bound) keep their measured time in the fraction
-projection. A kernel in a precision the target lacks otherwise (FP8 on an A100), or whose
-measured peaks or duration are null, is not projected: its projections are null, the group
-counts it as ``unprojected`` and one warning says so.
+projection. A kernel in a precision the target lacks otherwise (FP8 on an A100), or without
+counters (null work, DRAM bytes or measured peaks: every launch of a timing trace, the
+unmatched launches of a join, values an input could not give), or with a null duration, is not
+projected: its projections are null (never a roof of 0), the group counts it as
+``unprojected`` (a group with none projected has null projections) and one warning says how
+many and their share of the measured time. Where no kernel can be projected at all,
+:func:`unprojectable` says why (the use case raises it as an error instead of a table
+without numbers).
 
 Only DRAM is projected: the catalog has no L2/L1 bandwidths.
 """
@@ -32,6 +37,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -84,16 +90,28 @@ def _target_peak(p: str, num: Callable[[str], Any], target: Gpu, source: Gpu | N
     return target.peak(base) * measured / num(PRECISIONS[base][1])  # measured p:base kept
 
 
-def project(kernels: pd.DataFrame, target: Gpu, peaks: str | None = None) -> pd.DataFrame:
-    """The kernel table with :data:`KERNEL_COLUMNS` added: times on ``target``."""
-    source = source_gpu(kernels)
-    peaks = peaks or ("ratio" if source is not None else "datasheet")
-    if peaks not in ("ratio", "datasheet"):
-        raise UsageError(f"peaks must be 'ratio' or 'datasheet', not {peaks!r}")
-    if peaks == "ratio" and source is None:
-        raise UsageError("peaks='ratio' needs the trace's GPU in the catalog (one device "
-                         "whose name `roofprof gpus` knows); use peaks='datasheet'")
+def _known(values: Any) -> Any:
+    """Where a measured value can be used: finite (a kernel without counters holds null)."""
+    return np.isfinite(values)
 
+
+@dataclass
+class _Roofs:
+    """Per kernel: its roof time on the GPU it ran on (``roof``) and on the target
+    (``roof_t``, of which ``comp_t`` and ``mem_t``), in seconds; and why it cannot be
+    projected: work in a precision the target lacks (``lacking``), counters missing
+    (``uncounted``: no DRAM bytes, or work or bytes without their measured peak)."""
+
+    roof: Any
+    roof_t: Any
+    comp_t: Any
+    mem_t: Any
+    lacking: Any
+    uncounted: Any
+
+
+def _roofs(kernels: pd.DataFrame, target: Gpu, source: Gpu | None, peaks: str) -> _Roofs:
+    """Each kernel's roofs on the GPU it ran on and on ``target``, and why some have none."""
     def num(column: str) -> Any:
         return kernels[column].to_numpy(dtype=np.float64, na_value=np.nan)
 
@@ -103,42 +121,122 @@ def project(kernels: pd.DataFrame, target: Gpu, peaks: str | None = None) -> pd.
         bw_target = bw * target.dram_bytes_per_s / source.dram_bytes_per_s
     else:
         bw_target = np.full(n, target.dram_bytes_per_s)
-    mem, mem_t = nbytes / bw, nbytes / bw_target
+    moved = _known(nbytes) & (nbytes > 0)
+    # no DRAM bytes: no memory roof; bytes at an unknown measured bandwidth: no roof either
+    uncounted = ~_known(nbytes) | (moved & ~(_known(bw) & (bw > 0)))
     comp, comp_t = np.zeros(n), np.zeros(n)
     lacking = np.zeros(n, dtype=bool)
-    for p, (work_col, peak_col) in PRECISIONS.items():
-        w = np.nan_to_num(num(work_col))
-        used = w > 0
-        comp = np.where(used, np.fmax(comp, w / num(peak_col)), comp)
-        peak_t = _target_peak(p, num, target, source, peaks)
-        if peak_t is None:
-            lacking |= used
-            continue
-        comp_t = np.where(used, np.fmax(comp_t, w / peak_t), comp_t)
-    roof = np.fmax(comp, mem)
-    roof_t = np.where(lacking, np.nan, np.fmax(comp_t, mem_t))
-    duration = num("duration_ns")
-    roof_ns, roof_t_ns = roof * 1e9, roof_t * 1e9
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mem = np.where(moved, nbytes / bw, 0.0)
+        mem_t = np.where(moved, nbytes / bw_target, 0.0)
+        for p, (work_col, peak_col) in PRECISIONS.items():
+            w = num(work_col)
+            if not _known(w).any():     # a precision the input does not measure: no work
+                w = np.zeros(n)
+            used = _known(w) & (w > 0)
+            term = w / num(peak_col)
+            uncounted |= ~_known(w) | (used & ~_known(term))
+            comp = np.where(used, np.fmax(comp, term), comp)
+            peak_t = _target_peak(p, num, target, source, peaks)
+            if peak_t is None:
+                lacking |= used
+                continue
+            term_t = w / peak_t
+            uncounted |= used & ~_known(term_t)
+            comp_t = np.where(used, np.fmax(comp_t, term_t), comp_t)
+    return _Roofs(np.fmax(comp, mem), np.fmax(comp_t, mem_t), comp_t, mem_t, lacking,
+                  uncounted)
+
+
+def _chosen(kernels: pd.DataFrame, peaks: str | None) -> tuple[Gpu | None, str]:
+    """The trace's GPU in the catalog, and the target ceilings: ``peaks``, by default ratio
+    where that GPU is known."""
+    source = source_gpu(kernels)
+    peaks = peaks or ("ratio" if source is not None else "datasheet")
+    if peaks not in ("ratio", "datasheet"):
+        raise UsageError(f"peaks must be 'ratio' or 'datasheet', not {peaks!r}")
+    if peaks == "ratio" and source is None:
+        raise UsageError("peaks='ratio' needs the trace's GPU in the catalog (one device "
+                         "whose name `roofprof gpus` knows); use peaks='datasheet'")
+    return source, peaks
+
+
+@dataclass
+class _Skipped:
+    """The kernels a projection left out: how many of how many, why (one clause per reason)
+    and their share of the measured time (%, None where no time was measured)."""
+
+    count: int
+    of: int
+    why: list[str]
+    share: float | None
+
+    def warning(self, target: Gpu) -> str:
+        share = "" if self.share is None else (
+            f"; their {self.share:.1f}% of the measured time is left out of the projected "
+            "times")
+        return (f"{self.count} of {self.of} kernels could not be projected onto {target.name}: "
+                f"{'; '.join(self.why)}{share}")
+
+    def error(self, target: Gpu) -> str:
+        fix = ("a timing trace times launches only: project an Nsight Compute report, or the "
+               "timing joined with one (`roofprof join TIMING COUNTERS`)"
+               if any("no counters" in w for w in self.why) else
+               "pick a target GPU with peaks for the precisions the kernels use")
+        return (f"none of the {self.of} kernels can be projected onto {target.name}: "
+                f"{'; '.join(self.why)}; {fix}")
+
+
+def _skipped(duration: Any, target: Gpu, r: _Roofs, skipped: Any) -> _Skipped:
+    """What :class:`_Skipped` says of the kernels ``skipped``."""
+    why = []
+    if r.uncounted.any():
+        why.append(f"{int(r.uncounted.sum())} have no counters (null work, DRAM bytes or "
+                   "measured peaks)")
+    lacking = r.lacking & ~r.uncounted
+    if lacking.any():
+        why.append(f"{int(lacking.sum())} use a precision {target.name} has no peak for")
+    rest = int((skipped & ~r.lacking & ~r.uncounted).sum())
+    if rest:
+        why.append(f"{rest} have a null duration")
+    total = np.nansum(duration)
+    share = float(100 * np.nansum(duration[skipped]) / total) if total > 0 else None
+    return _Skipped(int(skipped.sum()), len(duration), why, share)
+
+
+def _project(kernels: pd.DataFrame, target: Gpu, peaks: str | None
+             ) -> tuple[pd.DataFrame, _Skipped | None]:
+    """:func:`project`'s table, and the kernels it could not project (None: none)."""
+    source, peaks = _chosen(kernels, peaks)
+    r = _roofs(kernels, target, source, peaks)
+    duration = kernels["duration_ns"].to_numpy(dtype=np.float64, na_value=np.nan)
+    skipped = r.lacking | r.uncounted | ~_known(duration)
+    roof_ns = np.where(skipped, np.nan, r.roof * 1e9)
+    roof_t_ns = np.where(skipped, np.nan, r.roof_t * 1e9)
     # the launch floor (the shortest any kernel runs) does not scale with the GPU's roofs:
     # only the time above it does
     fixed = np.fmin(duration, LAUNCH_FLOOR_NS)
     with np.errstate(divide="ignore", invalid="ignore"):
-        at_fraction = np.where(roof > 0, fixed + (duration - fixed) * roof_t / roof, duration)
-    at_fraction = np.where(np.isnan(roof_t) | np.isnan(roof), np.nan, at_fraction)
+        at_fraction = np.where(r.roof > 0, fixed + (duration - fixed) * r.roof_t / r.roof,
+                               duration)
     out = kernels.copy()
     out["roof_ns"] = roof_ns
     out["target_roof_ns"] = roof_t_ns
-    bound = np.where(comp_t >= mem_t, "compute", "memory").astype(object)
-    bound[np.isnan(roof_t_ns)] = None
+    bound = np.where(r.comp_t >= r.mem_t, "compute", "memory").astype(object)
+    bound[skipped] = None
     out["target_bound"] = bound
-    out["time_at_fraction_ns"] = at_fraction
-    out["time_at_roof_ns"] = np.where(np.isnan(roof_t_ns), np.nan, np.fmax(roof_t_ns, fixed))
-    skipped = int(np.isnan(at_fraction).sum())
-    if skipped:
-        why = (f"{int(lacking.sum())} use a precision {target.name} has no peak for"
-               if lacking.any() else "their measured peaks, bytes or duration are null")
-        warnings.warn(f"{skipped} of {n} kernels could not be projected onto {target.name} "
-                      f"({why}); group totals leave them out", RoofprofWarning, stacklevel=2)
+    out["time_at_fraction_ns"] = np.where(skipped, np.nan, at_fraction)
+    out["time_at_roof_ns"] = np.where(skipped, np.nan, np.fmax(roof_t_ns, fixed))
+    return out, (_skipped(duration, target, r, skipped) if skipped.any() else None)
+
+
+def project(kernels: pd.DataFrame, target: Gpu, peaks: str | None = None) -> pd.DataFrame:
+    """The kernel table with :data:`KERNEL_COLUMNS` added: times on ``target``; null for a
+    kernel that cannot be projected (one warning counts them, says why, and gives their
+    share of the measured time)."""
+    out, skipped = _project(kernels, target, peaks)
+    if skipped is not None:
+        warnings.warn(skipped.warning(target), RoofprofWarning, stacklevel=2)
     return out
 
 
@@ -146,12 +244,30 @@ def whatif(kernels: pd.DataFrame, target: Gpu, by: str = "phase",
            peaks: str | None = None) -> pd.DataFrame:
     """Per group (``by``: any kernel-table column, e.g. phase, op, range, kernel): measured
     time, both projected times on ``target`` and the speed-ups, the time share of kernels
-    compute-bound on the target, and the group's bound there (the larger share)."""
+    compute-bound on the target, and the group's bound there (the larger share). A group none
+    of whose kernels could be projected has null projections (:func:`unprojectable` says
+    when that is every group)."""
     if by not in kernels:
         raise UsageError(f"cannot group by {by!r}: the trace has no such column")
-    k = project(kernels, target, peaks)
+    k, skipped = _project(kernels, target, peaks)
+    if skipped is not None:
+        warnings.warn(skipped.warning(target), RoofprofWarning, stacklevel=2)
+    return _groups(k, by, k["time_at_fraction_ns"].notna())
+
+
+def unprojectable(kernels: pd.DataFrame, target: Gpu, peaks: str | None = None) -> str | None:
+    """Why no kernel of ``kernels`` can be projected onto ``target`` (a timing trace: no
+    counters), or None where some can: what a use case says instead of a table without one
+    projected number."""
+    _, skipped = _project(kernels, target, peaks)
+    if skipped is None or skipped.count < skipped.of:
+        return None
+    return skipped.error(target)
+
+
+def _groups(k: pd.DataFrame, by: str, done: pd.Series) -> pd.DataFrame:
+    """:func:`whatif`'s table from the projected kernels ``k`` (``done``: projected)."""
     key = k[by].astype("string").fillna("(none)")
-    done = k["time_at_fraction_ns"].notna()
     compute = k["time_at_roof_ns"].where(k["target_bound"] == "compute", 0.0)
     frame = k.assign(_key=key, _done=done, _t=k["duration_ns"].where(done),
                      _compute=compute.where(done))
@@ -160,11 +276,18 @@ def whatif(kernels: pd.DataFrame, target: Gpu, by: str = "phase",
                 time_ns=("duration_ns", "sum"), projected_time_ns=("_t", "sum"),
                 time_at_fraction_ns=("time_at_fraction_ns", "sum"),
                 time_at_roof_ns=("time_at_roof_ns", "sum"), compute_ns=("_compute", "sum"))
+    # a group without one projected kernel has no projected time: null, not 0
+    none = out["projected"] == 0
+    for column in ("projected_time_ns", "time_at_fraction_ns", "time_at_roof_ns",
+                   "compute_ns"):
+        out[column] = out[column].where(~none)
     out["unprojected"] = out["kernels"] - out["projected"]
     out["speedup_at_fraction"] = out["projected_time_ns"] / out["time_at_fraction_ns"]
     out["speedup_at_roof"] = out["projected_time_ns"] / out["time_at_roof_ns"]
     out["compute_bound_share"] = out["compute_ns"] / out["time_at_roof_ns"]
-    out["bound"] = np.where(out["compute_bound_share"] >= 0.5, "compute", "memory")
+    bound = np.where(out["compute_bound_share"] >= 0.5, "compute", "memory").astype(object)
+    bound[none.to_numpy()] = None
+    out["bound"] = bound
     out = out.reset_index().rename(columns={"_key": "group"})
     return out.sort_values("time_ns", ascending=False, kind="stable")[
         list(GROUP_COLUMNS)].reset_index(drop=True)

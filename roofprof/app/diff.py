@@ -9,7 +9,9 @@ total (``gate`` total) or in any group (``gate`` group).
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -38,17 +40,34 @@ class Diff:
     moves: Scene | None = None
 
 
+#: a percentage as written: a plain decimal number (ASCII digits), optionally with one %
+_PERCENT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?%?", re.ASCII)
+
+
 def percent(value: str | float | None, name: str) -> float | None:
-    """A percentage given as ``5``, ``"5"`` or ``"5%"`` (never negative)."""
+    """A percentage given as ``5``, ``"5"`` or ``"5%"``: finite, never negative. Anything else
+    (``nan``, ``inf``, ``abc``, ``5%%``, an empty text, ``-5``) is one UsageError naming the
+    option ``name``: a gate that silently never fires is worse than none."""
     if value is None:
         return None
-    try:
-        pct = float(str(value).strip().removesuffix("%"))
-    except ValueError:
-        raise UsageError(f"{option(name)} takes a percentage like 5 or 5%, not {value!r}") from None
+    text = str(value).strip()
+    if isinstance(value, bool) or not _PERCENT.fullmatch(text):
+        raise UsageError(f"{option(name)} takes a percentage like 5 or 5%, not {value!r}")
+    pct = float(text.removesuffix("%"))
+    if not math.isfinite(pct):
+        raise UsageError(f"{option(name)} must be a finite percentage, got {value!r}")
     if pct < 0:
         raise UsageError(f"{option(name)} must not be negative, got {value!r}")
-    return pct
+    return pct + 0.0                   # -0 is 0
+
+
+def _count(value: int | None, name: str, default: int) -> int:
+    """A count option (``kernels``): a whole number, at least 0; ``default`` where None."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UsageError(f"{option(name)} must be a whole number of at least 0, got {value!r}")
+    return value
 
 
 def diff(a: PathArg, b: PathArg, *, by: str | None = None, repeat_a: Sequence[PathArg] = (),
@@ -61,7 +80,10 @@ def diff(a: PathArg, b: PathArg, *, by: str | None = None, repeat_a: Sequence[Pa
     by = by or defaults.BY_COMPARE
     floor = percent(defaults.NOISE_PCT if noise is None else noise, "noise") or 0.0
     fail = percent(fail_if_slower, "fail_if_slower")
-    top = defaults.DIFF_KERNELS if kernels is None else kernels
+    top = _count(kernels, "kernels", defaults.DIFF_KERNELS)
+    gate = gate or defaults.GATE
+    if gate not in ("total", "group"):
+        raise UsageError(f"{option('gate')} is 'total' or 'group', not {gate!r}")
     runs_a = [load(p, rules=rules, where=where).kernels for p in (a, *repeat_a)]
     runs_b = [load(p, rules=rules, where=where).kernels for p in (b, *repeat_b)]
     result = df_.diff(runs_a, runs_b, by=by, noise=floor / 100)
@@ -69,7 +91,7 @@ def diff(a: PathArg, b: PathArg, *, by: str | None = None, repeat_a: Sequence[Pa
     failure = None
     if fail is not None:
         slower = df_.slower_than(result, fail)
-        if (gate or defaults.GATE) == "total":
+        if gate == "total":
             slower = slower[slower["group"] == df_.TOTAL]
         if len(slower):
             worst = ", ".join(f"{g} {100 * d:+.1f}%" for g, d in

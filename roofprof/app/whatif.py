@@ -5,6 +5,9 @@ Each kernel keeps its measured work and bytes; only the ceilings change
 (:mod:`roofprof.analysis.whatif`). The target's ceilings are the measured peaks scaled by the
 datasheet ratio target/source where the trace's GPU is in the catalog (``peaks`` ratio), else
 the target's datasheet; ``against`` puts a recording on the target beside the projection.
+Kernels without counters are not projected (null, counted in a warning with their share of
+the time); a trace none of whose kernels can be projected (a timing trace) is an
+:class:`~roofprof.errors.InputError` naming it.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ import pandas as pd
 from roofprof.analysis import catalog
 from roofprof.analysis import whatif as wi
 from roofprof.app import defaults
+from roofprof.errors import InputError
 from roofprof.inputs.load import RulesArg, load
 
 
@@ -39,6 +43,9 @@ def whatif(trace: str | os.PathLike[str], gpu: str, *, by: str | None = None,
     target = catalog.get(gpu)
     source = wi.source_gpu(kernels)
     chosen = peaks or ("ratio" if source is not None else "datasheet")
+    nothing = wi.unprojectable(kernels, target, chosen)
+    if nothing is not None:         # a table of null projections would say nothing
+        raise InputError(f"{trace}: {nothing}")
     if against is not None:
         measured = load(against, rules=rules, where=where).kernels
         df = wi.validate(kernels, target, measured, by=by, peaks=chosen)

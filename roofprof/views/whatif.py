@@ -24,7 +24,7 @@ def format_whatif(df: pd.DataFrame, source: str, target: str, peaks: str) -> str
              duration(r["time_at_fraction_ns"]), x(r["speedup_at_fraction"]),
              duration(r["time_at_roof_ns"]), x(r["speedup_at_roof"]),
              "-" if r["compute_bound_share"] is None else f"{100 * r['compute_bound_share']:.0f}%",
-             r["bound"],
+             r["bound"] or "-",
              *([duration(r["target_time_ns"]), err(r["error_at_fraction"])] if checked else [])]
             for r in records(df)]
     notes = [f"PROJECTION from {source} to {target} ({peaks} peaks), not a measurement: "
