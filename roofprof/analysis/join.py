@@ -164,7 +164,8 @@ def match(timing: pd.DataFrame, counters: pd.DataFrame) -> Match:
     known = bool((tt != "").any() and (tc != "").any())
     levels = tuple(cols if known else tuple(c for c in cols if c != "template")
                    for cols in LEVEL_KEYS)
-    measured = np.column_stack([counters[c].to_numpy("float64") for c in COUNTERS]) \
+    measured = np.column_stack([counters[c].to_numpy("float64", na_value=np.nan)
+                                for c in COUNTERS]) \
         if nc else np.empty((0, len(COUNTERS)))
     level = np.zeros(nt, dtype=np.int8)
     index = np.full(nt, -1, dtype=np.int64)
@@ -301,6 +302,11 @@ def _prepare(timing: TimingTrace, counters: Trace) -> tuple[pd.DataFrame, pd.Dat
     if not len(c):
         raise InputError(f"{', '.join(counters.meta.get('sources') or ['counters'])}: no "
                          "profiled kernels to take counters from")
+    if not any(c[col].notna().any() for col in COUNTERS if col in c):
+        raise InputError(f"{', '.join(counters.meta.get('sources') or ['counters'])}: no "
+                         "counters to join (every counter is null: a timing trace?); give the "
+                         "counters of the same run: its Nsight Compute report (roofprof record "
+                         "--sample, .ncu-rep), CSV export or Parquet trace")
     if not len(t):
         raise InputError(f"{', '.join(timing.meta.get('sources') or ['timing'])}: no timed "
                          "kernel launches: nothing to join")

@@ -19,36 +19,45 @@ import pyarrow.parquet as pq
 
 from roofprof.analysis.join import UNUSED_TIMING, chunk_table, matched
 from roofprof.app import defaults
-from roofprof.errors import InputError, UsageError
+from roofprof.errors import InputError, UsageError, strict_mode
 from roofprof.inputs.load import load
-from roofprof.inputs.timing import load_timing
-from roofprof.tables.columns import read_parquet_text, to_frame
+from roofprof.inputs.timing import is_timing_source, load_timing, require_timing
 from roofprof.tables.files import atomic_output, refuse_inputs
 from roofprof.tables.kernels import Trace
 from roofprof.tables.partitions import is_pattern
-from roofprof.tables.schema import SCHEMA_VERSION, TEXT
+from roofprof.tables.schema import SCHEMA_VERSION
 from roofprof.tables.stored import with_meta
-from roofprof.tables.timing import COLUMNS, TimingTrace, is_timing_parquet, read
+from roofprof.tables.timing import TimingTrace, is_timing_parquet, read
+from roofprof.tables.timing import chunks as timing_chunks
 
 __all__ = ["KEY_TIMING", "join", "write_joined", "write_joined_file"]
 
 
 def join(timing: str | os.PathLike[str], counters: str | os.PathLike[str],
          output: str | os.PathLike[str], *, spread: float | None = None,
-         where: str | None = None) -> dict[str, Any]:
+         where: str | None = None, strict: bool = False) -> dict[str, Any]:
     """Join the timing trace ``timing`` (roofprof trace, Kineto, nsys) with the counters of
     ``counters`` (any kernel table; ``where`` selects a dataset's partitions) and write the
     joined kernel table to ``output`` (.parquet); the join's facts
-    (:func:`roofprof.analysis.join_report.report`)."""
+    (:func:`roofprof.analysis.join_report.report`). ``strict``: refuse inputs with values read
+    as null or rows left out, instead of warning."""
     out = Path(output)
     if out.suffix != ".parquet":
         raise UsageError(f"{out}: the output must be a .parquet file")
     refuse_inputs(out, [timing, counters])
-    sampled = load(counters, where=where)
-    spread = defaults.SPREAD if spread is None else spread
-    if not is_pattern(timing) and Path(timing).is_file() and is_timing_parquet(Path(timing)):
-        return write_joined_file(timing, sampled, out, spread=spread)  # in chunks
-    return write_joined(load_timing(timing, skip=UNUSED_TIMING), sampled, out, spread=spread)
+    if is_timing_source(counters):  # every launch timed, no counter: nothing to join with
+        require_timing(timing)  # the two swapped: the first says it holds counters
+        raise InputError(f"{counters}: a timing trace (every launch timed, no counters), "
+                         "given as the counters; give the counters of the same run: its Nsight "
+                         "Compute report (roofprof record --sample, .ncu-rep), CSV export or "
+                         "Parquet trace")
+    with strict_mode(strict):
+        sampled = load(counters, where=where, strict=strict)
+        spread = defaults.SPREAD if spread is None else spread
+        if not is_pattern(timing) and Path(timing).is_file() and is_timing_parquet(Path(timing)):
+            return write_joined_file(timing, sampled, out, spread=spread)  # in chunks
+        return write_joined(load_timing(timing, skip=UNUSED_TIMING), sampled, out,
+                            spread=spread)
 
 
 def write_joined(timing: TimingTrace, counters: Trace, output: str | os.PathLike[str],
@@ -93,17 +102,15 @@ def write_joined_file(timing: str | os.PathLike[str], counters: Trace,
     :data:`KEY_TIMING` columns whole for the match, the rest ``chunk_rows`` rows at a time as
     the joined rows are written (the range instances' times, :data:`UNUSED_TIMING`, never):
     the whole table is never in memory. The same table as ``write_joined``."""
-    text = [c for c, d in COLUMNS.items() if d == TEXT]
     j = matched(read(timing, only=KEY_TIMING), counters, spread)
     m = j.match
     del j.timing  # only the match is needed from here on
-    batches = read_parquet_text(timing, text, lists=("nvtx",), skip=UNUSED_TIMING,
-                                batch_rows=chunk_rows)
+    # the rows read checked as the first pass checked them: the same rows, the same nulls
+    parts = timing_chunks(timing, skip=UNUSED_TIMING, rows=chunk_rows)
 
     def chunks() -> Iterator[Any]:
         lo = 0
-        for batch in batches:
-            part = to_frame([batch], text, ("nvtx",))
+        for part in parts:
             yield chunk_table(m, part, j.device_names, lo)
             lo += len(part)
         if lo != len(m.level):  # the file changed under us

@@ -19,7 +19,7 @@ import pandas as pd
 from roofprof.analysis import latency as lat
 from roofprof.analysis import requests
 from roofprof.app import defaults
-from roofprof.errors import UsageError, option
+from roofprof.errors import UsageError, option, strict_mode
 from roofprof.inputs.timing import load_timing
 
 
@@ -39,10 +39,12 @@ class Latency:
 
 def latency(trace: str | os.PathLike[str], *, ranges: Sequence[str] = (), by: str | None = None,
             metric: str | None = None, top: int | None = None,
-            per_request: str | None = None) -> Latency:
+            per_request: str | None = None, strict: bool = False) -> Latency:
     """The latency of the ranges of ``trace`` (a timing trace: roofprof trace, Kineto, nsys, or
     a glob of them) whose names match one of ``ranges`` (all if none), the ``top`` with the most
-    total time; or per request. ``metric`` (wall, gpu_span, kernel) is what a plot draws."""
+    total time; or per request. ``metric`` (wall, gpu_span, kernel) is what a plot draws.
+    ``strict``: refuse a trace with values read as null, launches left out or range instances
+    that cannot be timed, instead of warning."""
     if per_request is not None:
         given = [option(name) for name, value in (("ranges", tuple(ranges) or None),
                                                   ("top", top), ("by", by), ("metric", metric))
@@ -52,7 +54,8 @@ def latency(trace: str | os.PathLike[str], *, ranges: Sequence[str] = (), by: st
                              "drop " + ", ".join(given))
     by = by or defaults.LATENCY_BY
     metric = metric or defaults.LATENCY_METRIC
-    inst = lat.instances(load_timing(trace))
+    with strict_mode(strict):
+        inst = lat.instances(load_timing(trace, strict=strict), label=os.fspath(trace))
     if per_request is not None:
         req = requests.per_request(inst, per_request)
         return Latency(requests.percentiles(req), inst, req, by, metric, ())

@@ -80,8 +80,9 @@ def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | N
               help="Report signatures whose samples differ by more than this fraction in "
                    f"FLOPs or DRAM bytes. [default: {defaults.SPREAD}]")
 @WHERE
+@STRICT
 def join(timing: Path, counters: Path, output: Path, spread: float | None,
-         where: str | None) -> None:
+         where: str | None, strict: bool) -> None:
     """Give every timed launch of TIMING (roofprof trace, Kineto, nsys) counters from COUNTERS
     (any kernel table: .ncu-rep, .csv, .parquet): from the same launch, else from sampled
     launches of the same kernel and configuration.
@@ -93,6 +94,6 @@ def join(timing: Path, counters: Path, output: Path, spread: float | None,
         from roofprof.app.join import join as join_files
         from roofprof.views.join import format_report
 
-        facts = join_files(timing, counters, output, spread=spread, where=where)
+        facts = join_files(timing, counters, output, spread=spread, where=where, strict=strict)
         click.echo(format_report(facts), nl=False)
         note(f"wrote {output} ({sum(facts['launches'].values())} launches)")

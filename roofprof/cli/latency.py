@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from roofprof.app import defaults
-from roofprof.cli.common import errors, note
+from roofprof.cli.common import STRICT, errors, note
 
 
 @click.command()
@@ -31,8 +31,10 @@ from roofprof.cli.common import errors, note
               help="Per request instead: each instance of a range whose name matches is one "
                    "request; its time to first token, time per output token and end to end "
                    "from the prefill/decode ranges inside it.")
+@STRICT
 def latency(trace: Path, ranges: tuple[str, ...], by: str | None, metric: str | None,
-            top: int | None, fmt: str, output: Path | None, per_request: str | None) -> None:
+            top: int | None, fmt: str, output: Path | None, per_request: str | None,
+            strict: bool) -> None:
     """Per-range duration percentiles (p50/p90/p99/max) from a timing trace: a decode step ~
     time per output token, a prefill ~ time to first token; or per request.
 
@@ -48,7 +50,7 @@ def latency(trace: Path, ranges: tuple[str, ...], by: str | None, metric: str | 
         from roofprof.views import requests as per_req
 
         result = measure(trace, ranges=ranges, by=by, metric=metric, top=top,
-                         per_request=per_request)
+                         per_request=per_request, strict=strict)
         if result.requests is not None:
             click.echo(per_req.format_table(result.table, result.requests) if fmt == "table"
                        else per_req.to_json(result.table, result.requests), nl=False)

@@ -38,6 +38,9 @@ from roofprof.tables.files import refuse_inputs
 from roofprof.tables.kernels import Trace, combine, concat, is_parquet, read_parquet, write_parquet
 from roofprof.tables.sampling import from_ncu_argv, of_reports
 from roofprof.tables.schema import COLUMNS, empty_meta
+from roofprof.tables.timing import check_columns as check_timing_columns
+from roofprof.tables.timing import is_timing_parquet
+from roofprof.tables.timing_checks import durations as timing_durations
 from roofprof.version import __version__
 
 RulesArg = str | os.PathLike[str] | None
@@ -115,6 +118,8 @@ def _load_file(p: Path, format: str | None, rules: RulesArg, reader: str | None,
                strict: bool) -> Trace:
     ruleset = load_rules(rules) if rules is not None else None  # a bad file fails first
     if format in (None, "parquet") and is_parquet(p):
+        if is_timing_parquet(p):  # what the kernel table's reader does not check of it
+            check_timing_columns(p)
         trace = read_stored(p)
         _warn_stored_timing(trace, p)
         if ruleset is not None:
@@ -144,6 +149,7 @@ def _warn_stored_timing(trace: Trace, path: Path) -> None:
     """:func:`_warn_timing` for a stored timing table (``meta["table"] == "timing"``)."""
     if trace.meta.get("table") != "timing":
         return
+    trace.kernels = timing_durations(trace.kernels, path)
     k = trace.kernels
     whole = int((k["duration_from"] == "replay").sum()) if "duration_from" in k else 0
     timing = trace.meta.get("timing")

@@ -11,7 +11,7 @@ timing table as the kernel table's input (durations, no counters).
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,10 @@ from pandas.api.types import pandas_dtype
 import parsers
 from parsers.raw import RawKernels, RawTiming
 from parsers.stacks import Stack, collector_paused
-from roofprof.errors import InputError
+from roofprof.errors import InputError, RoofprofError, strict_mode
 from roofprof.inputs.attribution import attribute
 from roofprof.tables.columns import nulls, take, taken, text
+from roofprof.tables.kernels import is_parquet
 from roofprof.tables.metrics import DURATION_METRIC
 from roofprof.tables.partitions import expand, is_pattern
 from roofprof.tables.schema import IDENTITY, TEXT
@@ -45,23 +46,62 @@ def build(raw: RawTiming) -> TimingTrace:
 
 
 def load_timing(path: str | os.PathLike[str], format: str | None = None,
-                skip: Sequence[str] = ()) -> TimingTrace:
+                skip: Sequence[str] = (), strict: bool = False) -> TimingTrace:
     """A timing table from any timing source: a ``roofprof trace`` Parquet file, a Kineto
     ``.json``/``.json.gz`` trace, an Nsight Systems ``.sqlite`` export or ``.nsys-rep``; or a
     glob pattern of these: the launches of every match, each keeping its ``source``. ``skip``:
     ``object`` columns a caller does not need (``nvtx_start_ns``, ``nvtx_end_ns``: ``join``),
-    not read from Parquet (None in every row); other sources build them anyway."""
+    not read from Parquet (None in every row); other sources build them anyway. ``strict``:
+    refuse an input with values read as null or launches left out, instead of warning."""
+    with strict_mode(strict):
+        return _load(path, format, skip)
+
+
+def _load(path: str | os.PathLike[str], format: str | None, skip: Sequence[str]
+          ) -> TimingTrace:
     if is_pattern(path):
-        return concat([load_timing(f, format, skip) for f in expand(path)])
+        return concat([_load(f, format, skip) for f in expand(path)])
     p = Path(path)
-    if format in (None, "parquet") and p.is_file() and is_timing_parquet(p):
+    if format in (None, "parquet") and is_parquet(p):  # a damaged or counters one: read says
         return read(p, skip)
+    return build(_timing_reader(p, format)(p))
+
+
+def _timing_reader(p: Path, format: str | None) -> Callable[[Path], RawTiming]:
+    """The parser of the timing source ``p``; an error where it holds counters."""
     fmt = parsers.detect(p, format)
     if fmt.timing is None:
         raise InputError(f"{p}: {fmt.description} holds counters, not a timing of every launch; "
                          "give a timing trace (roofprof trace, a Kineto .json/.json.gz or an "
                          "nsys .sqlite / .nsys-rep)")
-    return build(fmt.timing(p))
+    return fmt.timing
+
+
+def require_timing(path: str | os.PathLike[str]) -> None:
+    """The error :func:`load_timing` would give where ``path`` is no timing source (a counters
+    report, a missing file, ...), found without reading it; nothing where it is one."""
+    for p in expand(path):
+        if not is_timing_parquet(p):
+            _timing_reader(p, None)
+
+
+def is_timing_source(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a timing source :func:`load_timing` reads (a glob pattern: each of
+    its matches is), by its content; never raises: anything else is not."""
+    try:
+        files = expand(path)
+    except RoofprofError:
+        return False
+    return bool(files) and all(_is_timing_file(f) for f in files)
+
+
+def _is_timing_file(p: Path) -> bool:
+    if is_timing_parquet(p):
+        return True
+    try:
+        return p.is_file() and parsers.detect(p).timing is not None
+    except RoofprofError:  # not a format roofprof reads: not a timing source
+        return False
 
 
 def to_raw(trace: TimingTrace) -> RawKernels:

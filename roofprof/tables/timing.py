@@ -34,22 +34,26 @@ table is built from a timing source by ``roofprof.inputs.timing``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from roofprof.errors import InputError
-from roofprof.tables import stored
+from roofprof.tables import stored, timing_checks
+from roofprof.tables.checks import Issues, trace_meta
 from roofprof.tables.columns import concat as concat_columns
-from roofprof.tables.columns import nulls, read_frame, taken, to_arrow
+from roofprof.tables.columns import nulls, read_parquet_text, taken, to_arrow, to_frame
 from roofprof.tables.schema import SCHEMA_VERSION, TEXT, empty_meta
-from roofprof.tables.stored import Table
+from roofprof.tables.stored import META_KEY, Table
 from roofprof.version import __version__
 
 TABLE = "timing"
@@ -87,6 +91,7 @@ COLUMNS: dict[str, str] = {
     "op": TEXT,
 }
 NVTX_SOURCES = ("launch", "launch+capture", "gpu", "none")
+TEXT_COLUMNS = tuple(c for c, dtype in COLUMNS.items() if dtype == TEXT)
 
 
 @dataclass
@@ -108,30 +113,29 @@ def write(trace: TimingTrace, path: str | os.PathLike[str]) -> None:
 
 def read(path: str | os.PathLike[str], skip: Sequence[str] = (),
          only: Sequence[str] | None = None) -> TimingTrace:
-    """A timing table from Parquet written by :func:`write` (``roofprof trace``); the columns
-    in ``skip`` are not read (null: an ``object`` column of None); with ``only``, just those
-    columns (the table then has no others: ``roofprof.app.join.write_joined_file``)."""
+    """A timing table from Parquet written by :func:`write` (``roofprof trace``), every column
+    checked (:mod:`roofprof.tables.timing_checks`: what cannot be read is null or left out, and
+    said in one warning per kind); the columns in ``skip`` are not read (null: an ``object``
+    column of None); with ``only``, just those columns (the table then has no others:
+    ``roofprof.app.join.write_joined_file``). The columns the checks need are read whatever
+    ``skip`` and ``only`` say, and dropped after."""
     p = Path(path)
-    text_columns = [c for c, dtype in COLUMNS.items() if dtype == TEXT]
-    try:
-        meta = stored.meta_of(p)
-        if meta.get("table") == TABLE:
-            # text columns coded (files written before hold plain strings); list cells one
-            # list per distinct cell, shared by its rows (as the tracer makes them)
-            df = read_frame(p, text_columns, ("nvtx", "nvtx_start_ns", "nvtx_end_ns"), skip,
-                            only)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{p}: not a readable Parquet file ({exc})") from None
-    if meta.get("table") != TABLE:
-        raise InputError(f"{p}: a roofprof trace of counters, not a timing table; give a timing "
-                         "trace (roofprof trace, a Kineto .json/.json.gz or an nsys .sqlite)")
+    meta, schema = _header(p)
+    issues = Issues(p)
+    wanted = {c for c in COLUMNS if c not in skip and (only is None or c in only)}
+    timing_checks.columns(schema, p, COLUMNS, wanted, issues)
+    with _reading(p):  # the table's own columns (the checks' whatever the caller reads)
+        table = read_parquet_text(p, TEXT_COLUMNS, timing_checks.LISTS, (),
+                                  [c for c in COLUMNS if c in wanted
+                                   or c in timing_checks.CHECKED])
+        table, fixes = _checked(table, p, issues)
+        held = [table.drop_columns([c for c in table.column_names if c not in wanted])]
+        del table  # to_frame frees each column as it is converted
+        df = _frame(held, fixes)
+    issues.emit()
     for col in skip:
         if COLUMNS.get(col) == "object":  # one shared None, not a list per row
             df[col] = pd.Series(np.full(len(df), None, dtype=object), index=df.index)
-    for col in ("nvtx", "nvtx_start_ns", "nvtx_end_ns"):
-        # an all-null column: empty lists
-        if col in df and col not in skip and df[col].dtype != object:
-            df[col] = df[col].map(lambda v: [] if v is None else list(v))
     for col, dtype in COLUMNS.items():
         if only is not None and col not in only:
             continue
@@ -141,6 +145,89 @@ def read(path: str | os.PathLike[str], skip: Sequence[str] = (),
             df[col] = nulls(len(df)) if dtype == TEXT else \
                 pd.Series([None] * len(df), dtype=dtype if dtype != "object" else object)
     return TimingTrace(kernels=df[[c for c in COLUMNS if c in df]], meta=meta)
+
+
+def chunks(path: str | os.PathLike[str], skip: Sequence[str] = (),
+           rows: int = 1_000_000) -> Iterator[pd.DataFrame]:
+    """The rows of a timing file that :func:`read` keeps, in pieces of at most ``rows`` (a row
+    group at a time), checked as it checks them and reported by it alone (``roofprof join``
+    reads a file with :func:`read` first: the same rows, the same nulls)."""
+    p = Path(path)
+    quiet = Issues(p)  # what read said already
+    with _reading(p):
+        timing_checks.columns(pq.read_schema(p), p, COLUMNS, set(), quiet)
+        for batch in read_parquet_text(p, TEXT_COLUMNS, timing_checks.LISTS, skip,
+                                       [c for c in COLUMNS if c not in skip], rows):
+            table, fixes = _checked(batch, p, quiet)
+            del batch
+            yield _frame([table], fixes)
+
+
+def _header(p: Path) -> tuple[dict[str, Any], Any]:
+    """The metadata (checked field by field) and the Arrow schema of a timing file."""
+    try:
+        schema = pq.read_schema(p)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{p}: not a readable Parquet file ({exc}); it is damaged (cut "
+                         "short?): trace the run again (roofprof trace)") from None
+    raw = (schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise InputError(f"{p}: a Parquet file but not a roofprof trace (no roofprof metadata); "
+                         "give a timing trace (roofprof trace, a Kineto .json/.json.gz or an "
+                         "nsys .sqlite)")
+    meta = trace_meta(raw, p)
+    if meta.get("table") != TABLE:
+        raise InputError(f"{p}: a roofprof trace of counters, not a timing table; give a timing "
+                         "trace (roofprof trace, a Kineto .json/.json.gz or an nsys .sqlite)")
+    return meta, schema
+
+
+@contextlib.contextmanager
+def _reading(p: Path) -> Iterator[None]:
+    """Reading a timing file's columns: what Arrow or pandas cannot read is one error."""
+    try:
+        yield
+    except (OSError, TypeError, ValueError, NotImplementedError, pa.ArrowException) as exc:
+        raise InputError(f"{p}: its columns cannot be read ({exc}); trace the run again "
+                         "(roofprof trace)") from None
+
+
+def _checked(table: Any, p: Path, issues: Issues) -> tuple[Any, dict[str, dict[int, Any]]]:
+    """The launches of ``table`` whose time stands, and the range times to null
+    (:mod:`roofprof.tables.timing_checks`)."""
+    table = timing_checks.rows(table, p, issues)
+    return table, timing_checks.range_times(table, p, issues)
+
+
+def _frame(held: list[Any], fixes: dict[str, dict[int, Any]]) -> pd.DataFrame:
+    """The Arrow table in ``held`` (emptied, :func:`~roofprof.tables.columns.to_frame`) as the
+    timing table's frame: text coded, list cells shared per distinct cell (as the tracer makes
+    them), a column of nulls as empty lists, the range times of ``fixes`` null."""
+    table = held[0]
+    empty = [c for c in timing_checks.LISTS if c in table.column_names
+             and pa.types.is_null(table.schema.field(c).type)]
+    del table
+    df: pd.DataFrame = to_frame(held, TEXT_COLUMNS, timing_checks.LISTS)
+    for col in empty:
+        df[col] = pd.Series([[] for _ in range(len(df))], index=df.index, dtype=object)
+    for col, fix in fixes.items():
+        if fix and col in df:
+            df[col] = pd.Series(timing_checks.replace(df[col].to_numpy(), fix), index=df.index)
+    return df
+
+
+def check_columns(path: Path) -> None:
+    """The column checks of :func:`read` alone (a column of the wrong type: an error; one
+    missing: a warning), for a timing file about to be read as a kernel table
+    (``roofprof.load``: ``summary`` and the commands of counters), whose reader checks only
+    the kernel table's identity and measured columns."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException):
+        return  # not Parquet after all: the kernel table's reader says what it is
+    issues = Issues(path)
+    timing_checks.columns(schema, path, COLUMNS, set(COLUMNS), issues)
+    issues.emit()
 
 
 def is_timing_parquet(path: Path) -> bool:
