@@ -72,7 +72,10 @@ class Trace(Table):
 
 
 def is_parquet(path: Path) -> bool:
-    """Whether ``path`` starts as a Parquet file does (never raises)."""
+    """Whether ``path`` starts as a Parquet file does (never raises, never waits: a named
+    pipe or a device is not opened, and not Parquet)."""
+    if not path.is_file():
+        return False
     try:
         with open(path, "rb") as fh:
             return fh.read(4) == PARQUET_MAGIC
@@ -88,8 +91,22 @@ def arrow_table(trace: Trace) -> Any:
                       return_index=True)[1]
     if not all(type(v) is list for v in cells[first]):  # each distinct cell object once
         df["nvtx"] = df["nvtx"].map(lambda v: list(v) if v is not None else [])
+    for col in df.columns:  # an all-null column held as objects: its schema type, not null
+        if col in COLUMNS and col != "nvtx" and dtype_of(col) != TEXT \
+                and df[col].dtype == object and df[col].isna().all():
+            df[col] = null_column(col, len(df), df.index)
     table = to_arrow(df)
     return table.replace_schema_metadata(with_meta(table.schema, trace.meta).metadata)
+
+
+def null_column(column: str, n: int, index: Any = None) -> pd.Series:
+    """A column of ``n`` nulls of the schema's type for a numeric ``column`` (NaN for a
+    measured one; the integer ``id`` as a nullable integer), never objects: a Parquet file
+    stores it as numbers, so every reader takes it back."""
+    dtype = dtype_of(column)
+    if dtype == "float64":
+        return pd.Series(np.full(n, np.nan), index=index)
+    return pd.Series(pd.array([pd.NA] * n, dtype="Int64"), index=index)
 
 
 def write_parquet(trace: Trace, path: str | os.PathLike[str]) -> None:
@@ -120,6 +137,12 @@ def read_parquet(path: Path, attribute: Callable[[Trace], None] | None = None) -
     except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{path}: its columns do not match their stored types ({exc}); "
                          "convert the report again") from None
+    # an all-null column stored with Arrow's null type (files written before roofprof typed
+    # a timing table's counter columns): null numbers, as a file of this version holds them
+    for name in schema.names:
+        if pa.types.is_null(schema.field(name).type) and name in COLUMNS \
+                and name != "nvtx" and dtype_of(name) != TEXT:
+            df[name] = null_column(name, len(df), df.index)
     # a timing table (roofprof trace, Kineto, nsys) has no counters by design: nothing missing
     timing_only = meta.get("table") == "timing"
     df = checks.trace_columns(df, path, (*MEASURED, "flop"),
@@ -129,8 +152,9 @@ def read_parquet(path: Path, attribute: Callable[[Trace], None] | None = None) -
     unattributed = any(c not in df for c in ATTRIBUTION)
     for col in COLUMNS:
         if col not in df:
-            df[col] = nulls(len(df)) if dtype_of(col) == TEXT else pd.NA if col != "nvtx" \
-                else [[] for _ in range(len(df))]
+            df[col] = nulls(len(df)) if dtype_of(col) == TEXT else \
+                [[] for _ in range(len(df))] if col == "nvtx" else \
+                null_column(col, len(df), df.index)
     if df["nvtx"].dtype != object or not all(  # not a list column (an all-null one)
             isinstance(v, list) for v in df["nvtx"].iloc[:1]):
         df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
