@@ -3,7 +3,8 @@
 With ``output`` (a ``.parquet`` file) every input becomes one trace (a ``source`` column tells
 them apart); with ``dataset`` they are added to the dataset folder as one new file of the
 partition ``run``/``host``/``rank`` (defaults ``roofprof.tables.partitions.DEFAULTS``), or with
-``rank_by`` one file per CUDA device, each in the rank partition of its device.
+``rank_by`` one file per CUDA device, each in the rank partition of its device (written as
+one set: every rank's file, or none). An output is never one of the inputs.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from roofprof.datasets.write import append, append_ranks
 from roofprof.errors import UsageError, option
 from roofprof.inputs.load import RulesArg
 from roofprof.inputs.load import convert as convert_files
+from roofprof.tables.files import check_destination, output_set
 from roofprof.tables.kernels import Trace
 from roofprof.tables.partitions import DEFAULTS
 
@@ -50,16 +52,21 @@ def convert(inputs: Sequence[str | os.PathLike[str]], output: str | os.PathLike[
         out = Path(output)
         if out.suffix != ".parquet":
             raise UsageError(f"{out}: the output must be a .parquet file")
+        check_destination(out)  # a folder in the way: said before the inputs are read
         return [Written(out, convert_files(list(inputs), out, format=input_format, rules=rules,
                                            reader=reader, strict=strict, where=where))]
     assert dataset is not None  # one of the two is given (above)
-    run, host = run or str(DEFAULTS["run"]), host or str(DEFAULTS["host"])
+    # only a value not given takes the default: an empty name is refused, never replaced
+    run = str(DEFAULTS["run"]) if run is None else run
+    host = str(DEFAULTS["host"]) if host is None else host
     if rank_by is not None:
         if rank is not None:
             raise UsageError(f"give {option('rank')} or {option('rank_by')}, not both")
-        return [Written(path, trace, n) for n, trace, path in append_ranks(
-            list(inputs), dataset, by=rank_by, run=run, host=host, format=input_format,
-            rules=rules, reader=reader, strict=strict, where=where)]
+        with output_set():  # a file per rank: all of them appear, or none
+            ranks = append_ranks(list(inputs), dataset, by=rank_by, run=run, host=host,
+                                 format=input_format, rules=rules, reader=reader,
+                                 strict=strict, where=where)
+        return [Written(path, trace, n) for n, trace, path in ranks]
     trace, path = append(list(inputs), dataset, run=run, host=host,
                          rank=int(DEFAULTS["rank"]) if rank is None else rank,
                          format=input_format, rules=rules, reader=reader, strict=strict,

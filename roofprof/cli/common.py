@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import sys
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
 from roofprof.app import defaults
 from roofprof.errors import RoofprofError, render
+
+if TYPE_CHECKING:
+    from roofprof.views.chart.scene import Scene
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +42,20 @@ def fail(message: str, code: int) -> NoReturn:
 
 @contextmanager
 def errors() -> Iterator[None]:
-    """One clear line per error and warning; never a traceback for the user's input."""
+    """One clear line per error and warning; never a traceback for the user's input. The
+    command's outputs are checked first (:func:`refuse_own_inputs`): before any work, none
+    of them may be one of its inputs."""
+    with reported():
+        context = click.get_current_context(silent=True)
+        if context is not None:
+            refuse_own_inputs(context.params)
+        yield
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """:func:`errors` without the output check (an option's callback: the options are not
+    all read yet)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
@@ -68,18 +84,69 @@ def note(text: str) -> None:
     click.echo(f"roofprof: {render(text, flag)}", err=True)
 
 
+#: the parameters naming a file a command writes; every other path a command takes is an input
+OUTPUTS = ("output", "plot_out")
+#: the parameters naming a model: a preset, or a config.json the command reads
+MODELS = ("model_spec", "spec")
+
+
+def inputs_of(params: Mapping[str, Any]) -> list[Path]:
+    """Every file a command reads, from its parameters: each path given (traces, --rules,
+    --timing, --against, --check, ...; several where repeated) but the outputs, and a model
+    given as a config file."""
+    found: list[Path] = []
+    for name, value in params.items():
+        if name in OUTPUTS:
+            continue
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, Path):
+                found.append(v)
+            elif name in MODELS and isinstance(v, str) and Path(v).is_file():
+                found.append(Path(v))
+    return found
+
+
+def refuse_own_inputs(params: Mapping[str, Any], outputs: Sequence[Path] = ()) -> None:
+    """One rule for every command: none of the files it writes (its ``-o``/``--plot``, and
+    ``outputs``: the others, such as a report's figures or a plot's default name) is one of
+    the files it reads, nor another of them (a :class:`~roofprof.errors.UsageError` before
+    any work)."""
+    named = [params[n] for n in OUTPUTS if params.get(n) is not None]
+    written = [*named, *(o for o in outputs if o not in named)]  # -o given again: once
+    if written:
+        from roofprof.tables.files import refuse_inputs
+
+        refuse_inputs(written, inputs_of(params))
+
+
 def emit(text: str, output: Path | None, what: str,
-         inputs: tuple[Path | None, ...] = ()) -> None:
-    """Print ``text`` or write it to ``output`` (atomically: complete or not at all), never
-    over one of the command's ``inputs``."""
+         inputs: Sequence[Path | None] | None = None,
+         figures: Mapping[Path, Scene] | None = None) -> None:
+    """Print ``text`` or write it to ``output``, and draw each scene of ``figures`` into its
+    file: never over one of the command's ``inputs`` (by default every file it reads,
+    :func:`inputs_of` its parameters), and the files written as one set (complete together,
+    or none of them)."""
     if output is None:
         click.echo(text, nl=False)
+    files = [*([output] if output is not None else []), *(figures or {})]
+    if not files:
         return
-    from roofprof.tables.files import refuse_inputs, write_text
+    from roofprof.tables.files import atomic_outputs, refuse_inputs
+    from roofprof.views.chart import draw
 
-    refuse_inputs(output, inputs)
-    write_text(output, text)
-    note(f"wrote {output} ({what})")
+    if inputs is None:
+        context = click.get_current_context(silent=True)
+        inputs = inputs_of(context.params) if context is not None else []
+    refuse_inputs(files, inputs)
+    with atomic_outputs(files) as handles:
+        if output is not None:
+            handles.pop(0).write(text.encode("utf-8"))
+        for fh, (path, scene) in zip(handles, (figures or {}).items(), strict=True):
+            draw(scene, fh, path)
+    if output is not None:
+        note(f"wrote {output} ({what})")
+    for path in figures or {}:
+        note(f"wrote {path}")
 
 
 def format_of(fmt: str | None, output: Path | None) -> str:
@@ -134,7 +201,7 @@ def _check_where(ctx: click.Context, param: click.Parameter, value: str | None) 
     from roofprof.tables.partitions import parse_where
 
     if value is not None and not ctx.resilient_parsing:
-        with errors():
+        with reported():
             parse_where(value)
     return value
 

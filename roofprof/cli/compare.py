@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from roofprof.app import defaults
-from roofprof.cli.common import FORMAT, RULES, WHERE, emit, errors, format_of, note
+from roofprof.cli.common import FORMAT, RULES, WHERE, emit, errors, format_of
 from roofprof.errors import RoofprofError
 
 
@@ -100,7 +100,7 @@ def diff(a: Path, b: Path, by: str | None, repeat_a: tuple[Path, ...],
         from roofprof.app.diff import diff as compare
         from roofprof.tables.files import refuse_inputs
         from roofprof.views import tables
-        from roofprof.views.chart import check_output, write_scene
+        from roofprof.views.chart import check_output
         from roofprof.views.diff import format_diff
 
         if plot_out is not None:
@@ -113,9 +113,8 @@ def diff(a: Path, b: Path, by: str | None, repeat_a: tuple[Path, ...],
         text = (format_diff(result.table, result.kernels) if fmt == "table"
                 else tables.to_json(result.table) if fmt == "json"
                 else tables.to_csv(result.table))
-        emit(text, output, fmt, (a, b, *repeat_a, *repeat_b, rules))
-        if plot_out is not None and result.moves is not None:
-            write_scene(result.moves, plot_out)
-            note(f"wrote {plot_out}")
+        # the table and the plot as one set: both written, or neither
+        emit(text, output, fmt, figures={plot_out: result.moves}
+             if plot_out is not None and result.moves is not None else None)
         if result.failure is not None:
             raise RoofprofError(result.failure)

@@ -38,9 +38,12 @@ def model(spec: str, gpu: str | None, trace: Path | None, where: str | None,
     """
     with errors():
         from roofprof.app.model import model as estimate
+        from roofprof.tables.files import check_destination
         from roofprof.views import tables
         from roofprof.views.model import estimate_title, format_compare, format_estimate
 
+        if output is not None:  # not over an input (cli.common.errors), nor into a folder
+            check_destination(output)
         result = estimate(spec, gpu=gpu, trace=trace, where=where, phases=phases, **given(run))
         fmt = format_of(fmt, output)
         if fmt != "table":
@@ -50,7 +53,7 @@ def model(spec: str, gpu: str | None, trace: Path | None, where: str | None,
         else:
             text = format_estimate(result.table, result.totals,
                                    estimate_title(result.arch, result.options, result.roofs))
-        emit(text, output, fmt, (trace,))
+        emit(text, output, fmt)
 
 
 @click.command()
@@ -76,9 +79,12 @@ def gpus(name: str | None, check: Path | None, tolerance: float | None, where: s
     """
     with errors():
         from roofprof.app.gpus import gpus as catalog
+        from roofprof.tables.files import check_destination
         from roofprof.views import catalog as view
         from roofprof.views import tables
 
+        if output is not None:  # not over an input (cli.common.errors), nor into a folder
+            check_destination(output)
         fmt = format_of(fmt, output)
         result = catalog(name, check=check, tolerance=tolerance, where=where)
         if fmt == "csv":
@@ -89,4 +95,4 @@ def gpus(name: str | None, check: Path | None, tolerance: float | None, where: s
             text = view.format_check(result.table)
         else:
             text = view.format_entry(result.gpu) if result.gpu else view.format_catalog()
-        emit(text, output, fmt, (check,))
+        emit(text, output, fmt)

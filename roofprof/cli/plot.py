@@ -18,6 +18,7 @@ from roofprof.cli.common import (
     errors,
     given,
     note,
+    refuse_own_inputs,
 )
 from roofprof.errors import UsageError
 
@@ -83,11 +84,10 @@ def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: b
     with errors():
         from roofprof.app.plot import default_output
         from roofprof.app.plot import plot as draw
-        from roofprof.tables.files import refuse_inputs
         from roofprof.views.chart import check_output, write_scene
 
         output = output or default_output(traces, sweep)
-        refuse_inputs(output, [*traces, rules])
+        refuse_own_inputs(click.get_current_context().params, [output])  # the default name too
         check_output(output)
         scene = draw(list(traces), by=by, sweep=sweep, levels=levels_of(levels), depth=depth,
                      filter=filter_, with_counters=with_counters, title=title,

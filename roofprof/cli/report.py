@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from roofprof.cli.common import LEVEL, WHERE, errors, note
+from roofprof.cli.common import LEVEL, STRICT, WHERE, errors, note, refuse_own_inputs
 
 
 @click.command("report")
@@ -30,9 +30,10 @@ from roofprof.cli.common import LEVEL, WHERE, errors, note
               help="lm_head on the last token per sequence, or on all. [default: last]")
 @LEVEL
 @WHERE
+@STRICT
 def report(trace: Path, output: Path, timing: Path | None, spec: str | None, batch: int | None,
            prompt: int | None, context: int | None, logits: str | None, level: str | None,
-           where: str | None) -> None:
+           where: str | None, strict: bool) -> None:
     """A written report of TRACE: verdict per phase, diagnosis derived from its numbers,
     measured ceilings, per-phase and op x phase tables, rooflines, kernels with the most
     headroom; latency with --timing, the model comparison with --model.
@@ -44,12 +45,16 @@ def report(trace: Path, output: Path, timing: Path | None, spec: str | None, bat
     """
     with errors():
         from roofprof.app.report import report as write_up
-        from roofprof.tables.files import refuse_inputs
+        from roofprof.tables.files import check_destination
         from roofprof.views import report_page
 
-        report_page.format_of(output)  # a wrong suffix fails before the work
-        refuse_inputs(output, [trace, timing])
+        # before the work: a wrong suffix, a page or figure over an input, a folder in the way
+        files = report_page.outputs(output)
+        refuse_own_inputs(click.get_current_context().params, files)  # the figures too
+        for f in files:
+            check_destination(f)
         written = report_page.write(write_up(trace, timing=timing, model=spec, batch=batch,
                                              prompt=prompt, context=context, logits=logits,
-                                             level=level, where=where), output)
+                                             level=level, where=where, strict=strict),
+                                   output)
         note(f"wrote {', '.join(map(str, written))}")

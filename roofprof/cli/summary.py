@@ -72,13 +72,13 @@ def summary(traces: tuple[Path, ...], by: str | None, level: str | None, depth: 
     """
     with errors():
         from roofprof.app.summary import summary as summarize
-        from roofprof.tables.files import refuse_inputs
+        from roofprof.tables.files import check_destination
         from roofprof.views import tables
         from roofprof.views.model import format_beside
 
         fmt = format_of(fmt, output)
-        if output is not None:
-            refuse_inputs(output, [*traces, rules])
+        if output is not None:  # not over an input (cli.common.errors), nor into a folder
+            check_destination(output)
         result = summarize(list(traces), by=by, level=level, depth=depth, filter=filter_,
                            top=top, with_counters=with_counters, model=model_spec,
                            input_format=input_format, rules=rules, strict=strict,

@@ -32,6 +32,10 @@ from roofprof.views import chart
 from roofprof.views.chart.scene import Scene
 from roofprof.views.diagnosis import Sentence, sentences
 
+#: the report's roofline figures: caption, grouping, and the name a Markdown report gives its
+#: file (``NAME_phase.png`` beside ``NAME.md``)
+FIGURES = (("by phase", "phase", "phase"), ("by op × phase", "op,phase", "op_phase"))
+
 
 @dataclass
 class Report:
@@ -71,7 +75,7 @@ def build(trace: Any, *, timing: Any = None, comparison: pd.DataFrame | None = N
         if "device_name" in kernels else ""
     # the trace, not its table: a figure of a sampled or filtered trace says so, as the tables
     drawn = trace if isinstance(getattr(trace, "meta", None), dict) else kernels
-    for caption, by in (("by phase", "phase"), ("by op × phase", "op,phase")):
+    for caption, by, _name in FIGURES:
         try:
             scenes.append((caption, chart.build_scene(drawn, by=by, levels=(level,),
                                                       title=_figure_title(trace, gpu))))

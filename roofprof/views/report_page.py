@@ -22,14 +22,16 @@ import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from roofprof.analysis.labels import short_kernel
 from roofprof.analysis.roofline import LEVEL_LABELS
 from roofprof.errors import UsageError
-from roofprof.tables.files import atomic_output
-from roofprof.views.chart import save
+from roofprof.tables.files import atomic_output, atomic_outputs
+from roofprof.views.chart import draw
 from roofprof.views.diagnosis import small_pct
 from roofprof.views.fmt import duration, html_escape, intensity, pct, si
+from roofprof.views.report import FIGURES
 from roofprof.views.tables import records
 
 if TYPE_CHECKING:
@@ -219,8 +221,29 @@ def to_html(report: Report) -> str:
 # --------------------------------------------------------------------------- Markdown
 
 
+#: what would start raw HTML in Markdown (a tag, a comment, a declaration), an entity,
+#: emphasis, a link or a strikethrough, and a line break (a code span shows its text as it is:
+#: roofprof's own notes quote commands so)
+_HTML_START = re.compile(r"<(?=[A-Za-z/!?])")
+_ENTITY = re.compile(r"&(?=#?[A-Za-z0-9]+;)")
+_INLINE = re.compile(r"([\\*\[\]~])")
+_EMPHASIS = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
+_BREAK = re.compile(r"\s*[\r\n\v\f\x1c-\x1e\x85\u2028\u2029]+\s*")
+
+
+def md_text(text: object) -> str:
+    """Text given by the user (op, range and kernel names, titles, notes) as Markdown that
+    renders as that very text, on one line: raw HTML (``<script>``, ``<!--``) and entities
+    shown, not interpreted, and the characters of emphasis, links and strikethrough escaped
+    (``__init__``, not bold). Names without them (``attention_other``, ``rank <= 1``) stay as
+    they are."""
+    out = _INLINE.sub(r"\\\1", _BREAK.sub(" ", str(text)))
+    out = _HTML_START.sub("&lt;", _ENTITY.sub("&amp;", out))
+    return _EMPHASIS.sub(r"\\_", out)
+
+
 def _md_cell(c: str) -> str:
-    return c.replace("|", "\\|").replace("\n", " ")
+    return md_text(c).replace("|", "\\|")
 
 
 def _md_table(head: Row, rows: Sequence[Row]) -> str:
@@ -232,26 +255,38 @@ def _md_table(head: Row, rows: Sequence[Row]) -> str:
 
 def figure_names(path: Path, report: Report) -> list[Path]:
     """The PNG files written beside a Markdown report, one per figure."""
-    slug = {"by phase": "phase", "by op × phase": "op_phase"}
+    slug = {caption: name for caption, _by, name in FIGURES}
     return [path.with_name(f"{path.stem}_{slug.get(c, str(i))}.png")
             for i, (c, _s) in enumerate(report.scenes)]
 
 
+def outputs(path: str | os.PathLike[str]) -> list[Path]:
+    """Every file a report written to ``path`` may write: the page, and beside a Markdown
+    report each figure's PNG (checked against the command's inputs before the work)."""
+    out = Path(path)
+    if format_of(out) == "html":
+        return [out]
+    return [out, *(out.with_name(f"{out.stem}_{name}.png") for _c, _by, name in FIGURES)]
+
+
 def to_markdown(report: Report, figures: Sequence[str] = ()) -> str:
-    """The report as Markdown; ``figures`` are the image paths to reference, one per scene."""
+    """The report as Markdown; ``figures`` are the image paths to reference, one per scene.
+    Every text from the user's inputs is escaped (:func:`md_text`): it renders as text."""
     head, rows = verdict_rows(report)
-    out = [f"# {report.title}\n", f"GPU: **{report.gpu}**\n", "## Verdict per phase\n",
-           _md_table(head, rows)]
-    out += [f"- {s.text}" for s in report.diagnosis if s.kind.startswith("verdict")]
+    out = [f"# {md_text(report.title)}\n", f"GPU: **{md_text(report.gpu)}**\n",
+           "## Verdict per phase\n", _md_table(head, rows)]
+    out += [f"- {md_text(s.text)}" for s in report.diagnosis if s.kind.startswith("verdict")]
     out.append("\n## Diagnosis\n")
-    out += [f"- {s.text}" for s in report.diagnosis if not s.kind.startswith("verdict")]
+    out += [f"- {md_text(s.text)}" for s in report.diagnosis
+            if not s.kind.startswith("verdict")]
     out.append("")
     for (caption, _scene), fig in zip(report.scenes, figures, strict=False):
-        out.append(f"## Roofline {caption}\n\n![roofline {caption}]({fig})\n")
+        out.append(f"## Roofline {md_text(caption)}\n\n![roofline {md_text(caption)}]"
+                   f"({quote(fig)})\n")
     for _ident, title, rows_of in _sections(report):
         h, r = rows_of(report)
-        out.append(f"## {title}\n\n{_md_table(h, r)}")
-    out += [f"_{n}_\n" for n in report.notes]
+        out.append(f"## {md_text(title)}\n\n{_md_table(h, r)}")
+    out += [f"_{md_text(n)}_\n" for n in report.notes]
     return "\n".join(out)
 
 
@@ -266,23 +301,17 @@ def format_of(path: str | os.PathLike[str]) -> str:
 
 
 def write(report: Report, path: str | os.PathLike[str]) -> list[Path]:
-    """Write the report as HTML or Markdown (by suffix); returns every file written."""
+    """Write the report as HTML or Markdown (by suffix); returns every file written. A
+    Markdown report and its figures are written as one set: all of them, or none."""
     out = Path(path)
     if format_of(out) == "html":
         text = to_html(report)
-        written = [out]
-    else:
-        from roofprof.views.chart.static import render
-
-        written = []
-        for (_c, scene), fig in zip(report.scenes, figure_names(out, report), strict=True):
-            import matplotlib.pyplot as plt
-
-            figure: Any = render(scene).ax.figure
-            written.append(save(figure, fig))
-            plt.close(figure)
-        text = to_markdown(report, [f.name for f in written])
-        written.insert(0, out)
-    with atomic_output(out) as fh:
-        fh.write(text.encode("utf-8"))
-    return written
+        with atomic_output(out) as fh:
+            fh.write(text.encode("utf-8"))
+        return [out]
+    figures = figure_names(out, report)
+    with atomic_outputs([out, *figures]) as (page, *images):
+        for (_c, scene), fh, name in zip(report.scenes, images, figures, strict=True):
+            draw(scene, fh, name)
+        page.write(to_markdown(report, [f.name for f in figures]).encode("utf-8"))
+    return [out, *figures]

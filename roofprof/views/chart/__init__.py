@@ -14,10 +14,10 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from roofprof.errors import UsageError
-from roofprof.tables.files import atomic_output
+from roofprof.tables.files import atomic_output, check_destination
 from roofprof.views.chart.scene import MAX_POINTS, Scene, build
 from roofprof.views.chart.sweep import build_sweep
 
@@ -72,28 +72,43 @@ def save(fig_or_ax: Any, path: str | os.PathLike[str], dpi: int = 150) -> Path:
     The file appears complete or not at all (written to a temporary file, then renamed).
     """
     out = Path(path)
-    fmt = FORMATS.get(out.suffix.lower())
-    if fmt is None:
-        raise UsageError(f"cannot tell the image format of {out}: use a .png, .svg, .pdf or "
-                         ".html suffix")
-    fig: Any = fig_or_ax if hasattr(fig_or_ax, "savefig") else fig_or_ax.figure
-    metas: dict[str, dict[str, Any]] = {"png": {"Software": "roofprof"}, "svg": {"Date": None},
-                                         "pdf": {"CreationDate": None}}
-    meta = metas[fmt]
-    # legends placed outside the axes: make the tight box include every one of them
-    extra = [a for axes in fig.axes for a in [*axes.artists, axes.get_legend()] if a is not None]
+    fmt = image_format(out)
     with atomic_output(out) as fh:
-        fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight", metadata=meta,
-                    bbox_extra_artists=extra)
+        save_into(fig_or_ax, fh, fmt, dpi)
     return out
 
 
+def image_format(path: Path) -> str:
+    """``png``, ``svg`` or ``pdf`` by the suffix of ``path`` (a :class:`UsageError` for
+    others)."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise UsageError(f"cannot tell the image format of {path}: use a .png, .svg, .pdf or "
+                         ".html suffix")
+    return fmt
+
+
+def save_into(fig_or_ax: Any, fh: BinaryIO, fmt: str, dpi: int = 150) -> None:
+    """Write a figure (or an Axes' figure) into the open file ``fh`` as ``fmt`` (png, svg,
+    pdf), without the date or the software version that would make its bytes differ."""
+    fig: Any = fig_or_ax if hasattr(fig_or_ax, "savefig") else fig_or_ax.figure
+    metas: dict[str, dict[str, Any]] = {"png": {"Software": "roofprof"}, "svg": {"Date": None},
+                                         "pdf": {"CreationDate": None}}
+    # legends placed outside the axes: make the tight box include every one of them
+    extra = [a for axes in fig.axes for a in [*axes.artists, axes.get_legend()] if a is not None]
+    fig.savefig(fh, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metas[fmt],
+                bbox_extra_artists=extra)
+
+
 def check_output(path: str | os.PathLike[str]) -> None:
-    """Refuse an output whose suffix names no format a plot is written in (before the work)."""
+    """Refuse, before the work, an output whose suffix names no format a plot is written in
+    (a :class:`UsageError`), or that cannot be written: a folder, or in a folder that does not
+    exist (an :class:`~roofprof.errors.OutputError`, as writing it would give)."""
     out = Path(path)
     if out.suffix.lower() not in (*FORMATS, *HTML):
         raise UsageError(f"cannot tell the output format of {out}: use a .png, .svg, .pdf or "
                          ".html suffix")
+    check_destination(out)
 
 
 def write(table_or_trace: Any, path: str | os.PathLike[str], **options: Any) -> Path:
@@ -105,16 +120,26 @@ def write(table_or_trace: Any, path: str | os.PathLike[str], **options: Any) -> 
 
 def write_scene(scene: Scene, path: str | os.PathLike[str]) -> Path:
     """Draw a built scene (e.g. :func:`roofprof.views.chart.dataset_scene.build_dataset`'s) as PNG,
-    SVG, PDF or interactive HTML, chosen by the suffix."""
+    SVG, PDF or interactive HTML, chosen by the suffix (atomically)."""
     out = Path(path)
-    suffix = out.suffix.lower()
-    if suffix in HTML:
+    if out.suffix.lower() not in HTML:
+        image_format(out)  # a wrong suffix fails before anything is written
+    with atomic_output(out) as fh:
+        draw(scene, fh, out)
+    return out
+
+
+def draw(scene: Scene, fh: BinaryIO, path: str | os.PathLike[str]) -> None:
+    """Draw ``scene`` into the open file ``fh`` in the format of ``path``'s suffix (PNG, SVG,
+    PDF or interactive HTML): the drawing of :func:`write_scene`, for a file written with
+    others as one set (:func:`roofprof.tables.files.atomic_outputs`)."""
+    out = Path(path)
+    if out.suffix.lower() in HTML:
         from roofprof.views.chart.html import to_html
 
-        text = to_html(scene)
-        with atomic_output(out) as fh:
-            fh.write(text.encode("utf-8"))
-        return out
+        fh.write(to_html(scene).encode("utf-8"))
+        return
+    fmt = image_format(out)
     from roofprof.views.chart.static import render
 
-    return save(render(scene).ax, out)
+    save_into(render(scene).ax, fh, fmt)
