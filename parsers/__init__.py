@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from parsers import kineto, ncu_csv, ncu_rep, nsys_sqlite
-from parsers.format import Format
+from parsers.format import Format, regular_file
 from roofprof.errors import InputError, UsageError
 
 __all__ = ["FORMATS", "SNIFF_BYTES", "Format", "detect", "names"]
@@ -33,21 +33,21 @@ def names() -> list[str]:
 
 
 def detect(path: Path, override: str | None = None) -> Format:
-    """Pick the format of ``path``: ``override`` if given, else by content (suffix as a hint)."""
+    """Pick the format of ``path``: ``override`` if given, else by content (suffix as a hint).
+    Either way ``path`` must be a regular file (:func:`~parsers.format.regular_file`): a named
+    pipe, a socket or a device is refused before it is opened, never waited on."""
     if override:
         for f in FORMATS:
             if f.name == override:
+                regular_file(path)
                 return f
         raise UsageError(f"unknown format {override!r}; known: {', '.join(names())}")
+    regular_file(path)
     try:
         with open(path, "rb") as fh:
             head = fh.read(SNIFF_BYTES)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory, not a report or export") from None
     except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror})") from None
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not head:
         raise InputError(f"{path}: the file is empty; re-export or re-record it")
     matches = [f for f in FORMATS if f.sniff(head)]

@@ -28,8 +28,6 @@ How each kernel gets its annotation path (``nvtx``, outermost first; ``nvtx_sour
 
 from __future__ import annotations
 
-import gzip
-import json
 import re
 import zlib
 from pathlib import Path
@@ -38,14 +36,30 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parsers.format import Format
-from parsers.kernel_names import dims, short_name
+from parsers.format import Format, regular_file
+from parsers.json_stream import read_object
+from parsers.kernel_names import short_name
+from parsers.kineto_checks import MISSING, Findings
+from parsers.kineto_events import (
+    CallEvent,
+    KernelEvent,
+    Kernels,
+    Launch,
+    Names,
+    call_event,
+    kernel_event,
+    read_devices,
+    read_kernels,
+    read_launches,
+    read_ranges,
+)
 from parsers.raw import RawTiming
 from parsers.stacks import EMPTY, Stack, stacks_at, with_capture
 from roofprof.errors import InputError
 
 KERNEL_CATS = {"kernel", "Kernel"}
 LAUNCH_CATS = {"cuda_runtime", "cuda_driver", "Runtime", "Driver"}
+RANGE_CATS = {"user_annotation", "gpu_user_annotation"}
 _KERNEL_LAUNCH = re.compile(r"^cu(da)?Launch(?!HostFunc)")
 _GRAPH_LAUNCH = re.compile(r"GraphLaunch")
 _BEGIN = re.compile(r"StreamBeginCapture")
@@ -62,155 +76,149 @@ def _sniff(head: bytes) -> bool:
     return text[:1] == b"{" and (b'"traceEvents"' in text or b'"deviceProperties"' in text)
 
 
-def _load_json(path: Path) -> dict[str, Any]:
-    try:
-        if path.name.endswith(".gz") or path.read_bytes()[:2] == b"\x1f\x8b":
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                data = json.load(fh)
-        else:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-    except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
-        raise InputError(f"{path}: the gzip stream is truncated or damaged ({exc}); copy or "
-                         "export the trace again") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}: not valid JSON at line {exc.lineno} column {exc.colno} "
-                         f"({exc.msg}); the trace is truncated or damaged, export it again"
-                         ) from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text ({exc.reason}); not a Kineto trace") from None
-    except OSError as exc:
-        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("traceEvents"), list):
-        raise InputError(f"{path}: JSON without a traceEvents list: not a PyTorch profiler "
-                         "(Kineto) trace; write one with prof.export_chrome_trace(PATH)")
-    return data
+class _Kept:
+    """The events this reader uses, by kind, collected as the file is read: of each only the
+    fields it reads, with its index in ``traceEvents`` (the other events are dropped at once)."""
 
+    def __init__(self, found: Findings) -> None:
+        self.found = found
+        self.names: Names = {}
+        self.kernels: list[KernelEvent] = []
+        self.launches: list[CallEvent] = []
+        self.ranges: list[CallEvent] = []
 
-def _ns(us: Any) -> int:
-    return round(float(us) * 1000.0)
+    def __call__(self, index: int, event: Any) -> None:
+        if type(event) is not dict:
+            self.found.not_events.add(index, MISSING, "not an object", {"element": event})
+            return
+        cat = event.get("cat")
+        if event.get("ph") != "X" or type(cat) is not str:
+            return
+        if cat in KERNEL_CATS:
+            self.kernels.append(kernel_event(index, event, self.names))
+        elif cat in LAUNCH_CATS:
+            self.launches.append(call_event(index, event, self.names))
+        elif cat in RANGE_CATS:
+            self.ranges.append(call_event(index, event, self.names))
 
 
 def read_timing(path: Path) -> RawTiming:
-    data = _load_json(path)
-    events = [e for e in data["traceEvents"] if isinstance(e, dict) and e.get("ph") == "X"]
-    kernels = [e for e in events if e.get("cat") in KERNEL_CATS and isinstance(e.get("args"), dict)]
-    if not kernels:
+    """The kernels of a Kineto trace with their annotation paths (see the module docstring);
+    what could not be used is said once per kind (``parsers.kineto_checks.Findings``)."""
+    regular_file(path)
+    found = Findings(path)
+    kept = _Kept(found)
+    doc = read_object(path, "traceEvents", kept)
+    if doc.fields is None or doc.streamed is None:
+        raise InputError(f"{path}: JSON without a traceEvents list: not a PyTorch profiler "
+                         "(Kineto) trace; write one with prof.export_chrome_trace(PATH)")
+    k = read_kernels(kept.kernels, found)
+    if not k.start:
+        if found.kernels_out.n:
+            raise InputError(f"{path}: a Kineto trace without usable GPU kernel events: all "
+                             f"{found.kernels_out.n} lack a usable start time (ts), e.g. "
+                             f"{found.kernels_out.shown[0]}; the trace is damaged, export it "
+                             "again")
         raise InputError(f"{path}: a Kineto trace without GPU kernel events; profile with "
                          "activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]")
+    calls, lost = read_launches(kept.launches, found)
     threads: dict[tuple[Any, Any], int] = {}
 
-    def thread_key(e: dict[str, Any]) -> int:
-        return threads.setdefault((e.get("pid"), e.get("tid")), len(threads))
+    def thread_key(key: tuple[Any, Any]) -> int:
+        return threads.setdefault(key, len(threads))
 
-    launches = {e["args"]["correlation"]: e for e in events if e.get("cat") in LAUNCH_CATS
-                and isinstance(e.get("args"), dict) and "correlation" in e["args"]}
-    cpu = [e for e in events if e.get("cat") == "user_annotation"]
-    gpu = [e for e in events if e.get("cat") == "gpu_user_annotation"]
-    ranges = _ranges(cpu + gpu, thread_key)
-    rows: dict[str, Any]
-    try:
-        start = np.asarray([_ns(k["ts"]) for k in kernels], dtype=np.int64)
-        end = start + np.asarray([_ns(k.get("dur", 0)) for k in kernels], dtype=np.int64)
-        args = [k["args"] for k in kernels]
-        launch = [launches.get(a.get("correlation")) for a in args]
-        # a kernel's launch thread, else its stream (for gpu_user_annotation spans)
-        lthread = np.asarray([thread_key(lc) if lc else thread_key(
-            {"pid": a.get("device", k.get("pid")), "tid": a.get("stream", k.get("tid"))})
-            for lc, a, k in zip(launch, args, kernels, strict=True)], dtype=np.int64)
-        lwhen = np.asarray([_ns(lc["ts"]) if lc else s for lc, s in zip(launch, start,
-                                                                         strict=True)],
-                           dtype=np.int64)
-        rows = {
-            "kernel": [short_name(str(k.get("name", ""))) for k in kernels],
-            "kernel_demangled": [str(k.get("name", "")) for k in kernels],
-            "process_id": [_int(lc.get("pid")) if lc else None for lc in launch],
-            "thread_id": [_int(lc.get("tid")) if lc else None for lc in launch],
-            "device": [_int(a.get("device")) for a in args],
-            "context": [_int(a.get("context")) for a in args],
-            "stream": [_int(a.get("stream")) for a in args],
-            "grid": [dims(*a["grid"]) if _is_dim(a.get("grid")) else None for a in args],
-            "block": [dims(*a["block"]) if _is_dim(a.get("block")) else None for a in args],
-            "start_ns": start, "end_ns": end,
-            "correlation_id": [_int(a.get("correlation")) for a in args],
-            "launch_api": [str(lc.get("name")) if lc else None for lc in launch],
-        }
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: a kernel event is malformed ({exc!r}); not a trace "
-                         "roofprof understands") from None
-    devices = {d.get("id"): d for d in data.get("deviceProperties") or []
-               if isinstance(d, dict)}
-    device_ids: list[int | None] = rows["device"]
-    rows["device_name"] = [devices.get(d, {}).get("name") for d in device_ids]
-    rows["cc"] = [f"{devices[d]['computeMajor']}.{devices[d]['computeMinor']}"
-                  if d in devices and "computeMajor" in devices[d] else None
-                  for d in device_ids]
+    kept_ranges = read_ranges(kept.ranges, found)
+    ranges = pd.DataFrame({
+        "thread": np.asarray([thread_key(r[0]) for r in kept_ranges], dtype=np.int64),
+        "name": [r[1] for r in kept_ranges],
+        "start_ns": np.asarray([r[2] for r in kept_ranges], dtype=np.int64),
+        "end_ns": np.asarray([r[3] for r in kept_ranges], dtype=np.int64),
+    })
+    by_correlation = {c.correlation: c for c in calls}
+    launch = [by_correlation.get(c) if c is not None else None for c in k.correlation]
+    found.unlaunched = sum(1 for c, lc in zip(k.correlation, launch, strict=True)
+                           if lc is None and c in lost)
+    devices = read_devices(doc.fields.get("deviceProperties", MISSING), found)
+    rows = _rows(k, launch, devices)
+    # a kernel's launch thread, else its stream (for gpu_user_annotation spans)
+    lthread = np.asarray([thread_key(lc.thread if lc else q) for lc, q in
+                          zip(launch, k.queue, strict=True)], dtype=np.int64)
+    lwhen = np.asarray([lc.start if lc else s for lc, s in zip(launch, k.start, strict=True)],
+                       dtype=np.int64)
     stacks = stacks_at(ranges, lthread, lwhen)
     sources = ["launch" if lc else ("gpu" if s[0] else "none")
                for lc, s in zip(launch, stacks, strict=True)]
-    graph = _graph_captures(events, kernels, launch, ranges, thread_key)
+    graph = _graph_captures(calls, k.start, launch, ranges, thread_key)
     for i, capture in graph.items():
         stacks[i] = with_capture(stacks[i], capture)
         sources[i] = "launch+capture"
-    replays = sum(1 for lc in launch if lc and _GRAPH_LAUNCH.search(str(lc.get("name"))))
+    replays = sum(1 for lc in launch if lc and _GRAPH_LAUNCH.search(lc.name))
     meta = {
         "format": "kineto", "sources": [str(path)], "formats": ["kineto"],
-        "gpu": sorted({str(d.get("name")) for d in devices.values() if d.get("name")}),
+        "gpu": sorted({name for name, _ in devices.values() if name}),
         "timing": {"clock": "Kineto ts (microseconds with nanosecond decimals) x 1000",
                    "graph_replay_kernels": replays,
                    "graph_kernels_with_capture_ranges": len(graph)},
     }
+    found.emit()
     return RawTiming(rows=rows, stacks=stacks, nvtx_sources=sources, source=str(path),
                      meta=meta)
 
 
-def _is_dim(v: Any) -> bool:
-    return isinstance(v, list) and len(v) == 3
+def _rows(k: Kernels, launch: list[Launch | None],
+          devices: dict[int, tuple[str | None, str | None]]) -> dict[str, Any]:
+    """The timing table's columns of the kernels: a duration that is unknown is NaN, its
+    end the kernel's start (``end_ns`` has no nulls)."""
+    start = np.asarray(k.start, dtype=np.int64)
+    known = np.asarray([d is not None for d in k.duration], dtype=bool)
+    end = start + np.asarray([d or 0 for d in k.duration], dtype=np.int64)
+    duration = (end - start).astype("float64")
+    duration[~known] = np.nan
+    unknown: tuple[str | None, str | None] = (None, None)
+    return {
+        "kernel": [short_name(n) if n is not None else None for n in k.name],
+        "kernel_demangled": k.name,
+        "process_id": [lc.thread[0] if lc else None for lc in launch],
+        "thread_id": [lc.thread[1] if lc else None for lc in launch],
+        "device": k.device, "context": k.context, "stream": k.stream,
+        "grid": k.grid, "block": k.block,
+        "start_ns": start, "end_ns": end, "duration_ns": duration,
+        "correlation_id": k.correlation,
+        "launch_api": [lc.name if lc else None for lc in launch],
+        "device_name": [devices.get(d, unknown)[0] if d is not None else None
+                        for d in k.device],
+        "cc": [devices.get(d, unknown)[1] if d is not None else None for d in k.device],
+    }
 
 
-def _int(v: Any) -> int | None:
-    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
-
-
-def _ranges(annotations: list[dict[str, Any]], thread_key: Any) -> Any:
-    return pd.DataFrame({
-        "thread": [thread_key(e) for e in annotations],
-        "name": [str(e.get("name", "")) for e in annotations],
-        "start_ns": [_ns(e["ts"]) for e in annotations],
-        "end_ns": [_ns(e["ts"]) + _ns(e.get("dur", 0)) for e in annotations],
-    })
-
-
-def _graph_captures(events: list[dict[str, Any]], kernels: list[dict[str, Any]],
-                    launch: list[dict[str, Any] | None], ranges: Any,
-                    thread_key: Any) -> dict[int, Stack]:
+def _graph_captures(calls: list[Launch], starts: list[int], launch: list[Launch | None],
+                    ranges: Any, thread_key: Any) -> dict[int, Stack]:
     """Kernel index -> the annotation stack at its node's capture, for graph replays whose
     capture is unambiguous (see the module docstring)."""
-    calls = sorted((e for e in events if e.get("cat") in LAUNCH_CATS),
-                   key=lambda e: (str(e.get("pid")), str(e.get("tid")), float(e["ts"])))
-    captures: list[list[dict[str, Any]]] = []
-    open_by_thread: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
-    for e in calls:
-        key, name = (e.get("pid"), e.get("tid")), str(e.get("name", ""))
-        if _BEGIN.search(name):
-            open_by_thread[key] = []
-        elif _END.search(name) and key in open_by_thread:
-            captures.append(open_by_thread.pop(key))
-        elif key in open_by_thread and _KERNEL_LAUNCH.search(name):
-            open_by_thread[key].append(e)
+    ordered = sorted(calls, key=lambda c: (str(c.thread[0]), str(c.thread[1]), c.start))
+    captures: list[list[Launch]] = []
+    open_by_thread: dict[tuple[int, int], list[Launch]] = {}
+    for c in ordered:
+        if _BEGIN.search(c.name):
+            open_by_thread[c.thread] = []
+        elif _END.search(c.name) and c.thread in open_by_thread:
+            captures.append(open_by_thread.pop(c.thread))
+        elif c.thread in open_by_thread and _KERNEL_LAUNCH.search(c.name):
+            open_by_thread[c.thread].append(c)
     by_replay: dict[int, list[int]] = {}
     for i, lc in enumerate(launch):
-        if lc is not None and _GRAPH_LAUNCH.search(str(lc.get("name"))):
+        if lc is not None and _GRAPH_LAUNCH.search(lc.name):
             by_replay.setdefault(id(lc), []).append(i)
     out: dict[int, Stack] = {}
     for members in by_replay.values():
         fits = [c for c in captures if len(c) == len(members)]
         if len(fits) != 1:
             continue  # no capture, or several of this size: keep the launch path
-        members.sort(key=lambda i: float(kernels[i]["ts"]))
+        members.sort(key=lambda i: starts[i])
         cap = fits[0]
-        stacks = stacks_at(ranges, np.asarray([thread_key(c) for c in cap], dtype=np.int64),
-                           np.asarray([_ns(c["ts"]) for c in cap], dtype=np.int64))
+        stacks = stacks_at(ranges, np.asarray([thread_key(c.thread) for c in cap],
+                                              dtype=np.int64),
+                           np.asarray([c.start for c in cap], dtype=np.int64))
         for i, s in zip(members, stacks, strict=True):
             out[i] = s if s else EMPTY
     return out
