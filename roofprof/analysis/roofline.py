@@ -31,8 +31,11 @@ part of its kernels.
 
 Where counters are missing the numbers are null, never a guess: a precision whose peak is known
 but whose work counter is absent (``ncu --set roofline`` has no FP8 counter) leaves the work
-incomplete; on Hopper and later, TMA loads bypass L1TEX, so a kernel whose L1 bytes are fewer
-than its L2 bytes has no meaningful L1 point (``l1`` numbers null, reason given).
+incomplete; a kernel on a chip with FP16 (cc 7.0+) or BF16 (cc 8.0+) tensor cores whose report
+lacks those counters (``ncu --section SpeedOfLight_RooflineChart``) has unknown work W_k, not
+zero: it is ``unknown``, never a kernel without FLOPs judged by bandwidth; on Hopper and later,
+TMA loads bypass L1TEX, so a kernel whose L1 bytes are fewer than its L2 bytes has no meaningful
+L1 point (``l1`` numbers null, reason given).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ import pandas as pd
 from roofprof.analysis.grouping import Grouping, filter_kernels, group_kernels
 from roofprof.analysis.reasons import UNJOINED, group_reasons, kernel_reasons
 from roofprof.errors import InputError, UsageError, option
+from roofprof.inputs.derive import uncounted_tensor
 from roofprof.tables.metrics import PRECISIONS
 
 LEVELS: tuple[str, ...] = ("dram", "l2", "l1")
@@ -156,8 +160,12 @@ def kernel_numbers(table: TableLike, level: str = "dram") -> pd.DataFrame:
     labels = list(PRECISIONS)
     work = np.column_stack([_num(t, PRECISIONS[p][0]) for p in labels])
     peaks = np.column_stack([_num(t, PRECISIONS[p][1]) for p in labels])
-    # a precision whose unit exists (peak known) but whose work counter is absent: incomplete
-    uncounted = np.isnan(work) & ~np.isnan(peaks)
+    # a precision whose unit exists (peak known, or a tensor precision every chip of the
+    # kernel's compute capability has) but whose work counter is absent: incomplete
+    cc = _cc(t)
+    expected = np.column_stack([uncounted_tensor(PRECISIONS[p][0], work[:, i], cc)
+                                for i, p in enumerate(labels)])
+    uncounted = (np.isnan(work) & ~np.isnan(peaks)) | expected
     no_counters: npt.NDArray[np.bool_] = np.asarray(np.isnan(work).all(axis=1), dtype=bool)
     w0 = np.where(np.isnan(work), 0.0, work)
     per_p = np.where(w0 > 0, div(w0, peaks) * 1e9, 0.0)  # ns at peak, NaN if the peak is unknown
@@ -168,7 +176,7 @@ def kernel_numbers(table: TableLike, level: str = "dram") -> pd.DataFrame:
     dominant = np.argmax(np.nan_to_num(per_p, nan=np.inf), axis=1)
     has_work = (w0 > 0).any(axis=1)
     total = w0.sum(axis=1)
-    total[no_counters] = np.nan
+    total[no_counters | expected.any(axis=1)] = np.nan  # unknown, not "no FLOPs"
 
     dur = _num(t, "duration_ns")
     dur = np.where(dur > 0, dur, np.nan)

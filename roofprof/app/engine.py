@@ -4,7 +4,9 @@
 the in-memory path knows is given; ``duckdb`` and ``spark`` insist (an error names what stands
 in the way); ``pandas`` always reads into memory. Any other input (files, several folders,
 patterns matching several) is read in memory. The rank views run one summary after another on
-the engine named (:func:`summarizer`).
+the engine named (:func:`summarizer`). Whatever the engine, a dataset's files are checked
+before they are read (``roofprof.tables.partitions.parts``, ``roofprof.datasets.footers``):
+a damaged or foreign file is one error naming it.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Any
 import pandas as pd
 
 from roofprof.analysis import roofline
+from roofprof.datasets import footers
 from roofprof.datasets import spark as dataset_spark
 from roofprof.datasets import sql as dataset_sql
 from roofprof.errors import UsageError, option
 from roofprof.inputs.load import read_dataset
-from roofprof.tables.partitions import expand_all, is_dataset
+from roofprof.tables.partitions import expand_all, is_dataset, parts
 
 AUTO, IN_MEMORY = "auto", "pandas"
 #: the engines of the rank views
@@ -73,7 +76,8 @@ def summarizer(directory: str | os.PathLike[str], engine: str, level: str,
         return lambda by: dataset_sql.summarize(directory, by=by, level=level, where=where)
     if engine == "spark":
         return lambda by: dataset_spark.summarize(directory, by=by, level=level, where=where)
-    if engine == IN_MEMORY:
+    if engine == IN_MEMORY:  # the files checked as the query engines check them (one kind)
+        footers.check(parts(directory, where))
         trace = read_dataset(directory, where)
         return lambda by: roofline.summarize(trace, by=by, level=level)
     raise UsageError(f"{option('engine')} {engine}: the rank views run on "

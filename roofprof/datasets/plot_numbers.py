@@ -37,6 +37,7 @@ from roofprof.analysis.grouping import GROUP_JOIN, parse_by
 from roofprof.analysis.roofline import BYTES_COLUMNS, PEAK_BW_COLUMNS, level_of
 from roofprof.datasets.sql import (
     DUCKDB,
+    Dataset,
     connect,
     flag_texts,
     group_parts,
@@ -46,7 +47,6 @@ from roofprof.datasets.sql import (
 )
 from roofprof.errors import UsageError
 from roofprof.tables.metrics import PRECISIONS
-from roofprof.tables.partitions import parts as dataset_parts
 
 #: rows of the not-drawn table at most (the rest are summed into one row)
 NOT_DRAWN_ROWS = 1000
@@ -113,8 +113,8 @@ def plot_numbers(directory: str | os.PathLike[str], by: str = "range",
     for lvl in levels:
         level_of(lvl)
     cols = parse_by(by)
-    files = [str(p.path) for p in dataset_parts(directory, where)]
     con = connect(directory, where, threads, memory_limit, row_ids=True)
+    files = con.files
     try:
         columns = view_columns(con)
         summary, parts = _groups(con, cols, columns, files,
@@ -134,9 +134,9 @@ def plot_numbers(directory: str | os.PathLike[str], by: str = "range",
         budget = max(1, max_points // len(levels))
         per_kernel = max(1, budget // max(len(pairs), 1))
         points = _points(con, ctes, carry, per_kernel) if len(pairs) else pd.DataFrame()
-        gpus = [str(r[0]) for r in con.execute(
+        gpus = [str(r[0]) for r in con.rows(
             "SELECT DISTINCT device_name FROM kernels WHERE device_name IS NOT NULL "
-            "ORDER BY 1 LIMIT 4").fetchall()] if "device_name" in columns else []
+            "ORDER BY 1 LIMIT 4")] if "device_name" in columns else []
     finally:
         con.close()
     labels = drawable.groupby("kernel", sort=False).agg(sum=("time_ns", "sum"),
@@ -176,7 +176,7 @@ def _zero(x: Any) -> float:
     return 0.0 if x is None or pd.isna(x) else float(x)
 
 
-def _tally(con: Any, ctes: str, levels: tuple[str, ...], has_range: bool) -> pd.DataFrame:
+def _tally(con: Dataset, ctes: str, levels: tuple[str, ...], has_range: bool) -> pd.DataFrame:
     """One pass: per group, drawable or not, kernel name (and for kernels off the plot their
     range and why): counts, time, time at the roof, and the roof and slope sums."""
     def when(cond: str, x: str) -> str:
@@ -194,22 +194,20 @@ def _tally(con: Any, ctes: str, levels: tuple[str, ...], has_range: bool) -> pd.
     for lvl in levels:  # roofline.effective_bandwidth over the drawable kernels
         ok = f"placed AND xb_{lvl} IS NOT NULL AND xm_{lvl} > 0"
         out += [f"{when(ok, f'xb_{lvl}')} AS sb_{lvl}", f"{when(ok, f'xm_{lvl}')} AS sm_{lvl}"]
-    df: pd.DataFrame = con.execute(f"{ctes}\nSELECT {', '.join(out)} FROM kp GROUP BY ALL"
-                                   ).df()
+    df = con.df(f"{ctes}\nSELECT {', '.join(out)} FROM kp GROUP BY ALL")
     for col in ("placed", "no_flops", "unknown"):
         df[col] = df[col].astype(bool)
     return df
 
 
-def _points(con: Any, ctes: str, carry: tuple[str, ...], k: int) -> pd.DataFrame:
+def _points(con: Dataset, ctes: str, carry: tuple[str, ...], k: int) -> pd.DataFrame:
     """The ``k`` longest drawable launches of each kernel name in each group, as rows of the
     kernel table with their group's name."""
     point = "{" + ", ".join(f"'{c}': {DUCKDB.q('c_' + c)}" for c in carry) + "}"
-    df: pd.DataFrame = con.execute(
+    return con.df(
         f"{ctes},\ntop AS (SELECT g, max_by({point}, dur, {int(k)}) AS top FROM kp "
         "WHERE placed GROUP BY g, kname)\n"
-        "SELECT g AS \"group\", unnest(top, recursive := true) FROM top").df()
-    return df
+        "SELECT g AS \"group\", unnest(top, recursive := true) FROM top")
 
 
 def _bounded(points: pd.DataFrame, pairs: pd.Series, budget: int, label_names: list[str],
@@ -263,17 +261,17 @@ def _not_drawn(off: pd.DataFrame, level: str) -> pd.DataFrame:
     return df[["kernel", "range", "why", "launches", "time_ns", "roof_ns", "reason"]]
 
 
-def _groups(con: Any, by: tuple[str, ...], columns: dict[str, str], files: list[str],
+def _groups(con: Dataset, by: tuple[str, ...], columns: dict[str, str], files: list[str],
             summary: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, ...]]]:
     """The summary's rows in the order ``roofprof.analysis.grouping`` numbers groups in memory
     (first kernel in file order, then row order: colours of groups with equal time follow it), and
     each group's parts (from the name columns: a name may hold the joiner)."""
     exprs = group_parts(by, columns, DUCKDB)
     names = ", ".join(f"p{i}" for i in range(len(exprs)))
-    rows = con.execute(
+    rows = con.rows(
         f"SELECT {names}, filename, MIN(file_row_number) FROM (SELECT "
         + ", ".join(f"{e} AS p{i}" for i, e in enumerate(exprs))
-        + f", filename, file_row_number FROM kernels) GROUP BY {names}, filename").fetchall()
+        + f", filename, file_row_number FROM kernels) GROUP BY {names}, filename")
     order = {f: i for i, f in enumerate(files)}
     first: dict[tuple[str, ...], tuple[int, int]] = {}
     for r in rows:

@@ -4,9 +4,11 @@
 dialect: backquoted names, ``RLIKE``, ``STRING``) over a dataset's Parquet files on a Spark
 session (a local one when none is given: ``local[*]``, no UI), so the numbers are
 DuckDB's and ``roofline.summarize``'s (tests/test_dataset_spark.py). Partitions are picked by
-``--where`` before Spark sees a path; ``run``, ``host`` and ``rank`` come from each file's
-path. ANSI mode is off for the query (x/0 is null, not an error, as the query expects).
-pyspark is optional (``pip install roofprof[spark]``); Spark needs Java 17 or later.
+``--where`` before Spark sees a path, and a local folder's files are checked by their
+footers as DuckDB's are (``roofprof.datasets.footers``); ``run``, ``host`` and ``rank`` come
+from the last three folders of each file's path. ANSI mode is off for the query (x/0 is null,
+not an error, as the query expects). pyspark is optional (``pip install roofprof[spark]``);
+Spark needs Java 17 or later.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from roofprof.analysis.grouping import parse_by
+from roofprof.datasets.footers import check
 from roofprof.datasets.sql import SPARK, finish, group_reasons, summary_sql
 from roofprof.errors import InputError, UsageError, option
 from roofprof.tables.partitions import INTEGER_PARTITIONS, parse_where, parts
@@ -51,8 +54,8 @@ def summarize(directory: str | os.PathLike[str], by: str = "range", level: str =
     if is_uri(directory):
         spark = spark or session()
         files = list_files(spark, str(directory), where)
-    else:
-        files = [str(p.path) for p in parts(directory, where)]
+    else:  # a local folder: its files checked as DuckDB's are (footers.check)
+        files = [str(footer.part.path) for footer in check(parts(directory, where))]
         spark = spark or session()
     return summarize_files(files, by, level, top, spark)
 
@@ -100,6 +103,8 @@ def list_files(spark: Any, uri: str, where: str | None = None) -> list[str]:
     return out
 
 
+#: run, host and rank of a file's path (Spark's regular expressions: Java's)
+_TAIL = r"/run=([^/]+)/host=([^/]+)/rank=([0-9]+)/[^/]+$"
 _PART = re.compile(r"/run=(?P<run>[^/]+)/host=(?P<host>[^/]+)/rank=(?P<rank>[^/]+)/"
                    r"(?P<name>[^/]+\.parquet)$")
 
@@ -113,9 +118,11 @@ def summarize_files(files: list[str], by: str = "range", level: str = "dram",
     spark = spark or session()
     df = spark.read.option("mergeSchema", "true").parquet(*files)
     path = F.input_file_name()
-    df = (df.withColumn("run", F.regexp_extract(path, r"/run=([^/]+)/", 1))
-            .withColumn("host", F.regexp_extract(path, r"/host=([^/]+)/", 1))
-            .withColumn("rank", F.regexp_extract(path, r"/rank=([0-9]+)/", 1).cast("bigint")))
+    # the partition folders are the file's last three: a folder above the dataset named
+    # run=, host= or rank= is not one of them
+    df = (df.withColumn("run", F.regexp_extract(path, _TAIL, 1))
+            .withColumn("host", F.regexp_extract(path, _TAIL, 2))
+            .withColumn("rank", F.regexp_extract(path, _TAIL, 3).cast("bigint")))
     view = f"roofprof_kernels_{uuid.uuid4().hex}"
     df.createOrReplaceTempView(view)
     columns = {name: kind.upper() for name, kind in df.dtypes}

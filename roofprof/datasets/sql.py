@@ -4,7 +4,8 @@
 (``roofprof.tables.metrics.PRECISIONS``) and the constants of ``roofprof.analysis.roofline``
 (``LAUNCH_FLOOR_NS``, ``L1_BLIND_MIN_BYTES``), so it cannot drift from them: per kernel c_k = max_p
 W_kp/P_kp, m_k = B_k/BW_k, r_k = max(c_k, m_k) with the missing-counter rule (a precision whose peak
-is known but whose work is null makes the kernel unknown), the L1/TMA rule and the launch floor; per
+is known, or a tensor precision its chip has, but whose work is null makes the kernel unknown),
+the L1/TMA rule and the launch floor; per
 group the sums of :func:`roofprof.analysis.roofline.group_numbers` with its null rule (a group
 number is null if any member's input is). tests/test_dataset_sql.py checks it equals
 ``roofline.summarize`` on every fixture.
@@ -13,19 +14,22 @@ number is null if any member's input is). tests/test_dataset_sql.py checks it eq
 picked them), reading only the columns it needs; memory stays bounded by the number of groups.
 It returns ``roofline.summarize``'s columns, sorted the same way. What the query does not do
 (``--by kernel``, ``--depth``, ``--rules``) the in-memory path does (``--engine pandas``).
+
+:func:`connect` is the boundary with DuckDB: the files are checked (``partitions.parts``,
+``footers.check``) before DuckDB sees a path, and every query runs through the :class:`Dataset`
+it returns, whose DuckDB errors become an ``InputError`` naming the file (``footers``).
 """
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Iterator
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from roofprof.analysis.grouping import GROUP_JOIN, NO_RANGE, NO_VALUE, parse_by
 from roofprof.analysis.roofline import (
@@ -38,12 +42,13 @@ from roofprof.analysis.roofline import (
     kernel_numbers,
     level_of,
 )
-from roofprof.errors import UsageError, option
+from roofprof.datasets.footers import QUANTITIES, check, engine_error, first_line, read
+from roofprof.errors import InputError, RoofprofWarning, UsageError, option
+from roofprof.inputs.derive import TENSOR_FROM_CC
 from roofprof.tables.metrics import PRECISIONS
-from roofprof.tables.partitions import parts
+from roofprof.tables.partitions import PARTITIONS, Part, parts
 from roofprof.tables.sampling import decisive
 from roofprof.tables.schema import COLUMNS, dtype_of
-from roofprof.tables.stored import META_KEY
 
 #: columns whose values a group name cannot be made of in SQL (lists, full kernel identity)
 _NOT_GROUPABLE = frozenset({"nvtx", "kernel", "id"})
@@ -107,12 +112,15 @@ def _traffic(level: str, d: Dialect) -> tuple[str, str, str]:
     if level != "l1":
         return nbytes, bw, "FALSE"
     dram = _q(BYTES_COLUMNS["dram"])
+    return nbytes, bw, (f"COALESCE({_cc_number(d)} >= 90 AND {dram} >= "
+                        f"{L1_BLIND_MIN_BYTES!r} AND {nbytes} < {dram} / 2, FALSE)")
+
+
+def _cc_number(d: Dialect) -> str:
+    """The compute capability as major*10 + minor, 0 where unknown (``roofline._cc``)."""
     is_cc = d.regex.format(x="cc", p="'^[0-9]+[.][0-9]+$'")
-    cc_num = (f"CASE WHEN {is_cc} THEN "
-              "CAST(split_part(cc, '.', 1) AS BIGINT) * 10 + "
-              "CAST(split_part(cc, '.', 2) AS BIGINT) ELSE 0 END")
-    return nbytes, bw, (f"COALESCE({cc_num} >= 90 AND {dram} >= {L1_BLIND_MIN_BYTES!r} "
-                        f"AND {nbytes} < {dram} / 2, FALSE)")
+    return (f"CASE WHEN {is_cc} THEN CAST(split_part(cc, '.', 1) AS BIGINT) * 10 + "
+            "CAST(split_part(cc, '.', 2) AS BIGINT) ELSE 0 END")
 
 
 def kernel_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, str],
@@ -156,24 +164,31 @@ def kernel_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, 
          "CAST(flop AS DOUBLE) AS flop",
          f"CAST({nbytes} AS DOUBLE) AS nbytes",
          f"CAST({bw} AS DOUBLE) AS bw",
-         f"{tma} AS tma"]
+         f"{tma} AS tma",
+         f"{_cc_number(dialect) if 'cc' in columns else '0'} AS ccn"]
         + [f"CAST({_q(PRECISIONS[p][0])} AS DOUBLE) AS {w[i]}" for i, p in enumerate(labels)]
         + [f"CAST({_q(PRECISIONS[p][1])} AS DOUBLE) AS {pk[i]}" for i, p in enumerate(labels)]
         + extras + carried)
-    uncounted = " OR ".join(f"({w[i]} IS NULL AND {pk[i]} IS NOT NULL)" for i in idx)
+    # a tensor precision the kernel's chip has whose counter is absent (derive.TENSOR_FROM_CC)
+    expected = {i: f"({w[i]} IS NULL AND ccn >= {TENSOR_FROM_CC[PRECISIONS[p][0]]})"
+                for i, p in enumerate(labels) if PRECISIONS[p][0] in TENSOR_FROM_CC}
+    missing = [f"({w[i]} IS NULL AND {pk[i]} IS NOT NULL)"
+               + (f" OR {expected[i]}" if i in expected else "") for i in idx]
+    uncounted = " OR ".join(missing)
     no_counters = " AND ".join(f"{w[i]} IS NULL" for i in idx)
+    unknown_work = " OR ".join([no_counters, *expected.values()])
     w0 = [f"COALESCE({w[i]}, 0.0)" for i in idx]
     # why a kernel is unknown, packed as reasons.kernel_reasons packs it: uncounted per precision,
     # no counters, no peak per precision, no duration, no bytes, no bandwidth, TMA; then
     # whether a join gave it no counters
-    conds = ([f"{w[i]} IS NULL AND {pk[i]} IS NOT NULL" for i in idx] + [no_counters]
+    conds = (missing + [no_counters]
              + [f"{w0[i]} > 0 AND {pk[i]} IS NULL" for i in idx]
              + ["dur IS NULL", "nbytes IS NULL", "bw IS NULL", "tma", "unjoined"])
     flags = " + ".join(f"CASE WHEN {c} THEN {1 << b} ELSE 0 END" for b, c in enumerate(conds))
     step1 = ",\n    ".join(
         ["g", "dur", "flop", f"{flags} AS flags", f"{w[labels.index(INT8)]} AS ops_int8",
          f"({uncounted}) OR ({no_counters}) AS incomplete",
-         f"CASE WHEN {no_counters} THEN NULL ELSE {' + '.join(w0)} END AS work",
+         f"CASE WHEN {unknown_work} THEN NULL ELSE {' + '.join(w0)} END AS work",
          f"({' OR '.join(f'{x} > 0' for x in w0)}) AS has_work",
          "CASE WHEN tma THEN NULL ELSE nbytes END AS bytes",
          "CASE WHEN tma THEN NULL ELSE nbytes / bw * 1e9 END AS memory_ns"]
@@ -258,36 +273,108 @@ def summary_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str,
     return main, reasons
 
 
+class Dataset:
+    """A DuckDB connection with the view ``kernels`` over a dataset's checked files
+    (:func:`connect`). Every query runs through :meth:`df` or :meth:`rows`, the one place
+    where DuckDB's errors become roofprof's (``footers.engine_error``: the file named)."""
+
+    def __init__(self, con: Any, found: list[Part]) -> None:
+        self.con = con
+        self.parts = found
+        #: the files, in the dataset's order, as the view's ``filename`` names them
+        self.files = [str(p.path) for p in found]
+
+    def df(self, sql: str) -> pd.DataFrame:
+        """The result of ``sql`` as a pandas frame."""
+        return pd.DataFrame(self._run(lambda: self.con.execute(sql).df()))
+
+    def rows(self, sql: str) -> list[tuple[Any, ...]]:
+        """The result of ``sql`` as rows."""
+        return list(self._run(lambda: self.con.execute(sql).fetchall()))
+
+    def close(self) -> None:
+        self.con.close()
+
+    def _run(self, query: Callable[[], Any]) -> Any:
+        import duckdb
+
+        try:
+            return query()
+        except duckdb.InterruptException:  # Ctrl-C inside DuckDB
+            raise KeyboardInterrupt from None
+        except duckdb.OutOfMemoryException as exc:
+            raise InputError(f"DuckDB ran out of memory reading {len(self.files)} dataset "
+                             f"files ({first_line(exc)}); read fewer at once "
+                             f"({option('where')})") from None
+        except duckdb.Error as exc:
+            raise engine_error(exc, self.parts, "DuckDB") from None
+
+
 def connect(directory: str | os.PathLike[str], where: str | None = None,
             threads: int | None = None, memory_limit: str | None = None,
-            row_ids: bool = False) -> Any:
+            row_ids: bool = False) -> Dataset:
     """A DuckDB connection with the view ``kernels`` over the dataset's files matching
-    ``where`` (``run``, ``host``, ``rank`` from the folder names); with ``row_ids`` also
-    ``filename`` and ``file_row_number``, which name one kernel."""
+    ``where``, each checked first (``partitions.parts``, ``footers.check``), with ``run``,
+    ``host``, ``rank`` of its partition folders; with ``row_ids`` also ``filename`` and
+    ``file_row_number``, which name one kernel."""
     import duckdb
 
-    files = [str(p.path) for p in parts(directory, where)]
+    found = parts(directory, where)
+    stored: dict[str, None] = {}  # every file's columns, first seen first
+    for footer in check(found):
+        stored.update(dict.fromkeys(footer.names))
     con = duckdb.connect()
+    dataset = Dataset(con, found)
     try:
         if threads:
             con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
             con.execute("SET memory_limit = ?", [memory_limit])
-        # the file list comes from our own listing; each path is quoted as a SQL string
-        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
-        ids = ", filename = true, file_row_number = true" if row_ids else ""
-        con.execute(f"CREATE TEMP VIEW kernels AS SELECT * FROM read_parquet([{listed}], "
-                    f"hive_partitioning = true, union_by_name = true{ids}, "
-                    "hive_types = {'run': VARCHAR, 'host': VARCHAR, 'rank': BIGINT})")
+        dataset.rows(_view(dataset, list(stored), row_ids))
     except BaseException:
         con.close()
         raise
-    return con
+    return dataset
 
 
-def view_columns(con: Any) -> dict[str, str]:
+#: the columns DuckDB adds that name a kernel's file and row (``connect(row_ids=True)``)
+_ROW_ID = ("filename", "file_row_number")
+
+
+def _view(dataset: Dataset, stored: list[str], row_ids: bool) -> str:
+    """The statement that makes the view ``kernels``: the files' columns, and as nulls the
+    measured ones no file holds (the in-memory reader's nulls: a timing table copied in has no
+    counters). DuckDB's hive partitioning takes every ``key=value`` folder of a path, the
+    first one winning: where the dataset's own folder path has none, the three partition
+    folders are the only ones and it reads them; else (a dataset under ``.../rank=9/``) each
+    file's values come from roofprof's own listing, joined by file name (a join per row)."""
+    def quoted(text: object) -> str:  # file names from our listing, checked partition names
+        return "'" + str(text).replace("'", "''") + "'"
+
+    listed = ", ".join(quoted(f) for f in dataset.files)
+    ids = ", file_row_number = true" if row_ids else ""
+    nulls = "".join(f", CAST(NULL AS DOUBLE) AS {DUCKDB.q(c)}"
+                    for c in QUANTITIES if c not in stored)
+    root = dataset.parts[0].path.parents[len(PARTITIONS)]
+    if "=" not in str(root):
+        named = ", filename = true" if row_ids else ""
+        return (f"CREATE TEMP VIEW kernels AS SELECT *{nulls} FROM read_parquet([{listed}], "
+                f"hive_partitioning = true, union_by_name = true{named}{ids}, "
+                "hive_types = {'run': VARCHAR, 'host': VARCHAR, 'rank': BIGINT})")
+    values = ", ".join(f"({quoted(f)}, {quoted(p.values['run'])}, {quoted(p.values['host'])}, "
+                       f"CAST({int(p.values['rank'])} AS BIGINT))"
+                       for f, p in zip(dataset.files, dataset.parts, strict=True))
+    own = [f"k.{DUCKDB.q(c)}" for c in stored if c not in (*PARTITIONS, *_ROW_ID)]
+    out = [*own, *(f"p.{c}" for c in PARTITIONS), *(f"k.{c}" for c in _ROW_ID if row_ids)]
+    return (f"CREATE TEMP VIEW kernels AS SELECT {', '.join(out)}{nulls} "
+            f"FROM read_parquet([{listed}], union_by_name = true, hive_partitioning = false, "
+            f"filename = true{ids}) AS k JOIN (VALUES {values}) AS p(filename, run, host, rank) "
+            "ON k.filename = p.filename")
+
+
+def view_columns(con: Dataset) -> dict[str, str]:
     """The ``kernels`` view's column names and SQL types."""
-    return {str(r[0]): str(r[1]) for r in con.execute("DESCRIBE kernels").fetchall()}
+    return {str(r[0]): str(r[1]) for r in con.rows("DESCRIBE kernels")}
 
 
 def summarize(directory: str | os.PathLike[str], by: str = "range", level: str = "dram",
@@ -304,13 +391,12 @@ def summarize(directory: str | os.PathLike[str], by: str = "range", level: str =
         con.close()
 
 
-def summarize_view(con: Any, by: str = "range", level: str = "dram",
+def summarize_view(con: Dataset, by: str = "range", level: str = "dram",
                    top: int | None = None) -> pd.DataFrame:
     """:func:`summarize` over the ``kernels`` view of a :func:`connect` connection."""
     sql, why_sql = summary_sql("kernels", parse_by(by), level, view_columns(con))
-    df: pd.DataFrame = con.execute(sql).df()
-    whys: pd.DataFrame = con.execute(why_sql).df() \
-        if (df["bound"] == "unknown").any() else pd.DataFrame()
+    df = con.df(sql)
+    whys = con.df(why_sql) if (df["bound"] == "unknown").any() else pd.DataFrame()
     df["reason"] = pd.Series(group_reasons(df, whys, level), index=df.index, dtype=object)
     return finish(df, level, top)
 
@@ -393,13 +479,10 @@ def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,
                   ) -> dict[str, Any]:
     """The metadata views read for their sampling note: the first file (of those matching
     ``where``) whose trace says it was sampled or filtered, else the first file's. Reads only
-    the files' footers."""
-    def footers() -> Iterator[dict[str, Any]]:
-        for part in parts(directory, where):
-            raw = (pq.read_schema(part.path).metadata or {}).get(META_KEY)
-            yield json.loads(raw) if raw else {}
-
-    return dict(decisive(footers()))
+    the files' footers (each checked: ``footers.read``)."""
+    with warnings.catch_warnings():  # the reader of the files warned already
+        warnings.simplefilter("ignore", RoofprofWarning)
+        return dict(decisive(read(part).meta for part in parts(directory, where)))
 
 
 def explain(by: str = "range", level: str = "dram") -> Any:

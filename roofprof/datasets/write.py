@@ -1,7 +1,11 @@
 """Adding to a dataset (``roofprof.tables.partitions``): parse inputs as
 ``roofprof.inputs.load.convert`` does and write them as new files of a run/host/rank partition,
 atomically; one file per rank where a run's processes are told apart by their CUDA device
-(``append_ranks``). Reading a dataset back is ``roofprof.inputs.load.read_dataset``."""
+(``append_ranks``). Reading a dataset back is ``roofprof.inputs.load.read_dataset``.
+
+The partition values are checked before any input is read (``partitions.check_value``: a run
+or host name that is a folder name anywhere, a rank every engine reads as a 64-bit integer),
+so a value no reader could take back is refused at once, and nothing is written."""
 
 from __future__ import annotations
 
@@ -12,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from roofprof.errors import InputError, UsageError, option, strict_mode
+from roofprof.errors import InputError, OutputError, UsageError, option, strict_mode
 from roofprof.inputs.load import RulesArg, read_for_convert
 from roofprof.tables import partitions as dataset
 from roofprof.tables.columns import taken
@@ -26,6 +30,7 @@ def append(inputs: Sequence[str | os.PathLike[str]], directory: str | os.PathLik
     """Parse ``inputs`` as :func:`roofprof.inputs.load.convert` does and add them to the dataset at
     ``directory`` (``roofprof.tables.partitions``) as one new file, atomically, in partition
     run/host/rank; the file's ``host`` column is the partition's. Returns the trace and the file."""
+    dataset.folder(directory, run, host, rank)  # refused before anything is read
     trace = _read_to_append(inputs, format, rules, reader, strict, where)
     return trace, _add_part(trace, directory, run, host, rank)
 
@@ -44,13 +49,20 @@ def append_ranks(inputs: Sequence[str | os.PathLike[str]], directory: str | os.P
     if by not in RANK_COLUMNS:
         raise UsageError(f"{option('rank_by')} {by}: ranks can be taken from "
                          f"{', '.join(RANK_COLUMNS)}")
+    dataset.folder(directory, run, host, 0)  # run and host refused before anything is read
     trace = _read_to_append(inputs, format, rules, reader, strict, where)
     values = trace.kernels[by]
     if values.isna().any():
         raise InputError(f"{', '.join(map(str, inputs))}: {int(values.isna().sum())} kernels "
                          f"have no {by}, so their rank is unknown; give {option('rank')} N instead")
+    ranks = sorted(int(v) for v in values.unique())
+    if ranks[0] < 0 or ranks[-1] > dataset.MAX_RANK:  # checked before any rank is written
+        odd = ranks[0] if ranks[0] < 0 else ranks[-1]
+        raise InputError(f"{', '.join(map(str, inputs))}: {by} {odd} cannot be a rank (a whole "
+                         f"number from 0 to {dataset.MAX_RANK}); give {option('rank')} N "
+                         "instead")
     out = []
-    for value in sorted(int(v) for v in values.unique()):
+    for value in ranks:
         part = Trace(kernels=trace.kernels[values == value].reset_index(drop=True),
                      meta=dict(trace.meta))
         out.append((value, part, _add_part(part, directory, run, host, value)))
@@ -79,7 +91,11 @@ def _add_part(trace: Trace, directory: str | os.PathLike[str], run: str, host: s
     trace.kernels = trace.kernels.drop(columns=["run", "rank"], errors="ignore")
     trace.kernels["host"] = pd.Series(taken([host], np.zeros(len(trace.kernels), dtype=np.int64)),
                                       index=trace.kernels.index)
-    into.mkdir(parents=True, exist_ok=True)
+    try:
+        into.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # no permission, a file where a folder goes, a full disk
+        raise OutputError(f"cannot write to the dataset {directory}: {into}: "
+                          f"{exc.strerror or exc}") from None
     out = dataset.new_file(into)
     write_parquet(trace, out)
     return out

@@ -34,6 +34,21 @@ class Derivation:
 
 _NAN = np.nan
 
+#: tensor-core counters every chip has from a compute capability on (fp16 from 7.0, bf16 from
+#: 8.0), by work column: where a report lacks them (``ncu --section SpeedOfLight_RooflineChart``
+#: collects no tensor counter), a kernel's work is unknown, never zero: an fp16/bf16 GEMM would
+#: otherwise read as a kernel without FLOPs
+TENSOR_FROM_CC: dict[str, int] = {"flop_tensor_fp16": 70, "flop_tensor_bf16": 80}
+
+
+def uncounted_tensor(column: str, values: np.ndarray, cc: np.ndarray) -> np.ndarray:
+    """Where ``values`` (the work column ``column``) is null although the kernel's chip
+    (``cc``: major*10 + minor, 0 unknown) has that tensor precision (:data:`TENSOR_FROM_CC`)."""
+    since = TENSOR_FROM_CC.get(column)
+    if since is None:
+        return np.zeros(len(values), dtype=bool)
+    return np.asarray(np.isnan(values) & (cc >= since), dtype=bool)
+
 
 Columns = dict[str, np.ndarray]
 
@@ -165,9 +180,9 @@ def build_table(raw: RawKernels) -> tuple[pd.DataFrame, Derivation]:
     parts = np.vstack([out[c] for c in FLOP_COLUMNS])
     measured = ~np.isnan(parts).all(axis=1)
     out["flop"] = np.where(np.isnan(parts).all(axis=0), _NAN, np.nansum(parts, axis=0))
-    unknown = np.isnan(parts[measured]).any(axis=0) | \
-        ((cc_num >= 70) & np.isnan(out["flop_tensor_fp16"])) | \
-        ((cc_num >= 80) & np.isnan(out["flop_tensor_bf16"]))
+    unknown = np.isnan(parts[measured]).any(axis=0)
+    for column in TENSOR_FROM_CC:
+        unknown |= uncounted_tensor(column, out[column], cc_num)
     out["flop"][unknown] = _NAN
     if n and np.isnan(out["flop"]).all():
         derivation.missing.append("flop")
