@@ -4,6 +4,7 @@ them the same way."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 
@@ -39,18 +40,42 @@ def elide(text: str, width: int) -> str:
     return text[: width - 1] + "…"
 
 
+#: name parts whose brackets are not a parameter list: an anonymous namespace (the demangler's
+#: ``(anonymous namespace)``) and the call operator (``operator()``, ncu's ``operator ()``)
+_ATOMS = re.compile(r"\(anonymous namespace\)|operator ?\(\)")
+_OPEN, _CLOSE = "<([{", ">)]}"
+
+
 def short_kernel(name: str) -> str:
-    """A kernel name without its parameter list (``f(int, float)`` -> ``f``)."""
-    if "(" in name and not name.startswith("("):
-        depth = 0
-        for i, ch in enumerate(name):  # cut at the first '(' outside template brackets
-            if ch == "<":
-                depth += 1
-            elif ch == ">":
-                depth = max(depth - 1, 0)
-            elif ch == "(" and depth == 0:
-                return name[:i].strip()
-    return name
+    """A kernel's demangled name as a label: its qualified name with its template arguments,
+    without the return type and the parameter list.
+
+    ``void at::native::(anonymous namespace)::CatArrayBatchedCopy<OpaqueType<4u>, 3>(T1*, int)``
+    -> ``at::native::(anonymous namespace)::CatArrayBatchedCopy<OpaqueType<4u>, 3>``. The
+    parameter list is the first ``(`` outside template arguments, lambdas (``{lambda(int)#1}``,
+    ncu's ``[lambda(int) (instance 1)]``) and parentheses, that is not an anonymous namespace
+    or ``operator()``; the return type is what precedes the last space before it. A plain C
+    name (``nvjet_sm90_tst_...``) is its own label; a name that is nothing but brackets stays
+    whole.
+    """
+    depth, start, i, cut = 0, 0, 0, len(name)
+    while i < len(name):
+        atom = _ATOMS.match(name, i)
+        if atom:
+            i = atom.end()
+            continue
+        ch = name[i]
+        if ch == "(" and depth == 0:
+            cut = i
+            break
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth = max(depth - 1, 0)
+        elif ch == " " and depth == 0:  # what precedes is a return type or a qualifier
+            start = i + 1
+        i += 1
+    return name[start:cut].strip() or name.strip() or name
 
 
 def _middle(text: str, width: int) -> str:
