@@ -1,16 +1,20 @@
 """Cells of a text export read as numbers, by the rules of ``roofprof.tables.checks``: the
 metric names a parser keeps (every form the metric table accepts), the number forms ncu writes
-(1,234.5 or 1.234,5), and each cell's value or the reason it is null."""
+(1,234.5 or 1.234,5: :class:`NumberForm` decides which, from cells only one form could have
+written, and refuses a file whose numbers could be read either way), and each cell's value or
+the reason it is null."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow
 import pyarrow.compute
 
+from roofprof.errors import InputError
 from roofprof.tables.checks import NOT_A_NUMBER, NOT_ASCII, NOT_FINITE, OK, check_values
 from roofprof.tables.metrics import DURATION_METRIC, QUANTITIES
 
@@ -62,27 +66,103 @@ _NUMBER = {
     "C": r"^-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d*)?(?:[eE][-+]?\d+)?$",
     "eu": r"^-?(?:\d{1,3}(?:\.\d{3})+|\d+)(?:,\d*)?(?:[eE][-+]?\d+)?$",
 }
-#: cells that only one of the two forms can have written
+#: cells that only one of the two forms can have written: several thousands groups, a group
+#: and a decimal mark, a decimal part of other than 3 digits, 4 or more digits before the
+#: mark (the other form groups them by 3), a leading 0 (never a thousands group), an exponent
 _EVIDENCE = {
-    "C": r"^-?\d{1,3}(?:,\d{3})+(?:\.\d+)?$|^-?\d+\.(?:\d{1,2}|\d{4,})$",
+    "C": r"^-?\d{1,3}(?:,\d{3}){2,}(?:\.\d+)?$|^-?\d{1,3}(?:,\d{3})+\.\d+$|"
+         r"^-?\d+\.(?:\d{1,2}|\d{4,})$|^-?(?:\d{4,}|0)\.\d+$|^-?\d+\.\d*[eE][-+]?\d+$",
     "eu": r"^-?\d{1,3}(?:\.\d{3}){2,}(?:,\d+)?$|^-?\d{1,3}(?:\.\d{3})+,\d+$|"
-          r"^-?\d+,(?:\d{1,2}|\d{4,})$",
+          r"^-?\d+,(?:\d{1,2}|\d{4,})$|^-?(?:\d{4,}|0),\d+$|^-?\d+,\d*[eE][-+]?\d+$",
 }
+#: cells both forms can have written, with values 1000x apart: ``25.376`` is 25.376 in the
+#: 1,234.5 form and 25376 in the 1.234,5 form (``25,376`` the other way round)
+_AMBIGUOUS = {"C": r"^-?[1-9]\d{0,2},\d{3}$", "eu": r"^-?[1-9]\d{0,2}\.\d{3}$"}
 _NON_FINITE = {"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity", "nan", "-nan",
                "+nan"}
 
 
+def _trimmed(cells: Sequence[str]) -> Any:
+    return pc.ascii_trim_whitespace(pa.array(cells, pa.string()))
+
+
 def number_evidence(cells: Sequence[str]) -> set[str]:
     """Which number forms ("C", "eu") ``cells`` hold unambiguous evidence of."""
-    arr = pc.ascii_trim_whitespace(pa.array(cells, pa.string()))
+    arr = _trimmed(cells)
     return {loc for loc, rx in _EVIDENCE.items()
             if pc.any(pc.match_substring_regex(arr, rx)).as_py()}
+
+
+def whole_evidence(cells: Sequence[str]) -> set[str]:
+    """The forms that cells holding whole numbers in base units (a duration in ns, a count)
+    leave possible where the cells are ambiguous: ``25.376`` cannot be 25.376 ns, so it is
+    25,376 ns written in the 1.234,5 form ("eu"); ``25,376`` is the 1,234.5 form ("C")."""
+    arr = _trimmed(cells)
+    return {loc for loc, rx in _AMBIGUOUS.items()
+            if pc.any(pc.match_substring_regex(arr, rx)).as_py()}
+
+
+def first_ambiguous(cells: Sequence[str]) -> int | None:
+    """The index of the first cell either form reads, 1000x apart (``25.376``), or None."""
+    arr = _trimmed(cells)
+    hit = pc.fill_null(pc.or_(*(pc.match_substring_regex(arr, rx)
+                                for rx in _AMBIGUOUS.values())), False)
+    found = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+    return int(found[0]) if len(found) else None
+
+
+class NumberForm:
+    """A file's number form ("C": 1,234.5; "eu": 1.234,5), decided from the evidence, never
+    guessed.
+
+    Cells are given a part at a time (a chunk of rows), by column. A part with evidence
+    (:data:`_EVIDENCE`, or an ambiguous cell in a column of whole numbers in base units:
+    :func:`whole_evidence`) decides the form; evidence of both forms, in one part or across
+    parts, refuses the file rather than read it two ways. A part without evidence is read as
+    "C" only while its cells read alike in both forms; an ambiguous cell there (``25.376``)
+    refuses the file: its numbers could be 1000x off either way.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.form = "C"
+        self.known = False
+
+    def update(self, columns: Mapping[str, Sequence[str]],
+               whole: Mapping[str, Sequence[str]]) -> str:
+        """The form to read ``columns`` (metric name -> cells) with; ``whole`` holds the cells
+        of the columns that are whole numbers in base units."""
+        evidence = number_evidence([c for cells in columns.values() for c in cells])
+        evidence |= whole_evidence([c for cells in whole.values() for c in cells])
+        if len(evidence) == 2 or (evidence and self.known and evidence != {self.form}):
+            raise InputError(f"{self.path}: its numbers mix 1,234.5 and 1.234,5 forms; export "
+                             "it again with LC_ALL=C ncu --import ... --csv")
+        if evidence:
+            self.form = evidence.pop()
+            self.known = True
+        elif not self.known:
+            self._refuse_ambiguous(columns)
+        return self.form
+
+    def _refuse_ambiguous(self, columns: Mapping[str, Sequence[str]]) -> None:
+        for name, cells in columns.items():
+            i = first_ambiguous(cells)
+            if i is None:
+                continue
+            cell = cells[i].strip()
+            c, eu = (parse_numbers([cell], form)[0][0] for form in ("C", "eu"))
+            raise InputError(
+                f"{self.path}: its numbers are ambiguous: {name} reads {cell!r}, which is "
+                f"{c:g} in the 1,234.5 form and {eu:g} in the 1.234,5 form, and no cell of the "
+                "file tells which form ncu wrote. Export it again in the C locale with base "
+                "units: LC_ALL=C ncu --import REPORT.ncu-rep --csv --page raw "
+                "--print-units base")
 
 
 def parse_numbers(cells: Sequence[str], locale: str) -> tuple[np.ndarray, np.ndarray]:
     """Values (NaN where null) and a reason code per cell (``OK`` or one of
     ``roofprof.tables.checks.REASONS``)."""
-    arr = pc.ascii_trim_whitespace(pa.array(cells, pa.string()))
+    arr = _trimmed(cells)
     valid = pc.fill_null(pc.match_substring_regex(arr, _NUMBER[locale]), False)
     if locale == "C":
         clean = pc.replace_substring(arr, ",", "")

@@ -4,9 +4,12 @@ What the raw page looks like (ncu 2025.3.1): a header row starting ``"ID","Proce
 optional units row (its ID cell is empty), then one row per kernel; identity columns, then one
 column per metric. Columns are found by name, in any order. Numbers carry thousands separators
 ("134,221,568"), or the European forms ("27.595.520", "65,77") when ncu ran under such a locale;
-uncollected metrics read "n/a". Display units ("Mbyte", "usecond", "Ghz") are converted by the
-units row; without one, a fraction in a duration or a byte count (``25.376`` ns) means display
-units and the file is refused rather than read 1000x off.
+uncollected metrics read "n/a". The form is decided by cells only one form could have written,
+or by what can be true (under a units row of base units, ``25.376`` nanoseconds cannot be a
+fraction, so it is 25,376); a file that could be read either way is refused
+(``parsers.cells.NumberForm``), never guessed. Display units ("Mbyte", "usecond", "Ghz") are
+converted by the units row; without one, a fraction in a duration or a byte count (``25.37`` ns)
+means display units and the file is refused rather than read 1000x off.
 
 The details page has one row per kernel and metric ("Section Name", "Metric Name", "Metric Unit",
 "Metric Value"). Rows of ncu's own sections name metrics by label ("Duration"); the few labels
@@ -32,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from parsers.cells import needed_metrics, number_evidence, parse_numbers, whole_number_metrics
+from parsers.cells import NumberForm, needed_metrics, parse_numbers, whole_number_metrics
 from parsers.csv_rows import Rows
 from parsers.format import Format
 from parsers.ncu_names import function_name, parse_push_pop
@@ -108,32 +111,6 @@ def _integer(cell: str) -> int | None:
     return int(text) if _DIGITS.match(text) else None
 
 
-class _Locale:
-    """The file's number form ("C": 1,234.5; "eu": 1.234,5), decided once from the evidence.
-
-    Rows are parsed a chunk at a time: a chunk without evidence is read as "C", and evidence of
-    the other form in a later chunk refuses the file rather than read it two ways.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.form = "C"
-        self.known = False
-        self.parsed = False
-
-    def update(self, cells: list[str]) -> str:
-        evidence = number_evidence(cells)
-        if len(evidence) == 2 or (evidence and (self.known or self.parsed)
-                                  and evidence != {self.form}):
-            raise InputError(f"{self.path}: its numbers mix 1,234.5 and 1.234,5 forms; export "
-                             "it again with LC_ALL=C ncu --import ... --csv")
-        if evidence:
-            self.form = evidence.pop()
-            self.known = True
-        self.parsed = True
-        return self.form
-
-
 class _Raw:
     """The raw page: identity columns and the metric columns roofprof uses, a chunk at a time."""
 
@@ -165,7 +142,7 @@ class _Raw:
         self.text: dict[str, list[str]] = {dst: [] for dst in self.text_at}
         self.values: dict[str, list[np.ndarray]] = {name: [] for name in copies}
         self.factors: dict[str, float | None] | None = None
-        self.locale = _Locale(path)
+        self.locale = NumberForm(path)
         self.whole = whole_number_metrics()
         self.notes: list[str] = []
 
@@ -242,7 +219,10 @@ class _Raw:
             self.factors = self._units()
         columns = {name: [[r[k] for r in chunk] for k in ks]
                    for name, ks in self.copies_at.items()}
-        form = self.locale.update([c for copies in columns.values() for c in copies[0]])
+        base = self.rows.units is not None  # else the cells' units are not known
+        form = self.locale.update({name: copies[0] for name, copies in columns.items()},
+                                  {name: copies[0] for name, copies in columns.items()
+                                   if base and name in self.whole and self.factors[name] == 1})
         labels: list[str] | None = None
         for name, copies in columns.items():
             values, reason = parse_numbers(copies[0], form)
@@ -395,11 +375,17 @@ class _Details:
         if not found:
             raise InputError(f"{self.path}: the details export has no metric rows roofprof can "
                              "use; export with --page raw instead")
-        locale = _Locale(self.path)
+        locale = NumberForm(self.path)
         cells = [f[4] for f in found]
-        values, reason = parse_numbers(cells, locale.update(cells))
-        units = {f[3] for f in found}
-        factors = {u: scale(u) for u in units}
+        factors = {u: scale(u) for u in {f[3] for f in found}}
+        whole = whole_number_metrics()
+        columns: dict[str, list[str]] = {}
+        base: dict[str, list[str]] = {}
+        for _kid, name, _label, unit, value in found:
+            columns.setdefault(name, []).append(value)
+            if name in whole and factors[unit] == 1:
+                base.setdefault(name, []).append(value)
+        values, reason = parse_numbers(cells, locale.update(columns, base))
         unknown = sorted(u for u, f in factors.items() if f is None)
         if unknown:
             self.issues.note(f"unit(s) roofprof does not know: {', '.join(map(repr, unknown))}; "
