@@ -178,7 +178,7 @@ def test_cli_whatif() -> None:
     out = runner.invoke(main, ["whatif", rep, "--gpu", "H200"])
     assert out.exit_code == 0, out.output
     assert "PROJECTION from H100-SXM5-80GB to H200" in out.output
-    js = json.loads(runner.invoke(main, ["whatif", rep, "--gpu", "A100", "--by", "op",
+    js = json.loads(runner.invoke(main, ["whatif", rep, "--gpu", "A100-SXM4-80GB", "--by", "op",
                                          "--format", "json"]).output)
     assert {r["group"] for r in js} >= {"qkv_proj", "norm"}
     checked = runner.invoke(main, ["whatif", rep, "--gpu", "H100", "--against", rep])

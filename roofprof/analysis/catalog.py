@@ -4,7 +4,8 @@ The catalog is data (``roofprof/data/gpus.toml``, documented in its header): per
 per precision (the names of :data:`roofprof.tables.metrics.PRECISIONS`), the sparse ones beside
 them, memory bandwidth and size, L2 size, SM count, boost clock and the public source of every
 number. :func:`gpus` loads it (validated, once), :func:`find` looks one up by catalog name, alias or
-the device name CUDA reports.
+the device name CUDA reports; :func:`get` also by a unique prefix, and refuses one that several
+entries share.
 
 On a trace, measured peaks always win; the catalog is for what a trace cannot give (another
 GPU's roofs: the analytic model, what-if projections). :func:`check_peaks` compares a trace's
@@ -125,12 +126,24 @@ def find(name: str, catalog: tuple[Gpu, ...] | None = None) -> Gpu | None:
 
 
 def get(name: str) -> Gpu:
-    """The entry named ``name``; :class:`UsageError` listing the known names otherwise."""
+    """The entry named ``name``: by catalog name, alias or device name (as :func:`find`),
+    else the one entry whose names start with ``name``. A prefix several entries share
+    (``A100``: four A100s, 40 or 80 GB, PCIe or SXM, 1.6 to 2.0 TB/s) is a
+    :class:`UsageError` listing them, never a silent pick; an unknown name one listing the
+    catalog."""
     gpu = find(name)
-    if gpu is None:
-        raise UsageError(f"unknown GPU {name!r}; `roofprof gpus` lists the catalog: "
-                         f"{', '.join(g.name for g in gpus())}")
-    return gpu
+    if gpu is not None:
+        return gpu
+    key = _key(name)
+    matches = [g for g in gpus() if key and any(_key(n).startswith(key) for n in
+                                                (g.name, *g.aliases, *g.device_names))]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UsageError(f"GPU {name!r} is ambiguous: {len(matches)} catalog entries match "
+                         f"({', '.join(g.name for g in matches)}); give one of these names")
+    raise UsageError(f"unknown GPU {name!r}; `roofprof gpus` lists the catalog: "
+                     f"{', '.join(g.name for g in gpus())}")
 
 
 def table(catalog: tuple[Gpu, ...] | None = None) -> pd.DataFrame:
