@@ -57,8 +57,9 @@ WRITERS = ["convert ncu-rep", "convert ncu-csv", "convert kineto", "convert nsys
            "convert --dataset counters", "convert --dataset --rank-by", "convert of its own",
            "written before typed nulls"]
 #: converting a Kineto or nsys trace keeps its kernels but not its range timings, so latency
-#: (and the report's latency section) cannot read the file: known, not fixed here
-TIMINGS_LOST = ("convert kineto", "convert nsys")
+#: (and the report's latency section) cannot read the file: latency says so, and what to give
+TIMINGS_LOST = {"convert kineto": ("a Kineto trace", KINETO),
+                "convert nsys": ("an Nsight Systems export", NSYS)}
 
 
 def run(*args: str | Path) -> Any:
@@ -193,15 +194,26 @@ def test_whatif_gpus_and_model_read_it_as_the_source(written: dict[str, Written]
     assert codes == ([0, 0, 0] if w.counters else [2, 0, 0])
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="convert keeps no range "
-                                            "timings of a Kineto or nsys trace"))
-    if n in TIMINGS_LOST else n for n in WRITERS if n in TIMINGS_LOST or n in (
-        "convert timing table", "trace", "written before typed nulls")])
+@pytest.mark.parametrize("name", ["convert timing table", "trace", "written before typed nulls"])
 def test_latency_gives_the_sources_percentiles(written: dict[str, Written], name: str) -> None:
     code, text = same_as_source(written[name], "latency", "{}", "--format", "json")
     assert code == 0
     assert json.loads(text)
+
+
+@pytest.mark.parametrize("name", sorted(TIMINGS_LOST))
+def test_latency_of_a_converted_trace_says_it_has_no_range_timings(
+        written: dict[str, Written], name: str) -> None:
+    """The source has range latencies, the kernel table converted from it has none: one
+    error saying so and naming the source to give instead (never "a trace of counters")."""
+    what, source = TIMINGS_LOST[name]
+    assert of_source("latency", source, "--format", "json")[0] == 0
+    assert outcome("latency", written[name].path, "--format", "json") == (
+        2, f"roofprof: error: <input>: a kernel table converted from {what} (roofprof "
+           "convert), not a timing table: it keeps each launch's duration but not the launch "
+           "and range times (start_ns, end_ns, nvtx_start_ns, nvtx_end_ns) that range "
+           f"latencies are computed from; give the trace it was converted from ({source}), "
+           "or the Parquet file `roofprof trace` wrote")
 
 
 @pytest.mark.parametrize("name", WRITERS)

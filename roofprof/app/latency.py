@@ -13,14 +13,21 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 
 from roofprof.analysis import latency as lat
 from roofprof.analysis import requests
 from roofprof.app import defaults
-from roofprof.errors import UsageError, option, strict_mode
+from roofprof.errors import InputError, UsageError, option, strict_mode
 from roofprof.inputs.timing import load_timing
+from roofprof.tables import partitions
+from roofprof.tables.timing import is_timing_parquet
+
+#: what latency reads, for messages
+TIMING_FILES = ("the Parquet file `roofprof trace` wrote, a Kineto .json/.json.gz or an nsys "
+                ".sqlite / .nsys-rep")
 
 
 @dataclass
@@ -54,6 +61,8 @@ def latency(trace: str | os.PathLike[str], *, ranges: Sequence[str] = (), by: st
                              "drop " + ", ".join(given))
     by = by or defaults.LATENCY_BY
     metric = metric or defaults.LATENCY_METRIC
+    for path in partitions.expand(trace):
+        refuse_folder(path)
     with strict_mode(strict):
         inst = lat.instances(load_timing(trace, strict=strict), label=os.fspath(trace))
     if per_request is not None:
@@ -64,3 +73,22 @@ def latency(trace: str | os.PathLike[str], *, ranges: Sequence[str] = (), by: st
     if top:
         table = table.head(top)
     return Latency(table, inst, None, by, metric, tuple(ranges))
+
+
+def refuse_folder(path: Path) -> None:
+    """An :class:`InputError` for a folder given as the trace, saying what latency reads
+    instead: a dataset folder's files are kernel tables (no range timings: they cannot be
+    timed), or timing tables, which a glob of its files reads."""
+    if not path.is_dir():
+        return
+    if not partitions.is_dataset(path):
+        raise InputError(f"{path}: a folder, not a timing trace; latency reads a timing trace "
+                         f"file: {TIMING_FILES}")
+    files = [part.path for part in partitions.parts(path)]
+    if files and all(is_timing_parquet(f) for f in files):
+        raise InputError(f"{path}: a dataset folder; latency reads timing trace files, not a "
+                         f"folder: give its files as a quoted glob, '{path}/**/*.parquet', or "
+                         "the trace the dataset was made from")
+    raise InputError(f"{path}: a dataset folder of kernel tables: they hold no range timings, "
+                     f"so no latency can be computed from them; latency reads a timing trace "
+                     f"file: {TIMING_FILES}")

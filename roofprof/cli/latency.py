@@ -9,6 +9,7 @@ import click
 
 from roofprof.app import defaults
 from roofprof.cli.common import STRICT, errors, note
+from roofprof.errors import UsageError
 
 
 @click.command()
@@ -45,10 +46,11 @@ def latency(trace: Path, ranges: tuple[str, ...], by: str | None, metric: str | 
     """
     with errors():
         from roofprof.app.latency import latency as measure
-        from roofprof.tables.files import refuse_inputs
         from roofprof.views import latency as per_range
         from roofprof.views import requests as per_req
 
+        if output is not None:  # before the work (an input as the output: cli.common.errors)
+            check_output(output)
         result = measure(trace, ranges=ranges, by=by, metric=metric, top=top,
                          per_request=per_request, strict=strict)
         if result.requests is not None:
@@ -58,10 +60,24 @@ def latency(trace: Path, ranges: tuple[str, ...], by: str | None, metric: str | 
             click.echo(per_range.format_table(result.table, by=result.by) if fmt == "table"
                        else per_range.to_json(result.table, result.instances), nl=False)
         if output is not None:
-            refuse_inputs(output, [trace])
             if result.requests is not None:
                 per_req.write(result.requests, result.table, str(output))
             else:
                 per_range.write(result.instances, result.table, output, ranges=result.ranges,
                                 by=result.by, metric=f"{result.metric}_ns")
             note(f"wrote {output}")
+
+
+#: the suffixes ``-o`` writes: JSON, or the histogram and CDF
+SUFFIXES = (".json", ".png", ".svg", ".pdf")
+
+
+def check_output(output: Path) -> None:
+    """Refuse, before the work, an output whose suffix names nothing latency writes (a
+    :class:`~roofprof.errors.UsageError`) or that cannot be written: a folder, or in a folder
+    that does not exist (an :class:`~roofprof.errors.OutputError`)."""
+    from roofprof.tables.files import check_destination
+
+    if output.suffix.lower() not in SUFFIXES:
+        raise UsageError(f"{output}: write .png, .svg, .pdf or .json")
+    check_destination(output)

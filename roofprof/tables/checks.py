@@ -70,14 +70,17 @@ class Issues:
 
     SHOWN = 5
 
-    def bad_cell(self, kernel: str, column: str, raw: str, reason: str) -> None:
+    def bad_cell(self, kernel: str, column: str, raw: object, reason: str) -> None:
+        """Record one cell read as null: ``raw`` is its text, or the value the file holds
+        (shown as :func:`shown_raw` writes it)."""
         self.ncells += 1
         if len(self.cells) < self.SHOWN:
-            self.cells.append((kernel, column, raw, reason))
+            self.cells.append((kernel, column, shown_raw(raw), reason))
 
-    def bad_cells(self, kernels: Sequence[str], column: str, raws: Sequence[str],
-                  reasons: np.ndarray) -> None:
-        """Record the cells of one column whose reason is not ``OK``."""
+    def bad_cells(self, kernels: Sequence[str], column: str,
+                  raws: Sequence[object] | np.ndarray, reasons: np.ndarray) -> None:
+        """Record the cells of one column whose reason is not ``OK`` (``raws``: each row's
+        text or value; only those of the bad cells are looked at)."""
         for i in np.flatnonzero(reasons != OK).tolist():
             self.bad_cell(kernels[i], column, raws[i], REASONS[int(reasons[i])])
 
@@ -96,6 +99,15 @@ class Issues:
                           "Quantities that need them are null; fix the file or export it "
                           "again (--strict refuses such input)", DataWarning,
                           stacklevel=stacklevel)
+
+
+def shown_raw(raw: object) -> str:
+    """A raw value as the file holds it, for a message: text as it is, a number as Python
+    writes it (``-5000.0``, ``nan``). A numpy scalar is made a Python one first: numpy 2
+    writes ``np.float64(-5000.0)``, which no file holds."""
+    if isinstance(raw, np.generic):
+        raw = raw.item()
+    return raw if isinstance(raw, str) else repr(raw)
 
 
 def _quote(raw: str) -> str:
@@ -165,8 +177,9 @@ def trace_meta(raw: bytes, path: Path) -> dict[str, Any]:
 
 
 def column_types(schema: Any, path: Path, dtypes: dict[str, str]) -> None:
-    """A Parquet trace's identity columns hold what the kernel table says: text, or integers
-    (``dtypes``: column -> pandas dtype of ``roofprof.tables.schema``)."""
+    """A Parquet trace's identity, attribution and other known columns hold what the kernel
+    table says: text, integers or numbers (``dtypes``: column -> pandas dtype of
+    ``roofprof.tables.schema``; ``object`` columns other than ``nvtx`` are not checked)."""
     if "nvtx" in schema.names:  # a list of range names per kernel
         t = schema.field("nvtx").type
         names = t.value_type if pa.types.is_list(t) or pa.types.is_large_list(t) else None
@@ -184,11 +197,12 @@ def column_types(schema: Any, path: Path, dtypes: dict[str, str]) -> None:
         if pa.types.is_dictionary(t):
             t = t.value_type
         if dtype == TEXT:
-            ok = pa.types.is_string(t) or pa.types.is_large_string(t)
+            ok, want = pa.types.is_string(t) or pa.types.is_large_string(t), "text"
+        elif dtype == "float64":
+            ok, want = pa.types.is_floating(t) or pa.types.is_integer(t), "numbers"
         else:
-            ok = pa.types.is_integer(t)
+            ok, want = pa.types.is_integer(t), "integers"
         if not (ok or pa.types.is_null(t)):
-            want = "text" if dtype == TEXT else "integers"
             raise InputError(f"{path}: column {name} holds {t} values, not {want}; the file "
                              "was not written by roofprof: convert the report again")
 
@@ -228,7 +242,7 @@ def trace_columns(df: pd.DataFrame, path: Path, measured: Sequence[str],
                 labels = [kernel_label(i, k) for i, k in zip(
                     df["id"] if "id" in df else range(len(df)),
                     df["kernel"] if "kernel" in df else [None] * len(df), strict=True)]
-            issues.bad_cells(labels, col, [repr(v) for v in raw], reason)
+            issues.bad_cells(labels, col, raw, reason)
             df[col] = pd.Series(values, index=df.index)
     issues.emit(stacklevel=4)
     return df

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +23,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from roofprof.errors import InputError, OutputError
+from roofprof.errors import InputError, OutputError, RoofprofWarning
 from roofprof.tables import checks, stored
 from roofprof.tables.columns import concat as concat_columns
 from roofprof.tables.columns import nulls, read_frame, taken, to_arrow
-from roofprof.tables.partitions import label_of
+from roofprof.tables.partitions import INTEGER_PARTITIONS, PARTITIONS, label_of
 from roofprof.tables.sampling import decisive, sampling
 from roofprof.tables.schema import (
     ATTRIBUTION,
@@ -40,11 +41,28 @@ from roofprof.tables.schema import (
     upgrade,
 )
 from roofprof.tables.stored import META_KEY, Table, with_meta
+from roofprof.tables.timing import COLUMNS as TIMING_COLUMNS
 from roofprof.version import __version__
 
 PARQUET_MAGIC = b"PAR1"
 #: the kernel table's text columns, and those a dataset or a combination adds
 TEXT_COLUMNS = (*(c for c in COLUMNS if dtype_of(c) == TEXT), "run", "trace")
+#: the columns a kernel table's file may hold besides the schema's: those of a timing table (a
+#: timing file read as a kernel table, a join's timing columns), a join's provenance
+#: (``roofprof.analysis.join.PROVENANCE``), a combination's ``trace`` label and a dataset's
+#: partitions. They are read and kept (``convert`` writes them again); a column of any other
+#: name is not read: nothing roofprof computes comes from it.
+EXTRA: tuple[str, ...] = (
+    *(c for c in TIMING_COLUMNS if c not in COLUMNS),
+    "counters_from", "counters_key", "counters_samples", "counters_spread", "trace",
+    *(c for c in PARTITIONS if c not in COLUMNS))
+_TEXT_EXTRA = {"counters_from", "counters_key", "trace",
+               *(c for c in PARTITIONS if c not in INTEGER_PARTITIONS)}
+#: what each of :data:`EXTRA` holds, checked as the schema's columns are: text, lists (not
+#: checked), or numbers (not integers alone: an integer column with nulls reads as floats, and
+#: ``convert`` writes it so)
+_EXTRA_TYPES = {c: TEXT if c in _TEXT_EXTRA or TIMING_COLUMNS.get(c) == TEXT else
+                "object" if TIMING_COLUMNS.get(c) == "object" else "float64" for c in EXTRA}
 
 
 @dataclass
@@ -118,9 +136,10 @@ def write_parquet(trace: Trace, path: str | os.PathLike[str]) -> None:
 
 
 def read_parquet(path: Path, attribute: Callable[[Trace], None] | None = None) -> Trace:
-    """A trace from its Parquet file, every column and metadata field checked. ``attribute``
-    fills the attribution columns of a file written before they existed (else they are
-    null)."""
+    """A trace from its Parquet file, every column and metadata field checked (a column of
+    the schema or of :data:`EXTRA` of another type: one error naming it; a column of any other
+    name is not read). ``attribute`` fills the attribution columns of a file written before
+    they existed (else they are null)."""
     try:
         schema = pq.read_schema(path)
     except (OSError, pa.ArrowException) as exc:
@@ -131,10 +150,21 @@ def read_parquet(path: Path, attribute: Callable[[Trace], None] | None = None) -
         raise InputError(f"{path}: a Parquet file but not a roofprof trace (no roofprof "
                          "metadata); make traces with `roofprof convert` or `roofprof record`")
     meta = upgrade(checks.trace_meta(raw_meta, path))
-    checks.column_types(schema, path, IDENTITY)
+    checks.column_types(schema, path, {**IDENTITY, **ATTRIBUTION, **_EXTRA_TYPES})
+    known = [name for name in schema.names if name in COLUMNS or name in EXTRA]
+    unknown = [name for name in schema.names if name not in known
+               and not name.startswith("__index_level_")]
+    if unknown:  # no number comes from them, but a column is never dropped without a word
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5
+                                          else "")
+        warnings.warn(f"{path}: column(s) {shown} are not roofprof's and were not read "
+                      "(no number roofprof computes comes from them; convert does not keep "
+                      "them)", RoofprofWarning, stacklevel=2)
     try:  # text columns coded (files written before hold plain strings); nvtx shared by path
-        df = read_frame(path, TEXT_COLUMNS, ["nvtx"])
-    except (OSError, TypeError, ValueError, pa.ArrowException) as exc:
+        df = read_frame(path, TEXT_COLUMNS, ["nvtx"], only=known)
+    except (OSError, TypeError, ValueError, NotImplementedError, pa.ArrowException) as exc:
+        # NotImplementedError: pandas' metadata naming a type Arrow cannot convert the column
+        # to (a struct stored under an Int64 column's metadata)
         raise InputError(f"{path}: its columns do not match their stored types ({exc}); "
                          "convert the report again") from None
     # an all-null column stored with Arrow's null type (files written before roofprof typed
@@ -158,7 +188,7 @@ def read_parquet(path: Path, attribute: Callable[[Trace], None] | None = None) -
     if df["nvtx"].dtype != object or not all(  # not a list column (an all-null one)
             isinstance(v, list) for v in df["nvtx"].iloc[:1]):
         df["nvtx"] = df["nvtx"].map(lambda v: [] if v is None else list(v))
-    extra = [c for c in df.columns if c not in COLUMNS]  # e.g. a join's provenance columns
+    extra = [c for c in df.columns if c not in COLUMNS]  # EXTRA: a join's provenance, ...
     trace = Trace(kernels=df[[*COLUMNS, *extra]], meta=meta)
     if unattributed and attribute is not None:
         attribute(trace)

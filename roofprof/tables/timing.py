@@ -91,6 +91,10 @@ COLUMNS: dict[str, str] = {
     "op": TEXT,
 }
 NVTX_SOURCES = ("launch", "launch+capture", "gpu", "none")
+#: the timing sources' formats (their names in ``parsers.FORMATS``), as a message names them:
+#: ``roofprof convert`` of one writes a kernel table, which keeps no range timings
+CONVERTED_FROM = {"kineto": "a Kineto trace", "nsys-sqlite": "an Nsight Systems export",
+                  "nsys-rep": "an Nsight Systems report"}
 TEXT_COLUMNS = tuple(c for c, dtype in COLUMNS.items() if dtype == TEXT)
 
 
@@ -177,9 +181,25 @@ def _header(p: Path) -> tuple[dict[str, Any], Any]:
                          "nsys .sqlite)")
     meta = trace_meta(raw, p)
     if meta.get("table") != TABLE:
-        raise InputError(f"{p}: a roofprof trace of counters, not a timing table; give a timing "
-                         "trace (roofprof trace, a Kineto .json/.json.gz or an nsys .sqlite)")
+        raise InputError(_not_timing(p, meta))
     return meta, schema
+
+
+def _not_timing(p: Path, meta: dict[str, Any]) -> str:
+    """Why a roofprof kernel table is no timing table, and what to give instead: a kernel
+    table converted from a timing source has its launches' durations (``summary`` reads it)
+    but not the launch and range times latency is computed from."""
+    converted = [CONVERTED_FROM[f] for f in meta.get("formats") or [] if f in CONVERTED_FROM]
+    if not converted:
+        return (f"{p}: a roofprof trace of counters, not a timing table; give a timing trace "
+                "(roofprof trace, a Kineto .json/.json.gz or an nsys .sqlite)")
+    sources = meta.get("sources") or []
+    source = f" ({sources[0]})" if len(sources) == 1 else ""
+    return (f"{p}: a kernel table converted from {converted[0]} (roofprof convert), not a "
+            "timing table: it keeps each launch's duration but not the launch and range times "
+            "(start_ns, end_ns, nvtx_start_ns, nvtx_end_ns) that range latencies are computed "
+            f"from; give the trace it was converted from{source}, or the Parquet file "
+            "`roofprof trace` wrote")
 
 
 @contextlib.contextmanager
