@@ -33,6 +33,19 @@ record, not kernels: each becomes one row ``[CUDA graph N replay: nodes not reco
 its measured span and the ranges open at its launch (``duration_from`` = ``replay``, see
 ``parsers.graph_replays``); its kernels are unknown.
 
+Nothing in the file is trusted (SQLite lets any cell hold anything): every cell is read by its
+column's role (``parsers.nsys_rows``, ``parsers.nsys_links``). A kernel record without a usable
+start is left out; one without a usable end (missing, not a time, not after its start) keeps
+its start with its duration unknown (``duration_ns`` null, ``end_ns`` its start); an unreadable
+id, name or launch dimension, or an id that names nothing, is null. Launch calls, NVTX ranges
+(one ending before it starts included) and graph node creations that cannot be placed are left
+out. Each kind is counted in one DataWarning per file, naming table, row, column and raw value
+(an error under ``--strict``). A range never popped stays open to the end of the trace, as it
+always did (the program was inside it when profiling stopped), and is counted by name in
+``meta["timing"]["nvtx_unended_ranges"]``. A table or column the reader needs is one
+InputError where it is missing; an optional one is null, and told. An export cut short is
+refused (SQLite would read its missing pages as zeros).
+
 Checked on a real export of a CUDA-graph run (``fixtures/llama_graph_nsys.sqlite``, nsys
 2025.3.1 on an H100): the same phases, ops and launches as ``roofprof trace`` of that program.
 """
@@ -53,24 +66,60 @@ import pandas as pd
 from parsers.format import Format
 from parsers.graph_replays import DURATION_FROM, replay_name
 from parsers.kernel_names import dims
+from parsers.nsys_links import (
+    EXPORT,
+    captures,
+    devices,
+    graph_launches,
+    launches,
+    nvtx_ranges,
+    read_calls,
+    read_gpus,
+    read_strings,
+)
+from parsers.nsys_rows import (
+    BAD,
+    CORRELATION,
+    DIM,
+    ID,
+    NULL,
+    TIME,
+    Findings,
+    Role,
+    Rows,
+    columns,
+    read_rows,
+)
 from parsers.nvidia_tools import find_nsys
 from parsers.raw import RawTiming
-from parsers.stacks import NEVER_CLOSED_NS, stacks_at, with_capture, without_unended_library_ranges
+from parsers.stacks import Stack, stacks_at, with_capture
 from roofprof.errors import InputError
+from roofprof.tables.checks import Issues
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
-PUSH_POP = 59
 KERNELS = "CUPTI_ACTIVITY_KIND_KERNEL"
 GRAPHS = "CUPTI_ACTIVITY_KIND_GRAPH_TRACE"
-CALLS = ("CUPTI_ACTIVITY_KIND_RUNTIME", "CUPTI_ACTIVITY_KIND_DRIVER")
+#: what each column of a kernel record holds
+ROLES: dict[str, Role] = {
+    "start": TIME, "end": TIME, "deviceId": ID, "contextId": ID, "streamId": ID,
+    "correlationId": CORRELATION, "globalPid": ID, "graphId": ID, "shortName": ID,
+    "demangledName": ID, "gridX": DIM, "gridY": DIM, "gridZ": DIM, "blockX": DIM,
+    "blockY": DIM, "blockZ": DIM, "graphNodeId": ID}
+#: the columns of a graph replay timed as a whole that the reader takes
+REPLAY_COLUMNS = ("start", "end", "deviceId", "contextId", "streamId", "correlationId",
+                  "globalPid", "graphId")
+#: the columns nsys' schema lets be NULL (no launch call, process, graph node or graph; a graph
+#: replay's graphId is never NULL)
+NULLABLE = frozenset({"correlationId", "globalPid", "graphNodeId", "graphId"})
+REQUIRED = ("start", "end", "correlationId")
+#: the kernel columns whose absence is told (graphNodeId and graphId come with graph tracing;
+#: nsys 2025.3 writes no graphId)
+EXPECTED = ("deviceId", "contextId", "streamId", "globalPid", "shortName", "demangledName",
+            "gridX", "gridY", "gridZ", "blockX", "blockY", "blockZ")
 
 
 def _sniff(head: bytes) -> bool:
     return head.startswith(SQLITE_MAGIC)
-
-
-def _columns(db: sqlite3.Connection, table: str) -> set[str]:
-    return {str(r[1]) for r in db.execute(f"PRAGMA table_info({table})")}
 
 
 def _tables(db: sqlite3.Connection) -> set[str]:
@@ -78,12 +127,40 @@ def _tables(db: sqlite3.Connection) -> set[str]:
 
 
 def read_timing(path: Path) -> RawTiming:
-    try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            return _read_db(db, path)
+    return _read_export(path, path)
+
+
+def _read_export(path: Path, name: Path) -> RawTiming:
+    """The export ``path``; its messages name ``name`` (the report it was exported from)."""
+    _whole(path, name)
+    try:  # read-only; as_uri() escapes what a URI would read in a name ("#", "?", "%")
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            return _read_db(db, name)
     except sqlite3.DatabaseError as exc:
-        raise InputError(f"{path}: not a readable SQLite database ({exc}); export the report "
+        raise InputError(f"{name}: not a readable SQLite database ({exc}); export the report "
                          "again with: nsys export --type sqlite REPORT.nsys-rep") from None
+
+
+def _whole(path: Path, name: Path) -> None:
+    """Refuse an export cut short: SQLite reads a missing page as zeros, which can pass for
+    data, so the file must be as long as its header says (page size x page count, where the
+    header's count is valid: its version number matches its change counter)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(100)
+    except OSError:
+        return  # sqlite3 says why
+    if len(head) < 100 or not head.startswith(SQLITE_MAGIC) or head[24:28] != head[92:96]:
+        return
+    page = int.from_bytes(head[16:18], "big")
+    page = 65536 if page == 1 else page
+    want = page * int.from_bytes(head[28:32], "big")
+    have = path.stat().st_size
+    if have < want:
+        raise InputError(f"{name}: not a readable SQLite database (cut short: {have} of its "
+                         f"{want} bytes); copy it again, or export the report again with: nsys "
+                         "export --type sqlite REPORT.nsys-rep")
 
 
 def _read_db(db: sqlite3.Connection, path: Path) -> RawTiming:
@@ -92,192 +169,210 @@ def _read_db(db: sqlite3.Connection, path: Path) -> RawTiming:
         raise InputError(f"{path}: an SQLite file without the {KERNELS} table: not an Nsight "
                          "Systems export of CUDA kernels; profile with nsys profile -t cuda,nvtx "
                          "and export with nsys export --type sqlite")
-    strings: dict[int, str] = {}
-    if "StringIds" in tables:
-        strings = {int(i): str(v) for i, v in db.execute("SELECT id, value FROM StringIds")}
-    cols = _columns(db, KERNELS)
-    wanted = ["start", "end", "deviceId", "contextId", "streamId", "correlationId", "globalPid",
-              "shortName", "demangledName", "gridX", "gridY", "gridZ", "blockX", "blockY",
-              "blockZ", "graphNodeId", "graphId"]
-    present = [c for c in wanted if c in cols]
-    missing = {"start", "end", "correlationId"} - set(present)
-    if missing:
-        raise InputError(f"{path}: {KERNELS} lacks {', '.join(sorted(missing))}; not the "
-                         "documented Nsight Systems export schema")
-    rows = db.execute(f"SELECT {', '.join(present)} FROM {KERNELS}").fetchall()
-    replays = _graph_replays(db, tables, present, path)
-    if not rows and not replays:
-        raise InputError(f"{path}: the report holds no CUDA kernels")
-    k = {c: [r[i] for r in rows] + [r.get(c) for r in replays] for i, c in enumerate(present)}
-    n = len(rows) + len(replays)
-    whole = [False] * len(rows) + [True] * len(replays)
-    calls = _calls(db, tables, strings)
-    # correlation ids are unique within a process: several processes' kernels are told apart
-    # by their globalPid where the export has it
-    gpids = k.get("globalPid") or [None] * n
-    launch = [calls.get((_pid(g), c)) or (calls.get((None, c)) if g is None else None)
-              for g, c in zip(gpids, k["correlationId"], strict=True)]
-    nvtx, unended = _nvtx(db, tables, strings)
-
-    def name(col: str) -> list[str | None]:
-        return [strings.get(v) if v is not None else None for v in k.get(col, [None] * n)]
-
-    demangled, short = name("demangledName"), name("shortName")
-    graph_ids = k["graphId"] if "graphId" in k else \
-        [None] * len(rows) + [r["graphId"] for r in replays]
-    for i, r in enumerate(replays, start=len(rows)):
-        short[i] = demangled[i] = replay_name(r["graphId"])
-    gpid = k.get("globalPid", [None] * n)
-    data: dict[str, Any] = {
-        "kernel": [s or d for s, d in zip(short, demangled, strict=True)],
-        "kernel_demangled": [d or s for s, d in zip(short, demangled, strict=True)],
-        "process_id": [(lc[0] >> 24) & 0xFFFFFF if lc else
-                       ((g >> 24) & 0xFFFFFF if g is not None else None)
-                       for lc, g in zip(launch, gpid, strict=True)],
-        "thread_id": [lc[0] & 0xFFFFFF if lc else None for lc in launch],
-        "device": k.get("deviceId"), "context": k.get("contextId"),
-        "stream": k.get("streamId"),
-        "start_ns": np.asarray(k["start"], dtype=np.int64),
-        "end_ns": np.asarray(k["end"], dtype=np.int64),
-        "correlation_id": k["correlationId"],
-        "launch_api": [lc[2] if lc else None for lc in launch],
-        "graph_node_id": [v or None for v in k.get("graphNodeId", [None] * n)],
-        "graph_id": [v or None for v in graph_ids],
-        "duration_from": [DURATION_FROM[w] for w in whole],
-    }
-    for dim in ("grid", "block"):
-        if all(f"{dim}{a}" in k for a in "XYZ"):
-            data[dim] = [None if w else dims(x, y, z) for x, y, z, w in
-                         zip(k[f"{dim}X"], k[f"{dim}Y"], k[f"{dim}Z"], whole, strict=True)]
-    data.update(_devices(db, tables, data["device"] or []))
-    data = {c: v for c, v in data.items() if v is not None}
-    thread = np.asarray([lc[0] if lc else -1 for lc in launch], dtype=np.int64)
-    when = np.asarray([lc[1] if lc else 0 for lc in launch], dtype=np.int64)
-    stacks = stacks_at(nvtx, thread, when)
-    sources = ["launch" if lc else "none" for lc in launch]
-    captured = 0
-    for i, at in _captures(db, tables, data["graph_node_id"]).items():
-        cap = stacks_at(nvtx, np.asarray([at[0]], dtype=np.int64),
-                        np.asarray([at[1]], dtype=np.int64))[0]
-        stacks[i], sources[i] = with_capture(stacks[i], cap), "launch+capture"
-        captured += 1
-    nodes = data["graph_node_id"]
+    found = Findings(Issues(path))
+    strings = read_strings(db, tables, path, found)
+    kernels = _records(db, KERNELS, path, found)
+    replays = _records(db, GRAPHS, path, found) if GRAPHS in tables else None
+    both = [kernels] if replays is None else [kernels, replays]
+    if not sum(len(r.rows) for r in both):
+        left = found["kernels_out"].n
+        raise InputError(f"{path}: the report holds no CUDA kernels" + (
+            f" with a usable start time ({left} left out: {found['kernels_out'].text()})"
+            if left else ""))
+    calls = read_calls(db, tables, strings, found)
+    launch = [launches(calls, r.rows, found) for r in both]
+    nvtx, unended, never_popped = nvtx_ranges(db, tables, strings, found)
+    data = _columns(kernels, replays, strings, found)
+    info = read_gpus(db, tables, found) if "deviceId" in kernels.rows.codes else None
+    data.update(_devices(info, both, found))
+    thread = np.concatenate([lc.tid for lc in launch])
+    when = np.concatenate([lc.when for lc in launch])
+    has_launch = np.concatenate([lc.found for lc in launch])
+    data["launch_api"] = np.concatenate([lc.api for lc in launch]).tolist()
+    data["process_id"], data["thread_id"] = _process_thread(
+        thread, has_launch, np.concatenate([r.rows.get("globalPid") for r in both]))
+    stacks: list[Stack] = stacks_at(nvtx, thread, when)
+    sources = np.where(has_launch, "launch", "none").astype(object)
+    nodes = kernels.rows.get("graphNodeId")
+    cap = captures(db, tables, nodes, kernels.rows, found)
+    if cap:
+        _with_captures(stacks, nvtx, cap)
+        sources[list(cap)] = "launch+capture"
+    n_replays = 0 if replays is None else len(replays.rows)
+    if graph_launches(db, tables, strings) and not (nodes > 0).any() and not n_replays:
+        found.note("the export has CUDA graph launches but no record of their replays (no "
+                   f"graph node kernels, no {GRAPHS} rows): the replays' GPU time is missing; "
+                   f"{EXPORT}")
+    found.emit()
+    timing: dict[str, Any] = {
+        "clock": "Nsight Systems session clock (ns)",
+        "graph_node_kernels": int((nodes > 0).sum()),
+        "graph_replays": {"nodes": "none" if n_replays else "all",
+                          "node_by_node": _node_replays(data), "whole": n_replays},
+        "graph_kernels_with_capture_ranges": len(cap),
+        "nvtx_unended_library_ranges": unended}
+    if never_popped:  # the program's own ranges open at the end: they enclose what follows
+        timing["nvtx_unended_ranges"] = never_popped
     meta = {"format": "nsys-sqlite", "sources": [str(path)], "formats": ["nsys-sqlite"],
             "gpu": sorted({str(v) for v in data.get("device_name") or [] if v is not None}),
-            "timing": {"clock": "Nsight Systems session clock (ns)",
-                       "graph_node_kernels": sum(v is not None for v in nodes),
-                       "graph_replays": {"nodes": "none" if replays else "all",
-                                         "node_by_node": _node_replays(data),
-                                         "whole": len(replays)},
-                       "graph_kernels_with_capture_ranges": captured,
-                       "nvtx_unended_library_ranges": unended}}
-    return RawTiming(rows=data, stacks=stacks, nvtx_sources=sources, source=str(path),
+            "timing": timing}
+    return RawTiming(rows=data, stacks=stacks, nvtx_sources=sources.tolist(), source=str(path),
                      meta=meta)
 
 
-def _graph_replays(db: sqlite3.Connection, tables: set[str], kernel_columns: list[str],
-                   path: Path) -> list[dict[str, Any]]:
-    """The graph replays timed as a whole (``GRAPHS``), each as a dict of the kernel table's
-    columns it has, and ``graphId`` (None where the export lacks it)."""
-    if GRAPHS not in tables:
-        return []
-    cols = _columns(db, GRAPHS)
-    missing = {"start", "end", "correlationId"} - cols
+def _with_captures(stacks: list[Stack], nvtx: pd.DataFrame,
+                   captured: dict[int, tuple[int, int]]) -> None:
+    """Each stack of a graph node kernel (``captured``: its position -> the thread and time of
+    its node's capture) followed by the ranges open at the capture."""
+    at = np.asarray(list(captured.values()), dtype=np.int64).reshape(-1, 2)
+    # stacks are shared: each pair joined once (the pair held, so that its ids stay its)
+    joined: dict[tuple[int, int], tuple[Stack, Stack, Stack]] = {}
+    for i, s in zip(captured, stacks_at(nvtx, at[:, 0], at[:, 1]), strict=True):
+        pair = (id(stacks[i]), id(s))
+        if pair not in joined:
+            joined[pair] = (stacks[i], s, with_capture(stacks[i], s))
+        stacks[i] = joined[pair][2]
+
+
+class _Records:
+    """One table's kernel records that can stand (a usable start), with each one's end (its
+    start where the duration is unknown) and duration (NaN unknown)."""
+
+    def __init__(self, rows: Rows, end: np.ndarray, duration: np.ndarray) -> None:
+        self.rows, self.end, self.duration = rows, end, duration
+
+
+def _records(db: sqlite3.Connection, table: str, path: Path, found: Findings) -> _Records:
+    """The kernel records of ``table`` (kernels, or graph replays timed as a whole): those
+    without a usable start left out, those without a usable duration kept with it unknown,
+    unreadable values null; each counted."""
+    have = columns(db, table)
+    missing = set(REQUIRED) - have
     if missing:
-        raise InputError(f"{path}: {GRAPHS} lacks {', '.join(sorted(missing))}; not the "
+        raise InputError(f"{path}: {table} lacks {', '.join(sorted(missing))}; not the "
                          "documented Nsight Systems export schema")
-    take = [c for c in dict.fromkeys((*kernel_columns, "graphId"))
-            if c in cols and c != "graphNodeId"]
-    return [{"graphId": None, **dict(zip(take, r, strict=True))} for r in
-            db.execute(f"SELECT {', '.join(take)} FROM {GRAPHS}")]
+    if table == KERNELS:
+        if not {"shortName", "demangledName"} & have:
+            raise InputError(f"{path}: {table} has neither shortName nor demangledName: its "
+                             f"kernels cannot be named; {EXPORT}")
+        absent = [c for c in EXPECTED if c not in have]
+        if absent:
+            found.note(f"{table} lacks {', '.join(absent)}: read as null; {EXPORT}")
+    roles = ROLES if table == KERNELS else {c: ROLES[c] for c in REPLAY_COLUMNS}
+    rows = read_rows(db, table, roles)
+    start = rows.codes["start"]
+    rows.left_out(start < 0, ("start",), found["kernels_out"])
+    rows = rows.take(start >= 0)
+    start, end = rows.codes["start"], rows.codes["end"]
+    unknown = (end < 0) | (end <= start)
+    where = np.flatnonzero(unknown)
+    found["durations"].add(len(where), [
+        f"{rows.label(p)}: {rows.said(p, 'end')}" if end[p] < 0 else
+        f"{rows.label(p)}: end {int(end[p])} not after start {int(start[p])}"
+        for p in where[:found["durations"].room()].tolist()])
+    for col, codes in rows.codes.items():
+        if col not in ("start", "end", "shortName", "demangledName"):
+            nullable = col in NULLABLE and not (table == GRAPHS and col == "graphId")
+            bad = (codes == BAD) | ((codes == NULL) & ~nullable)
+            rows.report(found.issues, np.flatnonzero(bad), col)
+    duration = np.where(unknown, np.nan, (end - np.where(unknown, 0, start)).astype(np.float64))
+    return _Records(rows, np.where(unknown, start, end), duration)
+
+
+def _columns(kernels: _Records, replays: _Records | None, strings: dict[int, str],
+             found: Findings) -> dict[str, Any]:
+    """The timing table's columns of the kernel records then the replays: the columns the
+    kernel table has (a replay's where its table has them too)."""
+    k = kernels.rows
+    r = replays.rows if replays is not None else None
+    both = [kernels] if replays is None else [kernels, replays]
+
+    def codes(col: str) -> np.ndarray:
+        return k.get(col) if r is None else np.concatenate([k.get(col), r.get(col)])
+
+    kernel, demangled = _kernel_names(k, strings, found)
+    if r is not None:
+        graph = r.get("graphId")
+        named: list[str | None] = [replay_name(g if g >= 0 else None) for g in graph.tolist()]
+        kernel, demangled = kernel + named, demangled + named
+    whole = np.r_[np.zeros(len(k), dtype=np.int64),
+                  np.ones(len(r) if r is not None else 0, dtype=np.int64)]
+    data: dict[str, Any] = {
+        "kernel": kernel, "kernel_demangled": demangled,
+        "start_ns": np.concatenate([x.rows.codes["start"] for x in both]),
+        "end_ns": np.concatenate([x.end for x in both]),
+        "duration_ns": np.concatenate([x.duration for x in both]),
+        "correlation_id": _ints(codes("correlationId")),
+        "graph_node_id": _ints(codes("graphNodeId"), low=1),
+        "graph_id": _ints(np.concatenate([k.get("graphId"), r.get("graphId")])
+                          if r is not None else k.get("graphId"), low=1),
+        "duration_from": [DURATION_FROM[w] for w in whole.tolist()],
+    }
+    for col, name in (("deviceId", "device"), ("contextId", "context"), ("streamId", "stream")):
+        if col in k.codes:
+            data[name] = _ints(codes(col))
+    for dim in ("grid", "block"):
+        if all(f"{dim}{a}" in k.codes for a in "XYZ"):
+            data[dim] = _dims(k, dim) + [None] * (len(r) if r is not None else 0)
+    return data
+
+
+def _kernel_names(rows: Rows, strings: dict[int, str], found: Findings
+                  ) -> tuple[list[str | None], list[str | None]]:
+    """Each kernel's short and demangled name, each the other where one is unknown."""
+    short = rows.references(found.issues, "shortName", strings).tolist()
+    demangled = rows.references(found.issues, "demangledName", strings).tolist()
+    return ([s or d for s, d in zip(short, demangled, strict=True)],
+            [d or s for s, d in zip(short, demangled, strict=True)])
+
+
+def _dims(rows: Rows, dim: str) -> list[str | None]:
+    """A grid or block as "(x, y, z)", None where an extent is unreadable (told)."""
+    xyz = [rows.codes[f"{dim}{a}"] for a in "XYZ"]
+    key = np.zeros(len(rows), dtype=np.int64)
+    for extent in xyz:  # one code per distinct (x, y, z), in order of first appearance
+        codes, distinct = pd.factorize(extent)
+        key = pd.factorize(key * len(distinct) + codes)[0]
+    first = np.zeros(int(key.max()) + 1 if len(key) else 0, dtype=np.int64)
+    first[key[::-1]] = np.arange(len(key) - 1, -1, -1)
+    text = [dims(*t) if min(t) > 0 else None
+            for t in zip(*(e[first].tolist() for e in xyz), strict=True)]
+    return [text[i] for i in key.tolist()]
+
+
+def _ints(codes: np.ndarray, low: int = 0) -> Any:
+    """Codes as a nullable integer column: null where not a value (or below ``low``: a graph
+    node or graph id 0 is none)."""
+    return pd.arrays.IntegerArray(np.maximum(codes, 0), codes < low)
+
+
+def _process_thread(tid: np.ndarray, has_launch: np.ndarray, gpid: np.ndarray
+                    ) -> tuple[Any, Any]:
+    """Each launch's process (of its launch call's thread, else of its globalPid) and thread
+    (of its launch call)."""
+    pid = np.where(has_launch, (tid >> 24) & 0xFFFFFF, (gpid >> 24) & 0xFFFFFF)
+    return (pd.arrays.IntegerArray(pid, ~has_launch & (gpid < 0)),
+            pd.arrays.IntegerArray(tid & 0xFFFFFF, ~has_launch))
+
+
+def _devices(info: Any, both: list[_Records], found: Findings) -> dict[str, Any]:
+    """device_name and cc of every record, where TARGET_INFO_GPU describes its device."""
+    if info is None:
+        return {}
+    out: dict[str, list[Any]] = {"device_name": [], "cc": []}
+    for r in both:
+        got = devices(info, r.rows, found)
+        for col in out:
+            out[col] += got.get(col, [None] * len(r.rows))
+    return out
 
 
 def _node_replays(data: dict[str, Any]) -> int:
     """Graph replays recorded kernel node by kernel node: distinct launch calls of node kernels."""
-    return len({(pid, corr) for pid, corr, node in zip(
-        data["process_id"], data["correlation_id"], data["graph_node_id"], strict=True)
-        if node is not None})
-
-
-def _pid(global_id: int | None) -> int | None:
-    return None if global_id is None else (int(global_id) >> 24) & 0xFFFFFF
-
-
-def _calls(db: sqlite3.Connection, tables: set[str], strings: dict[int, str]
-           ) -> dict[tuple[int | None, int], tuple[int, int, str | None]]:
-    """(pid, correlationId) -> (globalTid, start, API name) of the runtime/driver calls; also
-    under (None, correlationId) for kernels without a globalPid."""
-    out: dict[tuple[int | None, int], tuple[int, int, str | None]] = {}
-    for table in CALLS:
-        if table in tables and {"correlationId", "globalTid", "start"} <= _columns(db, table):
-            has_name = "nameId" in _columns(db, table)
-            sql = f"SELECT correlationId, globalTid, start{', nameId' if has_name else ''} " \
-                  f"FROM {table}"
-            for r in db.execute(sql):
-                call = (int(r[1]), int(r[2]), strings.get(r[3]) if has_name else None)
-                out[(_pid(r[1]), int(r[0]))] = call
-                out.setdefault((None, int(r[0])), call)
-    return out
-
-
-def _nvtx(db: sqlite3.Connection, tables: set[str], strings: dict[int, str]
-          ) -> tuple[Any, dict[str, int]]:
-    """The push/pop ranges (thread, name, start, end; never popped: the largest time), and the
-    NCCL API ranges left out for want of an end (``without_unended_library_ranges``)."""
-    empty = pd.DataFrame({"thread": [], "name": [], "start_ns": [], "end_ns": []})
-    if "NVTX_EVENTS" not in tables:
-        return empty, {}
-    cols = _columns(db, "NVTX_EVENTS")
-    if not {"start", "end", "eventType", "globalTid"} <= cols:
-        return empty, {}
-    text = "text" if "text" in cols else "NULL"
-    text_id = "textId" if "textId" in cols else "NULL"
-    rows = db.execute(f"SELECT globalTid, {text}, {text_id}, start, end FROM NVTX_EVENTS "
-                      f"WHERE eventType = {PUSH_POP}").fetchall()
-    ranges = [(int(r[0]), r[1] if r[1] is not None else strings.get(r[2], ""), int(r[3]),
-               int(r[4]) if r[4] is not None else NEVER_CLOSED_NS) for r in rows]  # never popped
-    kept, unended = without_unended_library_ranges(ranges)
-    return pd.DataFrame(kept, columns=list(empty.columns)), unended
-
-
-def _devices(db: sqlite3.Connection, tables: set[str], devices: list[Any]) -> dict[str, Any]:
-    """device_name and cc per kernel from TARGET_INFO_GPU, where the export has it."""
-    if "TARGET_INFO_GPU" not in tables:
-        return {}
-    cols = _columns(db, "TARGET_INFO_GPU")
-    key = "cuDevice" if "cuDevice" in cols else "id"
-    if not {key, "name"} <= cols:
-        return {}
-    cc = "computeMajor" in cols and "computeMinor" in cols
-    sql = f"SELECT {key}, name{', computeMajor, computeMinor' if cc else ''} FROM TARGET_INFO_GPU"
-    info = {r[0]: r for r in db.execute(sql)}
-    return {"device_name": [info[d][1] if d in info else None for d in devices],
-            "cc": [f"{info[d][2]}.{info[d][3]}" if cc and d in info else None
-                   for d in devices]}
-
-
-def _captures(db: sqlite3.Connection, tables: set[str],
-              nodes: list[int | None]) -> dict[int, tuple[int, int]]:
-    """Kernel index -> (globalTid, time) of its graph node's capture, where the export says."""
-    table = "CUDA_GRAPH_NODE_EVENTS"
-    if table not in tables or not any(nodes):
-        return {}
-    cols = _columns(db, table)
-    if not {"graphNodeId", "globalTid", "start"} <= cols:
-        return {}
-    orig = "originalGraphNodeId" if "originalGraphNodeId" in cols else "NULL"
-    created = {int(r[0]): (int(r[1]), int(r[2]), r[3]) for r in db.execute(
-        f"SELECT graphNodeId, globalTid, start, {orig} FROM {table}")}
-    out: dict[int, tuple[int, int]] = {}
-    for i, node in enumerate(nodes):
-        event = created.get(node) if node else None
-        for _ in range(8):  # an instantiated node -> the node it was cloned from
-            if event is None or not event[2] or event[2] not in created:
-                break
-            event = created[event[2]]
-        if event is not None:
-            out[i] = (event[0], event[1])
-    return out
+    node = ~np.asarray(data["graph_node_id"].isna())
+    pid = data["process_id"][node].to_numpy(dtype=object, na_value=None)
+    corr = data["correlation_id"][node].to_numpy(dtype=object, na_value=None)
+    return len(set(zip(pid.tolist(), corr.tolist(), strict=True)))
 
 
 # ------------------------------------------------------------------------------ .nsys-rep
@@ -305,7 +400,7 @@ def exported(report: Path) -> Iterator[Path]:
 
 def read_rep_timing(path: Path) -> RawTiming:
     with exported(path) as sqlite_file:
-        raw = read_timing(sqlite_file)
+        raw = _read_export(sqlite_file, path)
     raw.source = str(path)
     raw.meta.update(format="nsys-rep", sources=[str(path)], formats=["nsys-rep"])
     return raw
