@@ -202,6 +202,9 @@ def test_an_nsys_ranges_without_an_end_nccls_enclose_nothing_the_programs_everyt
         roofprof.load(db_path)
     assert any(str(w.message).startswith("1 NCCL API range(s) have no end in the trace "
                                          "(ncclCommInitRankConfig x1)") for w in said)
+    # the program's own range is kept open, and the user is told so
+    assert any("1 NVTX range(s) have no end in the trace (serve x1): taken as open to the end"
+               in str(w.message) for w in said), [str(w.message) for w in said]
 
 
 def test_short_names_are_ncus_function_names() -> None:

@@ -128,15 +128,24 @@ def _load_file(p: Path, format: str | None, rules: RulesArg, reader: str | None,
     return read_inputs([p], format=format, rules=ruleset, reader=reader, strict=strict)
 
 
-def _warn_timing(label: object, whole: int, unended: dict[str, int]) -> None:
+def _warn_timing(label: object, whole: int, unended: dict[str, int],
+                 open_ranges: dict[str, int] | None = None) -> None:
     """What a user must know of a timing table however it is read (a trace's own export, or
     the Parquet file ``roofprof trace``, ``convert`` or ``join`` wrote): it has no counters; some
-    NCCL ranges were left out of its paths; some graph replays were timed as a whole."""
+    NCCL ranges were left out of its paths; some of the program's ranges never ended (kept open
+    to the trace's end); some graph replays were timed as a whole."""
     warnings.warn(f"{label}: a timing trace (every launch timed, no counters): only time is "
                   "shown; `roofprof join TIMING COUNTERS` adds counters", RoofprofWarning,
                   stacklevel=3)
     if note := unended_note(unended):
         warnings.warn(note, RoofprofWarning, stacklevel=3)
+    if open_ranges:
+        names = ", ".join(f"{name} x{n}" for name, n in sorted(open_ranges.items())[:5])
+        more = f" and {len(open_ranges) - 5} more names" if len(open_ranges) > 5 else ""
+        warnings.warn(f"{label}: {sum(open_ranges.values())} NVTX range(s) have no end in the "
+                      f"trace ({names}{more}): taken as open to the end of the trace, they "
+                      "enclose every later launch of their thread (a capture stopped inside "
+                      "them, or a push without its pop)", RoofprofWarning, stacklevel=3)
     if whole:
         warnings.warn(f"{whole} CUDA graph replays were timed as a whole (rows '[CUDA graph "
                       "N replay: nodes not recorded]'): their time is measured, their "
@@ -155,7 +164,8 @@ def _warn_stored_timing(trace: Trace, path: Path) -> None:
     timing = trace.meta.get("timing")
     unended = (timing.get("nvtx_unended_library_ranges") if isinstance(timing, dict)
                else None) or {}
-    _warn_timing(path, whole, unended)
+    opened = timing.get("nvtx_unended_ranges") if isinstance(timing, dict) else None
+    _warn_timing(path, whole, unended, opened if isinstance(opened, dict) else None)
 
 
 def _attribute(trace: Trace, rules: Rules) -> None:
@@ -187,6 +197,7 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     timing_only = True
     whole = 0  # CUDA graph replays timed as a whole (their kernels unknown)
     unended: dict[str, int] = {}  # NCCL API ranges left out of the paths for want of an end
+    open_ranges: dict[str, int] = {}  # the program's ranges without an end, kept open
     commands: list[str | None] = []
     missing_sets: list[set[str]] = []
     for p in paths:
@@ -195,6 +206,8 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
         whole += int(raw.meta.get("graph_replays_whole") or 0)
         for name, n in (raw.meta.get("nvtx_unended_library_ranges") or {}).items():
             unended[name] = unended.get(name, 0) + int(n)
+        for name, n in (raw.meta.get("nvtx_unended_ranges") or {}).items():
+            open_ranges[name] = open_ranges.get(name, 0) + int(n)
         table, derivation = build_table(raw)
         table["source"] = pd.Series(taken([str(p)], np.zeros(len(table), dtype=np.int64)),
                                     index=table.index)
@@ -215,7 +228,8 @@ def read_inputs(paths: Sequence[Path], format: str | None = None,
     meta["roofprof_version"] = __version__
     if timing_only:
         meta["sampling"] = {"kind": "run", "reasons": ["a timing trace: every launch"]}
-        _warn_timing(paths[0] if len(paths) == 1 else f"{len(paths)} inputs", whole, unended)
+        _warn_timing(paths[0] if len(paths) == 1 else f"{len(paths)} inputs", whole, unended,
+                     open_ranges)
     else:
         for p, missing in zip(paths, missing_sets, strict=True):  # each input says what it lacks
             _warn_missing([c for c in COLUMNS if c in missing], p)

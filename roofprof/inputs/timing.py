@@ -115,7 +115,9 @@ def to_raw(trace: TimingTrace) -> RawKernels:
     unended = timing.get("nvtx_unended_library_ranges") if isinstance(timing, dict) else None
     return RawKernels(identity=ident, metrics=metrics,
                       meta={**trace.meta, "timing": True, "graph_replays_whole": whole,
-                            "nvtx_unended_library_ranges": unended or {}})
+                            "nvtx_unended_library_ranges": unended or {},
+                            "nvtx_unended_ranges": (timing.get("nvtx_unended_ranges") or {})
+                            if isinstance(timing, dict) else {}})
 
 
 @collector_paused
