@@ -11,6 +11,7 @@ the machine is shared with other jobs, and the best run is the least disturbed o
     python bench/bench_convert.py                 # the default reports below
     python bench/bench_convert.py REPORT ...      # these reports
     python bench/bench_convert.py --rss           # peak RSS against the number of kernels
+    python bench/bench_convert.py --repeat 1 fixtures/mul_full.ncu-rep   # a quick look
 
 Default reports: the fixture with the most kernels (spec_verify.ncu-rep, 224 kernels of
 roofprof's metric set), the ``--set roofline`` fixture (known_work_roofline.ncu-rep, the largest
@@ -20,6 +21,7 @@ result blocks (``build_report``; written under the system's temporary folder, no
 
 from __future__ import annotations
 
+import argparse
 import resource
 import subprocess
 import sys
@@ -88,25 +90,26 @@ def _best_time(fn: object, repeat: int) -> float:
     return min(times)
 
 
-def speed(paths: list[Path]) -> None:
+def speed(paths: list[Path], repeat: int = REPEAT) -> None:
     """Bare loop: each run in a fresh process (NVIDIA's library keeps every report it loaded in
     memory: ~0.5 MB per kernel, so repeated loads of a 10,000-kernel report in one process run
-    out of memory). roofprof: best of REPEAT in this process; convert: end to end to Parquet."""
+    out of memory). roofprof: best of ``repeat`` in this process; convert: end to end to
+    Parquet."""
     from parsers import ncu_rep_reader
     from roofprof.inputs.load import convert
 
     print(f"{'report':34s} {'kernels':>7s} {'MB':>6s} {'bare loop':>10s} {'roofprof':>9s} "
           f"{'ratio':>6s} {'convert':>8s}")
     for path in paths:
-        repeat = REPEAT if path.stat().st_size < 50e6 else 1
-        runs = [_child(path, "ncu-report") for _ in range(repeat)]
+        times = repeat if path.stat().st_size < 50e6 else 1
+        runs = [_child(path, "ncu-report") for _ in range(times)]
         kernels = int(runs[0][0])
         bare = min(r[1] for r in runs)
         ncu_rep_reader.read(path)  # warm: imports
-        ours = _best_time(lambda p=path: ncu_rep_reader.read(p), 3 * repeat)
+        ours = _best_time(lambda p=path: ncu_rep_reader.read(p), 3 * times)
         with tempfile.TemporaryDirectory() as tmp:
             out = Path(tmp) / "t.parquet"
-            conv = _best_time(lambda p=path, o=out: convert([p], o), 3 * repeat)
+            conv = _best_time(lambda p=path, o=out: convert([p], o), 3 * times)
         print(f"{path.name:34s} {kernels:7d} {path.stat().st_size / 1e6:6.1f} {bare:9.3f}s "
               f"{ours:8.3f}s {bare / ours:5.1f}x {conv:7.3f}s", flush=True)
 
@@ -156,21 +159,36 @@ def _child_main(reader: str, path: Path) -> None:
     print(n, seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("reports", nargs="*", type=Path, metavar="REPORT",
+                    help="the reports to time (default: the fixture with the most kernels, "
+                         "the --set roofline fixture and a 10,000-kernel report)")
+    ap.add_argument("--rss", nargs="*", type=int, metavar="N",
+                    help="peak RSS against the number of kernels N (default 1,000 to 20,000)")
+    ap.add_argument("--repeat", type=int, default=REPEAT,
+                    help="runs of each timing; the best is kept (%(default)s)")
+    # one read in a fresh process: READER and REPORT (how _child runs this script)
+    ap.add_argument("--child", nargs=2, metavar=("READER", "REPORT"), help=argparse.SUPPRESS)
+    return ap
+
+
 def main(argv: list[str]) -> None:
+    args = parser().parse_args(argv)
     warnings.simplefilter("ignore")
-    if argv[:1] == ["--child"]:
-        _child_main(argv[1], Path(argv[2]))
+    if args.child:
+        _child_main(args.child[0], Path(args.child[1]))
         return
     source = ROOT / "fixtures" / "spec_verify.ncu-rep"
-    if argv[:1] == ["--rss"]:
-        rss(source, [int(a) for a in argv[1:]] or [1_000, 2_500, 5_000, 10_000, 20_000])
+    if args.rss is not None:
+        rss(source, args.rss or [1_000, 2_500, 5_000, 10_000, 20_000])
         return
-    if argv:
-        speed([Path(a) for a in argv])
+    if args.reports:
+        speed(args.reports, args.repeat)
         return
     with tempfile.TemporaryDirectory() as tmp:
         big = build_report(source, 10_000, Path(tmp) / "spec_verify_x10000.ncu-rep")
-        speed([source, ROOT / "fixtures" / "known_work_roofline.ncu-rep", big])
+        speed([source, ROOT / "fixtures" / "known_work_roofline.ncu-rep", big], args.repeat)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ over 64 ranks (8 hosts x 8 ranks, one file per rank; rank r's durations scaled b
 so the ranks differ), then times the CLI on it in a fresh process and reads its peak RSS
 from GNU time.
 
-Run from the repository root:  python bench/bench_dataset.py [--kernels N] [--dir DIR]
+Run from the repository root:  python bench/bench_dataset.py [--kernels N] [--dir DIR] [--quick]
 Targets (issue 14, 2-core CPU machine): 10M kernels < 5 s; 100M < 60 s and < 2 GB peak RSS.
 """
 
@@ -95,12 +95,14 @@ def main() -> None:
     ap.add_argument("--kernels", type=int, default=10_000_000)
     ap.add_argument("--dir", type=Path, default=None, help="reuse or build the dataset here")
     ap.add_argument("--engine", default="duckdb")
+    ap.add_argument("--quick", action="store_true",
+                    help="time only the first command (a smoke test of the bench itself)")
     args = ap.parse_args()
     d = ready(args.dir, args.kernels)
-    for argv in (["summary", str(d), "--by", "phase", "--engine", args.engine,
-                  "--format", "csv"],
-                 ["summary", str(d), "--by", "phase", "--where", "rank = 7", "--engine",
-                  args.engine, "--format", "csv"]):
+    runs = [["summary", str(d), "--by", "phase", "--engine", args.engine, "--format", "csv"],
+            ["summary", str(d), "--by", "phase", "--where", "rank = 7", "--engine",
+             args.engine, "--format", "csv"]]
+    for argv in runs[:1] if args.quick else runs:
         wall, rss, out = timed(argv)
         print(f"roofprof {' '.join(argv[:1] + argv[2:])}: {wall:.2f} s, peak RSS {rss:.0f} MB")
         print("  " + out.strip().replace("\n", "\n  ")[:600])

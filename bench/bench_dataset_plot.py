@@ -7,7 +7,7 @@ points), also with --where and at three memory levels, and, with --pandas, the i
 on the same dataset for comparison.
 
 Run from the repository root:
-    python bench/bench_dataset_plot.py [--kernels N] [--dir DIR] [--pandas] [-o OUTDIR]
+    python bench/bench_dataset_plot.py [--kernels N] [--dir DIR] [--pandas] [-o OUTDIR] [--quick]
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ def main() -> None:
     ap.add_argument("--dir", type=Path, default=None, help="reuse or build the dataset here")
     ap.add_argument("-o", "--out", type=Path, default=None, help="where the plots go")
     ap.add_argument("--pandas", action="store_true", help="also time --engine pandas")
+    ap.add_argument("--quick", action="store_true",
+                    help="time only the first plot (a smoke test of the bench itself)")
     args = ap.parse_args()
     d = ready(args.dir, args.kernels)
     out = args.out or Path(tempfile.mkdtemp())
@@ -40,7 +42,7 @@ def main() -> None:
     if args.pandas:
         runs.append(["plot", str(d), "--by", "phase", "--engine", "pandas", "-o",
                      str(out / "pandas.png")])
-    for argv in runs:
+    for argv in runs[:1] if args.quick else runs:
         wall, rss, _ = timed(argv)
         shown = " ".join(a if not a.startswith(str(d)) else "DIR" for a in argv[:1] + argv[1:])
         print(f"roofprof {shown.replace(str(out) + '/', '')}: {wall:.2f} s, "

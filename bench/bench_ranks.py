@@ -5,7 +5,7 @@ The dataset is bench_dataset.py's (real fixture rows tiled over 64 ranks); `rank
 summaries out of core on DuckDB (by phase,rank and by phase,rank,category), so it should take
 about twice `summary`'s time in the same bounded memory.
 
-Run from the repository root:  python bench/bench_ranks.py [--kernels N] [--dir DIR]
+Run from the repository root:  python bench/bench_ranks.py [--kernels N] [--dir DIR] [--quick]
 """
 
 from __future__ import annotations
@@ -23,11 +23,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernels", type=int, default=10_000_000)
     ap.add_argument("--dir", type=Path, default=None, help="reuse or build the dataset here")
+    ap.add_argument("--quick", action="store_true",
+                    help="time only `ranks --by phase` (a smoke test of the bench itself)")
     args = ap.parse_args()
     d = ready(args.dir, args.kernels)
-    for argv in (["summary", str(d), "--by", "phase", "--format", "csv"],
-                 ["ranks", str(d), "--by", "phase", "--format", "csv"],
-                 ["ranks", str(d), "--view", "spread", "--format", "csv"]):
+    runs = [["summary", str(d), "--by", "phase", "--format", "csv"],
+            ["ranks", str(d), "--by", "phase", "--format", "csv"],
+            ["ranks", str(d), "--view", "spread", "--format", "csv"]]
+    for argv in runs[1:2] if args.quick else runs:
         wall, rss, out = timed(argv)
         print(f"roofprof {' '.join(argv[:1] + argv[2:])}: {wall:.2f} s, peak RSS {rss:.0f} MB "
               f"({len(out.splitlines()) - 1} rows)")

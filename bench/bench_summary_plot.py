@@ -1,6 +1,6 @@
 """Benchmark (issue 4): summary and PNG roofline of a synthetic 1,000,000-kernel trace.
 
-Run from the repository root:  python bench/bench_summary_plot.py [--kernels N] [-o DIR]
+Run from the repository root:  python bench/bench_summary_plot.py [--kernels N] [-o DIR] [--quick]
 Targets: summary < 3 s, PNG < 10 s, peak RSS < 2 GB (2-core CI machine).
 """
 
@@ -30,8 +30,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--kernels", type=int, default=1_000_000)
     ap.add_argument("-o", "--out", type=Path, default=None)
+    ap.add_argument("--quick", action="store_true",
+                    help="one summary, top_kernels and one PNG (a smoke test of the bench)")
     args = ap.parse_args()
     out = args.out or Path(tempfile.mkdtemp())
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     table = _synth.replicate(_synth.h100_table(), args.kernels)
     build = time.perf_counter() - t0
@@ -39,7 +42,7 @@ def main() -> None:
           f"{platform.python_version()}; built {len(table):,} kernels in {build:.2f} s, "
           f"RSS {rss_mb():.0f} MB")
     results = []
-    for name, fn in [
+    steps = [
         ("summary --by range", lambda: roofline.summarize(table, by="range")),
         ("summary --by range --depth 1", lambda: roofline.summarize(table, depth=1)),
         ("summary --by kernel", lambda: roofline.summarize(table, by="kernel")),
@@ -48,7 +51,9 @@ def main() -> None:
         ("plot PNG (dram,l2,l1)", lambda: plot.write(table, out / "bench_h.png",
                                                      levels=("dram", "l2", "l1"))),
         ("plot HTML", lambda: plot.write(table, out / "bench.html")),
-    ]:
+    ]
+    quick = ("summary --by range", "top_kernels 20", "plot PNG (dram)")
+    for name, fn in [s for s in steps if s[0] in quick] if args.quick else steps:
         t0 = time.perf_counter()
         fn()
         results.append((name, time.perf_counter() - t0))

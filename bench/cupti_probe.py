@@ -23,6 +23,7 @@ record counts by kind, kernel records inside graphs, graph launches seen and sam
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import ctypes
 import json
@@ -40,8 +41,20 @@ from roofprof.capture import tracer_hook as hook  # noqa: E402
 from roofprof.capture.tracer_process import loaded_library, nvtx_domains_on  # noqa: E402
 
 
+def parser() -> argparse.ArgumentParser:
+    """MODE; every other option is decode_loop.py's (its --help lists them)."""
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Other options go to bench/decode_loop.py (see its --help).",
+        allow_abbrev=False)  # the loop's options pass through whole
+    ap.add_argument("mode", metavar="MODE",
+                    help="record families, comma-separated (above); plain for none")
+    return ap
+
+
 def main() -> None:
-    mode = sys.argv[1]
+    args, loop_args = parser().parse_known_args()
+    mode = args.mode
     parts = set(mode.split(",")) - {"plain"}
     stats: Counter[str] = Counter()
     if parts:
@@ -169,7 +182,7 @@ def main() -> None:
             rec.stop()
 
         atexit.register(report)
-    sys.argv = [str(HERE / "decode_loop.py"), *sys.argv[2:]]
+    sys.argv = [str(HERE / "decode_loop.py"), *loop_args]
     runpy.run_path(sys.argv[0], run_name="__main__")
 
 

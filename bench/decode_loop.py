@@ -19,13 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
 
-import torch
-from _llama import add_model_options, build
-from kineto_llama import annotate_modules, marked, static_cache
 
+def parser() -> argparse.ArgumentParser:
+    """The loop's options and the model's (examples/_llama.py: it needs torch, CPU or not;
+    transformers and a GPU only when the model is built)."""
+    from _llama import add_model_options
 
-@torch.inference_mode()
-def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_model_options(p, hidden=2048, heads=16, kv_heads=4, vocab=32000)
     p.add_argument("--batch", type=int, default=1)
@@ -39,7 +38,23 @@ def main() -> None:
                         "truth a tracer's graph replay spans are checked against")
     p.add_argument("--kineto", action="store_true",
                    help="time the loop under torch.profiler (CUDA activities only), to compare")
-    args = p.parse_args()
+    return p
+
+
+def main() -> None:
+    args = parser().parse_args()
+    import torch
+
+    with torch.inference_mode():
+        run_loop(args)
+
+
+def run_loop(args: argparse.Namespace) -> None:
+    """Build the model, prefill once, run and time ``args.steps`` decode steps; print them."""
+    import torch
+    from _llama import build
+    from kineto_llama import annotate_modules, marked, static_cache
+
     model = build(args)
     if args.annotate:
         annotate_modules(model)

@@ -19,6 +19,7 @@ import io
 import math
 import pickle
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -77,6 +78,7 @@ def outputs() -> dict[str, Any]:
                   roofprof.load(FIX / "llama_sample.ncu-rep"))
     out["join"] = frame(joined.kernels)
     runner = CliRunner()
+    tmp = Path(tempfile.mkdtemp())
     timed, counted = str(FIX / "llama_sample.timing.parquet"), str(FIX / "llama_sample.ncu-rep")
     commands = [
         ["summary", counted, "--by", "phase"], ["summary", counted, "--by", "op"],
@@ -89,13 +91,14 @@ def outputs() -> dict[str, Any]:
         ["diff", counted, str(FIX / "llama_small.ncu-rep"), "--by", "op"],
         ["whatif", counted, "--gpu", "H200"],
         ["summary", str(FIX / "llama_graph_nsys.sqlite"), "--by", "op,phase"],
-        ["join", timed, counted, "-o", "/tmp/dump_join.parquet"],
-        ["summary", "/tmp/dump_join.parquet", "--by", "op,phase", "--format", "csv"],
+        # a new folder each run: a joined table is never replaced unasked (roofprof.app.outputs)
+        ["join", timed, counted, "-o", str(tmp / "dump_join.parquet")],
+        ["summary", str(tmp / "dump_join.parquet"), "--by", "op,phase", "--format", "csv"],
     ]
     for cmd in commands:
         r = runner.invoke(cli, cmd)
         out["cli:" + " ".join(Path(c).name for c in cmd)] = (
-            r.exit_code, r.output.replace(str(ROOT), "<root>"))
+            r.exit_code, r.output.replace(str(ROOT), "<root>").replace(str(tmp), "/tmp"))
     return out
 
 
@@ -143,6 +146,8 @@ def main() -> None:
     ap.add_argument("out", nargs="?", type=Path)
     ap.add_argument("--compare", nargs=2, type=Path)
     args = ap.parse_args()
+    if args.out is None and not args.compare:
+        ap.error("give OUT.pickle, or --compare BEFORE.pickle AFTER.pickle")
     if args.compare:
         before, after = (pickle.loads(p.read_bytes()) for p in args.compare)
         sys.exit(1 if compare(before, after) else 0)

@@ -27,6 +27,7 @@ kernel records taken while attached.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import json
@@ -90,17 +91,24 @@ class Toggle:
         return len(found["kernel"])
 
 
+def parser() -> argparse.ArgumentParser:
+    """--block and --records; every other option is decode_loop.py's."""
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Other options go to bench/decode_loop.py (see its --help).",
+        allow_abbrev=False)  # the loop's options pass through whole
+    ap.add_argument("--block", type=int, default=20,
+                    help="decode steps per block, attached or detached (%(default)s)")
+    ap.add_argument("--records", default="kernel,api",
+                    help="what is enabled while attached: kernel, api, latency, comma-separated "
+                         "(%(default)s)")
+    return ap
+
+
 def main() -> None:
-    block, records = 20, "kernel,api"
-    for flag in ("--block", "--records"):
-        if flag in sys.argv:
-            i = sys.argv.index(flag)
-            if flag == "--block":
-                block = int(sys.argv[i + 1])
-            else:
-                records = sys.argv[i + 1]
-            del sys.argv[i:i + 2]
-    import kineto_llama
+    args, loop_args = parser().parse_known_args()
+    block, records = args.block, args.records
+    import kineto_llama  # torch and transformers: only once the options are read
 
     toggle = Toggle(set(records.split(",")))
     original = kineto_llama.marked
@@ -121,7 +129,7 @@ def main() -> None:
         steps.append((n // block, toggle.on, time.perf_counter() - began))
 
     kineto_llama.marked = marked
-    sys.argv = [str(HERE / "decode_loop.py"), *sys.argv[1:]]
+    sys.argv = [str(HERE / "decode_loop.py"), *loop_args]
     runpy.run_path(sys.argv[0], run_name="__main__")
     if toggle.on:
         toggle.detach()

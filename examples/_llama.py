@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+
+if TYPE_CHECKING:  # transformers is imported when a model is built: --help needs none of it
+    from transformers import LlamaForCausalLM
 
 #: a marker: phase name ("prefill" / "decode") -> context manager around one forward pass
 Marker = Callable[[str], contextlib.AbstractContextManager[Any]]
@@ -33,6 +35,8 @@ def add_model_options(p: argparse.ArgumentParser, *, hidden: int = 1024, heads: 
 
 def build(args: argparse.Namespace) -> LlamaForCausalLM:
     """The random-weight bf16 model the options of :func:`add_model_options` describe."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     config = LlamaConfig(
         vocab_size=args.vocab, hidden_size=args.hidden,
         intermediate_size=args.hidden * 8 // 3 // 64 * 64, num_hidden_layers=args.layers,
