@@ -158,3 +158,33 @@ def test_report(tmp_path: Path) -> None:
     built = report(ANNOTATED, model=CONFIG, batch=2, prompt=1024)
     figures = [f.name for f in report_page.figure_names(tmp_path / "r.md", built)]
     assert (tmp_path / "r.md").read_text() == report_page.to_markdown(built, figures)
+
+
+def test_report_takes_summarys_options(tmp_path: Path) -> None:
+    """--filter, --rules and the modelled run's options (--weight-dtype) mean what they mean for
+    summary, and the CLI writes what the API builds."""
+    rules = tmp_path / "spec.toml"
+    rules.write_text("[[phase]]\nmatch = '^decode$'\nphase = 'spec'\n")
+    r = CliRunner().invoke(main, ["report", str(ANNOTATED), "-o", str(tmp_path / "r.md"),
+                                  "--filter", "_proj$", "--rules", str(rules), "--model",
+                                  str(CONFIG), "--batch", "2", "--prompt", "1024",
+                                  "--weight-dtype", "fp8"])
+    assert r.exit_code == 0, r.output
+    built = report(ANNOTATED, filter="_proj$", rules=rules, model=CONFIG, batch=2, prompt=1024,
+                   weight_dtype="fp8")
+    figures = [f.name for f in report_page.figure_names(tmp_path / "r.md", built)]
+    assert (tmp_path / "r.md").read_text() == report_page.to_markdown(built, figures)
+    assert set(built.phases["group"]) == {"prefill", "spec"}
+    assert "; only the kernels matching --filter '_proj$': " in built.scope[0]
+
+
+def test_report_with_counters(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RoofprofWarning)
+        join(TIMING, SAMPLED, tmp_path / "joined.parquet")
+        r = CliRunner().invoke(main, ["report", str(tmp_path / "joined.parquet"), "-o",
+                                      str(tmp_path / "r.html"), "--with-counters"])
+        assert r.exit_code == 0, r.output
+        built = report(tmp_path / "joined.parquet", with_counters=True)
+    assert (tmp_path / "r.html").read_text() == report_page.to_html(built)
+    assert built.scope[0].startswith("filtered trace: only the launches with counters")

@@ -14,6 +14,7 @@ from roofprof.analysis.model import Options
 from roofprof.app import defaults
 from roofprof.capture.ncu_command import RecordOptions
 from roofprof.cli import main
+from roofprof.cli.common import OUTPUTS
 from roofprof.tables.partitions import DEFAULTS
 
 #: options whose default only picks how the command prints (no use case sees them)
@@ -74,3 +75,38 @@ def test_the_help_states_the_defaults_the_use_cases_apply() -> None:
             continue
         checked += 1
     assert checked >= 25
+
+
+def test_each_grouping_default_is_stated_with_its_reason() -> None:
+    """Two defaults of --by, on purpose (roofprof.app.defaults says why): one trace's view by
+    range, a comparison by phase; each command's help says which and why."""
+    by = {name: p for name, p in _options() if p.name == "by" and name != "latency"}
+    assert set(by) == {"summary", "plot", "whatif", "diff", "ranks"}
+    for name, p in by.items():
+        stated = _stated(p)
+        assert stated is not None, name
+        if name in ("summary", "plot"):
+            assert stated.split(";")[0] == defaults.BY == "range", name
+            assert "By range unless given: the NVTX tree" in (p.help or ""), name
+        else:
+            assert stated == defaults.BY_COMPARE == "phase", name
+            assert "By phase unless given: a few groups that match from run to run" \
+                in (p.help or ""), name
+
+
+def test_every_command_that_writes_a_file_takes_force() -> None:
+    """One overwrite policy (roofprof.app.outputs): each command writing a file has --force,
+    the only way to replace a file that holds measurements."""
+    writers = {name for name, cmd in main.commands.items()
+               if {p.name for p in cmd.params} & set(OUTPUTS)}
+    assert writers >= {"summary", "plot", "convert", "join", "report", "whatif", "diff",
+                       "ranks", "model", "gpus", "record", "trace"}
+    without = {name for name in writers
+               if "force" not in {p.name for p in main.commands[name].params}}
+    # latency's module is being changed elsewhere: it refuses alike, telling to remove the file
+    assert without <= {"latency"}
+    for name in writers - without:
+        force = next(p for p in main.commands[name].params if p.name == "force")
+        assert isinstance(force, click.Option)
+        assert force.is_flag
+        assert force.opts == ["-f", "--force"], name

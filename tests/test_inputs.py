@@ -222,7 +222,7 @@ WHERE_COMMANDS = [
     ["diff", "{}", "{}", "--format", "json"],
     ["gpus", "--check", "{}", "--format", "json"],
     ["model", "Llama-3-8B", "--trace", "{}", "--format", "json"],
-    ["join", str(KINETO), "{}", "-o", "{out}"],
+    ["join", str(KINETO), "{}", "-o", "{out}", "--force"],  # one output, joined three times
 ]
 
 

@@ -63,6 +63,7 @@ CASES = [
     ("report", "trace", "report {html} -o {html}", "also an input"),
     ("report", "timing", "report {t} --timing {html} -o {html}", "also an input"),
     ("report", "spec", "report {t} --model {cfghtml} -o {cfghtml}", "also an input"),
+    ("report", "rules", "report {t} --rules {rules} -o {rules}", "also an input"),
     ("report", "trace", "report {fig} -o {md}", "r_phase.png is also an input"),
     ("report", "timing", "report {t} --timing {fig2} -o {md}", "r_op_phase.png is also an input"),
     ("whatif", "trace", "whatif {t} --gpu H200 -o {t}", "also an input"),

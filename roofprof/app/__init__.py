@@ -19,4 +19,7 @@ ranks          :func:`roofprof.app.ranks.ranks`      a table
 gpus           :func:`roofprof.app.gpus.gpus`        :class:`~roofprof.app.gpus.Gpus`
 record, trace  :mod:`roofprof.app.capture`           ncu's command line; the timing table
 =============  ====================================  ========================================
+
+Which existing files a command's outputs may replace (never one holding measurements without
+``--force``) is decided once, in :mod:`roofprof.app.outputs`.
 """

@@ -7,13 +7,19 @@ on purpose (no imports): ``roofprof --help`` reads it.
 
 from __future__ import annotations
 
+# Two defaults of --by, on purpose. ``summary`` and ``plot`` look at one trace: by range they
+# show the NVTX tree as the program annotated it, for any program (phase needs LLM phase
+# names: any other program is one group, ``other``), and --top and --depth keep it short.
+# ``whatif``, ``diff`` and ``ranks`` put runs, GPUs or ranks side by side: their groups must be
+# few and must match from one side to the other; by range an LLM's paths are hundreds of
+# groups (a row per layer and module), by phase they are prefill, decode, ...
 #: how ``summary`` and ``plot`` group kernels
 BY = "range"
 #: ``plot --sweep`` (several traces, one point each per group)
 BY_SWEEP = "phase"
 #: ``plot`` of several files at once (a glob, a list): one colour per file
 BY_SEVERAL = "trace"
-#: ``whatif``, ``diff`` and ``ranks``: what is compared
+#: ``whatif``, ``diff`` and ``ranks``: what is compared (above: why not :data:`BY`)
 BY_COMPARE = "phase"
 #: ``latency``: range instances grouped by name (``path``: by full path)
 LATENCY_BY = "range"

@@ -22,7 +22,7 @@ from roofprof.app import defaults
 from roofprof.errors import InputError, UsageError, strict_mode
 from roofprof.inputs.load import load
 from roofprof.inputs.timing import is_timing_source, load_timing, require_timing
-from roofprof.tables.files import atomic_output, refuse_inputs
+from roofprof.tables.files import atomic_output, check_destination, refuse_inputs
 from roofprof.tables.kernels import Trace
 from roofprof.tables.partitions import is_pattern
 from roofprof.tables.schema import SCHEMA_VERSION
@@ -45,6 +45,7 @@ def join(timing: str | os.PathLike[str], counters: str | os.PathLike[str],
     if out.suffix != ".parquet":
         raise UsageError(f"{out}: the output must be a .parquet file")
     refuse_inputs(out, [timing, counters])
+    check_destination(out)  # a folder in the way, a missing folder: said before the join
     if is_timing_source(counters):  # every launch timed, no counter: nothing to join with
         require_timing(timing)  # the two swapped: the first says it holds counters
         raise InputError(f"{counters}: a timing trace (every launch timed, no counters), "

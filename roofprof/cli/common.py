@@ -107,16 +107,21 @@ def inputs_of(params: Mapping[str, Any]) -> list[Path]:
 
 
 def refuse_own_inputs(params: Mapping[str, Any], outputs: Sequence[Path] = ()) -> None:
-    """One rule for every command: none of the files it writes (its ``-o``/``--plot``, and
-    ``outputs``: the others, such as a report's figures or a plot's default name) is one of
-    the files it reads, nor another of them (a :class:`~roofprof.errors.UsageError` before
-    any work)."""
+    """One rule for every command's outputs, before any work (a
+    :class:`~roofprof.errors.UsageError`): none of the files it writes (its ``-o``/``--plot``,
+    and ``outputs``: the others, such as a report's figures or a plot's default name) is one
+    of the files it reads, nor another of them; and none replaces a file that holds
+    measurements unless ``--force`` is given (the overwrite policy,
+    :func:`roofprof.app.outputs.refuse_to_replace`)."""
     named = [params[n] for n in OUTPUTS if params.get(n) is not None]
     written = [*named, *(o for o in outputs if o not in named)]  # -o given again: once
     if written:
         from roofprof.tables.files import refuse_inputs
 
         refuse_inputs(written, inputs_of(params))
+    from roofprof.app.outputs import refuse_to_replace
+
+    refuse_to_replace(written, force=bool(params.get("force")), can_force="force" in params)
 
 
 def emit(text: str, output: Path | None, what: str,
@@ -175,6 +180,14 @@ def _default(value: object) -> str:
     return f" [default: {value}]"
 
 
+#: the one --force of every command that writes a file (the overwrite policy:
+#: :mod:`roofprof.app.outputs`)
+FORCE = click.option(
+    "-f", "--force", is_flag=True,
+    help="Replace an existing output that holds measurements (a trace, a report, an export: "
+         "anything roofprof reads); without it such a file is kept and nothing is written. "
+         "Other outputs (tables, plots, pages) are always replaced.")
+
 # ------------------------------------------------------------------- reading inputs
 
 INPUT_FORMAT = click.option(
@@ -231,7 +244,13 @@ DEPTH = click.option("--depth", type=click.IntRange(min=1), metavar="N",
 GROUPS = ["range", "kernel", "device", "phase", "category", "op", "trace"]
 BY_HELP = ("Group kernels by NVTX range, kernel, device, LLM phase, operator category, model "
            "op, trace (several inputs) or any column; several joined by commas (op,phase) "
-           "group by each combination.")
+           "group by each combination. By range unless given: the NVTX tree as the program "
+           "annotated it, for any program (diff, whatif and ranks compare by phase).")
+
+#: why diff, whatif and ranks group by phase unless told (summary and plot: by range)
+COMPARED_BY = ("By phase unless given: a few groups that match from run to run, GPU to GPU "
+               "and rank to rank (by range an LLM's NVTX paths make hundreds; summary and "
+               "plot show that tree).")
 
 # ------------------------------------------------------------------ the modelled run
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from roofprof.app import defaults
-from roofprof.cli.common import FORMAT, RULES, WHERE, emit, errors, format_of
+from roofprof.cli.common import COMPARED_BY, FORCE, FORMAT, RULES, WHERE, emit, errors, format_of
 from roofprof.errors import RoofprofError
 
 
@@ -18,7 +18,7 @@ from roofprof.errors import RoofprofError
 @click.option("--gpu", required=True, metavar="NAME",
               help="The catalog GPU to project onto (`roofprof gpus` lists them).")
 @click.option("--by", help="Group by this kernel-table column (phase, op, range, kernel, ...). "
-                           f"[default: {defaults.BY_COMPARE}]")
+                           f"{COMPARED_BY} [default: {defaults.BY_COMPARE}]")
 @click.option("--peaks", type=click.Choice(["ratio", "datasheet"]),
               help="Target ceilings: measured peaks x datasheet ratio target/source (default "
                    "where the trace's GPU is in the catalog), or the target's datasheet.")
@@ -29,9 +29,10 @@ from roofprof.errors import RoofprofError
 @WHERE
 @FORMAT
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+@FORCE
 def whatif(trace: Path, gpu: str, by: str | None, peaks: str | None, against: Path | None,
            rules: Path | None, where: str | None, fmt: str | None,
-           output: Path | None) -> None:
+           output: Path | None, force: bool) -> None:
     """Project TRACE's measured kernels onto another GPU's roofs: per group, the time if each
     kernel keeps its measured fraction of the roof, and at 100% of the roof (projections,
     not measurements).
@@ -59,7 +60,7 @@ def whatif(trace: Path, gpu: str, by: str | None, peaks: str | None, against: Pa
 @click.argument("a", type=click.Path(path_type=Path))
 @click.argument("b", type=click.Path(path_type=Path))
 @click.option("--by", help="Match groups by this column (phase, op, range, category, kernel, "
-                           f"...). [default: {defaults.BY_COMPARE}]")
+                           f"...). {COMPARED_BY} [default: {defaults.BY_COMPARE}]")
 @click.option("--repeat-a", "repeat_a", multiple=True, type=click.Path(path_type=Path),
               metavar="TRACE", help="A repeat run of A (repeatable): times are medians, "
                                     "and a change within the runs' spread is noise.")
@@ -83,10 +84,11 @@ def whatif(trace: Path, gpu: str, by: str | None, peaks: str | None, against: Pa
 @click.option("--plot", "plot_out", type=click.Path(path_type=Path), metavar="FILE",
               help="Also draw each group's move from A to B on the roofline (an arrow per "
                    "group: the sweep plot of A and B), as .png/.svg/.pdf/.html.")
+@FORCE
 def diff(a: Path, b: Path, by: str | None, repeat_a: tuple[Path, ...],
          repeat_b: tuple[Path, ...], noise: str | None, fail_if_slower: str | None,
          gate: str | None, kernels: int | None, rules: Path | None, where: str | None,
-         fmt: str | None, output: Path | None, plot_out: Path | None) -> None:
+         fmt: str | None, output: Path | None, plot_out: Path | None, force: bool) -> None:
     """Compare run B with baseline A: per group, time, work, bytes, intensity and % of roof,
     and their changes; an exit code for CI.
 

@@ -8,7 +8,17 @@ from pathlib import Path
 import click
 
 from roofprof.app import defaults
-from roofprof.cli.common import INPUT_FORMAT, READER, RULES, STRICT, WHERE, errors, note, options
+from roofprof.cli.common import (
+    FORCE,
+    INPUT_FORMAT,
+    READER,
+    RULES,
+    STRICT,
+    WHERE,
+    errors,
+    note,
+    options,
+)
 from roofprof.tables.partitions import DEFAULTS
 
 DATASET = options(
@@ -39,10 +49,11 @@ DATASET = options(
 @READER
 @DATASET
 @WHERE
+@FORCE
 def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | None,
             rules: Path | None, strict: bool, reader: str | None, dataset: Path | None,
             run: str | None, host: str | None, rank: int | None, rank_by: str | None,
-            where: str | None) -> None:
+            where: str | None, force: bool) -> None:
     """Convert Nsight Compute reports or CSV exports (traces, dataset folders, quoted globs)
     into one Parquet trace, or add them to a dataset (--dataset DIR: one new file under
     DIR/run=RUN/host=HOST/rank=N/).
@@ -81,8 +92,9 @@ def convert(inputs: tuple[Path, ...], output: Path | None, input_format: str | N
                    f"FLOPs or DRAM bytes. [default: {defaults.SPREAD}]")
 @WHERE
 @STRICT
+@FORCE
 def join(timing: Path, counters: Path, output: Path, spread: float | None,
-         where: str | None, strict: bool) -> None:
+         where: str | None, strict: bool, force: bool) -> None:
     """Give every timed launch of TIMING (roofprof trace, Kineto, nsys) counters from COUNTERS
     (any kernel table: .ncu-rep, .csv, .parquet): from the same launch, else from sampled
     launches of the same kernel and configuration.

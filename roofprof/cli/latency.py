@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from roofprof.app import defaults
-from roofprof.cli.common import STRICT, errors, note
+from roofprof.cli.common import FORCE, STRICT, errors, note
 from roofprof.errors import UsageError
 
 
@@ -32,10 +32,11 @@ from roofprof.errors import UsageError
               help="Per request instead: each instance of a range whose name matches is one "
                    "request; its time to first token, time per output token and end to end "
                    "from the prefill/decode ranges inside it.")
+@FORCE
 @STRICT
 def latency(trace: Path, ranges: tuple[str, ...], by: str | None, metric: str | None,
             top: int | None, fmt: str, output: Path | None, per_request: str | None,
-            strict: bool) -> None:
+            force: bool, strict: bool) -> None:
     """Per-range duration percentiles (p50/p90/p99/max) from a timing trace: a decode step ~
     time per output token, a prefill ~ time to first token; or per request.
 

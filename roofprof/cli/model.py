@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from roofprof.app import defaults
-from roofprof.cli.common import FORMAT, MODEL_RUN, WHERE, emit, errors, format_of, given
+from roofprof.cli.common import FORCE, FORMAT, MODEL_RUN, WHERE, emit, errors, format_of, given
 
 
 @click.command("model")
@@ -25,8 +25,10 @@ from roofprof.cli.common import FORMAT, MODEL_RUN, WHERE, emit, errors, format_o
 @MODEL_RUN
 @FORMAT
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+@FORCE
 def model(spec: str, gpu: str | None, trace: Path | None, where: str | None,
-          phases: tuple[str, ...], fmt: str | None, output: Path | None, **run: Any) -> None:
+          phases: tuple[str, ...], fmt: str | None, output: Path | None, force: bool,
+          **run: Any) -> None:
     """Analytic estimate of a decoder transformer (a preset or a config.json): per op and
     phase, FLOPs, weight/KV/activation bytes, intensity and time at a GPU's roofs.
 
@@ -67,8 +69,9 @@ def model(spec: str, gpu: str | None, trace: Path | None, where: str | None,
 @WHERE
 @FORMAT
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+@FORCE
 def gpus(name: str | None, check: Path | None, tolerance: float | None, where: str | None,
-         fmt: str | None, output: Path | None) -> None:
+         fmt: str | None, output: Path | None, force: bool) -> None:
     """The GPU catalog: datasheet peaks per precision (dense; sparse beside), memory bandwidth
     and size, L2, SMs, boost clock and the source of every number.
 

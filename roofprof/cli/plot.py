@@ -12,6 +12,7 @@ from roofprof.app import defaults
 from roofprof.cli.common import (
     DEPTH,
     FILTER,
+    FORCE,
     GROUPS,
     TRACE_INPUTS,
     WITH_COUNTERS,
@@ -48,7 +49,8 @@ def levels_of(text: str | None) -> tuple[str, ...] | None:
                    "[default: NAME_roofline.png beside the first trace's name, here]")
 @click.option("--by", metavar="|".join(GROUPS),
               help="Colour kernels by this group; several joined by commas (op,phase) colour "
-                   f"each combination. [default: {defaults.BY}; {defaults.BY_SWEEP} with "
+                   "each combination. By range unless given: the NVTX tree, as summary "
+                   f"shows it. [default: {defaults.BY}; {defaults.BY_SWEEP} with "
                    f"--sweep; {defaults.BY_SEVERAL} for several files]")
 @click.option("--sweep", is_flag=True,
               help="Several traces (e.g. batch sizes) on one roofline: one aggregate point "
@@ -64,11 +66,12 @@ def levels_of(text: str | None) -> tuple[str, ...] | None:
 @click.option("--labels", "label_top", type=click.IntRange(min=0),
               help="Label the N kernel names with the most GPU time. "
                    f"[default: {defaults.LABELS}]")
+@FORCE
 @TRACE_INPUTS
 @ENGINE
 def plot(traces: tuple[Path, ...], output: Path | None, by: str | None, sweep: bool,
          levels: str | None, depth: int | None, filter_: str | None, with_counters: bool,
-         title: str | None, label_top: int | None, input_format: str | None,
+         title: str | None, label_top: int | None, force: bool, input_format: str | None,
          rules: Path | None, strict: bool, reader: str | None, where: str | None,
          engine: str | None, model_spec: str | None, **run: Any) -> None:
     """Draw the measured roofline of TRACE (.parquet, .ncu-rep, .csv, a dataset folder or a

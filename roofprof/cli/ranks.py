@@ -7,14 +7,14 @@ from pathlib import Path
 import click
 
 from roofprof.app import defaults
-from roofprof.cli.common import FORMAT, LEVEL, WHERE, emit, errors, format_of
+from roofprof.cli.common import COMPARED_BY, FORCE, FORMAT, LEVEL, WHERE, emit, errors, format_of
 
 
 @click.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--by", metavar="COLUMN[,COLUMN]",
               help="What to compare across ranks (phase, op, range, ...; run: each rank's "
-                   f"totals). [default: {defaults.BY_COMPARE}]")
+                   f"totals). {COMPARED_BY} [default: {defaults.BY_COMPARE}]")
 @click.option("--view", type=click.Choice(["rank", "spread"]),
               help="rank: a row per group and rank (time, % of roof, intensity, bound, "
                    "communication share, time over the median, straggler); spread: a row per "
@@ -28,8 +28,10 @@ from roofprof.cli.common import FORMAT, LEVEL, WHERE, emit, errors, format_of
                    f"[default: {defaults.RANKS_ENGINE}]")
 @FORMAT
 @click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to FILE.")
+@FORCE
 def ranks(dataset: Path, by: str | None, view: str | None, level: str | None,
-          where: str | None, engine: str | None, fmt: str | None, output: Path | None) -> None:
+          where: str | None, engine: str | None, fmt: str | None, output: Path | None,
+          force: bool) -> None:
     """The ranks of a dataset folder side by side, per group (--by): each rank's time, % of
     roof, intensity, bound and communication share (NCCL and other collectives), and the
     straggler: the rank the others waited for (the least collective time where every rank

@@ -4,10 +4,24 @@ Markdown with figures (:mod:`roofprof.views.report_page`)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
-from roofprof.cli.common import LEVEL, STRICT, WHERE, errors, note, refuse_own_inputs
+from roofprof.cli.common import (
+    FILTER,
+    FORCE,
+    LEVEL,
+    MODEL_RUN,
+    RULES,
+    STRICT,
+    WHERE,
+    WITH_COUNTERS,
+    errors,
+    given,
+    note,
+    refuse_own_inputs,
+)
 
 
 @click.command("report")
@@ -19,29 +33,31 @@ from roofprof.cli.common import LEVEL, STRICT, WHERE, errors, note, refuse_own_i
               help="A timing trace of the same run (roofprof trace, Kineto, nsys): adds "
                    "latency percentiles per phase range.")
 @click.option("--model", "spec", metavar="MODEL",
-              help="A preset or config.json: adds measured/model ratios and padded FLOPs.")
-@click.option("--batch", type=click.IntRange(min=1),
-              help="Sequences per step (with --model). [default: 1]")
-@click.option("--prompt", type=click.IntRange(min=1),
-              help="Prefill tokens per sequence (with --model). [default: 512]")
-@click.option("--context", type=click.IntRange(min=0),
-              help="Tokens cached before a decode step (with --model) [default: --prompt].")
-@click.option("--logits", type=click.Choice(["last", "all"]),
-              help="lm_head on the last token per sequence, or on all. [default: last]")
+              help="A preset or config.json: adds measured/model ratios and padded FLOPs; "
+                   "describe the recorded run with --batch, --prompt, --context, "
+                   "--weight-dtype, ...")
+@MODEL_RUN
 @LEVEL
+@FILTER
+@WITH_COUNTERS
+@RULES
 @WHERE
 @STRICT
-def report(trace: Path, output: Path, timing: Path | None, spec: str | None, batch: int | None,
-           prompt: int | None, context: int | None, logits: str | None, level: str | None,
-           where: str | None, strict: bool) -> None:
+@FORCE
+def report(trace: Path, output: Path, timing: Path | None, spec: str | None, level: str | None,
+           filter_: str | None, with_counters: bool, rules: Path | None, where: str | None,
+           strict: bool, force: bool, **run: Any) -> None:
     """A written report of TRACE: verdict per phase, diagnosis derived from its numbers,
     measured ceilings, per-phase and op x phase tables, rooflines, kernels with the most
-    headroom; latency with --timing, the model comparison with --model.
+    headroom; latency with --timing, the model comparison with --model. --filter and
+    --with-counters choose the kernels as for summary, and the report says so on its first
+    screen.
 
     \b
     Examples:  roofprof report run.ncu-rep -o report.html
                roofprof report run.ncu-rep -o report.md --timing run.json.gz \\
                    --model Llama-3-8B --batch 2 --prompt 1024
+               roofprof report joined.parquet -o report.html --with-counters
     """
     with errors():
         from roofprof.app.report import report as write_up
@@ -53,8 +69,9 @@ def report(trace: Path, output: Path, timing: Path | None, spec: str | None, bat
         refuse_own_inputs(click.get_current_context().params, files)  # the figures too
         for f in files:
             check_destination(f)
-        written = report_page.write(write_up(trace, timing=timing, model=spec, batch=batch,
-                                             prompt=prompt, context=context, logits=logits,
-                                             level=level, where=where, strict=strict),
+        written = report_page.write(write_up(trace, timing=timing, model=spec, level=level,
+                                             filter=filter_, with_counters=with_counters,
+                                             rules=rules, where=where, strict=strict,
+                                             **given(run)),
                                    output)
         note(f"wrote {', '.join(map(str, written))}")

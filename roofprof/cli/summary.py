@@ -15,6 +15,7 @@ from roofprof.cli.common import (
     BY_HELP,
     DEPTH,
     FILTER,
+    FORCE,
     FORMAT,
     GROUPS,
     LEVEL,
@@ -50,13 +51,14 @@ ENGINE = click.option(
               help="Write to FILE instead of stdout (.json/.csv pick the format).")
 @click.option("--wide", is_flag=True, help="Every column and whole group names, whatever the "
                                            "terminal's width.")
+@FORCE
 @TRACE_INPUTS
 @ENGINE
 def summary(traces: tuple[Path, ...], by: str | None, level: str | None, depth: int | None,
             filter_: str | None, with_counters: bool, top: int | None, fmt: str | None,
-            output: Path | None, wide: bool, input_format: str | None, rules: Path | None,
-            strict: bool, reader: str | None, where: str | None, engine: str | None,
-            model_spec: str | None, **run: Any) -> None:
+            output: Path | None, wide: bool, force: bool, input_format: str | None,
+            rules: Path | None, strict: bool, reader: str | None, where: str | None,
+            engine: str | None, model_spec: str | None, **run: Any) -> None:
     """Measured roofline numbers per group: AI, FLOP/s and % of peak, bytes/s and % of peak
     bandwidth, % of roof, bound, headroom. Several traces are summarised together; a quoted
     glob ('runs/*/rank*.parquet') reads every file it matches, and --by trace then has one

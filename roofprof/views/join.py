@@ -39,8 +39,10 @@ def format_report(facts: dict[str, Any], top: int = 10) -> str:
                 f"{other['launches']} launches ({100 * other['time']:.1f}% of the time) have no "
                 "counters because only another template instance of their kernel was profiled "
                 "(ncu's --per-config counts configurations by function name unless told "
-                "--kernel-name-base mangled, as roofprof record now does); profile those "
-                "kernels with -k, or the whole range, to measure them")
+                "--kernel-name-base mangled, as roofprof record now does); to measure them, "
+                "record again with `roofprof record --per-config N` (each instance its own "
+                "configuration), or profile those kernels with `roofprof record --kernel "
+                "REGEX`, or the whole range with `--range NAME` and no --per-config")
     if facts["disagreeing"]:
         lines.append(f"{facts['disagreeing_count']} signature(s) whose samples disagree by more "
                      f"than {100 * facts['spread_threshold']:.0f}% in FLOPs or DRAM bytes "

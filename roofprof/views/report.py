@@ -15,11 +15,16 @@
 * ``scenes``: the roofline figures (:func:`roofprof.views.chart.build_scene`) by phase and by
   op x phase;
 * ``diagnosis``: a list of :class:`~roofprof.views.diagnosis.Sentence`, each filled from one
-  summary row (``roofprof.views.diagnosis`` holds the rules).
+  summary row (``roofprof.views.diagnosis`` holds the rules);
+* ``title``: the input as the user named it (a stored trace's own sources name the folders of
+  the machine that captured it: never shown); ``scope``: what part of the run the report is of
+  where its options chose part of it (:mod:`roofprof.app.report`), for the first screen.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,16 +59,22 @@ class Report:
     comparison: pd.DataFrame | None = None
     options: pd.DataFrame | None = None
     notes: list[str] = field(default_factory=list)
+    #: what part of the run the report is of, where its options chose part of it (only the
+    #: kernels matching a filter, only the launches with counters): shown on its first screen
+    scope: list[str] = field(default_factory=list)
 
 
 def build(trace: Any, *, timing: Any = None, comparison: pd.DataFrame | None = None,
           options: pd.DataFrame | None = None, level: str = "dram", title: str | None = None,
-          top: int = TOP_KERNELS) -> Report:
+          top: int = TOP_KERNELS, source: str | None = None,
+          scope: Sequence[str] = ()) -> Report:
     """The report of ``trace`` (a Trace or a kernel table). ``timing``: a
     :class:`~roofprof.tables.timing.TimingTrace` for the latency section; ``comparison``: the result
     of :func:`roofprof.analysis.report.model_comparison` (or
     :func:`roofprof.analysis.model.compare.compare`), ``options``: of
-    :func:`roofprof.analysis.report.decode_options`, for the model section."""
+    :func:`roofprof.analysis.report.decode_options`, for the model section. ``source``: the
+    input as the user named it, for the title (:func:`_title`); ``scope``: what part of the
+    run the report is of (:attr:`Report.scope`)."""
     kernels = rl.table_of(trace)
     rl.check(kernels)
     phases = rl.summarize(kernels, by="phase", level=level)
@@ -88,10 +99,10 @@ def build(trace: Any, *, timing: Any = None, comparison: pd.DataFrame | None = N
     if comparison is None:
         notes.append("no model comparison (and no padded-FLOP count): give --model")
     diagnosis = sentences(phases, ops, heads, comparison, options, lat)
-    return Report(title=title or _title(trace), gpu=gpu or "unknown GPU", level=level,
+    return Report(title=title or _title(trace, source), gpu=gpu or "unknown GPU", level=level,
                   phases=phases, ops=ops, top=heads, ceilings=ceilings(kernels),
                   diagnosis=diagnosis, scenes=scenes, latency=lat, comparison=comparison,
-                  options=options, notes=notes)
+                  options=options, notes=notes, scope=list(scope))
 
 
 def _figure_title(trace: Any, gpu: str) -> str | None:
@@ -104,12 +115,17 @@ def _figure_title(trace: Any, gpu: str) -> str | None:
     return f"{gpu or 'unknown GPU'} · dataset {data['path']}{where}"
 
 
-def _title(trace: Any) -> str:
-    """The report's title: its inputs (a dataset folder and its --where, else the sources)."""
+def _title(trace: Any, source: str | None = None) -> str:
+    """The report's title: its input as the user named it (``source``: a dataset folder with
+    its --where, a file, a glob), else the names of the files it was read from. Never the
+    folders a stored trace recorded: a Parquet trace keeps the paths of its capture machine
+    (``/root/out/run.ncu-rep``), which mean nothing where the report is read."""
     meta = getattr(trace, "meta", None) or {}
     data = meta.get("dataset")
     if isinstance(data, dict) and data.get("path"):
         where = f" where {data['where']}" if data.get("where") else ""
-        return f"roofprof report: dataset {data['path']}{where}"
-    sources = meta.get("sources") or []
-    return f"roofprof report: {', '.join(map(str, sources))}" if sources else "roofprof report"
+        return f"roofprof report: dataset {source or data['path']}{where}"
+    if source:
+        return f"roofprof report: {source}"
+    names = [os.path.basename(str(s)) for s in meta.get("sources") or [] if s]
+    return f"roofprof report: {', '.join(names)}" if names else "roofprof report"

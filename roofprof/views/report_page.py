@@ -5,8 +5,10 @@ They only draw: every number comes from the report (and so from :mod:`roofprof.a
 
 * HTML: one file that opens offline: the roofline figures are inline SVG drawn by the
   matplotlib renderer (:mod:`roofprof.views.chart.static`, text kept as text), no script, no font,
-  no image from elsewhere. The first screen holds the title, the GPU and the verdict per phase
-  (``<table id='verdicts'>``) with its diagnosis sentence.
+  no image from elsewhere. The first screen holds the title, the GPU, what part of the run the
+  report is of where its options chose part of it (``<p class='scope'>``: a filter, only the
+  launches with counters) and the verdict per phase (``<table id='verdicts'>``) with its
+  diagnosis sentence.
 * Markdown: the same sections as tables; the figures are PNG files written beside the ``.md``
   (``NAME_phase.png``, ``NAME_op_phase.png``) and referenced by relative path.
 
@@ -200,6 +202,8 @@ def to_html(report: Report) -> str:
         f"<h1>{html_escape(report.title)}</h1>",
         f"<p class='gpu'>GPU: <b>{html_escape(report.gpu)}</b> · measured ceilings below · "
         f"times and roofs at {html_escape(LEVEL_LABELS[report.level])}</p>",
+        *(f"<p class='scope' style='color:#8a4b00;font-weight:bold'>{html_escape(line)}</p>"
+          for line in report.scope),
         _html_table("verdicts", head, rows, bound_col=3),
         "<ul class='diag' id='verdict-sentences'>"
         + "".join(f"<li>{html_escape(s.text)}</li>" for s in verdicts) + "</ul>",
@@ -274,6 +278,7 @@ def to_markdown(report: Report, figures: Sequence[str] = ()) -> str:
     Every text from the user's inputs is escaped (:func:`md_text`): it renders as text."""
     head, rows = verdict_rows(report)
     out = [f"# {md_text(report.title)}\n", f"GPU: **{md_text(report.gpu)}**\n",
+           *(f"**{md_text(line)}**\n" for line in report.scope),
            "## Verdict per phase\n", _md_table(head, rows)]
     out += [f"- {md_text(s.text)}" for s in report.diagnosis if s.kind.startswith("verdict")]
     out.append("\n## Diagnosis\n")
