@@ -455,11 +455,15 @@ def two_rank_timing(path: Path) -> dict[tuple[str, int], float]:
     ranks = []
     comm_ns = {}
     for rank, scale, nccl in ((0, 1.0, [12_000.0, 8_000.0]), (1, 1.1, [30_000.0])):
-        part = base.assign(device=rank, process_id=100 + rank,
-                           duration_ns=base["duration_ns"] * scale)
-        extra = pd.DataFrame([decode.iloc[0]] * len(nccl)).assign(
+        # a timing table's duration is its end - start (the reader checks it): whole ns
+        slower = (base["duration_ns"] * scale).round()
+        part = base.assign(device=rank, process_id=100 + rank, duration_ns=slower,
+                           end_ns=base["start_ns"] + slower.astype("int64"))
+        first = decode.iloc[0]
+        extra = pd.DataFrame([first] * len(nccl)).assign(
             kernel=name, kernel_demangled=name, category="communication", op="o_proj",
-            device=rank, process_id=100 + rank, duration_ns=nccl)
+            device=rank, process_id=100 + rank, duration_ns=nccl,
+            end_ns=[int(first["start_ns"]) + int(d) for d in nccl])
         ranks.append(concat([part, extra], ignore_index=True).astype(
             {c: d for c, d in part.dtypes.items() if not isinstance(d, pd.CategoricalDtype)}))
         comm_ns[("decode", rank)] = sum(nccl)
