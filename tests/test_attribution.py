@@ -20,8 +20,9 @@ from roofprof.cli import main
 from roofprof.errors import InputError
 from roofprof.inputs import attribution as A
 from roofprof.inputs.load import convert
-from roofprof.tables.kernels import META_KEY, Trace, write_parquet
+from roofprof.tables.kernels import Trace, write_parquet
 from roofprof.tables.schema import COLUMNS
+from roofprof.tables.stored import META_KEY
 from roofprof.views import tables as tb
 from tests import _synth
 from tests.conftest import FIXTURES, load_fixture

@@ -21,7 +21,8 @@ from roofprof.datasets.write import append
 from roofprof.errors import InputError, RoofprofWarning, UsageError
 from roofprof.inputs.load import load
 from roofprof.tables import partitions as dataset
-from roofprof.tables.kernels import META_KEY, read_parquet
+from roofprof.tables.kernels import read_parquet
+from roofprof.tables.stored import META_KEY
 
 from .conftest import FIXTURES
 

@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 import roofprof
 from roofprof.errors import InputError
 from roofprof.inputs.load import convert
-from roofprof.tables.kernels import META_KEY, Trace, write_parquet
+from roofprof.tables.kernels import Trace, write_parquet
 from roofprof.tables.schema import COLUMNS, SCHEMA_VERSION
+from roofprof.tables.stored import META_KEY
 from tests.conftest import FIXTURES, load_fixture
 
 

@@ -18,7 +18,7 @@ import roofprof
 from roofprof.cli import main
 from roofprof.errors import DataWarning, InputError
 from roofprof.inputs.load import convert
-from roofprof.tables.kernels import META_KEY
+from roofprof.tables.stored import META_KEY
 from tests.conftest import FIXTURES
 from tests.test_bad_input import assert_one_clear_error
 

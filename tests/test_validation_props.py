@@ -30,8 +30,8 @@ from hypothesis import strategies as st
 import roofprof
 from roofprof.cli import main
 from roofprof.errors import RoofprofError
-from roofprof.tables.kernels import META_KEY
 from roofprof.tables.schema import MEASURED, META_KEYS
+from roofprof.tables.stored import META_KEY
 from tests.conftest import FIXTURES
 
 CSV_FIXTURES = ["known_work_raw.csv", "known_work_details.csv", "sol_roofline_chart_raw.csv"]

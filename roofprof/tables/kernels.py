@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from roofprof.errors import InputError, OutputError, RoofprofWarning
 from roofprof.tables import checks, stored
@@ -40,7 +39,7 @@ from roofprof.tables.schema import (
     empty_meta,
     upgrade,
 )
-from roofprof.tables.stored import META_KEY, Table, with_meta
+from roofprof.tables.stored import Table, with_meta
 from roofprof.tables.timing import COLUMNS as TIMING_COLUMNS
 from roofprof.version import __version__
 
@@ -140,15 +139,9 @@ def read_parquet(path: Path, attribute: Callable[[Trace], None] | None = None) -
     the schema or of :data:`EXTRA` of another type: one error naming it; a column of any other
     name is not read). ``attribute`` fills the attribution columns of a file written before
     they existed (else they are null)."""
-    try:
-        schema = pq.read_schema(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{path}: not a readable Parquet file ({exc}); convert the report "
-                         "again") from None
-    raw_meta = (schema.metadata or {}).get(META_KEY)
-    if raw_meta is None:
-        raise InputError(f"{path}: a Parquet file but not a roofprof trace (no roofprof "
-                         "metadata); make traces with `roofprof convert` or `roofprof record`")
+    raw_meta, schema = stored.header(
+        path, "convert the report again",
+        "make traces with `roofprof convert` or `roofprof record`")
     meta = upgrade(checks.trace_meta(raw_meta, path))
     checks.column_types(schema, path, {**IDENTITY, **ATTRIBUTION, **_EXTRA_TYPES})
     known = [name for name in schema.names if name in COLUMNS or name in EXTRA]

@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from roofprof.errors import InputError
 from roofprof.tables.files import atomic_output
 
 #: the Parquet key-value metadata key of roofprof's metadata (a JSON object)
@@ -35,6 +36,21 @@ class Table:
 def with_meta(schema: pa.Schema, meta: dict[str, Any]) -> pa.Schema:
     """``schema`` carrying ``meta`` under :data:`META_KEY` (beside what it carries already)."""
     return schema.with_metadata({**(schema.metadata or {}), META_KEY: json.dumps(meta).encode()})
+
+
+def header(path: Path, damaged: str, not_ours: str) -> tuple[bytes, Any]:
+    """A roofprof Parquet file's raw metadata (JSON, unchecked) and its Arrow schema; one
+    :class:`~roofprof.errors.InputError` where the footer cannot be read (``damaged``: what to
+    do then) or holds no roofprof metadata (``not_ours``: what to give instead)."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputError(f"{path}: not a readable Parquet file ({exc}); {damaged}") from None
+    raw = (schema.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise InputError(f"{path}: a Parquet file but not a roofprof trace (no roofprof "
+                         f"metadata); {not_ours}")
+    return raw, schema
 
 
 def meta_of(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -53,7 +53,7 @@ from roofprof.tables.checks import Issues, trace_meta
 from roofprof.tables.columns import concat as concat_columns
 from roofprof.tables.columns import nulls, read_parquet_text, taken, to_arrow, to_frame
 from roofprof.tables.schema import SCHEMA_VERSION, TEXT, empty_meta
-from roofprof.tables.stored import META_KEY, Table
+from roofprof.tables.stored import Table
 from roofprof.version import __version__
 
 TABLE = "timing"
@@ -169,16 +169,9 @@ def chunks(path: str | os.PathLike[str], skip: Sequence[str] = (),
 
 def _header(p: Path) -> tuple[dict[str, Any], Any]:
     """The metadata (checked field by field) and the Arrow schema of a timing file."""
-    try:
-        schema = pq.read_schema(p)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputError(f"{p}: not a readable Parquet file ({exc}); it is damaged (cut "
-                         "short?): trace the run again (roofprof trace)") from None
-    raw = (schema.metadata or {}).get(META_KEY)
-    if raw is None:
-        raise InputError(f"{p}: a Parquet file but not a roofprof trace (no roofprof metadata); "
-                         "give a timing trace (roofprof trace, a Kineto .json/.json.gz or an "
-                         "nsys .sqlite)")
+    raw, schema = stored.header(
+        p, "it is damaged (cut short?): trace the run again (roofprof trace)",
+        "give a timing trace (roofprof trace, a Kineto .json/.json.gz or an nsys .sqlite)")
     meta = trace_meta(raw, p)
     if meta.get("table") != TABLE:
         raise InputError(_not_timing(p, meta))
