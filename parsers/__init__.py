@@ -16,7 +16,7 @@ from pathlib import Path
 
 from parsers import kineto, ncu_csv, ncu_rep, nsys_sqlite
 from parsers.format import Format, regular_file
-from roofprof.errors import InputError, UsageError
+from roofprof.errors import InputError, UsageError, option
 
 __all__ = ["FORMATS", "SNIFF_BYTES", "Format", "detect", "names"]
 
@@ -65,6 +65,8 @@ def detect(path: Path, override: str | None = None) -> Format:
             f"{path}: not a format roofprof reads{hint}. roofprof reads Nsight Compute reports "
             "(.ncu-rep) and their CSV exports (ncu --import R --csv --page raw "
             "--print-units base), PyTorch profiler traces (.json, .json.gz) and Nsight "
-            "Systems reports (.nsys-rep, .sqlite); --format overrides the detection"
+            "Systems reports (.nsys-rep, .sqlite), and its own Parquet tables (.parquet, "
+            f"from roofprof convert, trace, join or record); {option('input_format')} "
+            "overrides the detection"
         )
     return matches[0]
