@@ -241,3 +241,21 @@ def test_cli_views_and_formats(collectives: tuple[Path, pd.DataFrame], tmp_path:
         assert bad.exit_code == 2, bad.output
         assert message in bad.output
         assert "Traceback" not in bad.output
+
+
+def test_ranks_as_fast_as_each_other_have_no_straggler() -> None:
+    """Issue 25: a group whose ranks took exactly as long (spread 1.000, excess 0 s) names no
+    straggler, nor does a group that one rank ran; a slower rank is still named."""
+    from roofprof.analysis.ranks import across_ranks
+
+    per = pd.DataFrame({
+        "g": ["same", "same", "alone", "slow", "slow", "wait", "wait"],
+        "rank": [0, 1, 0, 0, 1, 0, 1],
+        "time_ns": [100.0, 100.0, 50.0, 100.0, 130.0, 200.0, 200.0],
+        "communication_ns": [10.0, 10.0, 0.0, 0.0, 0.0, 5.0, 5.0]})
+    out = across_ranks(per).set_index("group")
+    assert out.loc["same", "spread"] == 1.0
+    assert pd.isna(out.loc["same", "straggler"]) and pd.isna(out.loc["same", "straggler_by"])
+    assert pd.isna(out.loc["alone", "straggler"])
+    assert pd.isna(out.loc["wait", "straggler"])  # equal waits: nobody waited for anybody
+    assert out.loc["slow", "straggler"] == 1 and out.loc["slow", "straggler_excess_ns"] == 15.0

@@ -5,7 +5,8 @@ of communication kernels, and how far the rank is from the others.
 rows of one summary by ``GROUP,rank`` (given as a function: ``roofprof.datasets.sql.summarize``
 out of core on DuckDB, or ``roofprof.analysis.roofline.summarize`` in memory, as
 ``roofprof.app.engine.summarizer`` chooses): time, kernels, % of roof, intensity, bound (the
-verdict) and precision are that summary's own columns, never computed again here.
+verdict), precision and coverage (the share of the time measured: a partial group's numbers
+are of that part) are that summary's own columns, never computed again here.
 The communication share is the time of the group's kernels on that rank whose ``category``
 is ``communication`` (the NCCL and collectives rule of roofprof/rules/categories.toml) over
 the rank's time in the group, both ``time_ns`` of the same summaries (a second one by
@@ -23,7 +24,8 @@ ran communication kernels, the straggler is the rank with the least communicatio
 the straggler (summed over the group's collectives; with more than 2 ranks, the late rank of
 each collective may differ, and the group's sums blur that). Where some rank ran none, it is
 the rank with the most time. ``straggler_by`` says which rule named it. Either way the lowest
-rank wins a tie.
+rank wins a tie. A group run by one rank, or whose ranks all took the same time (all
+communicated as long, where every rank communicated), has no straggler: nobody waited.
 """
 
 from __future__ import annotations
@@ -41,8 +43,8 @@ COMMUNICATION = "communication"
 #: columns of :func:`per_rank`'s result
 PER_RANK_COLUMNS: tuple[str, ...] = (
     "group", "rank", "kernels", "time_ns", "pct_of_roof", "ai", "work_per_s", "bytes_per_s",
-    "bound", "precision", "reason", "communication_ns", "communication_share", "wait_ns",
-    "vs_median", "straggler", "level")
+    "bound", "precision", "reason", "coverage", "communication_ns", "communication_share",
+    "wait_ns", "vs_median", "straggler", "level")
 #: columns of :func:`spread`'s result
 SPREAD_COLUMNS: tuple[str, ...] = ("group", "ranks", "min_ns", "median_ns", "max_ns", "spread",
                                    "straggler", "straggler_excess_ns", "straggler_by")
@@ -136,6 +138,9 @@ def across_ranks(per: pd.DataFrame) -> pd.DataFrame:
             else:
                 straggler, by = int(rank[np.lexsort((rank, -t))[0]]), BY_TIME
                 excess = mx - med
+            # one rank, or every rank as fast (as much communication): nobody waited
+            if len(part) < 2 or (c.max() == c.min() if by == BY_WAIT else mx == mn):
+                straggler, by = None, None
         rows.append({"group": g, "ranks": len(part), "min_ns": mn, "median_ns": med,
                      "max_ns": mx, "spread": mx / med if med > 0 else float("nan"),
                      "straggler": straggler, "straggler_excess_ns": excess,
