@@ -237,7 +237,8 @@ def test_a_counters_file_among_timing_tables_is_refused(tmp_path: Path) -> None:
     want = (f"{counters}: a trace of counters, but {timing} is a timing table (every launch "
             "timed, no counters): their times are of different launches and do not add up")
     readers: list[Callable[[], object]] = [lambda: dataset_sql.summarize(d),
-                                           lambda: rank_view(d, engine="pandas")]
+                                           lambda: rank_view(d, engine="pandas"),
+                                           lambda: load(d)]  # summary/plot/diff in memory
     for summarize in readers:
         with pytest.raises(InputError) as e:
             summarize()

@@ -328,11 +328,32 @@ def _read_stored(paths: list[Path], where: str | None) -> list[Trace]:
 def read_dataset(directory: str | os.PathLike[str], where: str | None = None) -> Trace:
     """The dataset's files matching ``where`` as one in-memory trace, with ``run``, ``host``
     and ``rank`` columns from their partitions."""
-    traces = [read_part(part.path, part.values) for part in partitions.parts(directory, where)]
+    found = partitions.parts(directory, where)
+    traces = [read_part(part.path, part.values) for part in found]
+    _one_kind([(part.path, t.meta.get("table") == "timing") for part, t in zip(found, traces,
+                                                                              strict=True)])
     if len(traces) == 1:
         traces[0].kernels = traces[0].kernels.reset_index(drop=True)
         return traces[0]
     return concat(traces)
+
+
+def _one_kind(files: Sequence[tuple[Path, bool]]) -> None:
+    """Refuse a dataset holding timing tables beside traces of counters (each file: its path
+    and whether it is a timing table), naming a file of the fewer kind and one of the others,
+    as the query engines do (``roofprof.datasets.footers``): their times are of different
+    launches and would add up silently."""
+    timing = [f for f, t in files if t]
+    counters = [f for f, t in files if not t]
+    if not timing or not counters:
+        return
+    timed, counted = "a timing table (every launch timed, no counters)", "a trace of counters"
+    odd, other, kind, other_kind = (timing[0], counters[0], timed, counted) \
+        if len(timing) <= len(counters) else (counters[0], timing[0], counted, timed)
+    raise InputError(f"{odd}: {kind}, but {other} is {other_kind}: their times are of "
+                     "different launches and do not add up; keep each kind in a dataset of its "
+                     "own (`roofprof join TIMING COUNTERS -o joined.parquet` makes one table of "
+                     "a timing table and its counters)")
 
 
 def read_part(path: Path, values: dict[str, Any]) -> Trace:
