@@ -533,3 +533,14 @@ def test_a_file_cut_or_its_footer_overwritten_is_named(clean: Path, keep: int, j
             assert str(e.value).startswith(f"{f}: ")
         f.write_bytes(data)
         pd.testing.assert_frame_equal(dataset_sql.summarize(d, by="rank"), base)
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "pandas"])
+def test_strict_refuses_a_dataset_with_a_copy(ds: Path, tmp_path: Path, engine: str) -> None:
+    """--strict refuses a dataset's warnings as it refuses a file's, on every engine."""
+    _, message = copy_message(ds)
+    code, out = invoke(["summary", str(ds), "--by", "rank", "--engine", engine, "--strict"])
+    assert code == 2, out
+    assert out == f"roofprof: error: {message} (refused: --strict)\n"
+    with pytest.raises(InputError, match="counted twice"):
+        load(ds, strict=True)

@@ -19,7 +19,7 @@ from roofprof.analysis.model.compare import against, fitted, grouping_for
 from roofprof.app import defaults
 from roofprof.app import engine as engines
 from roofprof.app.common import Inputs, PathArg, items_of, model_of, paths_of, read, read_each
-from roofprof.errors import UsageError, option
+from roofprof.errors import UsageError, option, strict_mode
 from roofprof.inputs.load import RulesArg
 from roofprof.tables.kernels import Trace
 from roofprof.tables.partitions import label_of
@@ -57,8 +57,9 @@ def plot(inputs: Inputs | Sequence[Trace], *, by: str | None = None, sweep: bool
             [("depth", depth), ("filter", filter), ("rules", rules), ("model", model),
              ("sweep", sweep or None), ("with_counters", with_counters or None)], by))
     if folder is not None:
-        return build_dataset(folder, by=by or defaults.BY, levels=levels, where=where,
-                             title=title, label_top=label_top)
+        with strict_mode(strict):  # a dataset's warnings (copies, metadata) refused too
+            return build_dataset(folder, by=by or defaults.BY, levels=levels, where=where,
+                                 title=title, label_top=label_top)
     if sweep:
         if len(items_of(inputs)) < 2:
             raise UsageError(f"{option('sweep')} needs at least two traces")

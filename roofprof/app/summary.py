@@ -22,7 +22,7 @@ from roofprof.analysis.model.compare import fitted, summarize_beside
 from roofprof.app import defaults
 from roofprof.app import engine as engines
 from roofprof.app.common import Inputs, check_catalog, model_of, paths_of, read
-from roofprof.errors import UsageError, option
+from roofprof.errors import UsageError, option, strict_mode
 from roofprof.inputs.load import RulesArg
 from roofprof.tables.sampling import label
 
@@ -69,8 +69,9 @@ def summary(inputs: Inputs, *, by: str | None = None, level: str | None = None,
             [("depth", depth), ("filter", filter), ("rules", rules),
              ("with_counters", with_counters or None)], by))
     if folder is not None:
-        meta, result = engines.summarize(folder, engine or defaults.ENGINE, by or defaults.BY,
-                                        level, top, where)
+        with strict_mode(strict):  # a dataset's warnings (copies, metadata) refused too
+            meta, result = engines.summarize(folder, engine or defaults.ENGINE,
+                                            by or defaults.BY, level, top, where)
         return Summary(result, label(meta))
     trace = read(inputs, input_format=input_format, rules=rules, strict=strict, reader=reader,
                  where=where)

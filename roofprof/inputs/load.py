@@ -62,7 +62,8 @@ def load(path: str | os.PathLike[str], format: str | None = None, rules: RulesAr
         return load_many([path], format=format, rules=rules, reader=reader, strict=strict,
                          where=where)
     if partitions.is_dataset(path):
-        trace = read_dataset(path, where)
+        with strict_mode(strict):  # copies named, metadata fields of the wrong type, ...
+            trace = read_dataset(path, where)
         trace.meta["dataset"] = {"path": str(path), "where": where}
         if rules is not None:
             _attribute(trace, load_rules(rules))
