@@ -3,13 +3,16 @@ that is.
 
 A joined trace (``roofprof join``, ``record --sample``) keeps every timed launch; those no
 profiled launch stood for (another template instance, a kernel outside ncu's filters, the NCCL
-collectives ``record`` leaves out) have null counters, so every group holding one is
-``unknown`` (the group math needs the counters of all its kernels). On a tensor-parallel run
-that is every phase: each holds all-reduces. :func:`with_counters` keeps the launches that have
-counters and records what it left out in the trace's sampling facts, so every view says, as
-for a ``--range`` recording, that the table is filtered and how much of the run it holds;
-:func:`time_shares` gives each group's share of its own time that was kept. The numbers are
-of the kept launches only: never scaled up to the rest.
+collectives ``record`` leaves out) have null counters. By default a group holding some shows
+the numbers of its measured launches, marked partial with its coverage, or is ``unknown``
+where they hold under ``roofline.MIN_COVERAGE`` of its time (the module doc of
+:mod:`roofprof.analysis.roofline`); its time and share stay the whole group's. On a
+tensor-parallel run the all-reduces a rank waits in can be most of each phase's time.
+:func:`with_counters` keeps only the launches that have counters and records what it left out
+in the trace's sampling facts, so every view says, as for a ``--range`` recording, that the
+table is filtered and how much of the run it holds (time and shares too are then of the kept
+launches); :func:`time_shares` gives each group's share of its own time that was kept. The
+numbers are of the kept launches only: never scaled up to the rest.
 """
 
 from __future__ import annotations

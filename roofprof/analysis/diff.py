@@ -49,8 +49,10 @@ def _side(runs: Sequence[pd.DataFrame], by: str, level: str) -> pd.DataFrame:
     for kernels in runs:
         if by not in kernels:
             raise UsageError(f"cannot group by {by!r}: a trace has no such column")
-        groups = summarize(kernels, by=by, level=level)
-        total = summarize(kernels.assign(_all=TOTAL), by="_all", level=level)
+        # every member or unknown (min_coverage 1): the work and bytes of part of a group,
+        # another part on each side, would not compare
+        groups = summarize(kernels, by=by, level=level, min_coverage=1.0)
+        total = summarize(kernels.assign(_all=TOTAL), by="_all", level=level, min_coverage=1.0)
         s = pd.concat([groups, total], ignore_index=True)
         frames.append(s.set_index("group"))
     first = frames[0][list(_TAKEN)].copy()

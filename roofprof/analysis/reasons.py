@@ -1,5 +1,6 @@
 """Why a roofline number is unknown, in words: per kernel, which counter, peak or duration is
-missing (or that a join gave it no counters); per group, its members' most common reason.
+missing (or that a join gave it no counters); per group with unmeasured members (unknown, or
+partial: ``roofprof.analysis.roofline``'s coverage), its members' most common reason.
 
 ``roofprof.analysis.roofline`` computes the numbers and calls these; the out-of-core engines
 (``roofprof.datasets.sql``) pack the same missing inputs into flags and get their texts from
@@ -66,10 +67,11 @@ def kernel_reasons(names: Sequence[str], uncounted: npt.NDArray[np.bool_],
 
 def group_reasons(reason: npt.NDArray[Any], codes: npt.NDArray[np.intp], n: int,
                   unknown: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
-    """Each unknown group's reason, "3 of 10 kernels: no FP8 tensor work counter": how many of
-    its members have a reason, of how many, and the most common one (ties: the first in
-    alphabetical order, as ``dataset_sql.group_reasons`` breaks them). One pass over the
-    kernels, whatever the number of groups."""
+    """The reason of each group flagged in ``unknown`` (an unknown or a partial one), "3 of 10
+    kernels: no FP8 tensor work counter": how many of its members have a reason, of how many,
+    and the most common one (ties: the first in alphabetical order, as
+    ``roofprof.datasets.reasons.group_reasons`` breaks them). One pass over the kernels,
+    whatever the number of groups."""
     out = np.full(n, None, dtype=object)
     has = np.asarray([isinstance(r, str) and bool(r) for r in reason], dtype=bool)
     keep = has & unknown[codes]

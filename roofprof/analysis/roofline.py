@@ -26,8 +26,27 @@ compute = sum c / sum t, % of peak bandwidth = sum m / sum t (none can exceed 10
 work-weighted harmonic mean over precisions and clocks: what the group would reach at peak);
 effective bandwidth = sum B / sum m. The group is ``compute``-bound when sum c >= sum m (its
 point lies right of its effective ridge), ``latency``-bound when latency-bound kernels hold most
-of its time, ``unknown`` when a member's r_k is unknown: a group number is never computed over
-part of its kernels.
+of its time.
+
+Coverage: a kernel is measured when its r_k and t_k are known; a group's ``coverage`` is the
+share of its time in measured kernels (1 when every member is; null when a member's time is
+unknown). A production run joined to a sample of counters (``roofprof join``) leaves the
+launches no sample stood for unmeasured, so its groups are often mostly, not wholly, measured:
+
+* coverage 1: the sums above over every member;
+* :data:`MIN_COVERAGE` <= coverage < 1, a *partial* group: the sums above over its measured
+  members only: intensity, achieved, % of roof, % of peak compute and bandwidth, effective
+  roofs, precision and the verdict are those of the measured part (its work and bytes over its
+  own time), and so is the headroom (time the measured part could give back: the rest's is
+  unknown, never scaled up). ``work``, ``flop``, ``bytes`` are the measured part's sums;
+  ``time_ns`` and ``time_share`` stay the whole group's, and ``latency_share`` is of the
+  measured time. Every view shows such a group's coverage beside its numbers;
+* coverage under :data:`MIN_COVERAGE`: ``unknown`` (too little is measured to speak for the
+  group), its numbers null where a member's are, as for a group of one unmeasured kernel.
+
+``reason`` says why the unmeasured members are (the most common reason, "135 of 306 kernels:
+..."), for unknown and partial groups alike. ``--with-counters``
+(:mod:`roofprof.analysis.counted`) still keeps only the launches with counters.
 
 Where counters are missing the numbers are null, never a guess: a precision whose peak is known
 but whose work counter is absent (``ncu --set roofline`` has no FP8 counter) leaves the work
@@ -79,13 +98,19 @@ L1_BLIND_MIN_BYTES = 65536.0
 
 BOUNDS: tuple[str, ...] = ("memory", "compute", "latency", "unknown")
 
+#: a group whose measured kernels hold at least this share of its time shows their numbers,
+#: marked partial with its coverage; under it the group is ``unknown`` (module doc). Half: the
+#: measured part is then most of the group, so its verdict is the group's unless the rest
+#: differs from it in kind (a partial group says how much is measured for the reader to judge)
+MIN_COVERAGE = 0.5
+
 #: the columns the analysis reads
 REQUIRED: tuple[str, ...] = ("duration_ns",)
 
 #: columns of :func:`summarize`'s result, in order
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "group", "kernels", "time_ns", "time_share", "work", "flop", "ops_int8", "bytes", "level",
-    "ai", "work_per_s", "precision", "peak_compute_per_s", "peak_bytes_per_s", "ridge",
+    "group", "kernels", "time_ns", "time_share", "coverage", "work", "flop", "ops_int8", "bytes",
+    "level", "ai", "work_per_s", "precision", "peak_compute_per_s", "peak_bytes_per_s", "ridge",
     "roof_per_s", "pct_of_roof", "pct_of_peak_compute", "bytes_per_s", "pct_of_peak_bandwidth",
     "bound", "reason", "latency_share", "headroom_ns", "headroom_share",
 )
@@ -273,19 +298,25 @@ def _cc(t: pd.DataFrame) -> npt.NDArray[np.int64]:
     return np.asarray((major * 10 + minor).fillna(0).astype("int64").to_numpy(), dtype=np.int64)
 
 
-def group_numbers(numbers: pd.DataFrame, grouping: Grouping,
-                  level: str = "dram") -> pd.DataFrame:
+def group_numbers(numbers: pd.DataFrame, grouping: Grouping, level: str = "dram",
+                  min_coverage: float = MIN_COVERAGE) -> pd.DataFrame:
     """The group math of the module doc over :func:`kernel_numbers`, one row per group of
-    ``grouping`` (in its order; see :func:`summarize` for the sorted, shared form)."""
+    ``grouping`` (in its order; see :func:`summarize` for the sorted, shared form); a group
+    whose measured kernels hold at least ``min_coverage`` of its time and not all of it has the
+    numbers of those kernels (partial, its ``coverage`` below 1)."""
     codes, n = grouping.codes, len(grouping)
+    coverage, used, partial = counted_kernels(numbers, grouping, min_coverage)
+    every = np.ones(len(codes), dtype=bool)
 
-    def strict(col: str) -> FloatArray:  # null if any member is null
+    def strict(col: str, over: npt.NDArray[np.bool_] = used) -> FloatArray:
+        """The sum over the kernels ``over`` of each group, null if any of them is null."""
         x = numbers[col].to_numpy(dtype=np.float64, na_value=np.nan)
-        s = np.bincount(codes, weights=np.nan_to_num(x), minlength=n)
-        bad = np.bincount(codes, weights=np.isnan(x).astype(np.float64), minlength=n)
+        s = np.bincount(codes, weights=np.where(over, np.nan_to_num(x), 0.0), minlength=n)
+        bad = np.bincount(codes, weights=(np.isnan(x) & over).astype(np.float64), minlength=n)
         return np.where(bad > 0, np.nan, s)
 
-    time_ns, work, nbytes = strict("duration_ns"), strict("work"), strict("bytes")
+    time_ns, used_ns = strict("duration_ns", every), strict("duration_ns")
+    work, nbytes = strict("work"), strict("bytes")
     compute_ns, memory_ns, roof_ns = strict("compute_ns"), strict("memory_ns"), strict("roof_ns")
     total_time = float(np.nansum(numbers["duration_ns"].to_numpy(dtype=np.float64)))
     dur = numbers["duration_ns"].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -297,50 +328,91 @@ def group_numbers(numbers: pd.DataFrame, grouping: Grouping,
         "kernels": np.bincount(codes, minlength=n).astype(np.int64),
         "time_ns": time_ns,
         "time_share": div(time_ns, total_time),
+        "coverage": coverage,
         "work": work,
         "flop": strict("flop"),
         "ops_int8": strict("ops_int8"),
         "bytes": nbytes,
         "level": np.full(n, level, dtype=object),
-        **_rates(work, nbytes, time_ns, compute_ns, memory_ns, roof_ns),
+        **_rates(work, nbytes, used_ns, compute_ns, memory_ns, roof_ns),
     }
-    out["precision"] = _group_precision(numbers, codes, n, compute_ns)
+    out["precision"] = _group_precision(numbers, codes, n, compute_ns, used)
     bound = np.where(compute_ns >= memory_ns, "compute", "memory").astype(object)
-    latency_share = div(latency, time_ns)
+    latency_share = div(latency, used_ns)
     bound[latency_share > 0.5] = "latency"
     unknown = np.isnan(roof_ns) | np.isnan(time_ns)
     bound[unknown] = "unknown"
     out["bound"] = bound
-    out["reason"] = group_reasons(numbers["reason"].to_numpy(dtype=object), codes, n, unknown)
+    out["reason"] = group_reasons(numbers["reason"].to_numpy(dtype=object), codes, n,
+                                  unknown | partial)
     out["latency_share"] = latency_share
     out["headroom_ns"] = strict("headroom_ns")
     out["headroom_share"] = div(out["headroom_ns"], total_time)
     return pd.DataFrame(out, columns=list(SUMMARY_COLUMNS))
 
 
-def group_intensity(numbers: pd.DataFrame, grouping: Grouping) -> FloatArray:
-    """Each group's intensity, sum W / sum B (null where a member's work or bytes are), the
-    ``ai`` of :func:`group_numbers` alone."""
+def min_coverage_of(value: float) -> float:
+    """``value`` as a coverage threshold: a fraction above 0, at most 1 (1: a group is either
+    wholly measured or unknown)."""
+    if not 0 < value <= 1:
+        raise UsageError(f"{option('min_coverage')} must be a fraction above 0 and at most 1 "
+                         f"(0.5: half of a group's time measured), got {value!r}")
+    return float(value)
+
+
+def counted_kernels(numbers: pd.DataFrame, grouping: Grouping,
+                    min_coverage: float = MIN_COVERAGE,
+                    ) -> tuple[FloatArray, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Each group's coverage (module doc), which kernels its numbers are of (a partial group's
+    measured kernels, every kernel of any other group) and which groups are partial.
+    ``numbers``: :func:`kernel_numbers` (its ``duration_ns`` and ``roof_ns``)."""
     codes, n = grouping.codes, len(grouping)
+    threshold = min_coverage_of(min_coverage)
+    dur = numbers["duration_ns"].to_numpy(dtype=np.float64, na_value=np.nan)
+    measured = np.isfinite(dur) & np.isfinite(
+        numbers["roof_ns"].to_numpy(dtype=np.float64, na_value=np.nan))
+    time_ns = np.bincount(codes, weights=dur, minlength=n)  # NaN where a member's is
+    kept = np.bincount(codes, weights=np.where(measured, dur, 0.0), minlength=n)
+    missing = np.bincount(codes, weights=(~measured).astype(np.float64), minlength=n)
+    coverage: FloatArray = np.where(missing > 0, div(kept, time_ns), 1.0)
+    partial = (missing > 0) & (kept > 0) & (coverage >= threshold)
+    return coverage, measured | ~partial[codes], partial
+
+
+def group_intensity(numbers: pd.DataFrame, grouping: Grouping, base: pd.DataFrame | None = None,
+                    min_coverage: float = MIN_COVERAGE) -> FloatArray:
+    """Each group's intensity, sum W / sum B over the kernels :func:`group_numbers` counts at
+    this level (null where one of their work or bytes is): the ``ai`` of
+    :func:`group_numbers` over :func:`kernel_numbers` at the level, alone. ``numbers``:
+    :func:`kernel_numbers` at the level, or :func:`level_numbers` with ``base``, the
+    :func:`kernel_numbers` of another level (durations and compute times)."""
+    codes, n = grouping.codes, len(grouping)
+    if base is not None:  # r_k at this level: its compute time, this level's memory time
+        c = base["compute_ns"].to_numpy(dtype=np.float64, na_value=np.nan)
+        m = numbers["memory_ns"].to_numpy(dtype=np.float64, na_value=np.nan)
+        roof = np.where(np.isnan(c) | np.isnan(m), np.nan, np.maximum(c, m))
+        numbers = numbers.assign(duration_ns=base["duration_ns"].to_numpy(), roof_ns=roof)
+    _coverage, used, _partial = counted_kernels(numbers, grouping, min_coverage)
     out = []
     for col in ("work", "bytes"):
         x = numbers[col].to_numpy(dtype=np.float64, na_value=np.nan)
-        s = np.bincount(codes, weights=np.nan_to_num(x), minlength=n)
-        bad = np.bincount(codes, weights=np.isnan(x).astype(np.float64), minlength=n)
+        s = np.bincount(codes, weights=np.where(used, np.nan_to_num(x), 0.0), minlength=n)
+        bad = np.bincount(codes, weights=(np.isnan(x) & used).astype(np.float64), minlength=n)
         out.append(np.where(bad > 0, np.nan, s))
     result: FloatArray = div(out[0], out[1])
     return result
 
 
 def _group_precision(numbers: pd.DataFrame, codes: npt.NDArray[np.intp], n: int,
-                     compute_ns: FloatArray) -> npt.NDArray[Any]:
+                     compute_ns: FloatArray, used: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
     """The precision whose kernels (by the precision that sets each one's compute time) hold
-    most of the group's compute time; null where the group has no known compute time."""
+    most of the compute time of the group's ``used`` kernels; null where the group has no
+    known compute time."""
     labels = list(PRECISIONS)
     kp = numbers["precision"].to_numpy(dtype=object)
     idx = pd.Categorical(kp, categories=labels).codes.astype(np.int64)
     c = np.nan_to_num(numbers["compute_ns"].to_numpy(dtype=np.float64, na_value=np.nan))
-    ok = idx >= 0
+    ok = (idx >= 0) & used
     per = np.bincount(codes[ok] * len(labels) + idx[ok], weights=c[ok],
                       minlength=n * len(labels)).reshape(n, len(labels))
     out: npt.NDArray[Any] = np.asarray(labels, dtype=object)[np.argmax(per, axis=1)]
@@ -349,13 +421,16 @@ def _group_precision(numbers: pd.DataFrame, codes: npt.NDArray[np.intp], n: int,
 
 
 def summarize(table: TableLike, by: str = "range", level: str = "dram", depth: int | None = None,
-              top: int | None = None, filter: str | None = None) -> pd.DataFrame:
+              top: int | None = None, filter: str | None = None,
+              min_coverage: float = MIN_COVERAGE) -> pd.DataFrame:
     """Roofline numbers per group (module doc), the group with the most GPU time first.
 
     ``by`` is ``range`` (the full NVTX path, or its first ``depth`` levels), ``kernel``,
     ``device``, ``trace``, ``phase``/``category``/``op`` (LLM attribution), any column, or
     several joined by commas (``op,phase``). ``filter`` keeps kernels whose name, range,
-    phase, category or op matches the regex; ``top`` keeps the ``top`` heaviest groups.
+    phase, category or op matches the regex; ``top`` keeps the ``top`` heaviest groups;
+    ``min_coverage``: the share of a group's time its measured kernels need to speak for it
+    (module doc).
     """
     t = table_of(table)
     check(t)
@@ -363,7 +438,7 @@ def summarize(table: TableLike, by: str = "range", level: str = "dram", depth: i
         raise UsageError(f"{option('top')} must be at least 1, got {top}")
     t = filter_kernels(t, filter)
     grouping = group_kernels(t, by, depth)
-    df = group_numbers(kernel_numbers(t, level), grouping, level)
+    df = group_numbers(kernel_numbers(t, level), grouping, level, min_coverage)
     df = df.sort_values(["time_ns", "group"], ascending=[False, True], kind="stable",
                         na_position="last")
     if top is not None:

@@ -35,11 +35,11 @@ import pandas as pd
 
 from roofprof.analysis.grouping import GROUP_JOIN, parse_by
 from roofprof.analysis.roofline import BYTES_COLUMNS, PEAK_BW_COLUMNS, level_of
+from roofprof.datasets.reasons import flag_texts
 from roofprof.datasets.sql import (
     DUCKDB,
     Dataset,
     connect,
-    flag_texts,
     group_parts,
     kernel_sql,
     summarize_view,

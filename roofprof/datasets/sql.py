@@ -7,7 +7,8 @@ W_kp/P_kp, m_k = B_k/BW_k, r_k = max(c_k, m_k) with the missing-counter rule (a 
 is known, or a tensor precision its chip has, but whose work is null makes the kernel unknown),
 the L1/TMA rule and the launch floor; per
 group the sums of :func:`roofprof.analysis.roofline.group_numbers` with its null rule (a group
-number is null if any member's input is). tests/test_dataset_sql.py checks it equals
+number is null if any member's input is) and its coverage rule (a partial group's sums are of
+its measured members, ``roofline.MIN_COVERAGE``). tests/test_dataset_sql.py checks it equals
 ``roofline.summarize`` on every fixture.
 
 :func:`summarize` runs the query with DuckDB over a dataset's Parquet files (after ``--where``
@@ -37,12 +38,14 @@ from roofprof.analysis.roofline import (
     INT8,
     L1_BLIND_MIN_BYTES,
     LAUNCH_FLOOR_NS,
+    MIN_COVERAGE,
     PEAK_BW_COLUMNS,
     SUMMARY_COLUMNS,
-    kernel_numbers,
     level_of,
+    min_coverage_of,
 )
 from roofprof.datasets.footers import QUANTITIES, check, engine_error, first_line, read
+from roofprof.datasets.reasons import group_reasons, needs_reasons
 from roofprof.errors import InputError, RoofprofWarning, UsageError, option
 from roofprof.inputs.derive import TENSOR_FROM_CC
 from roofprof.tables.metrics import PRECISIONS
@@ -219,55 +222,82 @@ def kernel_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, 
             f"k4 AS (SELECT\n    {step4}\nFROM k3)")
 
 
+def _measured_sum(x: str) -> str:
+    """Sum over the measured kernels (r_k and t_k known), null where one of theirs is null."""
+    return (f"CASE WHEN COUNT(CASE WHEN {_MEASURED} THEN {x} END) < "
+            f"SUM(CASE WHEN {_MEASURED} THEN 1 ELSE 0 END) THEN NULL "
+            f"ELSE SUM(CASE WHEN {_MEASURED} THEN {x} END) END")
+
+
+#: a kernel whose numbers are measured (``roofline.counted_kernels``)
+_MEASURED = "(roof_ns IS NOT NULL AND dur IS NOT NULL)"
+
+
 def summary_sql(source: str, by: tuple[str, ...], level: str, columns: dict[str, str],
-                dialect: Dialect = DUCKDB) -> tuple[str, str]:
+                dialect: Dialect = DUCKDB, min_coverage: float = MIN_COVERAGE,
+                ) -> tuple[str, str]:
     """The summary query over the relation ``source`` (one row per kernel), and the query of
     each group's kernels per combination of missing inputs (for ``reason``); ``columns`` maps
-    the relation's column names to their SQL types."""
+    the relation's column names to their SQL types. Each sum is taken twice in one pass, over
+    every member and over the measured ones; a partial group (``roofline.counted_kernels``:
+    its measured kernels hold ``min_coverage`` of its time, not all of it) takes the second."""
     _q = dialect.q
+    threshold = min_coverage_of(min_coverage)
     labels = list(PRECISIONS)
-    idx = range(len(labels))
     kernels = kernel_sql(source, by, level, columns, dialect)
-    sums = {c: _strict_sum(c) for c in ("dur", "work", "flop", "ops_int8", "bytes",
-                                        "compute_ns", "memory_ns", "roof_ns", "headroom_ns")}
+    summed = ("dur", "work", "flop", "ops_int8", "bytes", "compute_ns", "memory_ns", "roof_ns",
+              "headroom_ns")
+    pc = {f"pc{i}": f"CASE WHEN precision = '{p}' THEN COALESCE(compute_ns, 0.0) ELSE 0.0 END"
+          for i, p in enumerate(labels)}
     agg = ",\n    ".join(
         ["g", "COUNT(*) AS kernels", "COALESCE(SUM(dur), 0.0) AS dur_known",
-         "SUM(CASE WHEN is_latency THEN dur ELSE 0.0 END) AS latency_ns"]
-        + [f"{expr} AS {c}" for c, expr in sums.items()]
-        + [f"SUM(CASE WHEN precision = '{p}' THEN COALESCE(compute_ns, 0.0) ELSE 0.0 END) "
-           f"AS pc{i}" for i, p in enumerate(labels)])
-    pcs = [f"pc{i}" for i in idx]
+         "SUM(CASE WHEN is_latency THEN dur ELSE 0.0 END) AS latency_ns",
+         f"SUM(CASE WHEN {_MEASURED} THEN 0 ELSE 1 END) AS unmeasured"]
+        + [f"{_strict_sum(c)} AS {c}" for c in summed]
+        + [f"{_measured_sum(c)} AS m_{c}" for c in summed]
+        + [f"SUM({x}) AS {c}" for c, x in pc.items()]
+        + [f"SUM(CASE WHEN {_MEASURED} THEN {x} ELSE 0.0 END) AS m_{c}" for c, x in pc.items()])
+    coverage = ("CASE WHEN unmeasured = 0 THEN 1.0 WHEN dur IS NULL THEN NULL "
+                "ELSE COALESCE(m_dur, 0.0) / dur END")
+    partial = (f"COALESCE(unmeasured > 0 AND m_dur > 0 AND ({coverage}) >= {threshold!r}, "
+               "FALSE)")
+    chosen = ",\n    ".join(
+        ["g", "kernels", "dur_known", "latency_ns", "dur", f"{coverage} AS coverage",
+         "CASE WHEN part THEN m_dur ELSE dur END AS udur"]
+        + [f"CASE WHEN part THEN m_{c} ELSE {c} END AS {c}" for c in (*summed[1:], *pc)])
+    pcs = list(pc)
     gprec = " ".join(f"WHEN pc{i} = GREATEST({', '.join(pcs)}) THEN '{p}'"
                      for i, p in enumerate(labels))
     peak_c = "CASE WHEN compute_ns > 0 THEN work / (compute_ns * 1e-9) END"
     peak_b = "CASE WHEN memory_ns > 0 THEN bytes / (memory_ns * 1e-9) END"
     final = ",\n    ".join([
         f"g AS {_q('group')}", "kernels", "dur AS time_ns",
-        "dur / SUM(dur_known) OVER () AS time_share",
+        "dur / SUM(dur_known) OVER () AS time_share", "coverage",
         "work", "flop", "ops_int8", "bytes",
         # x/0 as numpy gives it (inf, or NaN for 0/0) on every engine
         "CASE WHEN bytes = 0 THEN CASE WHEN work > 0 THEN CAST('Infinity' AS DOUBLE) "
         "WHEN work = 0 THEN CAST('NaN' AS DOUBLE) END ELSE work / bytes END AS ai",
-        "work / (dur * 1e-9) AS work_per_s",
+        "work / (udur * 1e-9) AS work_per_s",
         f"CASE WHEN compute_ns IS NULL OR GREATEST({', '.join(pcs)}) <= 0 THEN NULL "
         f"{gprec} END AS precision",
         f"{peak_c} AS peak_compute_per_s",
         f"{peak_b} AS peak_bytes_per_s",
         f"({peak_c}) / ({peak_b}) AS ridge",
         "CASE WHEN work > 0 THEN work / (roof_ns * 1e-9) END AS roof_per_s",
-        "roof_ns / dur AS pct_of_roof",
-        "compute_ns / dur AS pct_of_peak_compute",
-        "bytes / (dur * 1e-9) AS bytes_per_s",
-        "memory_ns / dur AS pct_of_peak_bandwidth",
+        "roof_ns / udur AS pct_of_roof",
+        "compute_ns / udur AS pct_of_peak_compute",
+        "bytes / (udur * 1e-9) AS bytes_per_s",
+        "memory_ns / udur AS pct_of_peak_bandwidth",
         "CASE WHEN roof_ns IS NULL OR dur IS NULL THEN 'unknown' "
-        "WHEN latency_ns / dur > 0.5 THEN 'latency' "
+        "WHEN latency_ns / udur > 0.5 THEN 'latency' "
         "WHEN compute_ns >= memory_ns THEN 'compute' ELSE 'memory' END AS bound",
-        "latency_ns / dur AS latency_share",
+        "latency_ns / udur AS latency_share",
         "headroom_ns",
         "headroom_ns / SUM(dur_known) OVER () AS headroom_share"])
     main = (f"{kernels},\n"
-            f"grp AS (SELECT\n    {agg}\nFROM k4 GROUP BY g)\n"
-            f"SELECT\n    {final}\nFROM grp")
+            f"grp AS (SELECT\n    {agg}\nFROM k4 GROUP BY g),\n"
+            f"sel AS (SELECT\n    {chosen}\nFROM (SELECT *, {partial} AS part FROM grp) AS cov)\n"
+            f"SELECT\n    {final}\nFROM sel")
     reasons = (f"{kernels}\nSELECT g AS {_q('group')}, flags, COUNT(*) AS n FROM k1 "
                "WHERE flags <> 0 GROUP BY g, flags")
     return main, reasons
@@ -379,24 +409,27 @@ def view_columns(con: Dataset) -> dict[str, str]:
 
 def summarize(directory: str | os.PathLike[str], by: str = "range", level: str = "dram",
               top: int | None = None, where: str | None = None,
-              threads: int | None = None, memory_limit: str | None = None) -> pd.DataFrame:
+              threads: int | None = None, memory_limit: str | None = None,
+              min_coverage: float = MIN_COVERAGE) -> pd.DataFrame:
     """``roofline.summarize`` of the dataset at ``directory`` (its files matching ``where``),
     computed by DuckDB reading the Parquet files."""
     if top is not None and top < 1:
         raise UsageError(f"{option('top')} must be at least 1, got {top}")
+    min_coverage_of(min_coverage)
     con = connect(directory, where, threads, memory_limit)
     try:
-        return summarize_view(con, by, level, top)
+        return summarize_view(con, by, level, top, min_coverage)
     finally:
         con.close()
 
 
 def summarize_view(con: Dataset, by: str = "range", level: str = "dram",
-                   top: int | None = None) -> pd.DataFrame:
+                   top: int | None = None, min_coverage: float = MIN_COVERAGE) -> pd.DataFrame:
     """:func:`summarize` over the ``kernels`` view of a :func:`connect` connection."""
-    sql, why_sql = summary_sql("kernels", parse_by(by), level, view_columns(con))
+    sql, why_sql = summary_sql("kernels", parse_by(by), level, view_columns(con),
+                               min_coverage=min_coverage)
     df = con.df(sql)
-    whys = con.df(why_sql) if (df["bound"] == "unknown").any() else pd.DataFrame()
+    whys = con.df(why_sql) if needs_reasons(df) else pd.DataFrame()
     df["reason"] = pd.Series(group_reasons(df, whys, level), index=df.index, dtype=object)
     return finish(df, level, top)
 
@@ -418,61 +451,6 @@ def finish(df: pd.DataFrame, level: str, top: int | None) -> pd.DataFrame:
     if top is not None:
         df = df.head(top)
     return df.reset_index(drop=True)
-
-
-def reason_texts(bits: Any, level: str) -> list[str | None]:
-    """The kernel reason of each combination of missing inputs (rows of ``bits``, packed as
-    in :func:`summary_sql`), from ``roofline.kernel_numbers`` itself on one representative
-    kernel per combination, so the texts are roofline's."""
-    k = len(PRECISIONS)
-    nan = np.nan
-    rows = []
-    for b in bits:
-        unc, none, nopeak = b[:k], b[k], b[k + 1:2 * k + 1]
-        no_dur, no_bytes, no_bw, tma, unjoined = b[2 * k + 1:]
-        row: dict[str, Any] = {"duration_ns": nan if no_dur else 1e6,
-                               PEAK_BW_COLUMNS[level]: nan if no_bw else 1.0,
-                               "counters_from": "none" if unjoined else "signature"}
-        for i, (work, peak) in enumerate(PRECISIONS.values()):
-            row[work] = nan if unc[i] or none else (1.0 if nopeak[i] else 0.0)
-            row[peak] = 1.0 if unc[i] else nan
-        if tma:  # cc >= 9.0, DRAM traffic, few L1 bytes (roofline.L1_BLIND_MIN_BYTES)
-            row.update({"cc": "9.0", BYTES_COLUMNS["dram"]: 4 * L1_BLIND_MIN_BYTES,
-                        BYTES_COLUMNS[level]: 0.0})
-        else:
-            row[BYTES_COLUMNS[level]] = nan if no_bytes else 1.0
-        rows.append(row)
-    reason = kernel_numbers(pd.DataFrame(rows), level)["reason"]
-    return [r if isinstance(r, str) else None for r in reason]
-
-
-def flag_texts(packed: Any, level: str) -> list[str | None]:
-    """The kernel reason of each packed ``flags`` value of :func:`kernel_sql`."""
-    flags = np.asarray(packed, dtype=np.int64)
-    bits = (flags[:, None] >> np.arange(2 * len(PRECISIONS) + 6, dtype=np.int64)) & 1 == 1
-    return reason_texts(bits, level)
-
-
-def group_reasons(df: pd.DataFrame, whys: pd.DataFrame, level: str) -> list[str | None]:
-    """``roofline.group_numbers``' reason of each unknown group ("3 of 10 kernels: no FP8
-    tensor work counter"): the members' most common reason."""
-
-    out: list[str | None] = [None] * len(df)
-    if whys.empty:
-        return out
-    texts = flag_texts(whys["flags"], level)
-    per_group: dict[str, dict[str, int]] = {}
-    for g, text, n in zip(whys["group"], texts, whys["n"], strict=True):
-        if text:
-            counts = per_group.setdefault(str(g), {})
-            counts[text] = counts.get(text, 0) + int(n)
-    for i, (g, bound, kernels) in enumerate(zip(df["group"], df["bound"], df["kernels"],
-                                                strict=True)):
-        found = per_group.get(str(g))
-        if bound == "unknown" and found:
-            common = max(sorted(found), key=lambda t: found[t])
-            out[i] = f"{sum(found.values())} of {int(kernels)} kernels: {common}"
-    return out
 
 
 def sampling_meta(directory: str | os.PathLike[str], where: str | None = None,

@@ -5,7 +5,10 @@ fixture. The rules:
 
 * one verdict per phase (compute / memory / latency / unknown, with its % of roof, its % of
   peak compute and bandwidth, its headroom; for memory- and latency-bound phases the intensity
-  against the ridge, i.e. how far batching can take it);
+  against the ridge, i.e. how far batching can take it); a partial phase (part of its time
+  measured: ``roofprof.analysis.roofline``'s coverage) is judged by its measured part, and the
+  sentence says how much that is and why the rest is not measured; an unknown phase that is
+  partly measured says how much;
 * a fusion candidate per op group holding at least :data:`FUSION_MIN_PHASE_SHARE` of its
   phase's time below :data:`FUSION_MAX_PEAK_COMPUTE` of peak compute and not compute-bound;
 * the kernel with the most headroom;
@@ -19,13 +22,20 @@ fixture. The rules:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from roofprof.analysis.labels import elide, short_kernel
 from roofprof.analysis.model.estimate import GEMM_OPS
-from roofprof.analysis.roofline import LAUNCH_FLOOR_NS, LEVEL_LABELS, PRECISION_LABELS
+from roofprof.analysis.roofline import (
+    LAUNCH_FLOOR_NS,
+    LEVEL_LABELS,
+    MIN_COVERAGE,
+    PRECISION_LABELS,
+)
 from roofprof.views.fmt import duration, intensity, pct, si
+from roofprof.views.tables import partial
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -86,7 +96,7 @@ def _phase_sentences(phases: pd.DataFrame) -> list[Sentence]:
     out = []
     for r in phases.to_dict("records"):
         name, bound = str(r["group"]), str(r["bound"])
-        v = {k: r[k] for k in ("time_share", "pct_of_roof", "pct_of_peak_compute",
+        v = {k: r[k] for k in ("time_share", "coverage", "pct_of_roof", "pct_of_peak_compute",
                                "pct_of_peak_bandwidth", "headroom_ns", "headroom_share", "ai",
                                "ridge", "latency_share", "peak_compute_per_s")}
         s = {"phase": name, "share": pct(r["time_share"]), "roof": pct(r["pct_of_roof"]),
@@ -98,27 +108,46 @@ def _phase_sentences(phases: pd.DataFrame) -> list[Sentence]:
              "level": LEVEL_LABELS[str(r["level"])],
              "prec": PRECISION_LABELS.get(str(r["precision"]), "its precision"),
              "peak": si(r["peak_compute_per_s"], "FLOP/s")}
+        s.update(_coverage_words(r))
         if bound == "compute":
-            t = ("{phase} takes {share} of GPU time and is compute-bound: {compute} of peak "
-                 "{prec} compute ({peak} effective roof), {roof} of its roof; at the roof it "
-                 "would give back {headroom} ({hshare} of GPU time).")
+            t = ("{phase} takes {share} of GPU time and{part} is compute-bound: {compute} of "
+                 "peak {prec} compute ({peak} effective roof), {roof} of its roof; at the roof "
+                 "it{would} would give back {headroom} ({hshare} of GPU time).{rest}")
         elif bound == "memory":
-            t = ("{phase} takes {share} of GPU time and is memory-bound at {bw} of peak {level} "
-                 "bandwidth ({roof} of its roof): its intensity {ai} FLOP/B is below its ridge "
-                 "{ridge}, so batching more tokens per weight read or narrower weights/KV cut "
-                 "its time at the roof; at the roof it would give back {headroom} ({hshare}).")
+            t = ("{phase} takes {share} of GPU time and{part} is memory-bound at {bw} of peak "
+                 "{level} bandwidth ({roof} of its roof): its intensity {ai} FLOP/B is below "
+                 "its ridge {ridge}, so batching more tokens per weight read or narrower "
+                 "weights/KV cut its time at the roof; at the roof it{would} would give back "
+                 "{headroom} ({hshare}).{rest}")
         elif bound == "latency":
-            t = ("{phase} takes {share} of GPU time and is latency-bound: {lat} of its time is "
-                 "in kernels that at their roofs would finish under the {floor} launch floor, "
-                 "so launches, not the GPU's ceilings, set its time ({roof} of its roof, "
-                 "{compute} of peak compute, {bw} of peak {level} bandwidth); fewer, larger "
-                 "launches (CUDA graphs, fusion, batching: intensity {ai} FLOP/B against a "
-                 "ridge of {ridge}) raise it.")
+            t = ("{phase} takes {share} of GPU time and{part} is latency-bound: {lat} of "
+                 "its{measured} time is in kernels that at their roofs would finish under the "
+                 "{floor} launch floor, so launches, not the GPU's ceilings, set its time "
+                 "({roof} of its roof, {compute} of peak compute, {bw} of peak {level} "
+                 "bandwidth); fewer, larger launches (CUDA graphs, fusion, batching: intensity "
+                 "{ai} FLOP/B against a ridge of {ridge}) raise it.{rest}")
         else:
             s["reason"] = str(r["reason"] or "counters missing")
-            t = "{phase} takes {share} of GPU time and has no verdict: {reason}."
+            t = "{phase} takes {share} of GPU time and has no verdict: {scant}{reason}."
         out.append(_sentence(f"verdict:{bound}", f"phase {name}", t, v, s))
     return out
+
+
+def _coverage_words(r: Mapping[Any, Any]) -> dict[str, str]:
+    """The words a verdict sentence of a partial phase adds (empty for a wholly measured
+    one): which part the verdict is of, and why the rest is not measured; for an unknown
+    phase that is partly measured, how much is (too little for a verdict)."""
+    words = dict.fromkeys(("part", "would", "measured", "rest", "scant"), "")
+    cover = _num(r.get("coverage"))
+    if partial(r):
+        words.update(part=f", over the {pct(cover)} of its time that was measured,",
+                     would=" (that part)", measured=" measured",
+                     rest=(f" The other {pct(1 - cover)} of its time is not measured: "
+                           f"{r['reason'] or 'counters missing'}."))
+    elif 0 < cover < MIN_COVERAGE:
+        words["scant"] = (f"only {pct(cover)} of its time is measured (a verdict needs "
+                          f"{100 * MIN_COVERAGE:.0f}%); ")
+    return words
 
 
 def _phase_of(group: str) -> tuple[str, str]:
@@ -143,9 +172,12 @@ def _fusion_sentences(ops: pd.DataFrame, phases: pd.DataFrame) -> list[Sentence]
         s = {"op": op, "phase": phase, "share": pct(share), "compute": small_pct(peak),
              "ai": intensity(r["ai"]), "bw": small_pct(r["pct_of_peak_bandwidth"]),
              "n": str(r["kernels"]), "bound": str(r["bound"]), "headroom": duration(
-                 r["headroom_ns"])}
+                 r["headroom_ns"]),
+             "part": (f"; numbers of the {pct(r['coverage'])} of its time measured"
+                      if partial(r) else "")}
+        v["coverage"] = r["coverage"]
         t = ("{op} takes {share} of {phase} at {compute} of peak compute ({n} kernels, "
-             "{bound}-bound, intensity {ai} FLOP/B, {bw} of peak bandwidth): a fusion "
+             "{bound}-bound, intensity {ai} FLOP/B, {bw} of peak bandwidth{part}): a fusion "
              "candidate; folded into its neighbours it stops paying its own launches and "
              "round trips to memory ({headroom} of headroom at its roof).")
         out.append(_sentence("fusion", f"op {r['group']}", t, v, s))

@@ -8,7 +8,7 @@ import pandas as pd
 from roofprof.analysis.reasons import UNJOINED
 from roofprof.analysis.roofline import LEVEL_LABELS
 from roofprof.views.fmt import duration, intensity, pct
-from roofprof.views.tables import records
+from roofprof.views.tables import PARTIAL_NOTE, bound_text, partial, records
 from roofprof.views.texttable import render
 
 
@@ -20,7 +20,7 @@ def format_ranks(df: pd.DataFrame) -> str:
     head = ["group", "rank", "kernels", "time", "% roof", f"AI {LEVEL_LABELS.get(level, level)}",
             "bound", "communication", "waited", "vs median", "straggler"]
     rows = [[str(r["group"]), str(r["rank"]), str(r["kernels"]), duration(r["time_ns"]),
-             pct(r["pct_of_roof"]), intensity(r["ai"]), str(r["bound"] or "-"),
+             pct(r["pct_of_roof"]), intensity(r["ai"]), bound_text(r),
              pct(r["communication_share"]), duration(r["wait_ns"]),
              "-" if r["vs_median"] is None else f"{r['vs_median']:.3f}x",
              "<- straggler" if r["straggler"] else ""]
@@ -36,6 +36,8 @@ def format_ranks(df: pd.DataFrame) -> str:
         notes.append("a joined rank's collectives have no counters (roofprof record leaves "
                      "NCCL out): add category to --by (--by phase,category) for the other "
                      "kernels' numbers")
+    if any(partial(r) for r in records(df)):
+        notes.append(PARTIAL_NOTE)
     notes += ["communication: the share of the rank's time in kernels of category "
               "communication (NCCL, other collectives)",
               "waited: the rank's communication time over the least of any rank's: time its "

@@ -34,7 +34,7 @@ from roofprof.views.chart import draw
 from roofprof.views.diagnosis import small_pct
 from roofprof.views.fmt import duration, html_escape, intensity, pct, si
 from roofprof.views.report import FIGURES
-from roofprof.views.tables import records
+from roofprof.views.tables import bound_text, records
 
 if TYPE_CHECKING:
     from roofprof.views.chart.scene import Scene
@@ -66,7 +66,7 @@ def verdict_rows(report: Report) -> tuple[Row, list[Row]]:
     """The headline table: per phase its share of time, verdict, % of roof and headroom."""
     head = ["phase", "time", "share", "bound", "% of roof", "% peak compute",
             f"% peak {LEVEL_LABELS[report.level]} BW", "intensity", "headroom"]
-    rows = [[str(r["group"]), duration(r["time_ns"]), pct(r["time_share"]), str(r["bound"]),
+    rows = [[str(r["group"]), duration(r["time_ns"]), pct(r["time_share"]), bound_text(r),
              pct(r["pct_of_roof"]), small_pct(r["pct_of_peak_compute"]),
              small_pct(r["pct_of_peak_bandwidth"]), intensity(r["ai"]),
              duration(r["headroom_ns"])]
@@ -83,7 +83,7 @@ def _group_rows(df: Any) -> tuple[Row, list[Row]]:
         rows.append([str(r["group"]), str(r["kernels"]), duration(r["time_ns"]),
                      pct(r["time_share"]), intensity(r["ai"]), si(r["work_per_s"], unit),
                      pct(r["pct_of_peak_compute"]), pct(r["pct_of_peak_bandwidth"]),
-                     pct(r["pct_of_roof"]), str(r["bound"]), duration(r["headroom_ns"])])
+                     pct(r["pct_of_roof"]), bound_text(r), duration(r["headroom_ns"])])
     return head, rows
 
 
@@ -158,7 +158,8 @@ def _sections(report: Report) -> list[tuple[str, str, Callable[[Report], tuple[R
 
 def _html_table(ident: str, head: Row, rows: Sequence[Row], bound_col: int | None = None) -> str:
     def cell(i: int, c: str) -> str:
-        cls = f" class='b-{html_escape(c)}'" if i == bound_col else ""
+        # the verdict's word only: a partial group's reads "latency (69% measured)"
+        cls = f" class='b-{html_escape(c.split(' ', 1)[0])}'" if i == bound_col else ""
         return f"<td{cls}>{html_escape(c)}</td>"
 
     return (f"<table id='{ident}'><thead><tr>" + "".join(f"<th>{html_escape(h)}</th>"

@@ -11,7 +11,7 @@ import json
 import math
 import re
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,13 @@ import numpy as np
 import pandas as pd
 
 from roofprof.analysis.labels import unique_labels
-from roofprof.analysis.roofline import INT8, LAUNCH_FLOOR_NS, LEVEL_LABELS, PRECISION_LABELS
+from roofprof.analysis.roofline import (
+    INT8,
+    LAUNCH_FLOOR_NS,
+    LEVEL_LABELS,
+    MIN_COVERAGE,
+    PRECISION_LABELS,
+)
 from roofprof.views.fmt import duration, intensity, pct, si
 
 
@@ -76,6 +82,26 @@ def _columns(level: str) -> list[_Column]:
     ]
 
 
+def partial(r: Mapping[Any, Any]) -> bool:
+    """Whether a summary row (:func:`records`) has the numbers of part of its group: known,
+    with its coverage below 1 (``roofprof.analysis.roofline``'s module doc)."""
+    cover = r.get("coverage")
+    return r.get("bound") not in (None, "unknown") and cover is not None and cover < 1
+
+
+def measured(cover: float) -> str:
+    """A coverage as a reader sees it, ``69% measured``: whole percents, rounded down (99.6%
+    is not all of it)."""
+    return f"{min(math.floor(100 * cover), 99)}% measured"
+
+
+def bound_text(r: dict[str, Any]) -> str:
+    """The verdict of a summary row, with its coverage where it is of part of the group:
+    ``latency (69% measured)``."""
+    bound = str(r["bound"] or "-")
+    return f"{bound} ({measured(r['coverage'])})" if partial(r) else bound
+
+
 def _cells(r: dict[str, Any], name: str) -> list[str]:
     unit = "OP/s" if r["precision"] == INT8 else "FLOP/s"
     has_work = bool(r["work"]) and r["work"] is not None
@@ -86,7 +112,7 @@ def _cells(r: dict[str, Any], name: str) -> list[str]:
         pct(r["pct_of_peak_compute"]) if has_work else "-",
         si(r["bytes_per_s"], "B/s"), pct(r["pct_of_peak_bandwidth"]),
         si(r["peak_compute_per_s"], unit) if has_work else "-",
-        pct(r["pct_of_roof"]), str(r["bound"] or "-"),
+        pct(r["pct_of_roof"]), bound_text(r),
         PRECISION_LABELS.get(r["precision"] or "", "-"), duration(r["headroom_ns"]),
     ]
 
@@ -147,6 +173,21 @@ def _lines(cols: list[_Column], rows: list[list[str]], keep: list[int]) -> list[
                                                 range(len(cols))]), *(line(r) for r in rows)]
 
 
+#: what a partial group's numbers are, under every table that has one
+PARTIAL_NOTE = ("partial (N% measured): the numbers of the group's measured kernels (their work "
+                "and bytes over their own time: % of roof, bound, headroom of that part); time "
+                f"and share are the whole group's; under {100 * MIN_COVERAGE:.0f}% measured a "
+                "group is unknown")
+
+
+def _scant(r: dict[str, Any]) -> str:
+    """An unknown group that is partly measured says how much (too little to speak for it)."""
+    cover = r.get("coverage")
+    if cover is None or not 0 < cover < MIN_COVERAGE:
+        return ""
+    return f"only {pct(cover)} of its time measured; "
+
+
 def _explain(rows: list[dict[str, Any]], shown: list[str], keep: list[int],
              cols: list[_Column]) -> list[str]:
     out: list[str] = []
@@ -156,8 +197,14 @@ def _explain(rows: list[dict[str, Any]], shown: list[str], keep: list[int],
             len({m[3] for m in whole if m}) == 1:  # a timing trace: one line, not one a group
         out.append(f"every group: unknown: {whole[0][3] if whole[0] else ''}")
     else:
-        out += [f"{name}: unknown: {r['reason']}" for r, name in zip(rows, shown, strict=True)
+        out += [f"{name}: unknown: {_scant(r)}{r['reason']}"
+                for r, name in zip(rows, shown, strict=True)
                 if r["bound"] == "unknown" and r.get("reason")]
+    out += [f"{name}: partial: {pct(r['coverage'])} of its time measured; the rest: "
+            f"{r['reason'] or 'unknown'}" for r, name in zip(rows, shown, strict=True)
+            if partial(r)]
+    if any(partial(r) for r in rows):
+        out.append(PARTIAL_NOTE)
     if any(r["bound"] == "latency" for r in rows):
         out.append(f"latency: most of the group's time is in kernels that would finish in under "
                    f"{duration(LAUNCH_FLOOR_NS)} at their roofs (launch and latency set their "

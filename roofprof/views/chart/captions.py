@@ -59,11 +59,18 @@ def sampled_note(obj: Any) -> list[str]:
     return []
 
 
-def notes_of(aggregates: bool) -> list[str]:
-    """The legend's notes: how the roofs are made, and (where drawn) what an aggregate is."""
+#: the legend's note on a partial group's aggregate (drawn hollow: ``static.render``)
+PARTIAL_NOTE = "◇ partial group: its measured kernels only (% measured: its legend entry)"
+
+
+def notes_of(aggregates: bool, partial: bool = False) -> list[str]:
+    """The legend's notes: how the roofs are made, and (where drawn) what an aggregate is and,
+    where one is of part of its group (``partial``), what a hollow one is."""
     notes = ["roofs: each precision's peak over the drawn kernels, Σwork / Σ(work / peak)"]
     if aggregates:
         notes.append("◆ group aggregate: Σwork / Σbytes, Σwork / Σtime")
+    if partial:
+        notes.append(PARTIAL_NOTE)
     return notes
 
 

@@ -82,7 +82,7 @@ def build_dataset(directory: str | os.PathLike[str], *, by: str = "range",
     roofs = roofs_of(pn.peaks)
     aggs = aggregate_points({lvl: np.asarray(pn.intensity[lvl], dtype=np.float64)
                              for lvl in lv}, grouping, groups, colours, shown)
-    notes = notes_of(bool(aggs))
+    notes = notes_of(bool(aggs), any(a.partial for a in aggs))
     if sampled:  # say what is drawn: never silently fewer points
         notes[0] = notes[0].replace("over the drawn kernels", "over every drawable kernel")
         notes[:0] = _sample_note(pn.drawable, pn.drawable_ns, len(kernels), drawn_ns,

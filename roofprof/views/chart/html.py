@@ -21,7 +21,7 @@ from roofprof.analysis.roofline import LEVEL_LABELS, PRECISION_LABELS
 from roofprof.views.chart.scene import Scene
 from roofprof.views.chart.static import Drawing, render
 from roofprof.views.fmt import duration, html_escape, intensity, pct, si
-from roofprof.views.tables import records
+from roofprof.views.tables import PARTIAL_NOTE, bound_text, partial, records
 
 _SCRIPT = """
 (function(){
@@ -63,6 +63,7 @@ table{border-collapse:collapse;font-size:13px;margin:.5em 0 1.5em}
 th,td{padding:3px 8px;border-bottom:1px solid #e4e4e4;text-align:right}
 th:first-child,td:first-child{text-align:left}
 caption{text-align:left;font-weight:bold;padding:.3em 0}
+#partial-note{font-size:13px;color:#555;margin:-1em 0 1.5em}
 """
 
 
@@ -141,6 +142,9 @@ def _group_tip(r: dict[str, Any], series: str | None) -> str:
              f"{si(r['bytes_per_s'], 'B/s')} ({pct(r['pct_of_peak_bandwidth'])} of peak)",
              f"% of roof: {pct(r['pct_of_roof'])} · bound: {html_escape(r['bound'])} · "
              f"headroom {duration(r['headroom_ns'])}"]
+    if partial(r):  # the numbers above are of part of the group
+        lines.append(f"<i>partial: {pct(r['coverage'])} of its time measured; these are the "
+                     "numbers of its measured kernels (time and share: the whole group's)</i>")
     return "<br>".join(lines)
 
 
@@ -173,13 +177,15 @@ def _summary_table(s: Scene) -> str:
         cells = [r["group"], r["kernels"], duration(r["time_ns"]), pct(r["time_share"]),
                  intensity(r["ai"]), si(r["work_per_s"], unit), pct(r["pct_of_peak_compute"]),
                  si(r["peak_compute_per_s"], unit), pct(r["pct_of_peak_bandwidth"]),
-                 pct(r["pct_of_roof"]), r["bound"], duration(r["headroom_ns"])]
+                 pct(r["pct_of_roof"]), bound_text(r), duration(r["headroom_ns"])]
         rows.append("<tr>" + "".join(f"<td>{html_escape(c)}</td>" for c in cells) + "</tr>")
     level = LEVEL_LABELS[s.levels[0]]
+    note = (f"<p id='partial-note'>{html_escape(PARTIAL_NOTE)}</p>"
+            if any(partial(r) for r in records(s.summary)) else "")
     return (f"<table id='groups'><caption>Groups ({html_escape(level)}): the numbers of "
             "<code>roofprof summary</code></caption><thead><tr>"
             + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>" + "".join(rows)
-            + "</tbody></table>")
+            + f"</tbody></table>{note}")
 
 
 def _not_drawn_table(s: Scene) -> str:

@@ -60,7 +60,9 @@ def model_points(t: pd.DataFrame, model: pd.DataFrame, grouping: Grouping,
                          "(l2 and l1 beside it if you like)")
     cmp = compare(t, model, by=basis(t))
     index = {name: g for g, name in enumerate(grouping.names)}
-    mx = rl.group_intensity(numbers["dram"], grouping)
+    first = next(iter(numbers.values()))  # kernel_numbers; a further level's lack r_k
+    mx = rl.group_intensity(numbers["dram"], grouping,
+                            base=None if numbers["dram"] is first else first)
     my = groups["work_per_s"].to_numpy(dtype=np.float64)
     out = []
     for row, name in zip(records(cmp), group_names(cmp, by), strict=True):

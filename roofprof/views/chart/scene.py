@@ -29,7 +29,7 @@ from roofprof.views.chart.captions import (
 from roofprof.views.chart.colours import OTHER, assign
 from roofprof.views.chart.overlay import NOTE, ModelPoint, model_points
 from roofprof.views.fmt import si
-from roofprof.views.tables import records
+from roofprof.views.tables import measured, partial, records
 
 #: above this many points (kernels x levels) the kernels are drawn as a time-weighted density
 MAX_POINTS = 20_000
@@ -74,6 +74,8 @@ class Aggregate:
     numbers: dict[str, Any]
     #: in a sweep: which trace this point belongs to
     series: str | None = None
+    #: the numbers are of the group's measured kernels only (its coverage is below 1)
+    partial: bool = False
 
 
 @dataclass
@@ -133,8 +135,8 @@ def build(obj: Any, *, by: str = "range", levels: Sequence[str] = ("dram",),
     slopes = _slopes(numbers, lv, placed)
     aggs = _aggregates(t, numbers, lv, grouping, groups, colours, shown)
     models = [] if model is None else model_points(t, model, grouping, groups, numbers, colours)
-    notes = notes_of(bool(aggs)) + ([f"{NOTE}: {model_label}" if model_label else NOTE]
-                              if model is not None else [])
+    notes = notes_of(bool(aggs), any(a.partial for a in aggs)) + (
+        [f"{NOTE}: {model_label}" if model_label else NOTE] if model is not None else [])
     scene = Scene(
         title=title or title_of(obj, t),
         subtitle=_subtitle(t, lv, total, filter, numbers, placed) + sampled_note(obj),
@@ -255,14 +257,18 @@ def _aggregates(t: pd.DataFrame, numbers: dict[str, pd.DataFrame], lv: tuple[str
                 shown: list[int]) -> list[Aggregate]:
     if len(grouping) < 2:
         return []
-    per_level = {lvl: rl.group_intensity(numbers[lvl], grouping) for lvl in lv}
+    # at a further level, its own bytes with the first level's durations and compute times
+    per_level = {lvl: rl.group_intensity(numbers[lvl], grouping,
+                                         base=None if lvl == lv[0] else numbers[lv[0]])
+                 for lvl in lv}
     return aggregate_points(per_level, grouping, groups, colours, shown)
 
 
 def aggregate_points(per_level: dict[str, Any], grouping: Grouping, groups: pd.DataFrame,
                      colours: list[str], shown: list[int]) -> list[Aggregate]:
     """The aggregate point of each shown group of two kernels or more: x its intensity at
-    each level (``per_level``, in ``grouping`` order), y and the numbers its summary row."""
+    each level (``per_level``, in ``grouping`` order), y and the numbers its summary row;
+    marked partial where that row is of part of the group."""
     if len(grouping) < 2:
         return []
 
@@ -277,7 +283,8 @@ def aggregate_points(per_level: dict[str, Any], grouping: Grouping, groups: pd.D
         xs = {lvl: float(per_level[lvl][g]) for lvl in per_level}
         xs = {lvl: x for lvl, x in xs.items() if np.isfinite(x) and x > 0}
         if xs and np.isfinite(y) and y > 0:
-            out.append(Aggregate(g, grouping.names[g], colours[g], xs, float(y), rows[g]))
+            out.append(Aggregate(g, grouping.names[g], colours[g], xs, float(y), rows[g],
+                                 partial=partial(rows[g])))
     return out
 
 
@@ -306,9 +313,11 @@ def heaviest_labels(per: pd.DataFrame, total: float) -> list[tuple[int, str]]:
 
 def legend(grouping: Grouping, groups: pd.DataFrame, colours: list[str], shown: list[int],
            total: float) -> list[tuple[str, str]]:
-    """(label, colour) of each shown group, then the other groups together."""
+    """(label, colour) of each shown group, then the other groups together; a partial group
+    says how much of its time is measured."""
     names = unique_labels([grouping.names[g] for g in shown], 32)
     out = []
+    rows = records(groups)
     time = groups["time_ns"].to_numpy(dtype=np.float64)
     roofs = groups["peak_compute_per_s"].to_numpy(dtype=np.float64)
     precision = groups["precision"].to_numpy(dtype=object)
@@ -317,6 +326,8 @@ def legend(grouping: Grouping, groups: pd.DataFrame, colours: list[str], shown: 
         roof = float(roofs[g])
         unit = "OP/s" if precision[g] == rl.INT8 else "FLOP/s"
         extra = f" · roof {si(roof, unit)}" if np.isfinite(roof) else ""
+        if partial(rows[g]):
+            extra += f" · {measured(rows[g]['coverage'])}"
         out.append((f"{name}  {100 * share:.1f}%{extra}", colours[g]))
     rest = len(grouping) - len(shown)
     if rest > 0:

@@ -24,6 +24,8 @@ from roofprof.views.chart.scene import MARKERS, Scene
 from roofprof.views.fmt import plain, si
 
 LEVEL_STYLE = {"dram": (0.85, False), "l2": (0.45, False), "l1": (0.9, True)}  # alpha, hollow
+#: the dashed edge of a partial group's aggregate (part of its time measured)
+PARTIAL_EDGE = (0, (2, 1))
 
 
 @dataclass
@@ -163,11 +165,13 @@ def _density(ax: Axes, s: Scene) -> None:
 def _aggregates(d: Drawing, s: Scene) -> None:
     for i, a in enumerate(s.aggregates):
         for lvl, x in a.x.items():
-            hollow = len(s.levels) > 1 and LEVEL_STYLE[lvl][1]
+            hollow = a.partial or (len(s.levels) > 1 and LEVEL_STYLE[lvl][1])
+            # a partial group's diamond: hollow, its edge dashed (an L1 one is hollow, solid)
             coll = d.ax.scatter([x], [a.y], s=110 if a.series is None else 90, marker="D",
                                 facecolors="white" if hollow else a.colour,
-                                edgecolors=a.colour if hollow else "black", linewidths=1.4,
-                                zorder=7)
+                                edgecolors=a.colour if hollow else "black",
+                                linewidths=2.0 if a.partial else 1.4,
+                                linestyles=PARTIAL_EDGE if a.partial else "solid", zorder=7)
             gid = f"aggregate-{i}-{lvl}"
             coll.set_gid(gid)
             d.aggregates[gid] = i
@@ -299,6 +303,11 @@ def _legends(ax: Axes, s: Scene) -> None:
                            f"at {LEVEL_LABELS[s.levels[0]]}"))
     for note in s.notes:
         mark = note.startswith("◆")
+        if note.startswith("◇"):   # a partial group's aggregate: hollow, dashed, as drawn
+            keys.append(ax.scatter([], [], s=50, marker="D", facecolors="white",
+                                   edgecolors="#555555", linewidths=1.6,
+                                   linestyles=PARTIAL_EDGE, label=plain(note.lstrip("◇ "))))
+            continue
         if note.startswith("○"):   # the model's points: a hollow circle
             keys.append(Line2D([], [], marker="o", linestyle="", markersize=8,
                                markerfacecolor="none", markeredgecolor="#555555",

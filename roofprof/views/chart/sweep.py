@@ -23,7 +23,7 @@ from roofprof.errors import UsageError
 from roofprof.tables.partitions import label_of
 from roofprof.views.chart.colours import OTHER, assign
 from roofprof.views.chart.scene import Aggregate, Scene, build, limits
-from roofprof.views.tables import records
+from roofprof.views.tables import partial, records
 
 SWEEP_COLUMN = "_sweep"
 
@@ -73,7 +73,7 @@ def build_sweep(traces: Sequence[Any], *, labels: Sequence[str] | None = None,
             if not xs or not np.isfinite(y) or y <= 0:
                 continue
             aggs.append(Aggregate(g, series.names[g], colours[g], xs, y, rows[p],
-                                     series=trace))
+                                     series=trace, partial=partial(rows[p])))
             if prev is not None:
                 arrows.append((prev, len(aggs) - 1))
             prev = len(aggs) - 1
@@ -97,9 +97,14 @@ def build_sweep(traces: Sequence[Any], *, labels: Sequence[str] | None = None,
     base.legend_title = f"{series.label} · % of GPU time (all traces)"
     base.notes = [f"sweep order: {'  →  '.join(names)}",
                   "◆ group aggregate of one trace", "kernels faint; area ∝ GPU time",
-                  base.notes[0]]
+                  base.notes[0]] + ([SWEEP_PARTIAL] if any(a.partial for a in aggs) else [])
     base.xlim, base.ylim = limits(base)
     return base
+
+
+#: the legend's note on a partial point of a sweep (drawn hollow, as in any plot)
+SWEEP_PARTIAL = ("◇ partial point: the group's measured kernels in that trace only (its "
+                 "coverage: the HTML hover)")
 
 
 def _remap(group_names: Any, names: list[str]) -> Any:
