@@ -7,8 +7,9 @@ DuckDB's and ``roofline.summarize``'s (tests/test_dataset_spark.py). Partitions 
 ``--where`` before Spark sees a path, and a local folder's files are checked by their
 footers as DuckDB's are (``roofprof.datasets.footers``); ``run``, ``host`` and ``rank`` come
 from the last three folders of each file's path. ANSI mode is off for the query (x/0 is null,
-not an error, as the query expects). pyspark is optional (``pip install roofprof[spark]``);
-Spark needs Java 17 or later.
+not an error, as the query expects). A session roofprof starts logs errors only (no WARN
+lines, no progress bar: :func:`session`). pyspark is optional (``pip install
+roofprof[spark]``); Spark needs Java 17 or later.
 """
 
 from __future__ import annotations
@@ -16,20 +17,33 @@ from __future__ import annotations
 import os
 import re
 import uuid
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from roofprof.analysis.grouping import parse_by
 from roofprof.datasets.footers import check
-from roofprof.datasets.sql import SPARK, finish, group_reasons, summary_sql
+from roofprof.datasets.reasons import group_reasons, needs_reasons
+from roofprof.datasets.sql import SPARK, finish, summary_sql
 from roofprof.errors import InputError, UsageError, option
 from roofprof.tables.partitions import INTEGER_PARTITIONS, parse_where, parts
+
+#: the logging of the sessions roofprof starts: errors only (see the file)
+LOG4J2 = Path(__file__).with_name("spark_log4j2.properties")
 
 
 def session(master: str | None = "local[*]") -> Any:
     """A Spark session (the running one where there is one): on ``master``, or with None
-    on the one ``spark-submit`` configured."""
+    on the one ``spark-submit`` configured.
+
+    A session roofprof starts (``master`` given) says nothing but errors: its driver logs
+    at ERROR (:data:`LOG4J2`, from the JVM's start; ``setLogLevel`` where the session was
+    already running) and shows no progress bar. ``spark-submit``'s session keeps the
+    cluster's logging."""
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -37,10 +51,29 @@ def session(master: str | None = "local[*]") -> Any:
                          "(and Java 17 or later)") from None
     builder = SparkSession.builder.appName("roofprof")
     if master is not None:
-        builder = builder.master(master)
+        builder = (builder.master(master)
+                   .config("spark.ui.showConsoleProgress", "false")
+                   .config("spark.driver.extraJavaOptions",
+                           f"-Dlog4j2.configurationFile={LOG4J2.as_uri()}"))
         if master.startswith("local"):
             builder = builder.config("spark.ui.enabled", "false")
-    return builder.getOrCreate()
+    with quiet_pyspark():
+        spark = builder.getOrCreate()
+    if master is not None:
+        spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+@contextmanager
+def quiet_pyspark() -> Iterator[None]:
+    """Without pyspark's warning that it does not fully support pandas 3 (a FutureWarning it
+    gives once, importing its own test helpers): roofprof hands Spark no pandas object and
+    reads results as plain rows (:func:`_frame`), so it does not apply. Nothing else is
+    silenced."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas",
+                                category=FutureWarning)
+        yield
 
 
 def summarize(directory: str | os.PathLike[str], by: str = "range", level: str = "dram",
@@ -72,13 +105,14 @@ def list_files(spark: Any, uri: str, where: str | None = None) -> list[str]:
     folder."""
     test = parse_where(where)
     jvm = spark.sparkContext._jvm
-    root = jvm.org.apache.hadoop.fs.Path(uri)
     try:
-        fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-        found = fs.listFiles(root, True)
-        files = []
-        while found.hasNext():
-            files.append(str(found.next().getPath().toString()))
+        with quiet_pyspark():
+            root = jvm.org.apache.hadoop.fs.Path(uri)
+            fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+            found = fs.listFiles(root, True)
+            files = []
+            while found.hasNext():
+                files.append(str(found.next().getPath().toString()))
     except Exception as exc:  # py4j's error; the JVM exception's own line says what
         java = getattr(exc, "java_exception", None)
         text = str(java.toString()) if java is not None else str(exc).strip()
@@ -113,9 +147,19 @@ def summarize_files(files: list[str], by: str = "range", level: str = "dram",
                     top: int | None = None, spark: Any = None) -> pd.DataFrame:
     """``roofline.summarize`` of the given dataset files (paths or URIs under
     ``run=/host=/rank=`` folders), computed by Spark."""
+    spark = spark or session()
+    with quiet_pyspark():
+        out, whys = _query(files, by, level, spark)
+    out["reason"] = pd.Series(group_reasons(out, whys, level), index=out.index, dtype=object)
+    return finish(out, level, top)
+
+
+def _query(files: list[str], by: str, level: str, spark: Any) -> tuple[pd.DataFrame,
+                                                                       pd.DataFrame]:
+    """The summary query's groups and, where some need them, the facts behind their
+    reasons, run by Spark over ``files``."""
     from pyspark.sql import functions as F
 
-    spark = spark or session()
     df = spark.read.option("mergeSchema", "true").parquet(*files)
     path = F.input_file_name()
     # the partition folders are the file's last three: a folder above the dataset named
@@ -131,13 +175,11 @@ def summarize_files(files: list[str], by: str = "range", level: str = "dram",
     spark.conf.set("spark.sql.ansi.enabled", "false")
     try:
         out = _frame(spark.sql(sql))
-        whys = _frame(spark.sql(why_sql)) if (out["bound"] == "unknown").any() \
-            else pd.DataFrame()
+        whys = _frame(spark.sql(why_sql)) if needs_reasons(out) else pd.DataFrame()
     finally:
         spark.conf.set("spark.sql.ansi.enabled", ansi)
         spark.catalog.dropTempView(view)
-    out["reason"] = pd.Series(group_reasons(out, whys, level), index=out.index, dtype=object)
-    return finish(out, level, top)
+    return out, whys
 
 
 def _frame(result: Any) -> pd.DataFrame:
