@@ -255,7 +255,9 @@ def test_ranks_as_fast_as_each_other_have_no_straggler() -> None:
         "communication_ns": [10.0, 10.0, 0.0, 0.0, 0.0, 5.0, 5.0]})
     out = across_ranks(per).set_index("group")
     assert out.loc["same", "spread"] == 1.0
-    assert pd.isna(out.loc["same", "straggler"]) and pd.isna(out.loc["same", "straggler_by"])
+    assert pd.isna(out.loc["same", "straggler"])
+    assert pd.isna(out.loc["same", "straggler_by"])
     assert pd.isna(out.loc["alone", "straggler"])
     assert pd.isna(out.loc["wait", "straggler"])  # equal waits: nobody waited for anybody
-    assert out.loc["slow", "straggler"] == 1 and out.loc["slow", "straggler_excess_ns"] == 15.0
+    assert out.loc["slow", "straggler"] == 1
+    assert out.loc["slow", "straggler_excess_ns"] == 15.0
