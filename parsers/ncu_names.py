@@ -47,9 +47,13 @@ def _open_of_last_group(text: str, open_ch: str, close_ch: str) -> int:
     return len(text)
 
 
+#: one quoted entry of a push/pop cell ("" inside it is a quote)
+_ENTRY = re.compile(r'"((?:[^"]|"")*)"')
+
+
 def parse_push_pop(cell: str) -> list[str]:
     """The push/pop stack of one kernel, outermost first (see the module docstring)."""
-    entries = re.findall(r'"((?:[^"]|"")*)"', cell)
+    entries = _ENTRY.findall(cell)
     return [name for e in entries if (name := _range_name(e.replace('""', '"')))]
 
 

@@ -14,6 +14,8 @@ layout's offsets (one NumPy comparison and one gather). After OBSERVE records th
 segmented too: the entries seen to change size, and the wanted ones, are walked; runs of the
 others become layouts of their own. Any mismatch falls back to the walk, and a record that
 differs where the first did not teaches the layouts again: a layout only ever saves time.
+A layout is made when the next record needs it, not when its record is walked: a report of
+one kernel (a ``--set full`` one holds ~2,200 metrics) makes none.
 """
 
 from __future__ import annotations
@@ -51,11 +53,24 @@ class MetricLayouts:
     def __init__(self) -> None:
         self.prefix = 0
         self.reference: list[tuple[int, int]] | None = None  # (size, name id) of each entry
-        self.layouts: list[Layout] = []
+        self._layouts: list[Layout] = []
+        #: the last record learnt from, made a layout only once another record needs it (a
+        #: report of one kernel, often a ``--set full`` one, never does)
+        self._pending: tuple[bytes, list[tuple[int, int, int, int]], dict[int, int],
+                             int] | None = None
         #: leading entries seen to change size; the rest of the prefix is compared, not walked
         self.vary: set[int] = set()
         self.observed = 0
         self.segmented: list[int | Layout] | None = None
+
+    @property
+    def layouts(self) -> list[Layout]:
+        """The layouts learnt, most recent first."""
+        if self._pending is not None:
+            self._layouts.insert(0, _layout(*self._pending))
+            del self._layouts[self.MAX:]
+            self._pending = None
+        return self._layouts
 
     @property
     def observing(self) -> bool:
@@ -104,6 +119,7 @@ class MetricLayouts:
         """Adopt a walked record: ``entries`` are (start, body start, end, name id);
         ``launch``: name ids of launch__* metrics (grid, block, registers, kernel name...),
         the ones whose sizes differ from kernel to kernel: the prefix covers them all."""
+        layouts = self.layouts
         shape = [(e[2] - e[0], e[3]) for e in entries]
         if self.reference is None:
             self.reference = shape
@@ -116,16 +132,14 @@ class MetricLayouts:
                       if a[0] != b[0]]
             if differ and differ[-1] + 1 > self.prefix:
                 self.prefix = differ[-1] + 1
-                self.layouts.clear()
+                layouts.clear()
             self.segmented = None
             self.observed = 0
             self.vary |= {i for i in differ if i < self.prefix}
 
         tail = entries[self.prefix:]
-        if not tail:
-            return
-        self.layouts.insert(0, _layout(buf, tail, want, numeric))
-        del self.layouts[self.MAX:]
+        if tail:
+            self._pending = (buf, tail, want, numeric)
 
 
 def _layout(buf: bytes, tail: list[tuple[int, int, int, int]], want: dict[int, int],
@@ -133,46 +147,49 @@ def _layout(buf: bytes, tail: list[tuple[int, int, int, int]], want: dict[int, i
     """Positions to compare: every byte of each entry up to its name id; for a wanted metric,
     every byte of the entry but a double's 8 payload bytes (those are gathered)."""
     origin = tail[0][0]
-    ranges: list[tuple[int, int]] = []
-    f64: list[tuple[int, int]] = []
+    ranges: list[int] = []  # start, end, start, end...: in order, none overlapping
+    f64_pos: list[int] = []
+    f64_slot: list[int] = []
     other: list[tuple[int, int, int]] = []
     for start, body, end, nid in tail:
         slot = want.get(nid)
         if slot is None and buf[body] == 0x08:
-            ranges.append((start, body + 1 + _varint_size(nid)))
+            ranges += (start, body + 1 + _varint_size(nid))
             continue
         value_at = (_scalar_double(buf, body, end)
                     if slot is not None and slot < numeric else None)
         if value_at is None:
-            ranges.append((start, end))
+            ranges += (start, end)
         else:
-            ranges += [(start, value_at), (value_at + 8, end)]
+            ranges += (start, value_at, value_at + 8, end)
         if slot is None:
             continue
         if value_at is not None:
-            f64.append((value_at - origin, slot))
+            f64_pos.append(value_at - origin)
+            f64_slot.append(slot)
         else:
             other.append((slot, body - origin, end - origin))
-    bounds = np.array(ranges, dtype=np.int64).reshape(-1, 2)
-    lengths = bounds[:, 1] - bounds[:, 0]
-    firsts = np.repeat(bounds[:, 0] - (np.cumsum(lengths) - lengths), lengths)
-    pos = np.arange(int(lengths.sum()), dtype=np.int64) + firsts - origin
     length = tail[-1][2] - origin
-    mask = np.zeros(length, dtype=np.uint8)
-    mask[pos] = 0xFF
+    # the mask is runs of compared and skipped bytes, alternately, from the first start on
+    runs = np.diff(np.fromiter(ranges, dtype=np.int64, count=len(ranges)) - origin,
+                   append=length)
+    mask = np.repeat(np.tile(_COMPARED_SKIPPED, len(ranges) // 2), runs)
     region = np.frombuffer(buf, dtype=np.uint8, count=length, offset=origin)
+    expect = (region & mask).tobytes()
     return Layout(
-        length=length, mask=mask, expect=(region & mask).tobytes(),
-        f64_pos=np.array([f[0] for f in f64], dtype=np.int64),
-        f64_slot=np.array([f[1] for f in f64], dtype=np.int64),
+        length=length, mask=mask, expect=expect,
+        f64_pos=np.fromiter(f64_pos, dtype=np.int64, count=len(f64_pos)),
+        f64_slot=np.fromiter(f64_slot, dtype=np.int64, count=len(f64_slot)),
         other=other, nids=frozenset(e[3] for e in tail),
         mask_int=int.from_bytes(mask.tobytes(), "little") if length <= _SHORT else None,
-        expect_int=int.from_bytes((region & mask).tobytes(), "little"),
+        expect_int=int.from_bytes(expect, "little"),
     )
 
 
 #: layouts up to this many bytes are compared as integers
 _SHORT = 2048
+#: the values of a mask's runs, alternately
+_COMPARED_SKIPPED = np.array([0xFF, 0], dtype=np.uint8)
 
 
 def _varint_size(value: int) -> int:

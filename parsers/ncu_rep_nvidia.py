@@ -44,7 +44,7 @@ from parsers.ncu_rep_reader import read as read_with_roofprof
 from parsers.ncu_rep_wire import MAGIC
 from parsers.nvidia_tools import find_ncu
 from parsers.raw import RawKernels
-from roofprof.errors import InputError, NcuError, RoofprofWarning
+from roofprof.errors import DataWarning, InputError, NcuError
 from roofprof.tables.metrics import IDENTITY_METRICS, wanted_metrics
 
 _IDENTITY_METRICS = {k: IDENTITY_METRICS[k] for k in ("device", "context", "stream",
@@ -108,8 +108,9 @@ def read(path: Path, strict: bool = False) -> RawKernels:
                 "damaged (a report cut short reads as empty)")
         raise InputError(f"{path}: {what}; record or copy it again")
     if empty:
-        warnings.warn(f"{path}: NVIDIA's reader returned kernel(s) {', '.join(empty[:10])} without "
-                      "any metric; their numbers are null", RoofprofWarning, stacklevel=3)
+        more = f", and {len(empty) - 10} more" if len(empty) > 10 else ""
+        warnings.warn(f"{path}: NVIDIA's reader returned kernel(s) {', '.join(empty[:10])}{more} "
+                      "without any metric; their numbers are null", DataWarning, stacklevel=3)
     identity = pd.DataFrame(ident_rows)
     identity["range"] = identity["nvtx"].map("/".join)
     metrics = pd.DataFrame(metric_rows, columns=wanted)

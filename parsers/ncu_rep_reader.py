@@ -7,12 +7,13 @@ from each block's process record):
 * the file is read unit by unit (``parsers.ncu_rep_wire.walk``): memory holds one record at a
   time plus the table being built, never the file; embedded sources are skipped with a seek;
 * a format version other than those in ``KNOWN_VERSIONS`` is refused, naming it;
-* a report cut short yields every complete kernel before the cut and a RoofprofWarning with the
-  bytes (and, where the last block's header says, the kernels) lost; ``strict=True`` makes it
-  an InputError;
+* a report cut short yields every complete kernel before the cut, those of a block the cut
+  falls in included (each entry is length-prefixed), and a DataWarning with the kernels kept
+  and the bytes (and, where the last block's header says, the kernels) lost; ``strict=True``
+  makes it an InputError;
 * damage (a length, tag or name id that does not fit) is an InputError naming the byte offset
   and the kernel's position, never a silently different number; a kernel record holding no
-  metric at all is a RoofprofWarning naming its position.
+  metric at all is a DataWarning naming its position (an error under strict mode).
 
 Decoding is pure Python over the protobuf wire format (no protobuf library, no definitions
 copied): ``parsers.ncu_rep_wire`` (framing), ``parsers.ncu_rep_records`` (the fields of a kernel
@@ -22,8 +23,11 @@ quickly).
 
 from __future__ import annotations
 
+import functools
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -44,7 +48,7 @@ from parsers.ncu_rep_wire import (
     walk,
 )
 from parsers.raw import RawKernels
-from roofprof.errors import InputError, RoofprofWarning, option
+from roofprof.errors import DataWarning, InputError, option
 from roofprof.tables.metrics import IDENTITY_METRICS as METRIC_IDENTITY
 from roofprof.tables.metrics import wanted_metrics
 
@@ -70,10 +74,9 @@ def unknown_version_message(path: Path, version: int) -> str:
 
 def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels:
     """Read ``path``; ``checking``: a check before NVIDIA's reader (messages say so)."""
-    wanted = wanted_metrics()
-    slots = wanted + list(IDENTITY_METRICS.values())
-    decoder = ResultDecoder(slots, numeric=len(wanted))
-    decoder.identity_slots = [decoder.slot_of[m] for m in IDENTITY_METRICS.values()]
+    wanted, slot_of, identity_slots = _wanted()
+    decoder = ResultDecoder(slot_of, numeric=len(wanted))
+    decoder.identity_slots = identity_slots
     size = path.stat().st_size
     table = _Rows(len(wanted))
     columns: dict[str, list[Any]] = {c: [] for c in _COLUMNS}
@@ -127,17 +130,33 @@ def read(path: Path, strict: bool = False, checking: bool = False) -> RawKernels
     if cut is not None:
         _report_cut(path, cut, table.count, strict or not table.count, checking)
     if empty:
-        warnings.warn(f"{path}: kernel(s) {', '.join(empty[:10])} hold no metric values; their "
-                      "numbers are null", RoofprofWarning, stacklevel=3)
+        more = f", and {len(empty) - 10} more" if len(empty) > 10 else ""
+        warnings.warn(f"{path}: kernel(s) {', '.join(empty[:10])}{more} hold no metric values; "
+                      "their numbers are null", DataWarning, stacklevel=3)
     if not table.count:
         raise InputError(f"{path}: the report holds no profiled kernel; record it again")
     columns["id"] = list(range(table.count))
-    identity = pd.DataFrame(columns)
+    # plain Python values, typed once by the kernel table: inferring pandas' string type for
+    # each column here cost ~0.3 ms a report, and the kernel table converts them again
+    identity = pd.DataFrame(columns, dtype=object)
     values, present = table.values()
-    metrics = pd.DataFrame(values, columns=[w for w, k in zip(wanted, present, strict=True) if k])
+    names = pd.Index([w for w, k in zip(wanted, present, strict=True) if k], dtype=object)
+    metrics = pd.DataFrame(values, columns=names)
     return RawKernels(identity=identity, metrics=metrics,
                       meta={"format": "ncu-rep", "ncu_version": ncu_version,
                             "ncu_command": ncu_command})
+
+
+@functools.cache
+def _wanted() -> tuple[tuple[str, ...], Mapping[str, int], tuple[int, ...]]:
+    """The metric names the kernel table can use (the float slots, in order), the slot of
+    every name decoded (theirs, then the identity metrics'), and the identity slots: the same
+    for every report, so built once per process."""
+    wanted = wanted_metrics()
+    slots = wanted + list(IDENTITY_METRICS.values())
+    slot_of = {name: i for i, name in enumerate(slots)}
+    identity = tuple(slot_of[m] for m in IDENTITY_METRICS.values())
+    return tuple(wanted), MappingProxyType(slot_of), identity
 
 
 class _Rows:
@@ -155,7 +174,8 @@ class _Rows:
     def next(self) -> Any:
         """The (NaN) row for the next kernel; counted once :meth:`keep` is called."""
         if not self.chunks or self._used == len(self.chunks[-1]):
-            rows = min(self.CHUNK, max(256, self.count))  # small reports stay small
+            # small reports stay small: 32 rows, then as many as there are, up to CHUNK
+            rows = min(self.CHUNK, max(32, self.count))
             self.chunks.append(self._np.full((rows, self.width), self._np.nan))
             self._used = 0
         return self.chunks[-1][self._used]
@@ -267,8 +287,8 @@ def _report_cut(path: Path, cut: Cut, kernels: int, strict: bool, checking: bool
     if cut.lost_results:
         what += f"; its block announced {cut.lost_results} more kernel(s), lost"
     if strict:
-        keep = ("roofprof's own reader (--reader roofprof) keeps them" if checking else
-                "read without --strict to keep them")
+        keep = (f"roofprof's own reader ({option('reader')} roofprof) keeps them" if checking
+                else f"read without {option('strict')} to keep them")
         if not kernels:
             raise InputError(f"{what} (a copy or recording cut short) and holds no complete "
                              "kernel; record or copy it again")
@@ -276,5 +296,5 @@ def _report_cut(path: Path, cut: Cut, kernels: int, strict: bool, checking: bool
                          f"precede it: {keep}, or record it again")
     warnings.warn(f"{what}; kept the {kernels} complete kernel(s) before it, dropped the last "
                   f"{lost:,} bytes (and anything ncu would have written after them)",
-                  RoofprofWarning, stacklevel=3)
+                  DataWarning, stacklevel=3)
 

@@ -22,6 +22,7 @@ PM sampler settings ncu writes twice, byte for byte). Layouts of repeated record
 from __future__ import annotations
 
 import struct
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,9 @@ RESULT_WIRE = {1: 0, 2: 0, 3: 0, 4: 0, 5: 2, 6: 2, 7: 2, 8: 0, 9: 2, 10: 2, 11: 
                25: 2, 26: 2, 27: 2, 28: 2, 29: 0, 30: 0, 31: 2, 32: 2, 33: 2, 34: 2, 35: 5}
 _REPEATED = {13, 17, 18, 19}  # metric results, sections, section comments, rule results
 _MISSING = object()
+#: name prefixes the decoder tracks: launch metrics (their sizes vary from kernel to kernel)
+#: and the profiler's settings (which ncu may write twice in one record)
+_SPECIAL = ("launch__", "profiler__")
 _METRIC_TAG = 0x6A  # field 13, wire type 2
 _F64 = struct.Struct("<d").unpack_from
 _F32 = struct.Struct("<f").unpack_from
@@ -190,16 +194,17 @@ class Decoded:
 
 
 class ResultDecoder:
-    """Decodes the result records of one report; ``slots`` are the metric names wanted.
+    """Decodes the result records of one report; ``slot_of`` maps each metric name wanted to
+    its slot (the same for every report: the caller builds it once).
 
-    Names ``slots[:numeric]`` go to the float row, the rest (identity) keep their type.
+    Slots below ``numeric`` go to the float row, the rest (identity) keep their type.
     """
 
-    def __init__(self, slots: list[str], numeric: int) -> None:
-        self.slot_of = {name: i for i, name in enumerate(slots)}
+    def __init__(self, slot_of: Mapping[str, int], numeric: int) -> None:
+        self.slot_of = slot_of
         self.numeric = numeric
         #: slots the caller reads from ``Decoded.ident``, in its order
-        self.identity_slots: list[int] = []
+        self.identity_slots: tuple[int, ...] = ()
         self.strings = 0
         self.want: dict[int, int] = {}
         self.layouts = MetricLayouts()
@@ -211,16 +216,25 @@ class ResultDecoder:
         self.launch: set[int] = set()  # name ids of launch__* metrics
 
     def add_strings(self, strings: list[str]) -> None:
-        """A block's string table: appended to the report's (name ids count across blocks)."""
-        for s in strings:
-            if s.startswith("launch__"):
-                self.launch.add(self.strings)
-            if s.startswith("profiler__"):
-                self.repeatable.add(self.strings)
-            slot = self.slot_of.get(s)
-            if slot is not None:
-                self.want[self.strings] = slot
-            self.strings += 1
+        """A block's string table: appended to the report's (name ids count across blocks).
+
+        A table holds 300-2,300 names, read once per report: the wanted ones are found by one
+        set intersection rather than a look-up per name (names are unique in the tables ncu
+        writes; a repeated one is looked up name by name, every id of it wanted)."""
+        first = self.strings
+        self.strings += len(strings)
+        ids = dict(zip(strings, range(first, self.strings), strict=True))
+        slot_of = self.slot_of
+        if len(ids) == len(strings):
+            for name in slot_of.keys() & ids.keys():
+                self.want[ids[name]] = slot_of[name]
+        else:
+            for nid, name in enumerate(strings, first):
+                if name in slot_of:
+                    self.want[nid] = slot_of[name]
+        for nid, name in enumerate(strings, first):
+            if name.startswith(_SPECIAL):
+                (self.launch if name.startswith("launch__") else self.repeatable).add(nid)
 
     def decode(self, buf: bytes, base: int, row: np.ndarray | None = None) -> Decoded:
         """Decode one result record; metric values go to ``row`` (all NaN), or a new row."""

@@ -155,6 +155,34 @@ def strings_of(buf: bytes, number: int, base: int = 0) -> list[str]:
             if f == number and w == 2]
 
 
+def string_table(buf: bytes, base: int = 0) -> list[str]:
+    """The names of a block's string table (repeated field 1): :func:`strings_of`'s result.
+
+    A report's table holds hundreds to thousands of metric names, read once per report: the
+    usual layout (each entry ``0a len name``) is read in one tight loop; anything else (another
+    field, a length past the end) goes through the general walk, which names the damage."""
+    out: list[str] = []
+    n = len(buf)
+    p = 0
+    try:
+        while p < n:
+            if buf[p] != 0x0A:
+                return strings_of(buf, 1, base)
+            length = buf[p + 1]
+            if length < 0x80:
+                p += 2
+            else:
+                length, p = varint(buf, p + 1)
+            end = p + length
+            if end > n:
+                return strings_of(buf, 1, base)
+            out.append(buf[p:end].decode("utf-8", "replace"))
+            p = end
+    except (IndexError, ValueError):
+        return strings_of(buf, 1, base)
+    return out
+
+
 def uint_field(buf: bytes, number: int, base: int = 0) -> int | None:
     """The last varint field ``number`` of a message (protobuf: the last one wins)."""
     value = None
@@ -210,7 +238,7 @@ def parse_block_header(buf: bytes, offset: int) -> Block:
         elif f == 3:
             block.session = buf[a:b]
         elif f == 4:
-            block.strings = strings_of(buf[a:b], 1, base + a)
+            block.strings = string_table(buf[a:b], base + a)
         elif f == 6:
             block.process = buf[a:b]
     return block
