@@ -86,7 +86,8 @@ def test_spark_submit_equals_duckdb_on_a_uri(tmp_path: Path) -> None:
                                                           where="rank = 3")))
     assert [r["group"] for r in got] == [r["group"] for r in want]
     assert {r["group"].split(" · ")[0] for r in got} == {"3"}
-    assert any(r["bound"] == "unknown" and r["reason"] for r in got)  # TMA at L1, with why
+    # TMA kernels at L1: partly measured groups, with why (both engines alike, below)
+    assert any(r["coverage"] < 1 and "TMA" in r["reason"] for r in got)
     for a, b in zip(got, want, strict=True):
         assert a.keys() == b.keys()
         for key in a:
