@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from roofprof.analysis.latency import PERCENTILES, default_ranges
-from roofprof.errors import OutputError, UsageError
-from roofprof.tables.files import atomic_output
+from roofprof.errors import UsageError
+from roofprof.tables.files import atomic_output, write_text
 
 
 def _ms(ns: float) -> str:
@@ -124,10 +124,7 @@ def write(inst: pd.DataFrame, table: pd.DataFrame, output: str | os.PathLike[str
     out = Path(output)
     suffix = out.suffix.lower()
     if suffix == ".json":
-        try:
-            out.write_text(to_json(table, inst))
-        except OSError as exc:
-            raise OutputError(f"cannot write {out}: {exc.strerror or exc}") from None
+        write_text(out, to_json(table, inst))  # atomic: complete or not at all
     elif suffix in (".png", ".svg", ".pdf"):
         named = bool(ranges) and by == "range" and len(table) > 0
         names = [str(n) for n in table["range"]] if named else default_ranges(inst)
