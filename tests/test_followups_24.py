@@ -425,3 +425,16 @@ def test_latency_still_writes_its_json(tmp_path: Path) -> None:
     assert err.endswith(f"roofprof: wrote {o}\n")
     assert json.loads(o.read_text())["percentiles"]
     assert out.startswith("range ")
+
+
+def test_join_of_a_converted_trace_says_what_it_lacks_before_the_work(tmp_path: Path) -> None:
+    """A kernel table converted from Kineto given as join's TIMING: what it is and what to
+    give instead, not "not a format roofprof reads"; nothing written."""
+    converted = tmp_path / "kin.parquet"
+    assert cli("convert", FIXTURES / "llama_kineto.json.gz", "-o", converted)[0] == 0
+    out = tmp_path / "j.parquet"
+    code, _, err = cli("join", converted, FIXTURES / "llama_sample.ncu-rep", "-o", out)
+    assert code == 2
+    assert err.startswith(f"roofprof: error: {converted}: a kernel table converted from a "
+                          "Kineto trace (roofprof convert), not a timing table"), err
+    assert not out.exists()

@@ -29,7 +29,14 @@ from roofprof.tables.kernels import is_parquet
 from roofprof.tables.metrics import DURATION_METRIC
 from roofprof.tables.partitions import expand, is_pattern
 from roofprof.tables.schema import IDENTITY, TEXT
-from roofprof.tables.timing import COLUMNS, TimingTrace, concat, is_timing_parquet, read
+from roofprof.tables.timing import (
+    COLUMNS,
+    TimingTrace,
+    concat,
+    header,
+    is_timing_parquet,
+    read,
+)
 
 
 def build(raw: RawTiming) -> TimingTrace:
@@ -81,7 +88,10 @@ def require_timing(path: str | os.PathLike[str]) -> None:
     """The error :func:`load_timing` would give where ``path`` is no timing source (a counters
     report, a missing file, ...), found without reading it; nothing where it is one."""
     for p in expand(path):
-        if not is_timing_parquet(p):
+        if is_parquet(p):  # a kernel table (converted, joined) or damaged: read says which
+            if not is_timing_parquet(p):
+                header(p)
+        else:
             _timing_reader(p, None)
 
 

@@ -124,7 +124,7 @@ def read(path: str | os.PathLike[str], skip: Sequence[str] = (),
     ``roofprof.app.join.write_joined_file``). The columns the checks need are read whatever
     ``skip`` and ``only`` say, and dropped after."""
     p = Path(path)
-    meta, schema = _header(p)
+    meta, schema = header(p)
     issues = Issues(p)
     wanted = {c for c in COLUMNS if c not in skip and (only is None or c in only)}
     timing_checks.columns(schema, p, COLUMNS, wanted, issues)
@@ -167,7 +167,7 @@ def chunks(path: str | os.PathLike[str], skip: Sequence[str] = (),
             yield _frame([table], fixes)
 
 
-def _header(p: Path) -> tuple[dict[str, Any], Any]:
+def header(p: Path) -> tuple[dict[str, Any], Any]:
     """The metadata (checked field by field) and the Arrow schema of a timing file."""
     raw, schema = stored.header(
         p, "it is damaged (cut short?): trace the run again (roofprof trace)",
