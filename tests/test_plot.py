@@ -20,6 +20,7 @@ from roofprof.views import chart as P
 from roofprof.views import tables as tb
 from roofprof.views.chart.colours import PHASES
 from roofprof.views.chart.html import to_html
+from roofprof.views.chart.placement import text_box
 from tests import _browser, _synth
 from tests.conftest import load_fixture
 
@@ -66,9 +67,10 @@ def test_plot_returns_axes_with_log_axes_and_measured_roofs(table: pd.DataFrame)
     assert any(t.startswith("BF16 tensor 8") and "TFLOP/s" in t for t in texts)
     assert any(t.startswith("DRAM 3.35 TB/s") for t in texts)
     assert "NVIDIA H100" in ax.get_title(loc="left")
-    # every labelled kernel text is inside the axes and no two texts overlap
+    # every labelled kernel text is inside the axes and no two texts (as read: the words
+    # and their frame, not the box around a leader line) overlap
     renderer = ax.figure.canvas.get_renderer()  # type: ignore[attr-defined]
-    boxes = [t.get_window_extent(renderer) for t in ax.texts if t.get_text()
+    boxes = [text_box(t, renderer) for t in ax.texts if t.get_text()
              and t.get_visible() and "measured roofline" not in t.get_text()]
     for i, a in enumerate(boxes):
         for b in boxes[i + 1:]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from matplotlib.axes import Axes
+from matplotlib.text import Text
 from matplotlib.transforms import Bbox
 
 #: covering text is never acceptable for a kernel label: one is left out rather than overlap
@@ -28,28 +29,35 @@ class Obstacles:
     #: one list of small boxes per line
     lines: list[list[Bbox]] = field(default_factory=list)
 
-    def cost(self, box: Bbox, own_row: int | None = None, lines: bool = True) -> int:
-        """How much ``box`` covers: text counts most, then aggregates, lines, markers."""
+    def cost(self, box: Bbox, own_row: int | None = None, lines: bool = True,
+             own_line: int | None = None) -> int:
+        """How much ``box`` covers: text and aggregates (group markers) count most (a kernel
+        label never hides one), then lines (all but ``own_line``, the index of the line the
+        text labels), then kernel markers."""
         return (TEXT_COST * sum(box.overlaps(o) for o in self.text)
-                + sum((5 if row == -1 else 1) for row, b in self.markers
+                + sum((TEXT_COST if row == -1 else 1) for row, b in self.markers
                       if row != own_row and box.overlaps(b))
-                + (2 * sum(any(box.overlaps(b) for b in line) for line in self.lines)
+                + (2 * sum(any(box.overlaps(b) for b in line)
+                           for i, line in enumerate(self.lines) if i != own_line)
                    if lines else 0))
 
     def clear(self, box: Bbox, own_row: int | None = None, lines: bool = True) -> bool:
         return self.cost(box, own_row, lines) == 0
 
     def add_line(self, ax: Axes, xs: Sequence[float], ys: Sequence[float], steps: int = 40,
-                 ) -> None:
-        """Boxes along a polyline drawn in data coordinates (log axes: sampled in log)."""
+                 ) -> int:
+        """Boxes along a polyline drawn in data coordinates (log axes: sampled in log); its
+        index in :attr:`lines` (the ``own_line`` of its label)."""
         pts = ax.transData.transform(list(zip(xs, ys, strict=True)))
         boxes = []
         for (x0, y0), (x1, y1) in itertools.pairwise(pts):
-            for i in range(steps + 1):
-                f = i / steps
+            n = max(steps, int(math.hypot(x1 - x0, y1 - y0) / 4))  # boxes touch: no holes
+            for i in range(n + 1):
+                f = i / n
                 x, y = x0 + (x1 - x0) * f, y0 + (y1 - y0) * f
-                boxes.append(Bbox.from_bounds(x - 1.5, y - 1.5, 3, 3))
+                boxes.append(Bbox.from_bounds(x - 3, y - 3, 6, 6))  # line + a gap
         self.lines.append(boxes)
+        return len(self.lines) - 1
 
 
 def renderer(ax: Axes) -> Any:
@@ -59,12 +67,22 @@ def renderer(ax: Axes) -> Any:
 
 
 def inside(ax: Axes, box: Bbox, rend: Any) -> bool:
-    a = ax.get_window_extent(rend)
+    """Whether ``box`` lies inside the axes, clear of their edges (and so of the tick labels
+    beside them) by a few points."""
+    a = ax.get_window_extent(rend).padded(-4 * ax.figure.dpi / 72.0)
     return bool(box.x0 >= a.x0 and box.x1 <= a.x1 and box.y0 >= a.y0 and box.y1 <= a.y1)
 
 
-def slide_along(label: Any, rend: Any, obstacles: Obstacles, start: float) -> None:
-    """Slide a roof or slope label along its line (then below it) until it covers nothing."""
+#: a roof label's parts: split over two lines where the one-line label finds no clear spot
+PARTS = "  ·  "
+
+
+def slide_along(label: Any, rend: Any, obstacles: Obstacles, start: float,
+                own_line: int | None = None) -> None:
+    """Slide a roof or slope label along its line (then below it) until it covers nothing:
+    no text, no marker and no line but its own (``own_line``, an index into
+    ``obstacles.lines``), so no other roof or slope strikes it through. A roof label that
+    finds no clear spot on one line tries again on two (narrower: it fits between lines)."""
     x, y = label.xy
     horizontal = label.get_rotation() == 0
     spots: list[tuple[tuple[float, float], tuple[float, float], str]] = []
@@ -76,21 +94,51 @@ def slide_along(label: Any, rend: Any, obstacles: Obstacles, start: float) -> No
             spots.append(((x / f, y), (-4, 3), "bottom"))
         else:
             spots.append(((x * f, y * f), (0, 4), "bottom"))
-    if horizontal:
-        spots += [(xy, (-4, -3), "top") for xy, _o, _v in spots]
-    best: tuple[int, int] | None = None
-    for i, (xy, offset, va) in enumerate(spots):
+    if horizontal:  # then left of where the roof meets the steepest slope, then below
+        spots += [((start, y), (-6, 3), "bottom")] + [(xy, (-4, -3), "top")
+                                                       for xy, _o, _v in spots]
+    text = label.get_text()
+    texts = [text, text.replace(PARTS, "\n")] if horizontal and PARTS in text else [text]
+    best: tuple[int, int, int] | None = None
+    for j, i in itertools.product(range(len(texts)), range(len(spots))):
+        xy, offset, va = spots[i]
+        label.set_text(texts[j])
         label.xy, label.xyann = xy, offset
         label.set_va(va)
-        cost = obstacles.cost(label.get_window_extent(rend), lines=False)
+        cost = obstacles.cost(label.get_window_extent(rend), own_line=own_line)
         if best is None or cost < best[0]:
-            best = (cost, i)
+            best = (cost, j, i)
         if cost == 0:
             break
-    xy, offset, va = spots[best[1] if best else 0]  # nowhere clear: the least covered spot
+    _cost, j, i = best if best else (0, 0, 0)  # nowhere clear: the least covered spot
+    xy, offset, va = spots[i]
+    label.set_text(texts[j])
     label.xy, label.xyann = xy, offset
     label.set_va(va)
     obstacles.text.append(label.get_window_extent(rend))
+
+
+def text_box(ann: Any, rend: Any) -> Bbox:
+    """The screen box of an annotation's text and its frame, without its leader line (the
+    box a reader sees: what must not cover a marker)."""
+    ann.get_window_extent(rend)  # places the text for this renderer
+    box = Text.get_window_extent(ann, rend)
+    patch = ann.get_bbox_patch()
+    if patch is None:
+        return box
+    pad = patch.get_boxstyle().pad * ann.get_fontsize() + patch.get_linewidth()
+    return box.padded(pad * ann.figure.dpi / 72.0)
+
+
+def leader_cost(obstacles: Obstacles, box: Bbox, xy: Any, steps: int = 24) -> int:
+    """How much the leader from ``box`` to the point ``xy`` (screen) crosses: each group
+    marker and each other text it passes through (a leader through a word is hard to read)."""
+    cx, cy = min(max(xy[0], box.x0), box.x1), min(max(xy[1], box.y0), box.y1)
+    pts = [(cx + (xy[0] - cx) * i / steps, cy + (xy[1] - cy) * i / steps)
+           for i in range(1, steps)]
+    crossed = [b for row, b in obstacles.markers if row == -1 and not b.contains(*xy)]
+    crossed += obstacles.text
+    return 3 * sum(any(b.contains(x, y) for x, y in pts) for b in crossed)
 
 
 def ring(radii: Iterable[float] = (14, 24, 36, 52, 72, 96, 124)) -> list[tuple[float, float]]:
@@ -107,7 +155,7 @@ def place(ax: Axes, text: str, xy: tuple[float, float], rend: Any, obstacles: Ob
           row: int | None, offsets: Sequence[tuple[float, float]], boxed: bool,
           colour: str = "#222222", fontsize: float = 8.0) -> Any:
     """Annotate ``xy`` with ``text`` at the first clear offset, else the least covered one
-    inside the axes that covers no text; None when every spot covers text."""
+    inside the axes that covers no text and no group marker; None when every spot does."""
     fallback: tuple[int, Any] | None = None
     chosen = None
     style: dict[str, Any] = {}
@@ -121,8 +169,10 @@ def place(ax: Axes, text: str, xy: tuple[float, float], rend: Any, obstacles: Ob
                           ha="left" if dx > 1 else ("right" if dx < -1 else "center"),
                           va="bottom" if dy > 1 else ("top" if dy < -1 else "center"),
                           fontsize=fontsize, color=colour, zorder=8, **style)
-        box = ann.get_window_extent(rend)
-        cost = obstacles.cost(box, own_row=row) if inside(ax, box, rend) else None
+        box = text_box(ann, rend)
+        cost = (obstacles.cost(box, own_row=row)
+                + (leader_cost(obstacles, box, ax.transData.transform(xy)) if boxed else 0)
+                if inside(ax, box, rend) else None)
         if cost == 0:
             chosen = ann
             break
@@ -136,6 +186,6 @@ def place(ax: Axes, text: str, xy: tuple[float, float], rend: Any, obstacles: Ob
         chosen = fallback[1] if fallback else None
     elif fallback is not None:
         fallback[1].remove()
-    if chosen is not None:
-        obstacles.text.append(chosen.get_window_extent(rend))
+    if chosen is not None:  # its text box: leaders are kept off text by leader_cost
+        obstacles.text.append(text_box(chosen, rend))
     return chosen

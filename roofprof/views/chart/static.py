@@ -237,17 +237,18 @@ def _roofs(ax: Axes, s: Scene, obs: Obstacles, rend: Any) -> None:
     top = max((r.peak for r in s.roofs), default=y1 / 10)
     max_bw = max((sl.bandwidth for sl in s.slopes), default=0.0)
     first_bw = s.slopes[0].bandwidth if s.slopes and s.slopes[0].level == s.levels[0] else None
-    for sl in s.slopes:  # lines first: every label then avoids every line
+    slope_lines, roof_lines = [], []
+    for sl in s.slopes:  # lines first: every label then avoids every other line
         end = min(top / sl.bandwidth, x1)
         ax.plot([x0, end], [x0 * sl.bandwidth, end * sl.bandwidth], color=sl.colour,
                 linewidth=1.5, zorder=2)
-        obs.add_line(ax, [x0, end], [x0 * sl.bandwidth, end * sl.bandwidth])
+        slope_lines.append(obs.add_line(ax, [x0, end], [x0 * sl.bandwidth, end * sl.bandwidth]))
     for i, roof in enumerate(s.roofs):
         start = roof.peak / max_bw if max_bw else x0
         ax.plot([start, x1], [roof.peak, roof.peak], color="#333333", linewidth=1.6 - 0.2 * i,
                 linestyle="-" if i == 0 else (0, (6, 2)), zorder=2)
-        obs.add_line(ax, [start, x1], [roof.peak, roof.peak])
-    for roof in s.roofs:
+        roof_lines.append(obs.add_line(ax, [start, x1], [roof.peak, roof.peak]))
+    for roof, own in zip(s.roofs, roof_lines, strict=True):
         text = roof.label
         start = roof.peak / max_bw if max_bw else x0
         if first_bw:
@@ -260,8 +261,8 @@ def _roofs(ax: Axes, s: Scene, obs: Obstacles, rend: Any) -> None:
         label = ax.annotate(plain(text), (x1, roof.peak), xytext=(-4, 3),
                             textcoords="offset points", ha="right", va="bottom", fontsize=8.5,
                             color="#222222", zorder=6)
-        slide_along(label, rend, obs, start)
-    for sl in s.slopes:
+        slide_along(label, rend, obs, start, own)
+    for sl, own in zip(s.slopes, slope_lines, strict=True):
         lx = x0 * 2.2
         if lx * sl.bandwidth < y0 or lx * sl.bandwidth > y1:  # enters the plot later
             lx = y0 * 1.6 / sl.bandwidth
@@ -271,7 +272,7 @@ def _roofs(ax: Axes, s: Scene, obs: Obstacles, rend: Any) -> None:
         label = ax.annotate(plain(sl.label), (lx, lx * sl.bandwidth), xytext=(0, 4),
                             textcoords="offset points", rotation=angle, rotation_mode="anchor",
                             ha="left", va="bottom", fontsize=8.5, color=sl.colour, zorder=6)
-        slide_along(label, rend, obs, x0)
+        slide_along(label, rend, obs, x0, own)
 
 
 def _legends(ax: Axes, s: Scene) -> None:
