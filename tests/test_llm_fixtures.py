@@ -206,3 +206,19 @@ def test_sweep_plot_of_the_batch_fixtures_moves_decode_right() -> None:
     assert x[-1] > 1.8 * x[0]
     assert [t.get_text() for t in ax.texts if t.get_text().startswith("batch ")] == [
         f"batch {b}" for b in batches]
+
+
+def test_a_sweep_says_where_its_points_coincide() -> None:
+    """Issue 25: a move too small to see (one recording given twice; batch 1 -> 4 -> 16) is
+    said in the notes; a move the plot shows (16 -> 64) is not."""
+    from roofprof.views.chart.sweep import build_sweep
+
+    one = load_fixture("batch_1.ncu-rep")
+    same = build_sweep([one, one], by="phase", labels=["a", "b"])
+    head = "points coincide (under 15% apart, no visible move):"
+    assert same.notes[same.notes.index(head):] == [head, "  decode a → b"]
+    # decode: batch 1 -> 4 moves 2.9% in intensity, 4 -> 16 8.5% in FLOP/s (one marker's
+    # width on the plot); 16 -> 64 doubles the intensity
+    batches = [load_fixture(f"batch_{b}.ncu-rep") for b in (1, 4, 16, 64)]
+    sweep = build_sweep(batches, by="phase", labels=["1", "4", "16", "64"])
+    assert sweep.notes[sweep.notes.index(head):] == [head, "  decode 1 → 4", "  decode 4 → 16"]

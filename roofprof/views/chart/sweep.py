@@ -97,7 +97,8 @@ def build_sweep(traces: Sequence[Any], *, labels: Sequence[str] | None = None,
     base.legend_title = f"{series.label} · % of GPU time (all traces)"
     base.notes = [f"sweep order: {'  →  '.join(names)}",
                   "◆ group aggregate of one trace", "kernels faint; area ∝ GPU time",
-                  base.notes[0]] + ([SWEEP_PARTIAL] if any(a.partial for a in aggs) else [])
+                  base.notes[0]] + ([SWEEP_PARTIAL] if any(a.partial for a in aggs) else []) \
+        + coincident_note(aggs, arrows, lv[0])
     base.xlim, base.ylim = limits(base)
     return base
 
@@ -105,6 +106,30 @@ def build_sweep(traces: Sequence[Any], *, labels: Sequence[str] | None = None,
 #: the legend's note on a partial point of a sweep (drawn hollow, as in any plot)
 SWEEP_PARTIAL = ("◇ partial point: the group's measured kernels in that trace only (its "
                  "coverage: the HTML hover)")
+
+
+#: two points of a group within this factor of each other on both log axes draw as one (a
+#: group marker is about a seventh of a decade wide): the move is not visible
+COINCIDE = 1.15
+
+
+def coincident_note(aggs: Sequence[Aggregate], arrows: Sequence[tuple[int, int]],
+                    level: str) -> list[str]:
+    """A note naming the moves of a group that a reader cannot see (its points in two
+    consecutive traces under :data:`COINCIDE` apart in intensity and in achieved rate): an
+    arrow of no length reads as a missing point, not as "nothing changed"."""
+    def close(a: float, b: float) -> bool:
+        return a > 0 and b > 0 and max(a, b) <= COINCIDE * min(a, b)
+
+    same = [f"{aggs[i].name} {aggs[i].series} → {aggs[j].series}" for i, j in arrows
+            if level in aggs[i].x and level in aggs[j].x
+            and close(aggs[i].x[level], aggs[j].x[level]) and close(aggs[i].y, aggs[j].y)]
+    if not same:
+        return []
+    more = [f"  and {len(same) - 4} more"] if len(same) > 4 else []
+    # a line each: the legend's width is the figure's
+    return [f"points coincide (under {100 * (COINCIDE - 1):.0f}% apart, no visible move):",
+            *(f"  {m}" for m in same[:4]), *more]
 
 
 def _remap(group_names: Any, names: list[str]) -> Any:
