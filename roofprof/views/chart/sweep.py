@@ -18,7 +18,7 @@ import pandas as pd
 
 from roofprof.analysis import roofline as rl
 from roofprof.analysis.grouping import filter_kernels, group_kernels
-from roofprof.analysis.labels import unique_labels
+from roofprof.analysis.labels import elide, unique_labels
 from roofprof.errors import UsageError
 from roofprof.tables.partitions import label_of
 from roofprof.views.chart.colours import OTHER, assign
@@ -121,7 +121,7 @@ def coincident_note(aggs: Sequence[Aggregate], arrows: Sequence[tuple[int, int]]
     def close(a: float, b: float) -> bool:
         return a > 0 and b > 0 and max(a, b) <= COINCIDE * min(a, b)
 
-    same = [f"{aggs[i].name} {aggs[i].series} → {aggs[j].series}" for i, j in arrows
+    same = [f"{elide(aggs[i].name, 32)} {aggs[i].series} → {aggs[j].series}" for i, j in arrows
             if level in aggs[i].x and level in aggs[j].x
             and close(aggs[i].x[level], aggs[j].x[level]) and close(aggs[i].y, aggs[j].y)]
     if not same:
