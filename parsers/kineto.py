@@ -89,7 +89,7 @@ class _Kept:
 
     def __call__(self, index: int, event: Any) -> None:
         if type(event) is not dict:
-            self.found.not_events.add(index, MISSING, "not an object", {"element": event})
+            self.found.not_events.event(index, MISSING, "not an object", {"element": event})
             return
         cat = event.get("cat")
         if event.get("ph") != "X" or type(cat) is not str:
@@ -117,7 +117,7 @@ def read_timing(path: Path) -> RawTiming:
         if found.kernels_out.n:
             raise InputError(f"{path}: a Kineto trace without usable GPU kernel events: all "
                              f"{found.kernels_out.n} lack a usable start time (ts), e.g. "
-                             f"{found.kernels_out.shown[0]}; the trace is damaged, export it "
+                             f"{found.kernels_out.listed[0]}; the trace is damaged, export it "
                              "again")
         raise InputError(f"{path}: a Kineto trace without GPU kernel events; profile with "
                          "activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]")

@@ -22,6 +22,7 @@ from typing import Any
 
 from parsers.kernel_names import dims
 from roofprof.tables.checks import Issues
+from roofprof.tables.checks import Tally as _Tally
 
 __all__ = ["MISSING", "Findings", "Tally", "duration_ns", "ident", "label", "launch_dims",
            "name_of", "shown", "time_ns"]
@@ -130,29 +131,16 @@ def label(index: int, name: Any) -> str:
     return f"event {index} ({name if len(name) <= 48 else name[:45] + '...'})"
 
 
-@dataclass
-class Tally:
-    """Events with one kind of problem: how many, and the first few described."""
+class Tally(_Tally):
+    """:class:`roofprof.tables.checks.Tally` of events, each described by its index in
+    ``traceEvents``, its name, why it failed and the raw values that say so."""
 
-    n: int = 0
-    shown: list[str] = field(default_factory=list)
+    def event(self, index: int, name: Any, why: str, raw: dict[str, Any]) -> None:
+        values = ", ".join(f"{k} = {shown(v)}" for k, v in raw.items())
+        self.add(1, [f"{label(index, name)}: {values} ({why})"] if self.room() else [])
 
-    def add(self, index: int, name: Any, why: str, raw: dict[str, Any]) -> None:
-        """One more event (``index`` in traceEvents): its name, why it failed and the raw
-        values of the fields that say so."""
-        self.n += 1
-        if len(self.shown) < Issues.SHOWN:
-            values = ", ".join(f"{k} = {shown(v)}" for k, v in raw.items())
-            self.shown.append(f"{label(index, name)}: {values} ({why})")
-
-    def add_text(self, text: str) -> None:
-        self.n += 1
-        if len(self.shown) < Issues.SHOWN:
-            self.shown.append(text)
-
-    def listed(self) -> str:
-        more = f"; and {self.n - len(self.shown)} more" if self.n > len(self.shown) else ""
-        return "; ".join(self.shown) + more
+    def note(self, text: str) -> None:
+        self.add(1, [text])
 
 
 @dataclass
@@ -192,16 +180,16 @@ class Findings:
         notes = []
         if self.kernels_out.n:
             notes.append(f"{self.kernels_out.n} kernel event(s) left out, for want of a usable "
-                         f"start time (ts): {self.kernels_out.listed()}. Fix the trace or "
+                         f"start time (ts): {self.kernels_out.text()}. Fix the trace or "
                          "export it again (--strict refuses such input)")
         if self.durations.n:
             notes.append(f"{self.durations.n} kernel event(s) without a usable duration (dur): "
-                         f"{self.durations.listed()}. Kept with duration unknown: duration_ns "
+                         f"{self.durations.text()}. Kept with duration unknown: duration_ns "
                          "is null and end_ns is the start (--strict refuses such input)")
         if self.ranges.n:
             notes.append(f"{self.ranges.n} annotation range(s) (user_annotation, "
                          "gpu_user_annotation) left out of the annotation paths, for want of "
-                         f"a usable name, thread, start or duration: {self.ranges.listed()}. "
+                         f"a usable name, thread, start or duration: {self.ranges.text()}. "
                          "Kernels they enclosed lack those levels: phases, ranges and ops may "
                          "be incomplete (--strict refuses such input)")
         if self.launches.n:
@@ -213,13 +201,13 @@ class Findings:
                        if self.capture_calls else "")
             notes.append(f"{self.launches.n} CUDA runtime/driver call(s) left out, for want of "
                          "a usable name, thread, start or correlation id: "
-                         f"{self.launches.listed()}.{lost}{capture} (--strict refuses such "
+                         f"{self.launches.text()}.{lost}{capture} (--strict refuses such "
                          "input)")
         if self.not_events.n:
             notes.append(f"{self.not_events.n} element(s) of traceEvents are not JSON objects: "
-                         f"{self.not_events.listed()}; ignored (--strict refuses such input)")
+                         f"{self.not_events.text()}; ignored (--strict refuses such input)")
         if self.devices.n:
-            notes.append(f"deviceProperties cannot be used: {self.devices.listed()}; device "
+            notes.append(f"deviceProperties cannot be used: {self.devices.text()}; device "
                          "names and compute capabilities (device_name, cc) of those devices "
                          "are null (--strict refuses such input)")
         return notes

@@ -109,14 +109,14 @@ def read_kernels(events: list[KernelEvent], found: Findings) -> Kernels:
     for e in events:
         start, why = time_ns(e.ts)
         if start is None:
-            found.kernels_out.add(e.at, e.name, f"ts {why}", {"ts": e.ts})
+            found.kernels_out.event(e.at, e.name, f"ts {why}", {"ts": e.ts})
             continue
         name, why = name_of(e.name)
         if name is None:
             found.cell(e.at, e.name, "name", e.name, why)
         duration, why = duration_ns(e.dur, start)
         if duration is None:
-            found.durations.add(e.at, e.name, f"dur {why}", {"dur": e.dur})
+            found.durations.event(e.at, e.name, f"dur {why}", {"dur": e.dur})
         raws = e.args if isinstance(e.args, tuple) else (MISSING,) * len(_KERNEL_ARGS)
         if not isinstance(e.args, tuple):
             found.cell(e.at, e.name, "args", e.args, "not an object: device, context, "
@@ -185,7 +185,7 @@ def read_launches(events: list[CallEvent], found: Findings) -> tuple[list[Launch
         if placed is not None:
             why = f"args.correlation {why_c}"
             raw["args.correlation"] = e.correlation
-        found.launches.add(e.at, e.name, why, raw)
+        found.launches.event(e.at, e.name, why, raw)
         if correlation is not None:
             lost.add(correlation)
         if isinstance(e.name, str) and (_BEGIN in e.name or _END in e.name):
@@ -207,7 +207,7 @@ def read_ranges(events: list[CallEvent], found: Findings
                 kept.append((thread, name, start, start + duration))
                 continue
             why = f"dur {why_d}"
-        found.ranges.add(e.at, e.name, why, raw)
+        found.ranges.event(e.at, e.name, why, raw)
     return kept
 
 
@@ -217,26 +217,26 @@ def read_devices(value: Any, found: Findings) -> dict[int, tuple[str | None, str
     if value is MISSING:
         return {}
     if not isinstance(value, list):
-        found.devices.add_text(f"it is {shown(value)}, not a list")
+        found.devices.note(f"it is {shown(value)}, not a list")
         return {}
     devices: dict[int, tuple[str | None, str | None]] = {}
     for i, d in enumerate(value):
         if not isinstance(d, dict):
-            found.devices.add_text(f"entry {i} = {shown(d)} (not an object)")
+            found.devices.note(f"entry {i} = {shown(d)} (not an object)")
             continue
         device, why = ident(d.get("id", MISSING))
         if device is None:
-            found.devices.add_text(f"entry {i}: id = {shown(d.get('id', MISSING))} ({why})")
+            found.devices.note(f"entry {i}: id = {shown(d.get('id', MISSING))} ({why})")
             continue
         name, why = name_of(d.get("name", MISSING))
         if name is None:
-            found.devices.add_text(f"entry {i}: name = {shown(d.get('name', MISSING))} ({why})")
+            found.devices.note(f"entry {i}: name = {shown(d.get('name', MISSING))} ({why})")
         major, why_major = ident(d.get("computeMajor", MISSING))
         minor, why_minor = ident(d.get("computeMinor", MISSING))
         cc = f"{major}.{minor}" if major is not None and minor is not None else None
         for key, why in (("computeMajor", why_major), ("computeMinor", why_minor)):
             if why:
-                found.devices.add_text(f"entry {i}: {key} = {shown(d.get(key, MISSING))} "
+                found.devices.note(f"entry {i}: {key} = {shown(d.get(key, MISSING))} "
                                        f"({why})")
         devices[device] = (name, cc)
     return devices

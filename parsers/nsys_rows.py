@@ -12,21 +12,21 @@ cell is the caller's (a kernel without a start cannot stand, a bad id is null).
 
 :class:`Findings` gathers what one export held that could not be used: the null cells (through
 ``roofprof.tables.checks.Issues``, as every input's), and by kind (:data:`KINDS`) the rows left
-out or otherwise unusable, each kind a :class:`Tally` (how many, the first few described); it
-warns once per kind and file (:class:`~roofprof.errors.DataWarning`: an error under
-``--strict``).
+out or otherwise unusable, each kind a :class:`roofprof.tables.checks.Tally` (how many, the
+first few described); it warns once per kind and file
+(:class:`~roofprof.errors.DataWarning`: an error under ``--strict``).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from roofprof.tables.checks import Issues
+from roofprof.tables.checks import Issues, Tally
 
 __all__ = ["BAD", "CORRELATION", "DANGLING", "DIM", "ID", "KINDS", "NAME", "NULL", "TEXT", "TIME",
            "Findings", "Role", "Rows", "Tally", "columns", "names", "quoted", "read_rows", "shown",
@@ -232,30 +232,6 @@ def names(codes: np.ndarray, strings: dict[int, str]) -> tuple[np.ndarray, np.nd
     looked[:] = [strings.get(i) for i in ids.tolist()]
     missing = np.array([i >= 0 and i not in strings for i in ids.tolist()], dtype=bool)
     return looked[inverse], missing[inverse]
-
-
-@dataclass
-class Tally:
-    """Rows with one kind of problem: how many, and the first few described; one note."""
-
-    n: int = 0
-    listed: list[str] = field(default_factory=list)
-
-    def add(self, count: int, described: Iterable[str]) -> None:
-        """``count`` more rows; ``described``: some of them (only the first few are kept)."""
-        self.n += count
-        for text in described:
-            if len(self.listed) >= Issues.SHOWN:
-                break
-            self.listed.append(text)
-
-    def room(self) -> int:
-        """How many more rows a message would describe."""
-        return max(0, Issues.SHOWN - len(self.listed))
-
-    def text(self) -> str:
-        more = f"; and {self.n - len(self.listed)} more" if self.n > len(self.listed) else ""
-        return "; ".join(self.listed) + more
 
 
 #: what each kind of problem says, and what was done (``{n}``: how many, ``{listed}``: the

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +108,33 @@ def shown_raw(raw: object) -> str:
     if isinstance(raw, np.generic):
         raw = raw.item()
     return raw if isinstance(raw, str) else repr(raw)
+
+
+@dataclass
+class Tally:
+    """Rows or events with one kind of problem, for one sentence of a warning: how many, and
+    the first few described (the rest counted: "; and N more"), as :class:`Issues` does for
+    cells. The timing parsers keep one per kind of problem."""
+
+    n: int = 0
+    listed: list[str] = field(default_factory=list)
+
+    def add(self, count: int, described: Iterable[str] = ()) -> None:
+        """``count`` more; ``described``: some of them (only the first few are kept)."""
+        self.n += count
+        for text in described:
+            if len(self.listed) >= Issues.SHOWN:
+                break
+            self.listed.append(text)
+
+    def room(self) -> int:
+        """How many more a message would describe."""
+        return max(0, Issues.SHOWN - len(self.listed))
+
+    def text(self) -> str:
+        """The first few described, and how many more there are."""
+        more = f"; and {self.n - len(self.listed)} more" if self.n > len(self.listed) else ""
+        return "; ".join(self.listed) + more
 
 
 def _quote(raw: str) -> str:
